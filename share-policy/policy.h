@@ -1,0 +1,165 @@
+/*
+ * share-policy: the policy of one share and the decisions it implies.
+ *
+ * Pure decisions: nothing here opens, stats or otherwise touches a file.
+ * The file server asks these functions "may I?" and "what mode/uid does
+ * this become?"; parsing of `-o` option strings and of policy files also
+ * lives here (policy_parse.c), so `fsbridge policy check` and the mount
+ * share one reading of a policy.
+ */
+#ifndef SHARE_POLICY_POLICY_H
+#define SHARE_POLICY_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum policy_symlinks {
+	POLICY_SYMLINKS_DENY,	/* no creation; links leading out are hidden */
+	POLICY_SYMLINKS_OPAQUE,	/* default: stored verbatim, never followed */
+	POLICY_SYMLINKS_FOLLOW,	/* trusted: the server follows targets */
+};
+
+enum policy_specials {
+	POLICY_SPECIALS_NONE,	/* no fifo, socket or device may be created */
+	POLICY_SPECIALS_PIPES,	/* default: fifos and sockets, no devices */
+	POLICY_SPECIALS_ALL,	/* devices too (the server must be able to) */
+};
+
+enum policy_cache {
+	POLICY_CACHE_NONE,
+	POLICY_CACHE_AUTO,	/* default */
+	POLICY_CACHE_ALWAYS,
+};
+
+/* xattr namespaces, as bits of policy.xattr_allowed */
+#define POLICY_XATTR_USER	0x1u
+#define POLICY_XATTR_SYSTEM	0x2u
+#define POLICY_XATTR_SECURITY	0x4u
+#define POLICY_XATTR_TRUSTED	0x8u
+#define POLICY_XATTR_DEFAULT	(POLICY_XATTR_USER | POLICY_XATTR_SYSTEM)
+
+#define POLICY_IDMAP_MAX 16
+
+/* One range of an id map: client ids [client, client+count) are host ids
+ * [host, host+count). */
+struct policy_idmap_range {
+	uint32_t client;
+	uint32_t host;
+	uint32_t count;
+};
+
+struct policy_idmap {
+	size_t nranges;
+	struct policy_idmap_range ranges[POLICY_IDMAP_MAX];
+};
+
+struct policy {
+	bool read_only;
+	enum policy_symlinks symlinks;
+	enum policy_specials specials;
+	enum policy_cache cache;
+	unsigned int xattr_allowed;	/* POLICY_XATTR_* bits */
+	struct policy_idmap uidmap;	/* empty: identity */
+	struct policy_idmap gidmap;
+};
+
+/* Ids that a map cannot translate become this (the kernel's overflow id). */
+#define POLICY_ID_NOBODY 65534u
+
+/* --- construction and parsing (policy_parse.c) --- */
+
+/* The default policy: rw, symlinks=opaque, specials=pipes, cache=auto,
+ * xattr=user:system, no id maps. */
+void policy_init_default(struct policy *p);
+
+/*
+ * Apply one option "key" or "key=value" to a policy.  Keys:
+ *   ro, rw, symlinks=deny|opaque|follow, specials=none|pipes|all,
+ *   cache=none|auto|always, xattr=none|NS[:NS...] (NS: user, system,
+ *   security, trusted), uidmap=CLIENT:HOST[:COUNT], gidmap=... (each
+ *   uidmap/gidmap option adds one range; ranges may not overlap).
+ * Returns 0, -ENOENT for a key that is not a policy key (so the caller may
+ * treat it as one of its own), or -EINVAL for a policy key with a bad
+ * value; then a one-line reason is written to err (if errlen > 0).
+ */
+int policy_apply_option(struct policy *p, const char *opt, char *err, size_t errlen);
+
+/*
+ * Parse a policy file's text: one option per line ("key" or
+ * "key = value", spaces around '=' allowed), '#' starts a comment, blank
+ * lines ignored.  On error returns -EINVAL and writes "line N: reason" to
+ * err.  Unknown keys are errors here.
+ */
+int policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen);
+
+/* Write the effective policy, one "key = value" per line, in the file
+ * syntax (so the output parses back to the same policy). */
+void policy_print(const struct policy *p, FILE *out);
+
+const char *policy_symlinks_name(enum policy_symlinks s);
+const char *policy_specials_name(enum policy_specials s);
+const char *policy_cache_name(enum policy_cache c);
+
+/* --- decisions (policy.c) --- */
+
+/* May a mutation happen at all?  0 or -EROFS. */
+int policy_check_write(const struct policy *p);
+
+/* May a symlink be created?  0, -EROFS or -EPERM (deny). */
+int policy_check_symlink_create(const struct policy *p);
+
+/*
+ * Is an existing symlink visible?  link_depth is the number of
+ * directories between the share root and the directory holding the link
+ * (0: the link is in the root).  Under deny, a link whose target is
+ * absolute, empty, or climbs (lexically, by its ".." components) above
+ * the share root is hidden; under opaque and follow every link is
+ * visible.
+ */
+bool policy_symlink_visible(const struct policy *p, const char *target, unsigned int link_depth);
+
+/* Should the server follow symlinks on the host (symlinks=follow)? */
+bool policy_follows_symlinks(const struct policy *p);
+
+/*
+ * May a node of this type (S_IFREG, S_IFDIR, S_IFIFO, S_IFSOCK, S_IFCHR,
+ * S_IFBLK in `mode`) be created by mknod/create/mkdir?  0, -EROFS or
+ * -EPERM.
+ */
+int policy_check_create_type(const struct policy *p, mode_t mode);
+
+/* May the server open this node on the host for a client?  Only regular
+ * files and directories: 0; fifos, sockets and devices: -EPERM (they are
+ * never opened on the host). */
+int policy_check_open_type(mode_t mode);
+
+/* The mode bits a create/mkdir/mknod/chmod may set: S_ISUID and S_ISGID
+ * removed (on directories too: setgid is not gained through a share). */
+mode_t policy_filter_mode(const struct policy *p, mode_t mode);
+
+/* xattr names.  Namespace is the part before the first '.'.
+ * policy_xattr_allowed: may this name be read or written? */
+bool policy_xattr_allowed(const struct policy *p, const char *name);
+
+/* Filter a listxattr buffer (NUL-separated names) in place, keeping the
+ * allowed names; returns the new length. */
+size_t policy_xattr_filter_list(const struct policy *p, char *list, size_t len);
+
+/* id mapping.  Identity when the map is empty; an id outside every range
+ * maps to POLICY_ID_NOBODY in either direction. */
+uint32_t policy_uid_to_host(const struct policy *p, uint32_t client_uid);
+uint32_t policy_uid_to_client(const struct policy *p, uint32_t host_uid);
+uint32_t policy_gid_to_host(const struct policy *p, uint32_t client_gid);
+uint32_t policy_gid_to_client(const struct policy *p, uint32_t host_gid);
+
+/*
+ * A name from a request must be exactly one path component: not empty,
+ * not "." or "..", no '/', shorter than NAME_MAX+1 bytes.  0 or -EINVAL
+ * (-ENAMETOOLONG for a long name).
+ */
+int policy_check_name(const char *name);
+
+#endif
