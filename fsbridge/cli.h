@@ -1,0 +1,18 @@
+/*
+ * cli: the fsbridge subcommands and the exit codes they share.
+ */
+#ifndef FSBRIDGE_CLI_H
+#define FSBRIDGE_CLI_H
+
+#define EXIT_OK		0
+#define EXIT_FAILURE_RUN 1	/* the work failed: bad path, mount failed */
+#define EXIT_USAGE	2	/* bad command line: option, value, arguments */
+
+int cmd_mount(int argc, char **argv);
+int cmd_umount(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+
+/* Read a whole small file into a NUL-terminated buffer (free it). */
+int cli_read_file(const char *path, char **text);
+
+#endif

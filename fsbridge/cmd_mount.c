@@ -1,0 +1,262 @@
+/*
+ * cmd_mount: `fsbridge mount [-f] [-o OPTIONS] SRC MNT` and
+ * `fsbridge umount [-l] MNT`: parse and check the command line, refuse
+ * what cannot work with one clear line, then hand over to the FUSE
+ * transport.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "cli.h"
+#include "fs.h"
+#include "log.h"
+#include "mount_opts.h"
+
+static void
+mount_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: fsbridge mount [-f] [-o OPTION[,OPTION...]] SRC MNT\n"
+	    "\n"
+	    "Serve the directory SRC at the mount point MNT through FUSE, under a\n"
+	    "share policy.  Returns once the mount is live; a daemon serves it until\n"
+	    "'fsbridge umount MNT'.\n"
+	    "\n"
+	    "  -f                    stay in the foreground (log to stderr)\n"
+	    "  -o OPTIONS            comma-separated, applied left to right:\n"
+	    "     ro | rw                      refuse every change with EROFS (default rw)\n"
+	    "     symlinks=deny|opaque|follow  symlink policy (default opaque)\n"
+	    "     specials=none|pipes|all      which fifos/sockets/devices may be created\n"
+	    "                                  (default pipes: fifos and sockets)\n"
+	    "     cache=none|auto|always       client caching (default auto)\n"
+	    "     xattr=none|NS[:NS...]        allowed xattr namespaces among user, system,\n"
+	    "                                  security, trusted (default user:system)\n"
+	    "     uidmap=CLIENT:HOST[:COUNT]   map client uids to host uids (repeatable)\n"
+	    "     gidmap=CLIENT:HOST[:COUNT]   the same for gids\n"
+	    "     policy=FILE                  read policy options from FILE\n"
+	    "     allow_other                  let other users use the mount\n"
+	    "     threads=N                    at most N worker threads (1-256)\n"
+	    "     fd_cache=N                   keep at most N inode fds open (>= 16)\n"
+	    "     pidfile=PATH                 write the daemon's pid to PATH\n"
+	    "     debug                        log every request (implies -f)\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "Exit status: 0 mounted, 1 failed (path, mount point, /dev/fuse), 2 bad usage.\n"
+	    "See fsbridge(1).\n");
+}
+
+static int
+parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+static int
+mount_apply_policy_file(struct mount_opts *mo, const char *path)
+{
+	char err[256], *text;
+	int rc;
+
+	rc = cli_read_file(path, &text);
+	if (rc != 0) {
+		fprintf(stderr, "fsbridge: policy file %s: %s\n", path, strerror(-rc));
+		return EXIT_USAGE;
+	}
+	rc = policy_parse_text(&mo->policy, text, err, sizeof(err));
+	free(text);
+	if (rc != 0) {
+		fprintf(stderr, "fsbridge: policy file %s: %s\n", path, err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* One option of -o; returns 0 or an exit code. */
+static int
+mount_apply_option(struct mount_opts *mo, char *opt)
+{
+	char err[256];
+	int rc;
+
+	rc = policy_apply_option(&mo->policy, opt, err, sizeof(err));
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT) {
+		fprintf(stderr, "fsbridge: -o %s: %s\n", opt, err);
+		return EXIT_USAGE;
+	}
+	if (strcmp(opt, "allow_other") == 0)
+		mo->allow_other = true;
+	else if (strcmp(opt, "debug") == 0)
+		mo->debug = mo->foreground = true;
+	else if (strncmp(opt, "policy=", 7) == 0)
+		return mount_apply_policy_file(mo, opt + 7);
+	else if (strncmp(opt, "pidfile=", 8) == 0 && opt[8] != '\0')
+		mo->pidfile = opt + 8;
+	else if (strncmp(opt, "threads=", 8) == 0) {
+		if (parse_uint(opt + 8, 1, 256, &mo->threads) != 0) {
+			fprintf(stderr, "fsbridge: -o %s: threads takes a number from 1 to 256\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "fd_cache=", 9) == 0) {
+		if (parse_uint(opt + 9, 16, 1u << 24, &mo->fd_cache) != 0) {
+			fprintf(stderr, "fsbridge: -o %s: fd_cache takes a number of at least 16\n", opt);
+			return EXIT_USAGE;
+		}
+	} else {
+		fprintf(stderr, "fsbridge: -o %s: unknown option (see 'fsbridge mount --help')\n", opt);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int
+mount_apply_options(struct mount_opts *mo, char *list)
+{
+	char *opt, *save = NULL;
+	int rc;
+
+	for (opt = strtok_r(list, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save)) {
+		rc = mount_apply_option(mo, opt);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* SRC and MNT must be directories; MNT must not be a mount point yet. */
+static int
+mount_check_paths(const struct mount_opts *mo)
+{
+	struct statx stx;
+	struct stat st;
+
+	if (stat(mo->src, &st) != 0) {
+		fprintf(stderr, "fsbridge: source %s: %s\n", mo->src, strerror(errno));
+		return EXIT_FAILURE_RUN;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "fsbridge: source %s: not a directory\n", mo->src);
+		return EXIT_FAILURE_RUN;
+	}
+	if (statx(AT_FDCWD, mo->mnt, 0, STATX_TYPE, &stx) != 0) {
+		if (errno == ENOTCONN)
+			fprintf(stderr, "fsbridge: mount point %s: a dead FUSE mount is there (run 'fsbridge umount %s')\n",
+			    mo->mnt, mo->mnt);
+		else
+			fprintf(stderr, "fsbridge: mount point %s: %s\n", mo->mnt, strerror(errno));
+		return EXIT_FAILURE_RUN;
+	}
+	if (!S_ISDIR(stx.stx_mode)) {
+		fprintf(stderr, "fsbridge: mount point %s: not a directory\n", mo->mnt);
+		return EXIT_FAILURE_RUN;
+	}
+	if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
+		fprintf(stderr, "fsbridge: mount point %s: something is already mounted there (unmount it first)\n",
+		    mo->mnt);
+		return EXIT_FAILURE_RUN;
+	}
+	if (access("/dev/fuse", R_OK | W_OK) != 0) {
+		fprintf(stderr, "fsbridge: /dev/fuse: %s (load the fuse module: modprobe fuse)\n",
+		    strerror(errno));
+		return EXIT_FAILURE_RUN;
+	}
+	return 0;
+}
+
+static int
+mount_parse(int argc, char **argv, struct mount_opts *mo)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, rc;
+
+	memset(mo, 0, sizeof(*mo));
+	policy_init_default(&mo->policy);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+fo:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			mo->foreground = true;
+			break;
+		case 'o':
+			rc = mount_apply_options(mo, optarg);
+			if (rc != 0)
+				return rc;
+			break;
+		case 'h':
+			mount_usage(stdout);
+			return -1;
+		default:
+			fprintf(stderr, "fsbridge: mount: unknown or incomplete option '%s' (see 'fsbridge mount --help')\n",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "fsbridge: mount: expected SRC and MNT (see 'fsbridge mount --help')\n");
+		return EXIT_USAGE;
+	}
+	mo->src = argv[optind];
+	mo->mnt = argv[optind + 1];
+	return 0;
+}
+
+int
+cmd_mount(int argc, char **argv)
+{
+	struct mount_opts mo;
+	struct backend *backend;
+	struct fs fs;
+	int rc;
+
+	rc = mount_parse(argc, argv, &mo);
+	if (rc != 0)
+		return rc < 0 ? EXIT_OK : rc;
+	rc = mount_check_paths(&mo);
+	if (rc != 0)
+		return rc;
+	log_init(false, mo.debug);
+	log_capture_libfuse();
+	umask(0);
+	rc = backend_local_new(mo.src, mo.fd_cache, &backend);
+	if (rc != 0) {
+		fprintf(stderr, "fsbridge: source %s: %s\n", mo.src, strerror(-rc));
+		return EXIT_FAILURE_RUN;
+	}
+	rc = fs_init(&fs, &mo.policy, backend);
+	if (rc != 0) {
+		fprintf(stderr, "fsbridge: source %s: %s\n", mo.src, strerror(-rc));
+		backend->ops->destroy(backend);
+		return EXIT_FAILURE_RUN;
+	}
+	rc = transport_fuse_run(&fs, &mo);
+	fs_destroy(&fs);
+	return rc;
+}

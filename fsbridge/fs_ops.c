@@ -1,0 +1,1208 @@
+/*
+ * fs_ops: the libfuse low-level operations table, the one implementation
+ * of every file operation for both transports.
+ *
+ * Each handler: validates what came from the client (node ids and file
+ * handles through their tables, names as single components), asks the
+ * share policy, calls the backend, maps ids, and replies.  No handler
+ * builds a host path: names go to the backend with the inode they are
+ * relative to.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+#define FS(req) ((struct fs *)fuse_req_userdata(req))
+
+/* An unknown node id or file handle: the client holds something we never
+ * gave it (or no longer know). */
+#define FS_EBADID ESTALE
+
+static void
+fs_stat_to_client(const struct fs *fs, struct stat *st)
+{
+	st->st_uid = policy_uid_to_client(&fs->policy, st->st_uid);
+	st->st_gid = policy_gid_to_client(&fs->policy, st->st_gid);
+}
+
+static void
+fs_cred(fuse_req_t req, struct backend_cred *cred)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = FS(req);
+
+	cred->uid = policy_uid_to_host(&fs->policy, ctx->uid);
+	cred->gid = policy_gid_to_host(&fs->policy, ctx->gid);
+}
+
+static struct inode *
+fs_inode(struct fs *fs, fuse_ino_t ino)
+{
+	return inode_table_get(&fs->inodes, ino);
+}
+
+static void
+fs_put(struct fs *fs, struct inode *in)
+{
+	inode_table_put(&fs->inodes, in);
+}
+
+/*
+ * Under symlinks=deny, is this symlink inode (found in dir) one that leads
+ * out of the share?  Any failure to decide hides it.
+ */
+static bool
+fs_symlink_hidden(struct fs *fs, struct inode *dir, struct inode *link)
+{
+	char target[PATH_MAX];
+	unsigned int depth;
+
+	if (fs->policy.symlinks != POLICY_SYMLINKS_DENY || !S_ISLNK(link->type))
+		return false;
+	if (fs->backend->ops->readlink(fs->backend, link, target, sizeof(target)) != 0)
+		return true;
+	if (fs->backend->ops->depth(fs->backend, dir, &depth) != 0)
+		return true;
+	return !policy_symlink_visible(&fs->policy, target, depth);
+}
+
+/*
+ * Turn a backend entry found as dir/name into a client entry: the inode
+ * is added to the table with one lookup counted.  On success *inp holds
+ * the inode, pinned.
+ */
+static int
+fs_entry_adopt(struct fs *fs, struct inode *dir, const char *name,
+    struct backend_entry *be, struct fuse_entry_param *e, struct inode **inp)
+{
+	struct inode *in;
+	bool used;
+
+	in = inode_table_add(&fs->inodes, dir, name, be->st.st_dev,
+	    be->st.st_ino, be->st.st_mode, be->bdata, &used);
+	if (!used)
+		fs->backend->ops->node_release(fs->backend, be->bdata);
+	if (in == NULL)
+		return -ENOMEM;
+	if (fs_symlink_hidden(fs, dir, in)) {
+		inode_table_forget(&fs->inodes, in->nodeid, 1);
+		fs_put(fs, in);
+		return -ENOENT;
+	}
+	memset(e, 0, sizeof(*e));
+	e->ino = in->nodeid;
+	e->generation = 0;
+	e->attr = be->st;
+	fs_stat_to_client(fs, &e->attr);
+	e->attr_timeout = fs->attr_timeout;
+	e->entry_timeout = fs->entry_timeout;
+	*inp = in;
+	return 0;
+}
+
+static int
+fs_do_lookup(struct fs *fs, struct inode *dir, const char *name,
+    struct fuse_entry_param *e, struct inode **inp)
+{
+	struct backend_entry be;
+	int rc;
+
+	rc = policy_check_name(name);
+	if (rc != 0)
+		return rc;
+	rc = fs->backend->ops->lookup(fs->backend, dir, name,
+	    policy_follows_symlinks(&fs->policy), &be);
+	if (rc != 0)
+		return rc;
+	return fs_entry_adopt(fs, dir, name, &be, e, inp);
+}
+
+static void
+fs_reply_entry_or_err(fuse_req_t req, struct fs *fs, int rc,
+    struct fuse_entry_param *e, struct inode *in)
+{
+	if (rc == 0) {
+		fuse_reply_entry(req, e);
+		fs_put(fs, in);
+	} else {
+		fuse_reply_err(req, -rc);
+	}
+}
+
+static void
+fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs *fs = FS(req);
+	struct fuse_entry_param e;
+	struct inode *dir, *in = NULL;
+	int rc;
+
+	dir = fs_inode(fs, parent);
+	if (dir == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = fs_do_lookup(fs, dir, name, &e, &in);
+	fs_put(fs, dir);
+	if (rc == -ENOENT && fs->negative_timeout > 0 && policy_check_name(name) == 0) {
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = fs->negative_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	fs_reply_entry_or_err(req, fs, rc, &e, in);
+}
+
+static void
+fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_table_forget(&FS(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void
+fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		inode_table_forget(&FS(req)->inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void
+fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct inode *in;
+	struct stat st;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = fs->backend->ops->getattr(fs->backend, in, &st);
+	fs_put(fs, in);
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_stat_to_client(fs, &st);
+	fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+static struct open_file *
+fs_file(struct fs *fs, struct fuse_file_info *fi, bool is_dir)
+{
+	if (fi == NULL)
+		return NULL;
+	return file_table_get(&fs->files, fi->fh, is_dir);
+}
+
+static void
+fs_file_put(struct fs *fs, struct open_file *f)
+{
+	if (f == NULL || !file_table_put(&fs->files, f))
+		return;
+	if (f->is_dir)
+		fs->backend->ops->releasedir(fs->backend, &f->bf);
+	else
+		fs->backend->ops->release(fs->backend, &f->bf);
+	pthread_mutex_destroy(&f->lock);
+	fs_put(fs, f->inode);
+	free(f);
+}
+
+/* Translate a client setattr into the backend's, applying the policy. */
+static int
+fs_setattr_prepare(struct fs *fs, const struct stat *attr, int to_set,
+    struct backend_setattr *sa)
+{
+	int rc;
+
+	rc = policy_check_write(&fs->policy);
+	if (rc != 0)
+		return rc;
+	memset(sa, 0, sizeof(*sa));
+	sa->valid = to_set & (FSB_SET_MODE | FSB_SET_UID | FSB_SET_GID |
+	    FSB_SET_SIZE | FSB_SET_ATIME | FSB_SET_MTIME | FSB_SET_ATIME_NOW |
+	    FSB_SET_MTIME_NOW);
+	sa->mode = policy_filter_mode(&fs->policy, attr->st_mode) & 07777;
+	sa->uid = policy_uid_to_host(&fs->policy, attr->st_uid);
+	sa->gid = policy_gid_to_host(&fs->policy, attr->st_gid);
+	sa->size = attr->st_size;
+	sa->atime = attr->st_atim;
+	sa->mtime = attr->st_mtim;
+	if ((to_set & FSB_SET_UID) && sa->uid == POLICY_ID_NOBODY &&
+	    attr->st_uid != POLICY_ID_NOBODY)
+		return -EPERM;	/* no host id for that client id */
+	if ((to_set & FSB_SET_GID) && sa->gid == POLICY_ID_NOBODY &&
+	    attr->st_gid != POLICY_ID_NOBODY)
+		return -EPERM;
+	return 0;
+}
+
+static void
+fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct backend_setattr sa;
+	struct open_file *f = NULL;
+	struct inode *in;
+	struct stat st;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = fs_setattr_prepare(fs, attr, to_set, &sa);
+	if (rc == 0 && (to_set & FSB_SET_SIZE) && !S_ISREG(in->type))
+		rc = S_ISDIR(in->type) ? -EISDIR : -EINVAL;
+	if (rc == 0 && fi != NULL) {
+		f = fs_file(fs, fi, false);
+		if (f == NULL)
+			rc = -EBADF;
+	}
+	if (rc == 0)
+		rc = fs->backend->ops->setattr(fs->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
+	fs_file_put(fs, f);
+	fs_put(fs, in);
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_stat_to_client(fs, &st);
+	fuse_reply_attr(req, &st, fs->attr_timeout);
+}
+
+static void
+fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = FS(req);
+	char target[PATH_MAX];
+	struct inode *in;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = S_ISLNK(in->type) ? fs->backend->ops->readlink(fs->backend, in, target, sizeof(target)) : -EINVAL;
+	fs_put(fs, in);
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, target);
+}
+
+/* The common frame of mknod/mkdir/symlink: check, create, adopt, reply. */
+enum fs_create_kind { FS_CREATE_NODE, FS_CREATE_DIR, FS_CREATE_SYMLINK };
+
+static void
+fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
+    enum fs_create_kind kind, mode_t mode, dev_t rdev, const char *target)
+{
+	struct fs *fs = FS(req);
+	const struct backend_ops *ops = fs->backend->ops;
+	struct fuse_entry_param e;
+	struct backend_entry be;
+	struct backend_cred cred;
+	struct inode *dir, *in = NULL;
+	int rc;
+
+	dir = fs_inode(fs, parent);
+	if (dir == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = policy_check_name(name);
+	if (rc == 0)
+		rc = kind == FS_CREATE_SYMLINK ? policy_check_symlink_create(&fs->policy) :
+		    policy_check_create_type(&fs->policy, kind == FS_CREATE_DIR ? S_IFDIR | mode : mode);
+	mode = policy_filter_mode(&fs->policy, mode);
+	fs_cred(req, &cred);
+	if (rc == 0) {
+		switch (kind) {
+		case FS_CREATE_NODE:
+			rc = ops->mknod(fs->backend, dir, name, mode, rdev, &cred, &be);
+			break;
+		case FS_CREATE_DIR:
+			rc = ops->mkdir(fs->backend, dir, name, mode & 07777, &cred, &be);
+			break;
+		case FS_CREATE_SYMLINK:
+			rc = ops->symlink(fs->backend, dir, name, target, &cred, &be);
+			break;
+		}
+	}
+	if (rc == 0)
+		rc = fs_entry_adopt(fs, dir, name, &be, &e, &in);
+	fs_put(fs, dir);
+	fs_reply_entry_or_err(req, fs, rc, &e, in);
+}
+
+static void
+fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	fs_make(req, parent, name, FS_CREATE_NODE, mode, rdev, NULL);
+}
+
+static void
+fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	fs_make(req, parent, name, FS_CREATE_DIR, mode, 0, NULL);
+}
+
+static void
+fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	if (target == NULL || target[0] == '\0' || strlen(target) >= PATH_MAX) {
+		fuse_reply_err(req, target != NULL && target[0] != '\0' ? ENAMETOOLONG : ENOENT);
+		return;
+	}
+	fs_make(req, parent, name, FS_CREATE_SYMLINK, S_IFLNK | 0777, 0, target);
+}
+
+static void
+fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
+{
+	struct fs *fs = FS(req);
+	struct inode *dir;
+	int rc;
+
+	dir = fs_inode(fs, parent);
+	if (dir == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = policy_check_name(name);
+	if (rc == 0)
+		rc = policy_check_write(&fs->policy);
+	if (rc == 0)
+		rc = is_dir ? fs->backend->ops->rmdir(fs->backend, dir, name) :
+		    fs->backend->ops->unlink(fs->backend, dir, name);
+	fs_put(fs, dir);
+	fuse_reply_err(req, -rc);
+}
+
+static void
+fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs_remove(req, parent, name, false);
+}
+
+static void
+fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fs_remove(req, parent, name, true);
+}
+
+/* After a rename, record the new location of the inode now at dir/name. */
+static void
+fs_note_location(struct fs *fs, struct inode *dir, const char *name)
+{
+	struct backend_entry be;
+	struct inode *in;
+
+	if (fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
+		return;
+	in = inode_table_find_key(&fs->inodes, be.st.st_dev, be.st.st_ino);
+	fs->backend->ops->node_release(fs->backend, be.bdata);
+	if (in == NULL)
+		return;
+	inode_table_move(&fs->inodes, in, dir, name);
+	fs_put(fs, in);
+}
+
+static void
+fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+    fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct fs *fs = FS(req);
+	struct inode *dir, *newdir;
+	int rc;
+
+	dir = fs_inode(fs, parent);
+	newdir = fs_inode(fs, newparent);
+	rc = dir == NULL || newdir == NULL ? -FS_EBADID : 0;
+	if (rc == 0)
+		rc = policy_check_name(name);
+	if (rc == 0)
+		rc = policy_check_name(newname);
+	if (rc == 0)
+		rc = policy_check_write(&fs->policy);
+	if (rc == 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
+		rc = -EINVAL;	/* RENAME_WHITEOUT would make a device node */
+	if (rc == 0)
+		rc = fs->backend->ops->rename(fs->backend, dir, name, newdir, newname, flags);
+	if (rc == 0) {
+		fs_note_location(fs, newdir, newname);
+		if (flags & RENAME_EXCHANGE)
+			fs_note_location(fs, dir, name);
+	}
+	fs_put(fs, newdir);
+	fs_put(fs, dir);
+	fuse_reply_err(req, -rc);
+}
+
+static void
+fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fs *fs = FS(req);
+	struct fuse_entry_param e;
+	struct backend_entry be;
+	struct inode *in, *newdir, *out = NULL;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	newdir = fs_inode(fs, newparent);
+	rc = in == NULL || newdir == NULL ? -FS_EBADID : 0;
+	if (rc == 0)
+		rc = policy_check_name(newname);
+	if (rc == 0)
+		rc = policy_check_write(&fs->policy);
+	if (rc == 0 && S_ISDIR(in->type))
+		rc = -EPERM;
+	if (rc == 0)
+		rc = fs->backend->ops->link(fs->backend, in, newdir, newname, &be);
+	if (rc == 0)
+		rc = fs_entry_adopt(fs, newdir, newname, &be, &e, &out);
+	fs_put(fs, newdir);
+	fs_put(fs, in);
+	fs_reply_entry_or_err(req, fs, rc, &e, out);
+}
+
+/* Flags a read-only share must refuse. */
+static int
+fs_check_open_flags(const struct fs *fs, int flags)
+{
+	if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC))
+		return policy_check_write(&fs->policy);
+	return 0;
+}
+
+/* With writeback caching the kernel may read pages of a file opened
+ * write-only, and it handles O_APPEND itself. */
+static int
+fs_open_flags(const struct fs *fs, int flags)
+{
+	if (fs->writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags;
+}
+
+/* Register an open file and set the cache flags of its reply. */
+static int
+fs_file_register(struct fs *fs, struct inode *in, struct backend_file *bf,
+    bool is_dir, struct fuse_file_info *fi, const struct stat *st)
+{
+	struct open_file *f;
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	inode_table_pin(&fs->inodes, in);
+	f->inode = in;
+	f->bf = *bf;
+	f->is_dir = is_dir;
+	pthread_mutex_init(&f->lock, NULL);
+	fi->fh = file_table_add(&fs->files, f);
+	switch (fs->policy.cache) {
+	case POLICY_CACHE_NONE:
+		fi->direct_io = !is_dir;
+		fi->keep_cache = 0;
+		break;
+	case POLICY_CACHE_AUTO:
+		fi->keep_cache = st != NULL && inode_table_same_data(&fs->inodes, in, st);
+		break;
+	case POLICY_CACHE_ALWAYS:
+		fi->keep_cache = 1;
+		fi->cache_readdir = is_dir;
+		break;
+	}
+	return 0;
+}
+
+static void
+fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct backend_file bf;
+	struct inode *in;
+	struct stat st;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = S_ISDIR(in->type) ? -EISDIR : policy_check_open_type(in->type);
+	if (rc == 0)
+		rc = fs_check_open_flags(fs, fi->flags);
+	if (rc == 0)
+		rc = fs->backend->ops->open(fs->backend, in, fs_open_flags(fs, fi->flags), &bf);
+	if (rc == 0) {
+		bool have_st = fs->backend->ops->getattr(fs->backend, in, &st) == 0;
+
+		rc = fs_file_register(fs, in, &bf, false, fi, have_st ? &st : NULL);
+		if (rc != 0)
+			fs->backend->ops->release(fs->backend, &bf);
+	}
+	fs_put(fs, in);
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static void
+fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fuse_entry_param e;
+	struct backend_entry be;
+	struct backend_file bf;
+	struct backend_cred cred;
+	struct inode *dir, *in = NULL;
+	int rc;
+
+	dir = fs_inode(fs, parent);
+	if (dir == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = policy_check_name(name);
+	if (rc == 0)
+		rc = policy_check_create_type(&fs->policy, S_IFREG | mode);
+	fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs->backend->ops->create(fs->backend, dir, name,
+		    policy_filter_mode(&fs->policy, mode) & 07777,
+		    fs_open_flags(fs, fi->flags), &cred, &be, &bf);
+	if (rc == 0) {
+		rc = fs_entry_adopt(fs, dir, name, &be, &e, &in);
+		if (rc != 0)
+			fs->backend->ops->release(fs->backend, &bf);
+	}
+	if (rc == 0) {
+		rc = fs_file_register(fs, in, &bf, false, fi, &e.attr);
+		if (rc != 0) {
+			fs->backend->ops->release(fs->backend, &bf);
+			inode_table_forget(&fs->inodes, in->nodeid, 1);
+		}
+	}
+	fs_put(fs, dir);
+	if (rc != 0) {
+		if (in != NULL)
+			fs_put(fs, in);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_create(req, &e, fi);
+	fs_put(fs, in);
+}
+
+static void
+fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct open_file *f;
+	ssize_t n;
+	char *buf;
+
+	f = fs_file(fs, fi, false);
+	if (f == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	if (f->bf.fd >= 0) {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
+
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = f->bf.fd;
+		bv.buf[0].pos = off;
+		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		fs_file_put(fs, f);
+		return;
+	}
+	buf = malloc(size > 0 ? size : 1);
+	if (buf == NULL) {
+		fs_file_put(fs, f);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = fs->backend->ops->read(fs->backend, &f->bf, buf, size, off);
+	fs_file_put(fs, f);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void
+fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
+    off_t off, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
+	struct open_file *f;
+	ssize_t n;
+
+	f = fs_file(fs, fi, false);
+	if (f == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	n = policy_check_write(&fs->policy);
+	if (n == 0 && f->bf.fd >= 0) {
+		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		out.buf[0].fd = f->bf.fd;
+		out.buf[0].pos = off;
+		n = fuse_buf_copy(&out, in_buf, 0);
+	} else if (n == 0) {
+		void *mem = malloc(out.buf[0].size > 0 ? out.buf[0].size : 1);
+
+		out.buf[0].mem = mem;
+		n = mem == NULL ? -ENOMEM : fuse_buf_copy(&out, in_buf, 0);
+		if (n > 0)
+			n = fs->backend->ops->write(fs->backend, &f->bf, mem, (size_t)n, off);
+		free(mem);
+	}
+	fs_file_put(fs, f);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void
+fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct open_file *f;
+	int rc;
+
+	f = fs_file(fs, fi, false);
+	if (f == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	rc = fs->backend->ops->flush(fs->backend, &f->bf);
+	fs_file_put(fs, f);
+	fuse_reply_err(req, -rc);
+}
+
+static void
+fs_release_common(fuse_req_t req, struct fuse_file_info *fi, bool is_dir)
+{
+	struct fs *fs = FS(req);
+	struct open_file *f;
+
+	f = file_table_remove(&fs->files, fi->fh, is_dir);
+	fs_file_put(fs, f);
+	fuse_reply_err(req, 0);
+}
+
+static void
+fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_release_common(req, fi, false);
+}
+
+static void
+fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fs_release_common(req, fi, true);
+}
+
+static void
+fs_fsync_common(fuse_req_t req, int datasync, struct fuse_file_info *fi, bool is_dir)
+{
+	struct fs *fs = FS(req);
+	struct open_file *f;
+	int rc;
+
+	f = fs_file(fs, fi, is_dir);
+	if (f == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	rc = is_dir ? fs->backend->ops->fsyncdir(fs->backend, &f->bf, datasync != 0) :
+	    fs->backend->ops->fsync(fs->backend, &f->bf, datasync != 0);
+	fs_file_put(fs, f);
+	fuse_reply_err(req, -rc);
+}
+
+static void
+fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fs_fsync_common(req, datasync, fi, false);
+}
+
+static void
+fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fs_fsync_common(req, datasync, fi, true);
+}
+
+static void
+fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct backend_file bf;
+	struct inode *in;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = S_ISDIR(in->type) ? fs->backend->ops->opendir(fs->backend, in, &bf) : -ENOTDIR;
+	if (rc == 0) {
+		rc = fs_file_register(fs, in, &bf, true, fi, NULL);
+		if (rc != 0)
+			fs->backend->ops->releasedir(fs->backend, &bf);
+	}
+	fs_put(fs, in);
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_open(req, fi);
+}
+
+static bool
+fs_is_dot(const char *name)
+{
+	return strcmp(name, ".") == 0 || strcmp(name, "..") == 0;
+}
+
+/*
+ * Add one directory entry to buf.  Returns the size it took (which may
+ * exceed rem: then nothing was added and the caller stops), 0 to skip the
+ * entry (hidden, or gone since it was listed), or -errno.
+ */
+static ssize_t
+fs_add_dirent(fuse_req_t req, struct fs *fs, struct inode *dir,
+    const struct backend_dirent *ent, char *p, size_t rem, bool plus)
+{
+	struct fuse_entry_param e;
+	struct inode *in;
+	size_t n;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.attr.st_ino = ent->ino;
+	e.attr.st_mode = (mode_t)ent->type << 12;
+	if (fs_is_dot(ent->name)) {
+		if (plus)
+			return fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
+		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
+	}
+	if (!plus && !(fs->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK))
+		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
+
+	rc = fs_do_lookup(fs, dir, ent->name, &e, &in);
+	if (rc == -ENOENT || rc == -ESTALE)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (plus) {
+		n = fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
+		if (n <= rem) {
+			fs_put(fs, in);
+			return n;
+		}
+	} else {
+		n = fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
+	}
+	/* not kept: take the lookup back */
+	inode_table_forget(&fs->inodes, in->nodeid, 1);
+	fs_put(fs, in);
+	return n;
+}
+
+static void
+fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi, bool plus)
+{
+	struct fs *fs = FS(req);
+	struct backend_dirent ent;
+	struct open_file *f;
+	size_t rem = size;
+	char *buf, *p;
+	int rc = 0;
+
+	f = fs_file(fs, fi, true);
+	if (f == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	buf = calloc(1, size > 0 ? size : 1);
+	if (buf == NULL) {
+		fs_file_put(fs, f);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p = buf;
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		ssize_t n;
+
+		rc = fs->backend->ops->readdir(fs->backend, &f->bf, off, &ent);
+		if (rc <= 0)
+			break;
+		n = fs_add_dirent(req, fs, f->inode, &ent, p, rem, plus);
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		if ((size_t)n > rem)
+			break;
+		p += n;
+		rem -= (size_t)n;
+		off = ent.next_off;
+	}
+	pthread_mutex_unlock(&f->lock);
+	fs_file_put(fs, f);
+	if (rc < 0 && p == buf)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, size - rem);
+	free(buf);
+}
+
+static void
+fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	fs_do_readdir(req, ino, size, off, fi, false);
+}
+
+static void
+fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+    struct fuse_file_info *fi)
+{
+	fs_do_readdir(req, ino, size, off, fi, true);
+}
+
+static void
+fs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = FS(req);
+	struct statvfs sv;
+	struct inode *in;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL)
+		in = fs_inode(fs, FUSE_ROOT_ID);
+	rc = fs->backend->ops->statfs(fs->backend, in, &sv);
+	fs_put(fs, in);
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+static void
+fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+    size_t size, int flags)
+{
+	struct fs *fs = FS(req);
+	struct inode *in;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = policy_check_write(&fs->policy);
+	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
+		rc = -EPERM;
+	if (rc == 0)
+		rc = fs->backend->ops->setxattr(fs->backend, in, name, value, size, flags);
+	fs_put(fs, in);
+	fuse_reply_err(req, -rc);
+}
+
+/* Reply to a size query (size 0) or with the data. */
+static void
+fs_reply_xattr_data(fuse_req_t req, size_t size, ssize_t n, const char *buf)
+{
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void
+fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct fs *fs = FS(req);
+	struct inode *in;
+	char *buf = NULL;
+	ssize_t n;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	if (!policy_xattr_allowed(&fs->policy, name))
+		n = -ENODATA;
+	else if (size > 0 && (buf = malloc(size)) == NULL)
+		n = -ENOMEM;
+	else
+		n = fs->backend->ops->getxattr(fs->backend, in, name, buf, size);
+	fs_put(fs, in);
+	fs_reply_xattr_data(req, size, n, buf);
+	free(buf);
+}
+
+static void
+fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct fs *fs = FS(req);
+	struct inode *in;
+	char *buf = NULL;
+	ssize_t n, full;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	/* the filtered list is never longer than the whole one: read all of
+	 * it, filter, then answer the size the client asked about */
+	full = fs->backend->ops->listxattr(fs->backend, in, NULL, 0);
+	n = full;
+	if (full > 0) {
+		buf = malloc((size_t)full);
+		n = buf == NULL ? -ENOMEM :
+		    fs->backend->ops->listxattr(fs->backend, in, buf, (size_t)full);
+		if (n > 0)
+			n = (ssize_t)policy_xattr_filter_list(&fs->policy, buf, (size_t)n);
+	}
+	fs_put(fs, in);
+	if (n >= 0 && size > 0 && (size_t)n > size)
+		n = -ERANGE;
+	fs_reply_xattr_data(req, size, n, buf);
+	free(buf);
+}
+
+static void
+fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs *fs = FS(req);
+	struct inode *in;
+	int rc;
+
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, FS_EBADID);
+		return;
+	}
+	rc = policy_check_write(&fs->policy);
+	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
+		rc = -ENODATA;
+	if (rc == 0)
+		rc = fs->backend->ops->removexattr(fs->backend, in, name);
+	fs_put(fs, in);
+	fuse_reply_err(req, -rc);
+}
+
+static void
+fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct open_file *f;
+	int rc;
+
+	f = fs_file(fs, fi, false);
+	if (f == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	rc = policy_check_write(&fs->policy);
+	if (rc == 0)
+		rc = fs->backend->ops->fallocate(fs->backend, &f->bf, mode, offset, length);
+	fs_file_put(fs, f);
+	fuse_reply_err(req, -rc);
+}
+
+static void
+fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+    struct fuse_file_info *fi)
+{
+	struct fs *fs = FS(req);
+	struct open_file *f;
+	off_t r;
+
+	f = fs_file(fs, fi, false);
+	if (f == NULL) {
+		fuse_reply_err(req, EBADF);
+		return;
+	}
+	r = fs->backend->ops->lseek(fs->backend, &f->bf, off, whence);
+	fs_file_put(fs, f);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_lseek(req, r);
+}
+
+static void
+fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+    struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+    struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct fs *fs = FS(req);
+	struct open_file *in, *out;
+	ssize_t n;
+
+	in = fs_file(fs, fi_in, false);
+	out = fs_file(fs, fi_out, false);
+	n = in == NULL || out == NULL ? -EBADF : policy_check_write(&fs->policy);
+	if (n == 0)
+		n = fs->backend->ops->copy_file_range(fs->backend, &in->bf, off_in,
+		    &out->bf, off_out, len, (unsigned int)flags);
+	fs_file_put(fs, out);
+	fs_file_put(fs, in);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void
+fs_init_conn(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs *fs = userdata;
+
+	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
+	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	else {
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+		fs->writeback = false;
+	}
+	/* flock and POSIX locks stay with the client's kernel */
+	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init = fs_init_conn,
+	.lookup = fs_lookup,
+	.forget = fs_forget,
+	.forget_multi = fs_forget_multi,
+	.getattr = fs_getattr,
+	.setattr = fs_setattr,
+	.readlink = fs_readlink,
+	.mknod = fs_mknod,
+	.mkdir = fs_mkdir,
+	.symlink = fs_symlink,
+	.unlink = fs_unlink,
+	.rmdir = fs_rmdir,
+	.rename = fs_rename,
+	.link = fs_link,
+	.open = fs_open,
+	.create = fs_create,
+	.read = fs_read,
+	.write_buf = fs_write_buf,
+	.flush = fs_flush,
+	.release = fs_release,
+	.fsync = fs_fsync,
+	.opendir = fs_opendir,
+	.readdir = fs_readdir,
+	.readdirplus = fs_readdirplus,
+	.releasedir = fs_releasedir,
+	.fsyncdir = fs_fsyncdir,
+	.statfs = fs_statfs,
+	.setxattr = fs_setxattr,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.removexattr = fs_removexattr,
+	.fallocate = fs_fallocate,
+	.lseek = fs_lseek,
+	.copy_file_range = fs_copy_file_range,
+};
+
+static void
+fs_release_bdata(void *ctx, void *bdata)
+{
+	struct backend *b = ctx;
+
+	b->ops->node_release(b, bdata);
+}
+
+int
+fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
+{
+	struct backend_entry root;
+	int rc;
+
+	memset(fs, 0, sizeof(*fs));
+	fs->policy = *policy;
+	fs->backend = backend;
+	rc = backend->ops->root(backend, &root);
+	if (rc != 0)
+		return rc;
+	rc = inode_table_init(&fs->inodes, root.st.st_dev, root.st.st_ino,
+	    root.bdata, fs_release_bdata, backend);
+	if (rc != 0) {
+		backend->ops->node_release(backend, root.bdata);
+		return rc;
+	}
+	backend->ops->attach(backend, &fs->inodes);
+	file_table_init(&fs->files);
+	switch (policy->cache) {
+	case POLICY_CACHE_NONE:
+		fs->entry_timeout = fs->attr_timeout = fs->negative_timeout = 0;
+		break;
+	case POLICY_CACHE_AUTO:
+		fs->entry_timeout = fs->attr_timeout = 1.0;
+		fs->negative_timeout = 1.0;
+		break;
+	case POLICY_CACHE_ALWAYS:
+		fs->entry_timeout = fs->attr_timeout = 86400.0;
+		fs->negative_timeout = 86400.0;
+		fs->writeback = !policy->read_only;
+		break;
+	}
+	return 0;
+}
+
+void
+fs_destroy(struct fs *fs)
+{
+	inode_table_destroy(&fs->inodes);
+	fs->backend->ops->destroy(fs->backend);
+}

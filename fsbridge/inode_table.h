@@ -1,0 +1,102 @@
+/*
+ * inode_table: the server's inodes, keyed both by the FUSE node id the
+ * client holds and by the backend identity (dev, ino) of the file.
+ *
+ * Node ids are a counter, never pointers: an id from a hostile client is
+ * looked up, never dereferenced.  An inode lives while the client holds
+ * lookups on it (nlookup) or the server pins it (a request in flight, or a
+ * child whose last-known parent it is).  Each inode remembers its
+ * last-known parent and name so a backend can re-open it from there after
+ * its fd was evicted.
+ */
+#ifndef FSBRIDGE_INODE_TABLE_H
+#define FSBRIDGE_INODE_TABLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/cdefs.h>
+#include <sys/tree.h>
+
+struct inode {
+	RB_ENTRY(inode) by_nodeid;
+	RB_ENTRY(inode) by_key;
+	uint64_t nodeid;
+	uint64_t key_dev;
+	uint64_t key_ino;
+	mode_t type;		/* S_IFMT bits */
+	uint64_t nlookup;	/* references the client holds */
+	uint64_t pins;		/* server-side references */
+	struct inode *parent;	/* last-known parent (pinned), NULL for root */
+	char *name;		/* last-known name in parent */
+	void *bdata;		/* the backend's per-inode state */
+	/* the data version the client last opened: (mtime, size), for
+	 * keep-cache decisions; guarded by the table lock */
+	struct timespec seen_mtime;
+	off_t seen_size;
+	bool seen;
+};
+
+RB_HEAD(inode_by_nodeid, inode);
+RB_HEAD(inode_by_key, inode);
+
+struct inode_table {
+	pthread_mutex_t lock;
+	struct inode_by_nodeid by_nodeid;
+	struct inode_by_key by_key;
+	uint64_t next_nodeid;
+	uint64_t count;
+	struct inode *root;
+	/* called, without the table lock, when an inode is freed */
+	void (*release_bdata)(void *ctx, void *bdata);
+	void *release_ctx;
+};
+
+int inode_table_init(struct inode_table *t, uint64_t root_dev, uint64_t root_ino,
+    void *root_bdata, void (*release_bdata)(void *, void *), void *ctx);
+void inode_table_destroy(struct inode_table *t);
+
+/* Find by node id and pin it; NULL if the id is unknown. */
+struct inode *inode_table_get(struct inode_table *t, uint64_t nodeid);
+/* Pin an inode the caller already holds a pin on. */
+void inode_table_pin(struct inode_table *t, struct inode *in);
+/* Drop a pin taken by get/pin/add. */
+void inode_table_put(struct inode_table *t, struct inode *in);
+
+/*
+ * Account one client lookup of (dev, ino) found as `name` in `parent`:
+ * the existing inode, or a new one adopting `bdata`.  When an inode
+ * already existed, *bdata_used is false and the caller releases its
+ * bdata.  The returned inode is pinned (put it after replying).
+ * NULL on ENOMEM.
+ */
+struct inode *inode_table_add(struct inode_table *t, struct inode *parent,
+    const char *name, uint64_t dev, uint64_t ino, mode_t type, void *bdata,
+    bool *bdata_used);
+
+/* The client forgets n lookups. */
+void inode_table_forget(struct inode_table *t, uint64_t nodeid, uint64_t n);
+
+/* Record that the entry parent/name now refers to `in` (rename, link). */
+void inode_table_move(struct inode_table *t, struct inode *in,
+    struct inode *parent, const char *name);
+
+/*
+ * The inode's last-known location: its parent, pinned (put it), and its
+ * name copied into buf.  -ENOENT for the root or an inode without one.
+ */
+int inode_table_location(struct inode_table *t, struct inode *in,
+    struct inode **parent, char *buf, size_t buflen);
+
+/* Find a live inode by identity, pinned; NULL if none. */
+struct inode *inode_table_find_key(struct inode_table *t, uint64_t dev, uint64_t ino);
+
+uint64_t inode_table_count(struct inode_table *t);
+
+/* Record the data version (st's mtime and size) a client opens; true if
+ * it is the same as the one recorded at the previous open (the client's
+ * cached pages are still good). */
+bool inode_table_same_data(struct inode_table *t, struct inode *in, const struct stat *st);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * local_node: per-inode O_PATH fds of the local backend, kept in a
+ * bounded LRU cache; eviction saves a file handle, re-opening uses it or
+ * walks one O_NOFOLLOW component from the last-known parent.  See
+ * local_node.h for the contract.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "local_node.h"
+
+static void local_fdcache_evict_locked(struct local_fdcache *c);
+
+static bool
+local_handles_probe(int root_fd)
+{
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} h;
+	int mount_id, fd;
+
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(root_fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) != 0)
+		return false;
+	/* opening by handle needs CAP_DAC_READ_SEARCH: try it once */
+	fd = open_by_handle_at(root_fd, &h.fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+int
+local_fdcache_init(struct local_fdcache *c, int root_fd, unsigned int limit)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	TAILQ_INIT(&c->lru);
+	c->limit = limit < 16 ? 16 : limit;
+	c->mount_fd = root_fd;
+	c->handles_work = local_handles_probe(root_fd);
+	return 0;
+}
+
+void
+local_fdcache_destroy(struct local_fdcache *c)
+{
+	pthread_mutex_destroy(&c->lock);
+}
+
+struct local_node *
+local_node_new(struct local_fdcache *c, int fd, dev_t dev, ino_t ino, bool followed)
+{
+	struct local_node *n;
+
+	n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	n->fd = fd;
+	n->dev = dev;
+	n->ino = ino;
+	n->followed = followed;
+	pthread_mutex_lock(&c->lock);
+	c->open++;
+	TAILQ_INSERT_TAIL(&c->lru, n, lru);
+	n->in_lru = true;
+	local_fdcache_evict_locked(c);
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
+void
+local_node_pin_forever(struct local_fdcache *c, struct local_node *n)
+{
+	pthread_mutex_lock(&c->lock);
+	if (n->in_lru) {
+		TAILQ_REMOVE(&c->lru, n, lru);
+		n->in_lru = false;
+	}
+	n->users++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* With the lock held: save a handle for n so it can be re-opened. */
+static void
+local_node_save_handle_locked(struct local_fdcache *c, struct local_node *n)
+{
+	struct file_handle *h;
+	int mount_id;
+
+	if (!c->handles_work || n->handle != NULL)
+		return;
+	h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
+	if (h == NULL)
+		return;
+	h->handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(n->fd, "", h, &mount_id, AT_EMPTY_PATH) != 0) {
+		free(h);
+		return;
+	}
+	n->handle = h;
+}
+
+/* With the lock held: close idle fds until within the limit. */
+static void
+local_fdcache_evict_locked(struct local_fdcache *c)
+{
+	struct local_node *n;
+
+	while (c->open > c->limit && (n = TAILQ_FIRST(&c->lru)) != NULL) {
+		TAILQ_REMOVE(&c->lru, n, lru);
+		n->in_lru = false;
+		local_node_save_handle_locked(c, n);
+		close(n->fd);
+		n->fd = -1;
+		c->open--;
+		c->evict_count++;
+	}
+}
+
+void
+local_node_free(struct local_fdcache *c, struct local_node *n)
+{
+	pthread_mutex_lock(&c->lock);
+	if (n->in_lru)
+		TAILQ_REMOVE(&c->lru, n, lru);
+	if (n->fd >= 0) {
+		close(n->fd);
+		c->open--;
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(n->handle);
+	free(n);
+}
+
+static bool
+local_node_same(int fd, const struct local_node *n)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_dev == n->dev && st.st_ino == n->ino;
+}
+
+static int
+local_node_reopen_by_handle(struct local_fdcache *c, struct local_node *n)
+{
+	int fd;
+
+	if (n->handle == NULL)
+		return -ESTALE;
+	fd = open_by_handle_at(c->mount_fd, n->handle, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (!local_node_same(fd, n)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+static int
+local_node_reopen_from_parent(struct local_fdcache *c, struct inode *in,
+    struct local_node *n)
+{
+	char name[NAME_MAX + 1];
+	struct inode *parent;
+	int pfd, fd, flags;
+
+	if (inode_table_location(c->inodes, in, &parent, name, sizeof(name)) != 0)
+		return -ESTALE;
+	pfd = local_node_fd_get(c, parent);
+	if (pfd < 0) {
+		inode_table_put(c->inodes, parent);
+		return pfd;
+	}
+	flags = O_PATH | O_CLOEXEC | (n->followed ? 0 : O_NOFOLLOW);
+	fd = openat(pfd, name, flags);
+	if (fd < 0)
+		fd = errno == ENOENT ? -ESTALE : -errno;
+	local_node_fd_put(c, parent);
+	inode_table_put(c->inodes, parent);
+	if (fd >= 0 && !local_node_same(fd, n)) {
+		close(fd);
+		fd = -ESTALE;
+	}
+	return fd;
+}
+
+int
+local_node_fd_get(struct local_fdcache *c, struct inode *in)
+{
+	struct local_node *n = in->bdata;
+	int fd;
+
+	pthread_mutex_lock(&c->lock);
+	n->users++;
+	if (n->fd >= 0) {
+		if (n->in_lru) {
+			TAILQ_REMOVE(&c->lru, n, lru);
+			n->in_lru = false;
+		}
+		fd = n->fd;
+		pthread_mutex_unlock(&c->lock);
+		return fd;
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	fd = local_node_reopen_by_handle(c, n);
+	if (fd < 0)
+		fd = local_node_reopen_from_parent(c, in, n);
+
+	pthread_mutex_lock(&c->lock);
+	if (fd < 0) {
+		n->users--;
+		pthread_mutex_unlock(&c->lock);
+		return fd;
+	}
+	c->reopen_count++;
+	if (n->fd >= 0) {
+		/* another thread re-opened it first */
+		close(fd);
+	} else {
+		n->fd = fd;
+		c->open++;
+		local_fdcache_evict_locked(c);
+	}
+	fd = n->fd;
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+void
+local_node_fd_put(struct local_fdcache *c, struct inode *in)
+{
+	struct local_node *n = in->bdata;
+
+	pthread_mutex_lock(&c->lock);
+	if (--n->users == 0 && n->fd >= 0 && in != c->inodes->root &&
+	    !n->in_lru) {
+		TAILQ_INSERT_TAIL(&c->lru, n, lru);
+		n->in_lru = true;
+	}
+	local_fdcache_evict_locked(c);
+	pthread_mutex_unlock(&c->lock);
+}

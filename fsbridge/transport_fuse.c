@@ -1,0 +1,109 @@
+/*
+ * transport_fuse: the host FUSE mount.  A libfuse session over
+ * /dev/fuse, built from the shared ops table, mounted, daemonised once
+ * the mount is live (so errors reach the caller), served by libfuse's
+ * multi-threaded loop until unmounted.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libutil.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fs.h"
+#include "log.h"
+#include "mount_opts.h"
+
+static int
+transport_fuse_args(const struct mount_opts *mo, struct fuse_args *args)
+{
+	char opts[256];
+
+	snprintf(opts, sizeof(opts),
+	    "fsname=fsbridge,subtype=fsbridge,default_permissions%s%s",
+	    mo->allow_other ? ",allow_other" : "",
+	    mo->policy.read_only ? ",ro" : "");
+	if (fuse_opt_add_arg(args, "fsbridge") != 0 ||
+	    fuse_opt_add_arg(args, "-o") != 0 ||
+	    fuse_opt_add_arg(args, opts) != 0)
+		return -ENOMEM;
+	if (mo->debug && fuse_opt_add_arg(args, "-d") != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+transport_fuse_loop(struct fuse_session *se, const struct mount_opts *mo)
+{
+	struct fuse_loop_config *cfg;
+	int rc;
+
+	if (mo->threads == 1)
+		return fuse_session_loop(se);
+	cfg = fuse_loop_cfg_create();
+	if (cfg == NULL)
+		return -ENOMEM;
+	if (mo->threads > 0)
+		fuse_loop_cfg_set_max_threads(cfg, mo->threads);
+	fuse_loop_cfg_set_idle_threads(cfg, mo->threads > 0 ? mo->threads : 4);
+	rc = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return rc;
+}
+
+int
+transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_session *se;
+	struct pidfh *pfh = NULL;
+	int rc = EXIT_FAILURE_RUN;
+	pid_t other;
+
+	if (mo->pidfile != NULL) {
+		pfh = pidfile_open(mo->pidfile, 0644, &other);
+		if (pfh == NULL) {
+			if (errno == EEXIST)
+				log_error("%s: already held by running process %d", mo->pidfile, (int)other);
+			else
+				log_error("%s: %s", mo->pidfile, strerror(errno));
+			return EXIT_FAILURE_RUN;
+		}
+	}
+	if (transport_fuse_args(mo, &args) != 0) {
+		log_error("out of memory");
+		goto out_pid;
+	}
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (se == NULL)
+		goto out_args;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, mo->mnt) != 0)
+		goto out_signals;
+	if (!mo->foreground)
+		log_init(true, mo->debug);
+	if (fuse_daemonize(mo->foreground) != 0) {
+		log_error("cannot run in the background: %s", strerror(errno));
+		goto out_unmount;
+	}
+	if (pfh != NULL)
+		pidfile_write(pfh);
+	rc = transport_fuse_loop(se, mo) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_args:
+	fuse_opt_free_args(&args);
+out_pid:
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	return rc;
+}

@@ -1,0 +1,80 @@
+#!/bin/sh
+# quickstart: set up a fresh Debian 12 machine (as root), build fsbridge,
+# and either run it on a built-in example (demo) or run the whole test
+# suite (check).  The README's two commands and .ci/run call this.
+#
+#   sh tests/quickstart.sh demo     install, build, mount an example tree
+#   sh tests/quickstart.sh check    install, build, make check
+set -eu
+
+cd "$(dirname "$0")/.."
+mode=${1:-demo}
+case "$mode" in
+demo|check) ;;
+*) echo "usage: sh tests/quickstart.sh demo|check" >&2; exit 2 ;;
+esac
+
+# Debian packages: build tools, the four libraries, and what the tests
+# and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
+# bindfs as the benchmark peer, util-linux for unshare).
+PACKAGES="build-essential autoconf automake libtool pkg-config \
+libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
+attr bindfs util-linux"
+
+missing=""
+for p in $PACKAGES; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "quickstart: missing Debian packages:$missing (run as root to install them)" >&2
+		exit 1
+	fi
+	echo "quickstart: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+[ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
+
+./autogen.sh >/dev/null
+mkdir -p _build
+cd _build
+../configure --enable-werror -q
+make -s -j"$(nproc)"
+
+if [ "$mode" = check ]; then
+	status=0
+	make -s -j"$(nproc)" check || status=$?
+	# one closing line for CI: N passed, N failed
+	if [ -f test-suite.log ]; then
+		awk '/^# PASS:/{p=$3} /^# FAIL:/{f+=$3} /^# ERROR:/{f+=$3} /^# XPASS:/{f+=$3}
+		     /^# SKIP:/{s=$3}
+		     END {printf "%d passed, %d failed, %d skipped\n", p, f, s}' test-suite.log
+	else
+		echo "0 passed, 1 failed"
+		status=1
+	fi
+	exit "$status"
+fi
+
+# demo: mount a small example tree with a deny policy, show it, unmount.
+demo=$(mktemp -d)
+trap 'fusermount3 -u -z "$demo/mnt" 2>/dev/null; rm -rf "$demo"' EXIT
+mkdir -p "$demo/src/project/src" "$demo/mnt"
+echo 'console.log("hello from fsbridge")' > "$demo/src/project/src/index.js"
+echo '{ "name": "example" }' > "$demo/src/project/package.json"
+ln -s /etc/passwd "$demo/src/project/escape-link"
+ln -s src/index.js "$demo/src/project/main.js"
+./fsbridge/fsbridge mount -o symlinks=deny "$demo/src" "$demo/mnt"
+echo "== mounted $demo/src at $demo/mnt with -o symlinks=deny"
+echo "== ls -l mnt/project  (escape-link -> /etc/passwd is hidden, main.js stays)"
+ls -l "$demo/mnt/project"
+echo "== cat mnt/project/main.js"
+cat "$demo/mnt/project/main.js"
+echo "== ln -s /etc mnt/project/x  (refused under deny)"
+ln -s /etc "$demo/mnt/project/x" || true
+./fsbridge/fsbridge umount "$demo/mnt"
+echo "== unmounted; demo done"
