@@ -107,6 +107,7 @@ struct backend_ops {
 	    struct backend_entry *out, struct backend_file *fout);
 	ssize_t (*read)(struct backend *, struct backend_file *, void *buf, size_t size, off_t off);
 	ssize_t (*write)(struct backend *, struct backend_file *, const void *buf, size_t size, off_t off);
+	/* optional: NULL when close needs no work */
 	int (*flush)(struct backend *, struct backend_file *);
 	int (*fsync)(struct backend *, struct backend_file *, bool datasync);
 	void (*release)(struct backend *, struct backend_file *);

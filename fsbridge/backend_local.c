@@ -526,17 +526,6 @@ local_write(struct backend *b, struct backend_file *f, const void *buf, size_t s
 }
 
 static int
-local_flush(struct backend *b, struct backend_file *f)
-{
-	int fd = dup(f->fd);
-
-	/* closing a dup releases this process's POSIX locks like close(2) */
-	if (fd < 0)
-		return -errno;
-	return close(fd) != 0 ? -errno : 0;
-}
-
-static int
 local_fsync(struct backend *b, struct backend_file *f, bool datasync)
 {
 	int rc = datasync ? fdatasync(f->fd) : fsync(f->fd);
@@ -756,7 +745,6 @@ static const struct backend_ops local_ops = {
 	.create = local_create,
 	.read = local_read,
 	.write = local_write,
-	.flush = local_flush,
 	.fsync = local_fsync,
 	.release = local_release,
 	.fallocate = local_fallocate,
