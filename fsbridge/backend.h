@@ -129,6 +129,10 @@ struct backend_ops {
 	    const void *value, size_t size, int flags);
 	ssize_t (*listxattr)(struct backend *, struct inode *, char *buf, size_t size);
 	int (*removexattr)(struct backend *, struct inode *, const char *name);
+	/* optional, for host watchers: an fd of the inode on this host
+	 * (borrowed: give it back with host_fd_put) */
+	int (*host_fd_get)(struct backend *, struct inode *);
+	void (*host_fd_put)(struct backend *, struct inode *);
 	/* flock and POSIX locks are not backend operations: the client's
 	 * kernel keeps them (see fs_ops.c). */
 };

@@ -759,6 +759,8 @@ static const struct backend_ops local_ops = {
 	.setxattr = local_setxattr,
 	.listxattr = local_listxattr,
 	.removexattr = local_removexattr,
+	.host_fd_get = local_fd_get,
+	.host_fd_put = local_fd_put,
 };
 
 /* The default bound on O_PATH fds: half of what this process may open,

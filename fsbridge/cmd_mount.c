@@ -48,6 +48,8 @@ mount_usage(FILE *out)
 	    "     allow_other                  let other users use the mount\n"
 	    "     threads=N                    at most N worker threads (1-256)\n"
 	    "     fd_cache=N                   keep at most N inode fds open (>= 16)\n"
+	    "     watch=auto|fanotify|inotify|none  how host changes are noticed (default\n"
+	    "                                  auto: fanotify where allowed, else inotify)\n"
 	    "     pidfile=PATH                 write the daemon's pid to PATH\n"
 	    "     debug                        log every request (implies -f)\n"
 	    "  -h, --help            this help\n"
@@ -117,6 +119,11 @@ mount_apply_option(struct mount_opts *mo, char *opt)
 	else if (strncmp(opt, "threads=", 8) == 0) {
 		if (parse_uint(opt + 8, 1, 256, &mo->threads) != 0) {
 			fprintf(stderr, "fsbridge: -o %s: threads takes a number from 1 to 256\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "watch=", 6) == 0) {
+		if (watch_kind_parse(opt + 6, &mo->watch) != 0 || mo->watch == WATCH_KIND_KQUEUE) {
+			fprintf(stderr, "fsbridge: -o %s: watch is one of auto, fanotify, inotify, none\n", opt);
 			return EXIT_USAGE;
 		}
 	} else if (strncmp(opt, "fd_cache=", 9) == 0) {
@@ -198,6 +205,7 @@ mount_parse(int argc, char **argv, struct mount_opts *mo)
 
 	memset(mo, 0, sizeof(*mo));
 	policy_init_default(&mo->policy);
+	mo->watch = WATCH_KIND_AUTO;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+fo:h", longopts, NULL)) != -1) {

@@ -15,17 +15,25 @@
 #include "file_table.h"
 #include "inode_table.h"
 #include "policy.h"
+#include "watch.h"
 
 struct fs {
 	struct policy policy;
 	struct backend *backend;
 	struct inode_table inodes;
 	struct file_table files;
-	double entry_timeout;
+	double entry_timeout;	/* for entries whose changes are reported */
 	double attr_timeout;
 	double negative_timeout;
+	double fallback_timeout;	/* for entries nobody watches */
 	bool writeback;
 	bool debug;
+	/* host change tracking (fs_watch.c) */
+	struct watcher *watcher;
+	struct fuse_session *se;	/* where kernel notifications go, or NULL */
+	bool self_stamps;	/* filter own changes by ctime (no pid in events) */
+	unsigned long notify_inode_count;
+	unsigned long notify_entry_count;
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -33,5 +41,19 @@ extern const struct fuse_lowlevel_ops fs_ops;
 /* Set up a share over a backend (the fs takes the backend over). */
 int fs_init(struct fs *fs, const struct policy *policy, struct backend *backend);
 void fs_destroy(struct fs *fs);
+
+/* fs_watch.c: start reporting host changes of the share (kind NONE: no
+ * watcher; every entry gets the fallback timeout).  se: the session to
+ * notify, or NULL when the transport cannot take notifications. */
+int fs_watch_start(struct fs *fs, enum watch_kind kind, struct fuse_session *se);
+void fs_watch_stop(struct fs *fs);
+/* A directory inode the client now knows (watch it if needed). */
+void fs_watch_dir_added(struct fs *fs, struct inode *in);
+void fs_watch_dir_freed(struct fs *fs, struct inode *in);
+/* The server itself changed in: remember it so the event is not taken
+ * for a host change. */
+void fs_watch_self_change(struct fs *fs, struct inode *in);
+/* The timeout for an entry/attributes of in. */
+double fs_watch_timeout(struct fs *fs, struct inode *in);
 
 #endif

@@ -24,6 +24,11 @@
 
 #define FS(req) ((struct fs *)fuse_req_userdata(req))
 
+/* Cache timeouts, in seconds (see fsbridge(1), "cache="). */
+#define FS_TIMEOUT_WATCHED	86400.0	/* changes are reported: as long as we like */
+#define FS_TIMEOUT_FALLBACK	1.0	/* nobody reports changes here */
+#define FS_TIMEOUT_ALWAYS	86400.0
+
 /* An unknown node id or file handle: the client holds something we never
  * gave it (or no longer know). */
 #define FS_EBADID ESTALE
@@ -94,6 +99,8 @@ fs_entry_adopt(struct fs *fs, struct inode *dir, const char *name,
 		fs->backend->ops->node_release(fs->backend, be->bdata);
 	if (in == NULL)
 		return -ENOMEM;
+	if (used)
+		fs_watch_dir_added(fs, in);
 	if (fs_symlink_hidden(fs, dir, in)) {
 		inode_table_forget(&fs->inodes, in->nodeid, 1);
 		fs_put(fs, in);
@@ -104,8 +111,7 @@ fs_entry_adopt(struct fs *fs, struct inode *dir, const char *name,
 	e->generation = 0;
 	e->attr = be->st;
 	fs_stat_to_client(fs, &e->attr);
-	e->attr_timeout = fs->attr_timeout;
-	e->entry_timeout = fs->entry_timeout;
+	e->attr_timeout = e->entry_timeout = fs_watch_timeout(fs, in);
 	*inp = in;
 	return 0;
 }
@@ -153,13 +159,16 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	rc = fs_do_lookup(fs, dir, name, &e, &in);
-	fs_put(fs, dir);
 	if (rc == -ENOENT && fs->negative_timeout > 0 && policy_check_name(name) == 0) {
+		double t = fs_watch_timeout(fs, dir);
+
+		fs_put(fs, dir);
 		memset(&e, 0, sizeof(e));
-		e.entry_timeout = fs->negative_timeout;
+		e.entry_timeout = t < fs->negative_timeout ? t : fs->negative_timeout;
 		fuse_reply_entry(req, &e);
 		return;
 	}
+	fs_put(fs, dir);
 	fs_reply_entry_or_err(req, fs, rc, &e, in);
 }
 
@@ -186,6 +195,7 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs *fs = FS(req);
 	struct inode *in;
 	struct stat st;
+	double timeout;
 	int rc;
 
 	in = fs_inode(fs, ino);
@@ -194,13 +204,14 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	rc = fs->backend->ops->getattr(fs->backend, in, &st);
+	timeout = fs_watch_timeout(fs, in);
 	fs_put(fs, in);
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fs_stat_to_client(fs, &st);
-	fuse_reply_attr(req, &st, fs->attr_timeout);
+	fuse_reply_attr(req, &st, timeout);
 }
 
 static struct open_file *
@@ -263,6 +274,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	struct open_file *f = NULL;
 	struct inode *in;
 	struct stat st;
+	double timeout;
 	int rc;
 
 	in = fs_inode(fs, ino);
@@ -280,6 +292,9 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (rc == 0)
 		rc = fs->backend->ops->setattr(fs->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
+	if (rc == 0)
+		fs_watch_self_change(fs, in);
+	timeout = fs_watch_timeout(fs, in);
 	fs_file_put(fs, f);
 	fs_put(fs, in);
 	if (rc != 0) {
@@ -287,7 +302,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		return;
 	}
 	fs_stat_to_client(fs, &st);
-	fuse_reply_attr(req, &st, fs->attr_timeout);
+	fuse_reply_attr(req, &st, timeout);
 }
 
 static void
@@ -350,8 +365,10 @@ fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 			break;
 		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		fs_watch_self_change(fs, dir);
 		rc = fs_entry_adopt(fs, dir, name, &be, &e, &in);
+	}
 	fs_put(fs, dir);
 	fs_reply_entry_or_err(req, fs, rc, &e, in);
 }
@@ -396,6 +413,8 @@ fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 	if (rc == 0)
 		rc = is_dir ? fs->backend->ops->rmdir(fs->backend, dir, name) :
 		    fs->backend->ops->unlink(fs->backend, dir, name);
+	if (rc == 0)
+		fs_watch_self_change(fs, dir);
 	fs_put(fs, dir);
 	fuse_reply_err(req, -rc);
 }
@@ -451,6 +470,8 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = fs->backend->ops->rename(fs->backend, dir, name, newdir, newname, flags);
 	if (rc == 0) {
+		fs_watch_self_change(fs, dir);
+		fs_watch_self_change(fs, newdir);
 		fs_note_location(fs, newdir, newname);
 		if (flags & RENAME_EXCHANGE)
 			fs_note_location(fs, dir, name);
@@ -480,8 +501,11 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 		rc = -EPERM;
 	if (rc == 0)
 		rc = fs->backend->ops->link(fs->backend, in, newdir, newname, &be);
-	if (rc == 0)
+	if (rc == 0) {
+		fs_watch_self_change(fs, newdir);
+		fs_watch_self_change(fs, in);
 		rc = fs_entry_adopt(fs, newdir, newname, &be, &e, &out);
+	}
 	fs_put(fs, newdir);
 	fs_put(fs, in);
 	fs_reply_entry_or_err(req, fs, rc, &e, out);
@@ -600,6 +624,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		    policy_filter_mode(&fs->policy, mode) & 07777,
 		    fs_open_flags(fs, fi->flags), &cred, &be, &bf);
 	if (rc == 0) {
+		fs_watch_self_change(fs, dir);
 		rc = fs_entry_adopt(fs, dir, name, &be, &e, &in);
 		if (rc != 0)
 			fs->backend->ops->release(fs->backend, &bf);
@@ -690,6 +715,8 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 			n = fs->backend->ops->write(fs->backend, &f->bf, mem, (size_t)n, off);
 		free(mem);
 	}
+	if (n > 0)
+		fs_watch_self_change(fs, f->inode);
 	fs_file_put(fs, f);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -954,6 +981,8 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		rc = -EPERM;
 	if (rc == 0)
 		rc = fs->backend->ops->setxattr(fs->backend, in, name, value, size, flags);
+	if (rc == 0)
+		fs_watch_self_change(fs, in);
 	fs_put(fs, in);
 	fuse_reply_err(req, -rc);
 }
@@ -1042,6 +1071,8 @@ fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		rc = -ENODATA;
 	if (rc == 0)
 		rc = fs->backend->ops->removexattr(fs->backend, in, name);
+	if (rc == 0)
+		fs_watch_self_change(fs, in);
 	fs_put(fs, in);
 	fuse_reply_err(req, -rc);
 }
@@ -1062,6 +1093,8 @@ fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t lengt
 	rc = policy_check_write(&fs->policy);
 	if (rc == 0)
 		rc = fs->backend->ops->fallocate(fs->backend, &f->bf, mode, offset, length);
+	if (rc == 0)
+		fs_watch_self_change(fs, f->inode);
 	fs_file_put(fs, f);
 	fuse_reply_err(req, -rc);
 }
@@ -1102,6 +1135,8 @@ fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	if (n == 0)
 		n = fs->backend->ops->copy_file_range(fs->backend, &in->bf, off_in,
 		    &out->bf, off_out, len, (unsigned int)flags);
+	if (n > 0)
+		fs_watch_self_change(fs, out->inode);
 	fs_file_put(fs, out);
 	fs_file_put(fs, in);
 	if (n < 0)
@@ -1165,11 +1200,13 @@ const struct fuse_lowlevel_ops fs_ops = {
 };
 
 static void
-fs_release_bdata(void *ctx, void *bdata)
+fs_release_inode(void *ctx, struct inode *in)
 {
-	struct backend *b = ctx;
+	struct fs *fs = ctx;
 
-	b->ops->node_release(b, bdata);
+	fs_watch_dir_freed(fs, in);
+	if (in->bdata != NULL)
+		fs->backend->ops->node_release(fs->backend, in->bdata);
 }
 
 int
@@ -1185,7 +1222,7 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 	if (rc != 0)
 		return rc;
 	rc = inode_table_init(&fs->inodes, root.st.st_dev, root.st.st_ino,
-	    root.bdata, fs_release_bdata, backend);
+	    root.bdata, fs_release_inode, fs);
 	if (rc != 0) {
 		backend->ops->node_release(backend, root.bdata);
 		return rc;
@@ -1195,14 +1232,17 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 	switch (policy->cache) {
 	case POLICY_CACHE_NONE:
 		fs->entry_timeout = fs->attr_timeout = fs->negative_timeout = 0;
+		fs->fallback_timeout = 0;
 		break;
 	case POLICY_CACHE_AUTO:
-		fs->entry_timeout = fs->attr_timeout = 1.0;
-		fs->negative_timeout = 1.0;
+		/* long where the watcher reports changes, short elsewhere */
+		fs->entry_timeout = fs->attr_timeout = FS_TIMEOUT_WATCHED;
+		fs->negative_timeout = FS_TIMEOUT_WATCHED;
+		fs->fallback_timeout = FS_TIMEOUT_FALLBACK;
 		break;
 	case POLICY_CACHE_ALWAYS:
-		fs->entry_timeout = fs->attr_timeout = 86400.0;
-		fs->negative_timeout = 86400.0;
+		fs->entry_timeout = fs->attr_timeout = FS_TIMEOUT_ALWAYS;
+		fs->negative_timeout = fs->fallback_timeout = FS_TIMEOUT_ALWAYS;
 		fs->writeback = !policy->read_only;
 		break;
 	}
@@ -1212,6 +1252,7 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 void
 fs_destroy(struct fs *fs)
 {
+	fs_watch_stop(fs);
 	inode_table_destroy(&fs->inodes);
 	fs->backend->ops->destroy(fs->backend);
 }

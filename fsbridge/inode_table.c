@@ -29,7 +29,7 @@ RB_GENERATE_INTERNAL(inode_by_key, inode, by_key, inode_cmp_key, __attribute__((
 
 int
 inode_table_init(struct inode_table *t, uint64_t root_dev, uint64_t root_ino,
-    void *root_bdata, void (*release_bdata)(void *, void *), void *ctx)
+    void *root_bdata, void (*release)(void *, struct inode *), void *ctx)
 {
 	struct inode *root;
 
@@ -52,8 +52,9 @@ inode_table_init(struct inode_table *t, uint64_t root_dev, uint64_t root_ino,
 	t->root = root;
 	t->next_nodeid = 2;
 	t->count = 1;
-	t->release_bdata = release_bdata;
+	t->release = release;
 	t->release_ctx = ctx;
+	root->watched = root->covered = true;
 	return 0;
 }
 
@@ -64,8 +65,8 @@ inode_table_destroy(struct inode_table *t)
 
 	RB_FOREACH_SAFE(in, inode_by_nodeid, &t->by_nodeid, next) {
 		RB_REMOVE(inode_by_nodeid, &t->by_nodeid, in);
-		if (t->release_bdata != NULL && in->bdata != NULL)
-			t->release_bdata(t->release_ctx, in->bdata);
+		if (t->release != NULL)
+			t->release(t->release_ctx, in);
 		free(in->name);
 		free(in);
 	}
@@ -105,8 +106,8 @@ inode_free_chain(struct inode_table *t, struct inode *freed)
 	while (freed != NULL) {
 		struct inode *next = freed->parent;
 
-		if (t->release_bdata != NULL && freed->bdata != NULL)
-			t->release_bdata(t->release_ctx, freed->bdata);
+		if (t->release != NULL)
+			t->release(t->release_ctx, freed);
 		free(freed->name);
 		free(freed);
 		freed = next;
@@ -300,4 +301,15 @@ inode_table_same_data(struct inode_table *t, struct inode *in, const struct stat
 	in->seen_mtime = st->st_mtim;
 	pthread_mutex_unlock(&t->lock);
 	return same;
+}
+
+void
+inode_table_foreach(struct inode_table *t, void (*fn)(void *, struct inode *), void *ctx)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&t->lock);
+	RB_FOREACH(in, inode_by_nodeid, &t->by_nodeid)
+		fn(ctx, in);
+	pthread_mutex_unlock(&t->lock);
 }

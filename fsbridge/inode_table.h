@@ -36,6 +36,12 @@ struct inode {
 	struct timespec seen_mtime;
 	off_t seen_size;
 	bool seen;
+	/* host change tracking (fs_watch.c), guarded by the table lock */
+	bool watched;		/* a directory the watcher reports on */
+	bool covered;		/* changes to it are reported (its parent is watched) */
+	bool stale;		/* deleted on the host */
+	uint64_t changes;	/* host changes seen so far */
+	struct timespec self_ctime;	/* ctime after the server's own last change */
 };
 
 RB_HEAD(inode_by_nodeid, inode);
@@ -48,13 +54,14 @@ struct inode_table {
 	uint64_t next_nodeid;
 	uint64_t count;
 	struct inode *root;
-	/* called, without the table lock, when an inode is freed */
-	void (*release_bdata)(void *ctx, void *bdata);
+	/* called, without the table lock, when an inode is freed (it is
+	 * out of the table already) */
+	void (*release)(void *ctx, struct inode *in);
 	void *release_ctx;
 };
 
 int inode_table_init(struct inode_table *t, uint64_t root_dev, uint64_t root_ino,
-    void *root_bdata, void (*release_bdata)(void *, void *), void *ctx);
+    void *root_bdata, void (*release)(void *, struct inode *), void *ctx);
 void inode_table_destroy(struct inode_table *t);
 
 /* Find by node id and pin it; NULL if the id is unknown. */
@@ -93,6 +100,10 @@ int inode_table_location(struct inode_table *t, struct inode *in,
 struct inode *inode_table_find_key(struct inode_table *t, uint64_t dev, uint64_t ino);
 
 uint64_t inode_table_count(struct inode_table *t);
+
+/* Call fn on every inode, with the table lock held: fn must not call
+ * back into the table. */
+void inode_table_foreach(struct inode_table *t, void (*fn)(void *, struct inode *), void *ctx);
 
 /* Record the data version (st's mtime and size) a client opens; true if
  * it is the same as the one recorded at the previous open (the client's

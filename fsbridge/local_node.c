@@ -45,14 +45,17 @@ local_fdcache_init(struct local_fdcache *c, int root_fd, unsigned int limit)
 	pthread_mutex_init(&c->lock, NULL);
 	TAILQ_INIT(&c->lru);
 	c->limit = limit < 16 ? 16 : limit;
-	c->mount_fd = root_fd;
-	c->handles_work = local_handles_probe(root_fd);
+	/* open_by_handle_at wants a real (not O_PATH) fd on the mount */
+	c->mount_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	c->handles_work = c->mount_fd >= 0 && local_handles_probe(c->mount_fd);
 	return 0;
 }
 
 void
 local_fdcache_destroy(struct local_fdcache *c)
 {
+	if (c->mount_fd >= 0)
+		close(c->mount_fd);
 	pthread_mutex_destroy(&c->lock);
 }
 

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "policy.h"
+#include "watch.h"
 
 struct mount_opts {
 	struct policy policy;
@@ -19,6 +20,7 @@ struct mount_opts {
 	bool debug;
 	unsigned int threads;	/* 0: libfuse's default */
 	unsigned int fd_cache;	/* 0: from RLIMIT_NOFILE */
+	enum watch_kind watch;	/* how host changes are noticed */
 };
 
 struct fs;

@@ -55,6 +55,34 @@ transport_fuse_loop(struct fuse_session *se, const struct mount_opts *mo)
 	return rc;
 }
 
+/* The watcher's kind for this mount: none where nothing is cached. */
+static enum watch_kind
+transport_fuse_watch_kind(const struct mount_opts *mo)
+{
+	return mo->policy.cache == POLICY_CACHE_NONE ? WATCH_KIND_NONE : mo->watch;
+}
+
+/* Make sure an explicitly asked-for watcher can work, while errors can
+ * still reach the caller (its thread is started after daemonising). */
+static int
+transport_fuse_probe_watch(struct fs *fs, const struct mount_opts *mo)
+{
+	enum watch_kind kind = transport_fuse_watch_kind(mo);
+	struct watcher *w;
+	int fd, rc;
+
+	if (kind == WATCH_KIND_NONE || kind == WATCH_KIND_AUTO)
+		return 0;
+	fd = fs->backend->ops->host_fd_get(fs->backend, fs->inodes.root);
+	if (fd < 0)
+		return fd;
+	rc = watcher_open(kind, fd, &w);
+	fs->backend->ops->host_fd_put(fs->backend, fs->inodes.root);
+	if (rc == 0)
+		watcher_close(w);
+	return rc;
+}
+
 int
 transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 {
@@ -74,6 +102,13 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 			return EXIT_FAILURE_RUN;
 		}
 	}
+	rc = transport_fuse_probe_watch(fs, mo);
+	if (rc != 0) {
+		log_error("watch=%s: %s", watch_kind_name(mo->watch), strerror(-rc));
+		rc = EXIT_FAILURE_RUN;
+		goto out_pid;
+	}
+	rc = EXIT_FAILURE_RUN;
 	if (transport_fuse_args(mo, &args) != 0) {
 		log_error("out of memory");
 		goto out_pid;
@@ -93,7 +128,11 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	}
 	if (pfh != NULL)
 		pidfile_write(pfh);
+	if (fs_watch_start(fs, transport_fuse_watch_kind(mo), se) != 0)
+		log_warn("host changes are not watched: cached entries expire after %.0f s",
+		    fs->fallback_timeout);
 	rc = transport_fuse_loop(se, mo) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
+	fs_watch_stop(fs);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

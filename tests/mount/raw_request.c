@@ -237,7 +237,7 @@ check_outside(const char *outside_dir)
 int
 main(void)
 {
-	char top[] = "/tmp/fsb-raw-XXXXXX", share[4096], inside[4096];
+	char top[] = "/tmp/fsb-raw-XXXXXX", share[256], inside[300];
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct backend *backend;
 	struct fuse_session *se;

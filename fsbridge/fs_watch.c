@@ -1,0 +1,297 @@
+/*
+ * fs_watch: host changes of a share turned into cache decisions.
+ *
+ * Subscribes to the watcher (watch.h) and, for each change made on the
+ * host, drops exactly what a client may have cached: the entry
+ * (notify_inval_entry), the inode's attributes and pages
+ * (notify_inval_inode), counts the change on the inode (for keep-cache
+ * decisions of transports that cannot be notified) and marks deleted
+ * inodes stale.  The server's own changes are not echoed back: fanotify
+ * reports who made a change and the watcher drops our own pid; inotify
+ * does not, so after each change of ours the inode's ctime is stamped and
+ * an event that finds that same ctime is ours.
+ *
+ * Entries whose changes are reported get long timeouts; entries in a
+ * directory the watcher could not watch get the fallback timeout.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs.h"
+#include "log.h"
+
+/* a change the client can see through a notification or a timeout */
+struct fs_notice {
+	uint64_t nodeid;
+	uint64_t parent;
+	char *name;
+};
+
+static void
+fs_notify_inode(struct fs *fs, uint64_t nodeid)
+{
+	__atomic_add_fetch(&fs->notify_inode_count, 1, __ATOMIC_RELAXED);
+	log_debug("notify: inval_inode %llu", (unsigned long long)nodeid);
+	if (fs->se != NULL)
+		fuse_lowlevel_notify_inval_inode(fs->se, nodeid, 0, 0);
+}
+
+static void
+fs_notify_entry(struct fs *fs, uint64_t parent, const char *name)
+{
+	__atomic_add_fetch(&fs->notify_entry_count, 1, __ATOMIC_RELAXED);
+	log_debug("notify: inval_entry %llu", (unsigned long long)parent);
+	if (fs->se != NULL)
+		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
+}
+
+/* Is in's current ctime the one the server's own last change left? */
+static bool
+fs_is_self_change(struct fs *fs, struct inode *in)
+{
+	struct stat st;
+	bool self;
+
+	if (!fs->self_stamps)
+		return false;
+	if (fs->backend->ops->getattr(fs->backend, in, &st) != 0)
+		return false;
+	pthread_mutex_lock(&fs->inodes.lock);
+	self = in->self_ctime.tv_sec == st.st_ctim.tv_sec &&
+	    in->self_ctime.tv_nsec == st.st_ctim.tv_nsec;
+	pthread_mutex_unlock(&fs->inodes.lock);
+	return self;
+}
+
+void
+fs_watch_self_change(struct fs *fs, struct inode *in)
+{
+	struct stat st;
+
+	if (!fs->self_stamps || in == NULL)
+		return;
+	if (fs->backend->ops->getattr(fs->backend, in, &st) != 0)
+		return;
+	pthread_mutex_lock(&fs->inodes.lock);
+	in->self_ctime = st.st_ctim;
+	pthread_mutex_unlock(&fs->inodes.lock);
+}
+
+/* Count a host change on in and drop what the client caches of it. */
+static void
+fs_object_changed(struct fs *fs, struct inode *in, unsigned int what)
+{
+	if (fs_is_self_change(fs, in))
+		return;
+	pthread_mutex_lock(&fs->inodes.lock);
+	in->changes++;
+	if (what & WATCH_GONE)
+		in->stale = true;
+	pthread_mutex_unlock(&fs->inodes.lock);
+	fs_notify_inode(fs, in->nodeid);
+}
+
+/* The inode now at dir/name, if the client knows it. */
+static struct inode *
+fs_find_child(struct fs *fs, struct inode *dir, const char *name)
+{
+	struct backend_entry be;
+	struct inode *in;
+
+	if (policy_check_name(name) != 0)
+		return NULL;
+	if (fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
+		return NULL;
+	in = inode_table_find_key(&fs->inodes, be.st.st_dev, be.st.st_ino);
+	fs->backend->ops->node_release(fs->backend, be.bdata);
+	return in;
+}
+
+static void
+fs_dir_event(struct fs *fs, const struct watch_event *ev)
+{
+	struct inode *dir, *obj = NULL;
+
+	dir = inode_table_find_key(&fs->inodes, ev->dir_dev, ev->dir_ino);
+	if (dir == NULL)
+		return;		/* the client never saw this directory */
+	if ((ev->what & WATCH_ENTRY) && !fs_is_self_change(fs, dir)) {
+		fs_notify_entry(fs, dir->nodeid, ev->name);
+		fs_notify_inode(fs, dir->nodeid);	/* its mtime, nlink, listing */
+	}
+	if (ev->has_obj)
+		obj = inode_table_find_key(&fs->inodes, ev->obj_dev, ev->obj_ino);
+	else if (ev->what & (WATCH_DATA | WATCH_ATTR))
+		obj = fs_find_child(fs, dir, ev->name);
+	if (obj != NULL) {
+		fs_object_changed(fs, obj, ev->what);
+		inode_table_put(&fs->inodes, obj);
+	}
+	inode_table_put(&fs->inodes, dir);
+}
+
+struct fs_notice_list {
+	struct fs_notice *next;
+	struct fs_notice *end;
+};
+
+/* With the table lock held: note one inode to invalidate. */
+static void
+fs_collect_notice(void *ctx, struct inode *in)
+{
+	struct fs_notice_list *l = ctx;
+	struct fs_notice *n = l->next;
+
+	in->changes++;
+	if (n == l->end)
+		return;
+	n->nodeid = in->nodeid;
+	n->parent = in->parent != NULL ? in->parent->nodeid : 0;
+	n->name = in->name != NULL ? strdup(in->name) : NULL;
+	l->next = n + 1;
+}
+
+/* Events were lost: drop everything the client may cache. */
+static void
+fs_invalidate_all(struct fs *fs)
+{
+	struct fs_notice_list l;
+	struct fs_notice *all, *n;
+	uint64_t room;
+
+	room = inode_table_count(&fs->inodes) + 1024;	/* it may grow meanwhile */
+	all = calloc(room, sizeof(*all));
+	if (all == NULL)
+		return;
+	l.next = all;
+	l.end = all + room;
+	inode_table_foreach(&fs->inodes, fs_collect_notice, &l);
+	for (n = all; n < l.next; n++) {
+		fs_notify_inode(fs, n->nodeid);
+		if (n->parent != 0 && n->name != NULL)
+			fs_notify_entry(fs, n->parent, n->name);
+		free(n->name);
+	}
+	free(all);
+}
+
+static void
+fs_watch_event(void *ctx, const struct watch_event *ev)
+{
+	struct fs *fs = ctx;
+	struct inode *obj;
+
+	if (ev->what & WATCH_OVERFLOW) {
+		fs_invalidate_all(fs);
+		return;
+	}
+	if (ev->has_dir) {
+		fs_dir_event(fs, ev);
+		return;
+	}
+	obj = inode_table_find_key(&fs->inodes, ev->obj_dev, ev->obj_ino);
+	if (obj != NULL) {
+		fs_object_changed(fs, obj, ev->what);
+		inode_table_put(&fs->inodes, obj);
+	}
+}
+
+double
+fs_watch_timeout(struct fs *fs, struct inode *in)
+{
+	bool covered;
+
+	if (fs->watcher == NULL)
+		return fs->fallback_timeout;
+	if (fs->watcher->covers_all)
+		return fs->attr_timeout;
+	pthread_mutex_lock(&fs->inodes.lock);
+	covered = in->covered;
+	pthread_mutex_unlock(&fs->inodes.lock);
+	return covered ? fs->attr_timeout : fs->fallback_timeout;
+}
+
+static void
+fs_watch_add(struct fs *fs, struct inode *in)
+{
+	const struct backend_ops *ops = fs->backend->ops;
+	int fd, rc;
+
+	fd = ops->host_fd_get(fs->backend, in);
+	if (fd < 0)
+		return;
+	rc = fs->watcher->ops->add_dir(fs->watcher, fd, in->key_dev, in->key_ino);
+	ops->host_fd_put(fs->backend, in);
+	pthread_mutex_lock(&fs->inodes.lock);
+	in->watched = rc == 0;
+	pthread_mutex_unlock(&fs->inodes.lock);
+}
+
+void
+fs_watch_dir_added(struct fs *fs, struct inode *in)
+{
+	bool covered;
+
+	if (fs->watcher == NULL)
+		return;
+	/* an entry is covered when the directory it was found in is watched */
+	pthread_mutex_lock(&fs->inodes.lock);
+	covered = fs->watcher->covers_all || (in->parent != NULL && in->parent->watched);
+	in->covered = covered;
+	pthread_mutex_unlock(&fs->inodes.lock);
+	if (S_ISDIR(in->type) && !fs->watcher->covers_all)
+		fs_watch_add(fs, in);
+}
+
+void
+fs_watch_dir_freed(struct fs *fs, struct inode *in)
+{
+	if (fs->watcher != NULL && in->watched)
+		fs->watcher->ops->remove_dir(fs->watcher, in->key_dev, in->key_ino);
+}
+
+int
+fs_watch_start(struct fs *fs, enum watch_kind kind, struct fuse_session *se)
+{
+	const struct backend_ops *ops = fs->backend->ops;
+	struct inode *root = fs->inodes.root;
+	int fd, rc;
+
+	fs->se = se;
+	if (kind == WATCH_KIND_NONE || ops->host_fd_get == NULL)
+		return 0;
+	fd = ops->host_fd_get(fs->backend, root);
+	if (fd < 0)
+		return fd;
+	rc = watcher_open(kind, fd, &fs->watcher);
+	if (rc == 0 && !fs->watcher->covers_all) {
+		rc = fs->watcher->ops->add_dir(fs->watcher, fd, root->key_dev, root->key_ino);
+		if (rc != 0) {
+			watcher_close(fs->watcher);
+			fs->watcher = NULL;
+		}
+	}
+	ops->host_fd_put(fs->backend, root);
+	if (rc != 0)
+		return rc;
+	fs->self_stamps = !fs->watcher->reports_pid;
+	rc = watch_subscribe(fs->watcher, fs_watch_event, fs);
+	if (rc != 0) {
+		watcher_close(fs->watcher);
+		fs->watcher = NULL;
+		return rc;
+	}
+	log_debug("watching host changes with %s", fs->watcher->ops->name);
+	return 0;
+}
+
+void
+fs_watch_stop(struct fs *fs)
+{
+	watcher_close(fs->watcher);
+	fs->watcher = NULL;
+}
