@@ -1,0 +1,227 @@
+/*
+ * share-policy/policy.c: the decisions a share's policy implies.
+ *
+ * Owns: read-only checks, symlink creation/visibility/following, which
+ * node types may be created or opened, mode filtering (no setuid/setgid),
+ * xattr namespace filtering, uid/gid mapping and request-name checks.
+ * Pure functions of their arguments: no I/O, no allocation, no globals.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "policy.h"
+
+int
+policy_check_write(const struct policy *p)
+{
+	return p->read_only ? -EROFS : 0;
+}
+
+int
+policy_check_symlink_create(const struct policy *p)
+{
+	if (p->read_only)
+		return -EROFS;
+	return p->symlinks == POLICY_SYMLINKS_DENY ? -EPERM : 0;
+}
+
+bool
+policy_follows_symlinks(const struct policy *p)
+{
+	return p->symlinks == POLICY_SYMLINKS_FOLLOW;
+}
+
+/*
+ * Does a relative target, read from a directory link_depth levels below
+ * the root, stay at or below the root when its components are applied
+ * lexically?  Empty components (repeated or trailing slashes) and "."
+ * stay put, ".." climbs one level, anything else descends one.
+ */
+static bool
+target_stays_inside(const char *target, unsigned int link_depth)
+{
+	unsigned long depth = link_depth;
+	const char *c = target;
+	size_t len;
+
+	while (*c != '\0') {
+		len = strcspn(c, "/");
+		if (len == 2 && c[0] == '.' && c[1] == '.') {
+			if (depth == 0)
+				return false;
+			depth--;
+		} else if (len > 0 && !(len == 1 && c[0] == '.')) {
+			depth++;
+		}
+		c += len;
+		if (*c == '/')
+			c++;
+	}
+	return true;
+}
+
+bool
+policy_symlink_visible(const struct policy *p, const char *target, unsigned int link_depth)
+{
+	if (p->symlinks != POLICY_SYMLINKS_DENY)
+		return true;
+	if (target == NULL || target[0] == '\0' || target[0] == '/')
+		return false;
+	return target_stays_inside(target, link_depth);
+}
+
+int
+policy_check_create_type(const struct policy *p, mode_t mode)
+{
+	if (p->read_only)
+		return -EROFS;
+	switch (mode & S_IFMT) {
+	case 0:		/* mknod(2): a zero type is a regular file */
+	case S_IFREG:
+	case S_IFDIR:
+		return 0;
+	case S_IFLNK:
+		return policy_check_symlink_create(p);
+	case S_IFIFO:
+	case S_IFSOCK:
+		return p->specials == POLICY_SPECIALS_NONE ? -EPERM : 0;
+	case S_IFCHR:
+	case S_IFBLK:
+		return p->specials == POLICY_SPECIALS_ALL ? 0 : -EPERM;
+	default:
+		return -EPERM;
+	}
+}
+
+int
+policy_check_open_type(mode_t mode)
+{
+	if (S_ISREG(mode) || S_ISDIR(mode))
+		return 0;
+	return -EPERM;
+}
+
+mode_t
+policy_filter_mode(const struct policy *p, mode_t mode)
+{
+	(void)p;
+	return mode & ~(mode_t)(S_ISUID | S_ISGID);
+}
+
+/* The POLICY_XATTR_* bit of a name's namespace, or 0 if it has none we
+ * know: the namespace must be followed by '.' and a non-empty rest. */
+static unsigned int
+xattr_namespace_bit(const char *name)
+{
+	static const struct {
+		const char *prefix;
+		unsigned int bit;
+	} ns[] = {
+		{ "user.", POLICY_XATTR_USER },
+		{ "system.", POLICY_XATTR_SYSTEM },
+		{ "security.", POLICY_XATTR_SECURITY },
+		{ "trusted.", POLICY_XATTR_TRUSTED },
+	};
+	size_t i, plen;
+
+	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		plen = strlen(ns[i].prefix);
+		if (strncmp(name, ns[i].prefix, plen) == 0 && name[plen] != '\0')
+			return ns[i].bit;
+	}
+	return 0;
+}
+
+bool
+policy_xattr_allowed(const struct policy *p, const char *name)
+{
+	if (name == NULL)
+		return false;
+	return (xattr_namespace_bit(name) & p->xattr_allowed) != 0;
+}
+
+size_t
+policy_xattr_filter_list(const struct policy *p, char *list, size_t len)
+{
+	size_t in = 0, out = 0, n;
+	const char *nul;
+
+	while (in < len) {
+		nul = memchr(list + in, '\0', len - in);
+		if (nul == NULL)
+			break;	/* an unterminated tail is dropped */
+		n = (size_t)(nul - (list + in)) + 1;
+		if (policy_xattr_allowed(p, list + in)) {
+			if (out != in)
+				memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
+/* Translate id through map, from the client side (to_host) or back. */
+static uint32_t
+idmap_translate(const struct policy_idmap *map, uint32_t id, bool to_host)
+{
+	const struct policy_idmap_range *r;
+	uint32_t from, to;
+	size_t i;
+
+	if (map->nranges == 0)
+		return id;
+	for (i = 0; i < map->nranges && i < POLICY_IDMAP_MAX; i++) {
+		r = &map->ranges[i];
+		from = to_host ? r->client : r->host;
+		to = to_host ? r->host : r->client;
+		if (id >= from && id - from < r->count)
+			return to + (id - from);
+	}
+	return POLICY_ID_NOBODY;
+}
+
+uint32_t
+policy_uid_to_host(const struct policy *p, uint32_t client_uid)
+{
+	return idmap_translate(&p->uidmap, client_uid, true);
+}
+
+uint32_t
+policy_uid_to_client(const struct policy *p, uint32_t host_uid)
+{
+	return idmap_translate(&p->uidmap, host_uid, false);
+}
+
+uint32_t
+policy_gid_to_host(const struct policy *p, uint32_t client_gid)
+{
+	return idmap_translate(&p->gidmap, client_gid, true);
+}
+
+uint32_t
+policy_gid_to_client(const struct policy *p, uint32_t host_gid)
+{
+	return idmap_translate(&p->gidmap, host_gid, false);
+}
+
+int
+policy_check_name(const char *name)
+{
+	size_t len;
+
+	if (name == NULL)
+		return -EINVAL;
+	len = strnlen(name, NAME_MAX + 1);
+	if (len > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (len == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return -EINVAL;
+	if (memchr(name, '/', len) != NULL)
+		return -EINVAL;
+	return 0;
+}

@@ -80,10 +80,13 @@ void policy_init_default(struct policy *p);
  *   ro, rw, symlinks=deny|opaque|follow, specials=none|pipes|all,
  *   cache=none|auto|always, xattr=none|NS[:NS...] (NS: user, system,
  *   security, trusted), uidmap=CLIENT:HOST[:COUNT], gidmap=... (each
- *   uidmap/gidmap option adds one range; ranges may not overlap).
+ *   uidmap/gidmap option adds one range; ranges may not overlap on the
+ *   client side nor on the host side, COUNT >= 1, and no range may reach
+ *   id 4294967295, which chown(2) reads as "no change").
  * Returns 0, -ENOENT for a key that is not a policy key (so the caller may
  * treat it as one of its own), or -EINVAL for a policy key with a bad
  * value; then a one-line reason is written to err (if errlen > 0).
+ * On any error the policy is left unchanged.
  */
 int policy_apply_option(struct policy *p, const char *opt, char *err, size_t errlen);
 
@@ -91,12 +94,15 @@ int policy_apply_option(struct policy *p, const char *opt, char *err, size_t err
  * Parse a policy file's text: one option per line ("key" or
  * "key = value", spaces around '=' allowed), '#' starts a comment, blank
  * lines ignored.  On error returns -EINVAL and writes "line N: reason" to
- * err.  Unknown keys are errors here.
+ * err.  Unknown keys are errors here.  The lines are applied on top of
+ * *p (start from policy_init_default for a file alone); on error *p is
+ * left unchanged.
  */
 int policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen);
 
-/* Write the effective policy, one "key = value" per line, in the file
- * syntax (so the output parses back to the same policy). */
+/* Write the effective policy, one "key = value" per line ("ro"/"rw"
+ * alone), in the file syntax: parsed into a default policy, the output
+ * gives back the same policy. */
 void policy_print(const struct policy *p, FILE *out);
 
 const char *policy_symlinks_name(enum policy_symlinks s);
@@ -117,7 +123,10 @@ int policy_check_symlink_create(const struct policy *p);
  * (0: the link is in the root).  Under deny, a link whose target is
  * absolute, empty, or climbs (lexically, by its ".." components) above
  * the share root is hidden; under opaque and follow every link is
- * visible.
+ * visible.  Lexically: empty components (repeated or trailing '/') and
+ * "." stay put, ".." climbs one, any other name descends one, and the
+ * link is hidden if the walk ever climbs above the root ("a/../../x" at
+ * depth 1 stays inside; at depth 0 it does not).
  */
 bool policy_symlink_visible(const struct policy *p, const char *target, unsigned int link_depth);
 
@@ -127,7 +136,8 @@ bool policy_follows_symlinks(const struct policy *p);
 /*
  * May a node of this type (S_IFREG, S_IFDIR, S_IFIFO, S_IFSOCK, S_IFCHR,
  * S_IFBLK in `mode`) be created by mknod/create/mkdir?  0, -EROFS or
- * -EPERM.
+ * -EPERM.  -EROFS comes first.  A zero type counts as S_IFREG (as for
+ * mknod(2)); S_IFLNK gets policy_check_symlink_create's answer.
  */
 int policy_check_create_type(const struct policy *p, mode_t mode);
 
@@ -141,11 +151,13 @@ int policy_check_open_type(mode_t mode);
 mode_t policy_filter_mode(const struct policy *p, mode_t mode);
 
 /* xattr names.  Namespace is the part before the first '.'.
- * policy_xattr_allowed: may this name be read or written? */
+ * policy_xattr_allowed: may this name be read or written?  A name without
+ * a '.', or with nothing after it ("user."), is never allowed. */
 bool policy_xattr_allowed(const struct policy *p, const char *name);
 
 /* Filter a listxattr buffer (NUL-separated names) in place, keeping the
- * allowed names; returns the new length. */
+ * allowed names in order; returns the new length.  A last name without
+ * its NUL is dropped. */
 size_t policy_xattr_filter_list(const struct policy *p, char *list, size_t len);
 
 /* id mapping.  Identity when the map is empty; an id outside every range
