@@ -46,6 +46,8 @@ mount_usage(FILE *out)
 	    "     gidmap=CLIENT:HOST[:COUNT]   the same for gids\n"
 	    "     policy=FILE                  read policy options from FILE\n"
 	    "     allow_other                  let other users use the mount\n"
+	    "     atime | noatime              update access times on read (default noatime:\n"
+	    "                                  a read costs no attribute round trip)\n"
 	    "     threads=N                    at most N worker threads (1-256)\n"
 	    "     fd_cache=N                   keep at most N inode fds open (>= 16)\n"
 	    "     watch=auto|fanotify|inotify|none  how host changes are noticed (default\n"
@@ -110,6 +112,10 @@ mount_apply_option(struct mount_opts *mo, char *opt)
 	}
 	if (strcmp(opt, "allow_other") == 0)
 		mo->allow_other = true;
+	else if (strcmp(opt, "atime") == 0)
+		mo->atime = true;
+	else if (strcmp(opt, "noatime") == 0)
+		mo->atime = false;
 	else if (strcmp(opt, "debug") == 0)
 		mo->debug = mo->foreground = true;
 	else if (strncmp(opt, "policy=", 7) == 0)

@@ -17,6 +17,7 @@ struct mount_opts {
 	const char *pidfile;
 	bool foreground;
 	bool allow_other;
+	bool atime;		/* update access times on read (default noatime) */
 	bool debug;
 	unsigned int threads;	/* 0: libfuse's default */
 	unsigned int fd_cache;	/* 0: from RLIMIT_NOFILE */

@@ -24,7 +24,8 @@ transport_fuse_args(const struct mount_opts *mo, struct fuse_args *args)
 	char opts[256];
 
 	snprintf(opts, sizeof(opts),
-	    "fsname=fsbridge,subtype=fsbridge,default_permissions%s%s",
+	    "fsname=fsbridge,subtype=fsbridge,default_permissions%s%s%s",
+	    mo->atime ? "" : ",noatime",
 	    mo->allow_other ? ",allow_other" : "",
 	    mo->policy.read_only ? ",ro" : "");
 	if (fuse_opt_add_arg(args, "fsbridge") != 0 ||
