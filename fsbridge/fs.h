@@ -50,9 +50,11 @@ void fs_watch_stop(struct fs *fs);
 /* A directory inode the client now knows (watch it if needed). */
 void fs_watch_dir_added(struct fs *fs, struct inode *in);
 void fs_watch_dir_freed(struct fs *fs, struct inode *in);
-/* The server itself changed in: remember it so the event is not taken
- * for a host change. */
-void fs_watch_self_change(struct fs *fs, struct inode *in);
+/* The server itself is about to change a (and b, may be NULL) / has
+ * changed them: events seen meanwhile, or finding the ctime the change
+ * left, are not taken for host changes. */
+void fs_watch_self_begin(struct fs *fs, struct inode *a, struct inode *b);
+void fs_watch_self_end(struct fs *fs, struct inode *a, struct inode *b);
 /* The timeout for an entry/attributes of in. */
 double fs_watch_timeout(struct fs *fs, struct inode *in);
 

@@ -290,10 +290,11 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		if (f == NULL)
 			rc = -EBADF;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		fs_watch_self_begin(fs, in, NULL);
 		rc = fs->backend->ops->setattr(fs->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
-	if (rc == 0)
-		fs_watch_self_change(fs, in);
+		fs_watch_self_end(fs, in, NULL);
+	}
 	timeout = fs_watch_timeout(fs, in);
 	fs_file_put(fs, f);
 	fs_put(fs, in);
@@ -353,6 +354,7 @@ fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 	mode = policy_filter_mode(&fs->policy, mode);
 	fs_cred(req, &cred);
 	if (rc == 0) {
+		fs_watch_self_begin(fs, dir, NULL);
 		switch (kind) {
 		case FS_CREATE_NODE:
 			rc = ops->mknod(fs->backend, dir, name, mode, rdev, &cred, &be);
@@ -364,11 +366,10 @@ fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 			rc = ops->symlink(fs->backend, dir, name, target, &cred, &be);
 			break;
 		}
+		fs_watch_self_end(fs, dir, NULL);
 	}
-	if (rc == 0) {
-		fs_watch_self_change(fs, dir);
+	if (rc == 0)
 		rc = fs_entry_adopt(fs, dir, name, &be, &e, &in);
-	}
 	fs_put(fs, dir);
 	fs_reply_entry_or_err(req, fs, rc, &e, in);
 }
@@ -410,11 +411,12 @@ fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_write(&fs->policy);
-	if (rc == 0)
+	if (rc == 0) {
+		fs_watch_self_begin(fs, dir, NULL);
 		rc = is_dir ? fs->backend->ops->rmdir(fs->backend, dir, name) :
 		    fs->backend->ops->unlink(fs->backend, dir, name);
-	if (rc == 0)
-		fs_watch_self_change(fs, dir);
+		fs_watch_self_end(fs, dir, NULL);
+	}
 	fs_put(fs, dir);
 	fuse_reply_err(req, -rc);
 }
@@ -467,11 +469,12 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = policy_check_write(&fs->policy);
 	if (rc == 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
 		rc = -EINVAL;	/* RENAME_WHITEOUT would make a device node */
-	if (rc == 0)
-		rc = fs->backend->ops->rename(fs->backend, dir, name, newdir, newname, flags);
 	if (rc == 0) {
-		fs_watch_self_change(fs, dir);
-		fs_watch_self_change(fs, newdir);
+		fs_watch_self_begin(fs, dir, newdir);
+		rc = fs->backend->ops->rename(fs->backend, dir, name, newdir, newname, flags);
+		fs_watch_self_end(fs, dir, newdir);
+	}
+	if (rc == 0) {
 		fs_note_location(fs, newdir, newname);
 		if (flags & RENAME_EXCHANGE)
 			fs_note_location(fs, dir, name);
@@ -499,13 +502,13 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 		rc = policy_check_write(&fs->policy);
 	if (rc == 0 && S_ISDIR(in->type))
 		rc = -EPERM;
-	if (rc == 0)
-		rc = fs->backend->ops->link(fs->backend, in, newdir, newname, &be);
 	if (rc == 0) {
-		fs_watch_self_change(fs, newdir);
-		fs_watch_self_change(fs, in);
-		rc = fs_entry_adopt(fs, newdir, newname, &be, &e, &out);
+		fs_watch_self_begin(fs, newdir, in);
+		rc = fs->backend->ops->link(fs->backend, in, newdir, newname, &be);
+		fs_watch_self_end(fs, newdir, in);
 	}
+	if (rc == 0)
+		rc = fs_entry_adopt(fs, newdir, newname, &be, &e, &out);
 	fs_put(fs, newdir);
 	fs_put(fs, in);
 	fs_reply_entry_or_err(req, fs, rc, &e, out);
@@ -551,7 +554,7 @@ fs_file_register(struct fs *fs, struct inode *in, struct backend_file *bf,
 	fi->fh = file_table_add(&fs->files, f);
 	switch (fs->policy.cache) {
 	case POLICY_CACHE_NONE:
-		fi->direct_io = !is_dir;
+		/* no direct_io: shared mmap must keep working */
 		fi->keep_cache = 0;
 		break;
 	case POLICY_CACHE_AUTO:
@@ -619,12 +622,14 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	if (rc == 0)
 		rc = policy_check_create_type(&fs->policy, S_IFREG | mode);
 	fs_cred(req, &cred);
-	if (rc == 0)
+	if (rc == 0) {
+		fs_watch_self_begin(fs, dir, NULL);
 		rc = fs->backend->ops->create(fs->backend, dir, name,
 		    policy_filter_mode(&fs->policy, mode) & 07777,
 		    fs_open_flags(fs, fi->flags), &cred, &be, &bf);
+		fs_watch_self_end(fs, dir, NULL);
+	}
 	if (rc == 0) {
-		fs_watch_self_change(fs, dir);
 		rc = fs_entry_adopt(fs, dir, name, &be, &e, &in);
 		if (rc != 0)
 			fs->backend->ops->release(fs->backend, &bf);
@@ -693,6 +698,7 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct fs *fs = FS(req);
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
 	struct open_file *f;
+	bool writing;
 	ssize_t n;
 
 	f = fs_file(fs, fi, false);
@@ -701,6 +707,9 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		return;
 	}
 	n = policy_check_write(&fs->policy);
+	writing = n == 0;
+	if (writing)
+		fs_watch_self_begin(fs, f->inode, NULL);
 	if (n == 0 && f->bf.fd >= 0) {
 		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		out.buf[0].fd = f->bf.fd;
@@ -715,8 +724,8 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 			n = fs->backend->ops->write(fs->backend, &f->bf, mem, (size_t)n, off);
 		free(mem);
 	}
-	if (n > 0)
-		fs_watch_self_change(fs, f->inode);
+	if (writing)
+		fs_watch_self_end(fs, f->inode, NULL);
 	fs_file_put(fs, f);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -963,6 +972,20 @@ fs_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/* A name the policy refuses: in a namespace Linux knows, the policy says
+ * no (EPERM); in any other, no filesystem could store it (EOPNOTSUPP). */
+static int
+fs_xattr_refusal(const char *name)
+{
+	static const char *const known[] = { "user.", "system.", "security.", "trusted." };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strncmp(name, known[i], strlen(known[i])) == 0)
+			return -EPERM;
+	return -EOPNOTSUPP;
+}
+
 static void
 fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
     size_t size, int flags)
@@ -978,11 +1001,12 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 	}
 	rc = policy_check_write(&fs->policy);
 	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
-		rc = -EPERM;
-	if (rc == 0)
+		rc = fs_xattr_refusal(name);
+	if (rc == 0) {
+		fs_watch_self_begin(fs, in, NULL);
 		rc = fs->backend->ops->setxattr(fs->backend, in, name, value, size, flags);
-	if (rc == 0)
-		fs_watch_self_change(fs, in);
+		fs_watch_self_end(fs, in, NULL);
+	}
 	fs_put(fs, in);
 	fuse_reply_err(req, -rc);
 }
@@ -1069,10 +1093,11 @@ fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rc = policy_check_write(&fs->policy);
 	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
 		rc = -ENODATA;
-	if (rc == 0)
+	if (rc == 0) {
+		fs_watch_self_begin(fs, in, NULL);
 		rc = fs->backend->ops->removexattr(fs->backend, in, name);
-	if (rc == 0)
-		fs_watch_self_change(fs, in);
+		fs_watch_self_end(fs, in, NULL);
+	}
 	fs_put(fs, in);
 	fuse_reply_err(req, -rc);
 }
@@ -1091,10 +1116,11 @@ fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t lengt
 		return;
 	}
 	rc = policy_check_write(&fs->policy);
-	if (rc == 0)
+	if (rc == 0) {
+		fs_watch_self_begin(fs, f->inode, NULL);
 		rc = fs->backend->ops->fallocate(fs->backend, &f->bf, mode, offset, length);
-	if (rc == 0)
-		fs_watch_self_change(fs, f->inode);
+		fs_watch_self_end(fs, f->inode, NULL);
+	}
 	fs_file_put(fs, f);
 	fuse_reply_err(req, -rc);
 }
@@ -1132,11 +1158,12 @@ fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	in = fs_file(fs, fi_in, false);
 	out = fs_file(fs, fi_out, false);
 	n = in == NULL || out == NULL ? -EBADF : policy_check_write(&fs->policy);
-	if (n == 0)
+	if (n == 0) {
+		fs_watch_self_begin(fs, out->inode, NULL);
 		n = fs->backend->ops->copy_file_range(fs->backend, &in->bf, off_in,
 		    &out->bf, off_out, len, (unsigned int)flags);
-	if (n > 0)
-		fs_watch_self_change(fs, out->inode);
+		fs_watch_self_end(fs, out->inode, NULL);
+	}
 	fs_file_put(fs, out);
 	fs_file_put(fs, in);
 	if (n < 0)

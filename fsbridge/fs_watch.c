@@ -49,7 +49,8 @@ fs_notify_entry(struct fs *fs, uint64_t parent, const char *name)
 		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
 }
 
-/* Is in's current ctime the one the server's own last change left? */
+/* Is in's state the server's own doing: a change of ours under way, or
+ * the ctime our last change left? */
 static bool
 fs_is_self_change(struct fs *fs, struct inode *in)
 {
@@ -61,24 +62,57 @@ fs_is_self_change(struct fs *fs, struct inode *in)
 	if (fs->backend->ops->getattr(fs->backend, in, &st) != 0)
 		return false;
 	pthread_mutex_lock(&fs->inodes.lock);
-	self = in->self_ctime.tv_sec == st.st_ctim.tv_sec &&
-	    in->self_ctime.tv_nsec == st.st_ctim.tv_nsec;
+	self = in->self_busy > 0 ||
+	    (in->self_ctime.tv_sec == st.st_ctim.tv_sec &&
+	    in->self_ctime.tv_nsec == st.st_ctim.tv_nsec);
 	pthread_mutex_unlock(&fs->inodes.lock);
 	return self;
 }
 
-void
-fs_watch_self_change(struct fs *fs, struct inode *in)
+static void
+fs_self_begin_one(struct fs *fs, struct inode *in)
 {
-	struct stat st;
-
-	if (!fs->self_stamps || in == NULL)
-		return;
-	if (fs->backend->ops->getattr(fs->backend, in, &st) != 0)
+	if (in == NULL)
 		return;
 	pthread_mutex_lock(&fs->inodes.lock);
-	in->self_ctime = st.st_ctim;
+	in->self_busy++;
 	pthread_mutex_unlock(&fs->inodes.lock);
+}
+
+static void
+fs_self_end_one(struct fs *fs, struct inode *in)
+{
+	struct stat st;
+	bool have;
+
+	if (in == NULL)
+		return;
+	have = fs->backend->ops->getattr(fs->backend, in, &st) == 0;
+	pthread_mutex_lock(&fs->inodes.lock);
+	if (have)
+		in->self_ctime = st.st_ctim;
+	in->self_busy--;
+	pthread_mutex_unlock(&fs->inodes.lock);
+}
+
+void
+fs_watch_self_begin(struct fs *fs, struct inode *a, struct inode *b)
+{
+	if (!fs->self_stamps)
+		return;
+	fs_self_begin_one(fs, a);
+	if (b != a)
+		fs_self_begin_one(fs, b);
+}
+
+void
+fs_watch_self_end(struct fs *fs, struct inode *a, struct inode *b)
+{
+	if (!fs->self_stamps)
+		return;
+	fs_self_end_one(fs, a);
+	if (b != a)
+		fs_self_end_one(fs, b);
 }
 
 /* Count a host change on in and drop what the client caches of it. */

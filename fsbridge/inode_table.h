@@ -42,6 +42,7 @@ struct inode {
 	bool stale;		/* deleted on the host */
 	uint64_t changes;	/* host changes seen so far */
 	struct timespec self_ctime;	/* ctime after the server's own last change */
+	unsigned int self_busy;		/* own changes under way */
 };
 
 RB_HEAD(inode_by_nodeid, inode);

@@ -1,0 +1,63 @@
+/*
+ * vhost_user: the vhost-user-fs device backend seen from the program.  It
+ * listens on a Unix socket, serves one front-end (QEMU) connection at a
+ * time, and runs one worker thread per virtqueue (queue 0 = hiprio, 1..N =
+ * request queues).  Each worker pops descriptor chains and hands them to
+ * the handler, which reads the request from chain->out and writes its
+ * reply into chain->in.
+ */
+#ifndef FSBRIDGE_VHOST_VHOST_USER_H
+#define FSBRIDGE_VHOST_VHOST_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/uio.h>
+
+/* Request queues one device may have (each gets a thread). */
+#define VU_MAX_REQUEST_QUEUES	64
+
+struct vu_dev;
+
+/*
+ * One request: out = buffers readable by us (the request), in = buffers
+ * writable by us (the reply).  out parts come before in parts in the
+ * chain; zero-length descriptors are left out.  out_len/in_len are the
+ * totals; both are at most VQ_MAX_CHAIN_BYTES together.
+ */
+struct vu_chain {
+	struct iovec *out;
+	unsigned out_num;
+	struct iovec *in;
+	unsigned in_num;
+	size_t out_len, in_len;
+};
+
+/*
+ * Called on queue queue_index's worker thread; returns the number of bytes
+ * written at the start of chain->in (0 = no reply: the chain still goes
+ * back to the guest, with length 0).  Values above in_len are clamped.
+ * The buffers are guest memory: the guest can change them while the
+ * handler runs, so copy what must stay stable before checking it.
+ */
+typedef size_t (*vu_handler_fn)(void *ctx, unsigned queue_index,
+				const struct vu_chain *chain);
+
+/*
+ * Create the socket at socket_path (a stale socket there is removed; a
+ * live one, or a file of another type, is refused: -EADDRINUSE/-EEXIST)
+ * for a device with request_queues request queues (1..VU_MAX_REQUEST_QUEUES).
+ */
+int vu_dev_new(const char *socket_path, unsigned request_queues,
+	       vu_handler_fn handler, void *ctx, struct vu_dev **out);
+/*
+ * Accept and serve front-end connections one after the other until
+ * vu_dev_stop(); with once, return after the first connection ends.
+ * 0, or -errno when the listening socket fails.
+ */
+int vu_dev_serve(struct vu_dev *dev, bool once);
+/* Make vu_dev_serve return soon.  Async-signal-safe; any thread. */
+void vu_dev_stop(struct vu_dev *dev);
+/* Close the socket and remove its path.  Not while vu_dev_serve runs. */
+void vu_dev_free(struct vu_dev *dev);
+
+#endif

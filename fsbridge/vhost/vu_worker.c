@@ -1,0 +1,176 @@
+/*
+ * vu_worker: one thread per started, enabled virtqueue.  It sleeps on the
+ * queue's kick eventfd, pops chains, runs the handler on each, gives the
+ * chain back on the used ring and notifies the driver.  The device stops a
+ * worker (wake eventfd + join) before it changes anything the worker uses.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vhost/vu_dev.h"
+#include "vhost/vu_log.h"
+
+static bool
+stop_requested(struct vu_queue *q)
+{
+	return __atomic_load_n(&q->stop, __ATOMIC_ACQUIRE);
+}
+
+static void
+run_handler(struct vu_queue *q, const struct vq_request *req)
+{
+	struct vu_dev *dev = q->dev;
+	struct vu_chain chain = {
+		.out = req->out, .out_num = req->out_num,
+		.in = req->in, .in_num = req->in_num,
+		.out_len = req->out_len, .in_len = req->in_len,
+	};
+	size_t written = dev->handler(dev->ctx, q->vq.index, &chain);
+
+	if (written > req->in_len) {
+		vu_log("queue %u: handler claims %zu bytes written into %zu; clamped",
+		       q->vq.index, written, req->in_len);
+		written = req->in_len;
+	}
+	vq_push(&q->vq, req->head, (uint32_t)written);
+	vq_notify(&q->vq);
+}
+
+/* Tell the front-end that this ring is dead (VHOST_USER_SET_VRING_ERR). */
+static void
+signal_ring_error(struct vu_queue *q)
+{
+	static const uint64_t one = 1;
+
+	if (q->err_fd >= 0 && write(q->err_fd, &one, sizeof(one)) < 0) {
+		/* nothing more we can do: the log line is already out */
+	}
+}
+
+/* Work the ring until it is empty; -EIO when it is broken. */
+static int
+drain_ring(struct vu_queue *q)
+{
+	struct vq_request req;
+	int rc;
+
+	while (!stop_requested(q)) {
+		rc = vq_pop(&q->vq, &req);
+		if (rc > 0) {
+			run_handler(q, &req);
+			continue;
+		}
+		if (rc == -EAGAIN)
+			continue;
+		if (rc < 0) {
+			signal_ring_error(q);
+			return -EIO;
+		}
+		if (!vq_enable_notify(&q->vq))
+			return 0;
+	}
+	return 0;
+}
+
+static void
+drain_eventfd(int fd)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: someone else's read got it; nothing to do */
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct vu_queue *q = arg;
+	struct pollfd pfd[2];
+	bool broken = false;
+
+	broken = drain_ring(q) < 0;
+	while (!stop_requested(q)) {
+		pfd[0] = (struct pollfd){ .fd = q->wake_fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = broken ? -1 : q->kick_fd, .events = POLLIN };
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			vu_log("queue %u: poll failed (errno %d); worker stops",
+			       q->vq.index, errno);
+			break;
+		}
+		if (pfd[0].revents)
+			break;
+		if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			vu_log("queue %u: kick fd failed; worker stops", q->vq.index);
+			break;
+		}
+		if (pfd[1].revents & POLLIN) {
+			drain_eventfd(q->kick_fd);
+			broken = drain_ring(q) < 0;
+		}
+	}
+	return NULL;
+}
+
+static bool
+queue_runnable(const struct vu_queue *q)
+{
+	return !q->dev->threadless && q->kick_fd >= 0 && q->enabled &&
+	       vq_ready(&q->vq);
+}
+
+static int
+queue_start(struct vu_queue *q)
+{
+	sigset_t all, old;
+	int rc;
+
+	__atomic_store_n(&q->stop, false, __ATOMIC_RELEASE);
+	/* signals are for the main thread (vu_dev_stop from a handler) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&q->thread, NULL, worker_main, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		vu_log("queue %u: cannot start a worker thread (errno %d)", q->vq.index, rc);
+		return -rc;
+	}
+	q->running = true;
+	return 0;
+}
+
+void
+vu_queue_stop(struct vu_queue *q)
+{
+	static const uint64_t one = 1;
+
+	if (!q->running)
+		return;
+	__atomic_store_n(&q->stop, true, __ATOMIC_RELEASE);
+	if (write(q->wake_fd, &one, sizeof(one)) < 0) {
+		/* the counter is not 0 then: the worker wakes anyway */
+	}
+	pthread_join(q->thread, NULL);
+	drain_eventfd(q->wake_fd);
+	q->running = false;
+}
+
+int
+vu_queue_update(struct vu_queue *q)
+{
+	bool runnable = queue_runnable(q);
+
+	if (q->running && !runnable)
+		vu_queue_stop(q);
+	if (!q->running && runnable)
+		return queue_start(q);
+	return 0;
+}

@@ -1,0 +1,253 @@
+#!/bin/bash
+# tests/mount/cli_errors.sh: the fsbridge CLI's error handling, with a real
+# FUSE mount where one is needed.  Owns: exit codes (0 success, 1 runtime
+# failure, 2 usage error), the single "fsbridge: " line on stderr for every
+# error, nothing left mounted after an error, --help, and
+# "fsbridge policy check".  Speaks TAP.
+set -u
+export LC_ALL=C
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+[ "$(id -u)" = 0 ] || skip_all "not root"
+[ -c /dev/fuse ] || skip_all "no /dev/fuse"
+command -v unshare >/dev/null 2>&1 || skip_all "unshare not found"
+command -v timeout >/dev/null 2>&1 || skip_all "timeout not found"
+[ -n "${FSBRIDGE:-}" ] && [ -x "$FSBRIDGE" ] || skip_all "FSBRIDGE not set or not executable"
+
+T=$(mktemp -d /tmp/fsb-cli.XXXXXX) || skip_all "mktemp failed"
+T=$(realpath "$T")
+W=$T/scratch
+SRC=$T/src
+SRC2=$T/src2
+MNT=$T/mnt
+FILE=$T/file
+mkdir -p "$W" "$SRC" "$SRC2" "$MNT"
+echo hello >"$SRC/hello"
+echo other >"$SRC2/hello"
+echo file >"$FILE"
+export FSBRIDGE T W SRC MNT
+
+mount_count() {	# mount_count PATH: mounts on PATH in this namespace
+	awk -v p="$1" '$5 == p { n++ } END { print n + 0 }' /proc/self/mountinfo
+}
+
+unmount_all() {	# unmount_all PATH: take off whatever is mounted on PATH
+	local _
+	for _ in 1 2 3 4; do
+		[ "$(mount_count "$1")" = 0 ] && return 0
+		fusermount3 -u -z "$1" >/dev/null 2>&1 || umount -l "$1" >/dev/null 2>&1
+	done
+}
+
+cleanup() {
+	local p
+	for p in "$MNT" "$T/nomnt" "$FILE"; do
+		unmount_all "$p"
+	done
+	if [ "$(mount_count "$MNT")" = 0 ] && [ "$(mount_count "$FILE")" = 0 ]; then
+		rm -rf --one-file-system "$T"
+	else
+		echo "# cleanup: something is still mounted under $T; leaving it"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# --- TAP ---
+n=0
+failures=0
+report() {	# report GOOD NAME [DIAGNOSTIC]
+	n=$((n + 1))
+	if [ "$1" = 1 ]; then
+		echo "ok $n - $2"
+	else
+		failures=$((failures + 1))
+		echo "not ok $n - $2"
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -n 6 | sed 's/^/#   /'
+	fi
+	return 0
+}
+
+RC=0
+cli() {	# cli ARGS...: run fsbridge, output in $W/out and $W/err, status in RC
+	timeout -k 5 20 "$FSBRIDGE" "$@" >"$W/out" 2>"$W/err" </dev/null
+	RC=$?
+}
+
+rc_matches() {	# rc_matches RC "1|2"
+	local codes code
+	IFS='|' read -ra codes <<<"$2"
+	for code in "${codes[@]}"; do
+		[ "$1" = "$code" ] && return 0
+	done
+	return 1
+}
+
+one_error_line() {	# exactly one line on stderr, beginning "fsbridge: "
+	[ "$(awk 'END { print NR }' "$W/err")" = 1 ] && [ "$(head -c 10 "$W/err")" = "fsbridge: " ]
+}
+
+show() {
+	printf 'exit=%s\nstdout: %s\nstderr: %s' "$RC" "$(head -c 200 "$W/out")" "$(head -c 300 "$W/err")"
+}
+
+# expect_error NAME RC MNTPATH: judge the last cli run as an error case
+expect_error() {
+	local name=$1 want=$2 mnt=$3 ok
+	ok=0; rc_matches "$RC" "$want" && ok=1
+	report "$ok" "$name: exit $want" "$(show)"
+	ok=0; one_error_line && ok=1
+	report "$ok" "$name: one stderr line starting 'fsbridge: '" "$(show)"
+	if [ -n "$mnt" ]; then
+		ok=0; [ "$(mount_count "$mnt")" = 0 ] && ok=1
+		report "$ok" "$name: nothing mounted on ${mnt#"$T"/}" "$(show)"
+		unmount_all "$mnt"
+	fi
+}
+
+case_error() {	# case_error NAME RC MNTPATH ARGS...
+	local name=$1 want=$2 mnt=$3
+	shift 3
+	cli "$@"
+	expect_error "$name" "$want" "$mnt"
+}
+
+# --- runtime failures: exit 1 ---
+case_error "mount: SRC missing" 1 "$MNT" mount "$T/nosrc" "$MNT"
+case_error "mount -f: SRC missing" 1 "$MNT" mount -f "$T/nosrc" "$MNT"
+case_error "mount: SRC is a file" 1 "$MNT" mount "$FILE" "$MNT"
+case_error "mount: MNT missing" 1 "$T/nomnt" mount "$SRC" "$T/nomnt"
+if [ -e "$T/nomnt" ]; then
+	report 0 "mount: MNT missing: MNT was not created"
+else
+	report 1 "mount: MNT missing: MNT was not created"
+fi
+case_error "mount: MNT is a file" 1 "$FILE" mount "$SRC" "$FILE"
+case_error "umount: not a mount point" 1 "$MNT" umount "$MNT"
+case_error "umount: missing path" 1 "" umount "$T/nomnt"
+
+# MNT already mounted: the second mount fails, the first keeps working.
+cli mount "$SRC" "$MNT"
+ok=0; [ "$RC" = 0 ] && [ "$(mount_count "$MNT")" = 1 ] && ok=1
+report "$ok" "mount: first mount succeeds" "$(show)"
+if [ "$ok" = 1 ]; then
+	cli mount "$SRC2" "$MNT"
+	ok=0; [ "$RC" = 1 ] && ok=1
+	report "$ok" "mount: MNT already mounted: exit 1" "$(show)"
+	ok=0; one_error_line && ok=1
+	report "$ok" "mount: MNT already mounted: one stderr line starting 'fsbridge: '" "$(show)"
+	ok=0; [ "$(mount_count "$MNT")" = 1 ] && ok=1
+	report "$ok" "mount: MNT already mounted: still exactly one mount on MNT" \
+		"$(mount_count "$MNT") mounts"
+	ok=0; [ "$(timeout 10 cat "$MNT/hello" 2>/dev/null)" = hello ] && ok=1
+	report "$ok" "mount: MNT already mounted: the first mount keeps serving SRC"
+	ok=0; timeout 10 sh -c 'echo w >"$MNT/written" && [ "$(cat "$SRC/written")" = w ]' && ok=1
+	report "$ok" "mount: MNT already mounted: the first mount still writes to SRC"
+	cli umount "$MNT"
+	ok=0; [ "$RC" = 0 ] && [ "$(mount_count "$MNT")" = 0 ] && ok=1
+	report "$ok" "umount: exit 0, nothing mounted afterwards" "$(show)"
+	ok=0; [ ! -s "$W/err" ] && ok=1
+	report "$ok" "umount: nothing on stderr on success" "$(show)"
+fi
+unmount_all "$MNT"
+
+# No /dev/fuse: run in a namespace where /dev is an empty tmpfs (so no
+# /dev/null either: stdin comes from an empty file).
+: >"$W/empty"
+timeout -k 5 30 unshare -m --propagation private sh -c '
+	mount -t tmpfs fsb-nodev /dev || exit 98
+	"$FSBRIDGE" mount "$SRC" "$MNT" >"$W/out" 2>"$W/err" <"$W/empty"
+	echo $? >"$W/rc"
+	awk -v p="$MNT" "\$5 == p { n++ } END { print n + 0 }" /proc/self/mountinfo >"$W/mounted"'
+nsrc=$?
+RC=$(cat "$W/rc" 2>/dev/null || echo none)
+if [ "$nsrc" = 98 ]; then
+	report 0 "mount: no /dev/fuse: could hide /dev"
+else
+	expect_error "mount: no /dev/fuse" 1 "$MNT"
+	ok=0; [ "$(cat "$W/mounted" 2>/dev/null)" = 0 ] && ok=1
+	report "$ok" "mount: no /dev/fuse: nothing mounted inside the namespace either"
+fi
+
+# --- usage errors: exit 2 ---
+case_error "mount: unknown option" 2 "$MNT" mount -o frobnicate "$SRC" "$MNT"
+case_error "mount: unknown option among good ones" 2 "$MNT" mount -o ro,frobnicate=1,cache=none "$SRC" "$MNT"
+case_error "mount: symlinks=bogus" 2 "$MNT" mount -o symlinks=bogus "$SRC" "$MNT"
+case_error "mount: threads=0" 2 "$MNT" mount -o threads=0 "$SRC" "$MNT"
+case_error "mount: threads=abc" 2 "$MNT" mount -o threads=abc "$SRC" "$MNT"
+case_error "mount: threads=-1" 2 "$MNT" mount -o threads=-1 "$SRC" "$MNT"
+case_error "mount: cache=x" 2 "$MNT" mount -o cache=x "$SRC" "$MNT"
+case_error "mount: specials=devices" 2 "$MNT" mount -o specials=devices "$SRC" "$MNT"
+case_error "mount: xattr=bogus" 2 "$MNT" mount -o xattr=bogus "$SRC" "$MNT"
+case_error "mount: uidmap=abc" 2 "$MNT" mount -o uidmap=abc "$SRC" "$MNT"
+case_error "mount: unknown flag" 2 "$MNT" mount -Z "$SRC" "$MNT"
+case_error "mount: -o without a value" 2 "$MNT" mount "$SRC" "$MNT" -o
+case_error "mount: no arguments" 2 "" mount
+case_error "mount: one argument" 2 "$MNT" mount "$SRC"
+case_error "mount: three arguments" 2 "$MNT" mount "$SRC" "$MNT" "$T/extra"
+case_error "umount: no arguments" 2 "" umount
+case_error "umount: two arguments" 2 "$MNT" umount "$MNT" "$T/extra"
+case_error "no subcommand" 2 "" 
+case_error "unknown subcommand" 2 "" frobnicate "$SRC" "$MNT"
+
+# --- help ---
+for args in "--help" "mount --help"; do
+	# shellcheck disable=SC2086
+	cli $args
+	ok=0; [ "$RC" = 0 ] && ok=1
+	report "$ok" "$args: exit 0" "$(show)"
+	ok=0; [ -s "$W/out" ] && grep -qi 'usage' "$W/out" && grep -q 'mount' "$W/out" && ok=1
+	report "$ok" "$args: usage on stdout" "$(show)"
+	ok=0; [ ! -s "$W/err" ] && ok=1
+	report "$ok" "$args: nothing on stderr" "$(show)"
+done
+
+# --- policy check ---
+cat >"$T/good.policy" <<'EOF'
+# a good policy
+symlinks = deny
+ro
+specials=none
+EOF
+cli policy check "$T/good.policy"
+ok=0; [ "$RC" = 0 ] && ok=1
+report "$ok" "policy check good file: exit 0" "$(show)"
+ok=0; grep -q '^symlinks = ' "$W/out" && ok=1
+report "$ok" "policy check good file: prints 'symlinks = ...'" "$(show)"
+ok=0; grep -qx 'symlinks = deny' "$W/out" && ok=1
+report "$ok" "policy check good file: prints the effective 'symlinks = deny'" "$(show)"
+ok=0; [ ! -s "$W/err" ] && ok=1
+report "$ok" "policy check good file: nothing on stderr" "$(show)"
+
+cat >"$T/bad.policy" <<'EOF'
+# line 1 is a comment
+ro
+symlinks = sideways
+EOF
+cli policy check "$T/bad.policy"
+expect_error "policy check bad value" "1|2" ""
+ok=0; grep -q 'line 3' "$W/err" && ok=1
+report "$ok" "policy check bad value: message names line 3" "$(show)"
+
+cat >"$T/bad2.policy" <<'EOF'
+rw
+
+cache = auto
+frobnicate = yes
+EOF
+cli policy check "$T/bad2.policy"
+expect_error "policy check unknown key" "1|2" ""
+ok=0; grep -q 'line 4' "$W/err" && ok=1
+report "$ok" "policy check unknown key: message names line 4" "$(show)"
+
+case_error "policy check missing file" 1 "" policy check "$T/no.policy"
+case_error "policy check without a file" 2 "" policy check
+
+echo "1..$n"
+# The TAP lines carry the verdict; "$failures" is for diagnostics.
+[ "$failures" = 0 ] || echo "# $failures of $n failed"
+exit 0
