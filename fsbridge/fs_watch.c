@@ -31,6 +31,12 @@ struct fs_notice {
 	char *name;
 };
 
+static bool
+timespec_eq(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
 static void
 fs_notify_inode(struct fs *fs, uint64_t nodeid)
 {
@@ -49,22 +55,33 @@ fs_notify_entry(struct fs *fs, uint64_t parent, const char *name)
 		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
 }
 
-/* Is in's state the server's own doing: a change of ours under way, or
- * the ctime our last change left? */
+/*
+ * Is in's state the server's own doing: a change of ours under way, or
+ * the ctime our last change left?  Both are sampled before and after the
+ * stat, so a change of ours that ends in between is still recognised.
+ * (A host change made while one of ours is under way on the same inode
+ * is taken for ours: inotify cannot tell them apart.)
+ */
 static bool
 fs_is_self_change(struct fs *fs, struct inode *in)
 {
+	struct timespec stamp_before;
+	unsigned int busy_before;
 	struct stat st;
 	bool self;
 
 	if (!fs->self_stamps)
 		return false;
+	pthread_mutex_lock(&fs->inodes.lock);
+	busy_before = in->self_busy;
+	stamp_before = in->self_ctime;
+	pthread_mutex_unlock(&fs->inodes.lock);
 	if (fs->backend->ops->getattr(fs->backend, in, &st) != 0)
 		return false;
 	pthread_mutex_lock(&fs->inodes.lock);
-	self = in->self_busy > 0 ||
-	    (in->self_ctime.tv_sec == st.st_ctim.tv_sec &&
-	    in->self_ctime.tv_nsec == st.st_ctim.tv_nsec);
+	self = busy_before > 0 || in->self_busy > 0 ||
+	    timespec_eq(&stamp_before, &st.st_ctim) ||
+	    timespec_eq(&in->self_ctime, &st.st_ctim);
 	pthread_mutex_unlock(&fs->inodes.lock);
 	return self;
 }
