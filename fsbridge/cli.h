@@ -11,6 +11,13 @@
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+struct policy;
+/* Apply a policy file on top of p; 0 or an exit code (message printed). */
+int cli_apply_policy_file(struct policy *p, const char *path);
+/* Parse a whole decimal number in [min, max]; 0 or -EINVAL. */
+int cli_parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out);
 
 /* Read a whole small file into a NUL-terminated buffer (free it). */
 int cli_read_file(const char *path, char **text);

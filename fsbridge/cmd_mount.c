@@ -60,42 +60,6 @@ mount_usage(FILE *out)
 	    "See fsbridge(1).\n");
 }
 
-static int
-parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -EINVAL;
-	*out = (unsigned int)v;
-	return 0;
-}
-
-static int
-mount_apply_policy_file(struct mount_opts *mo, const char *path)
-{
-	char err[256], *text;
-	int rc;
-
-	rc = cli_read_file(path, &text);
-	if (rc != 0) {
-		fprintf(stderr, "fsbridge: policy file %s: %s\n", path, strerror(-rc));
-		return EXIT_USAGE;
-	}
-	rc = policy_parse_text(&mo->policy, text, err, sizeof(err));
-	free(text);
-	if (rc != 0) {
-		fprintf(stderr, "fsbridge: policy file %s: %s\n", path, err);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* One option of -o; returns 0 or an exit code. */
 static int
 mount_apply_option(struct mount_opts *mo, char *opt)
@@ -119,11 +83,11 @@ mount_apply_option(struct mount_opts *mo, char *opt)
 	else if (strcmp(opt, "debug") == 0)
 		mo->debug = mo->foreground = true;
 	else if (strncmp(opt, "policy=", 7) == 0)
-		return mount_apply_policy_file(mo, opt + 7);
+		return cli_apply_policy_file(&mo->policy, opt + 7);
 	else if (strncmp(opt, "pidfile=", 8) == 0 && opt[8] != '\0')
 		mo->pidfile = opt + 8;
 	else if (strncmp(opt, "threads=", 8) == 0) {
-		if (parse_uint(opt + 8, 1, 256, &mo->threads) != 0) {
+		if (cli_parse_uint(opt + 8, 1, 256, &mo->threads) != 0) {
 			fprintf(stderr, "fsbridge: -o %s: threads takes a number from 1 to 256\n", opt);
 			return EXIT_USAGE;
 		}
@@ -133,7 +97,7 @@ mount_apply_option(struct mount_opts *mo, char *opt)
 			return EXIT_USAGE;
 		}
 	} else if (strncmp(opt, "fd_cache=", 9) == 0) {
-		if (parse_uint(opt + 9, 16, 1u << 24, &mo->fd_cache) != 0) {
+		if (cli_parse_uint(opt + 9, 16, 1u << 24, &mo->fd_cache) != 0) {
 			fprintf(stderr, "fsbridge: -o %s: fd_cache takes a number of at least 16\n", opt);
 			return EXIT_USAGE;
 		}

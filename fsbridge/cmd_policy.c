@@ -46,6 +46,42 @@ cli_read_file(const char *path, char **text)
 	return 0;
 }
 
+int
+cli_parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned int)v;
+	return 0;
+}
+
+int
+cli_apply_policy_file(struct policy *p, const char *path)
+{
+	char err[256], *text;
+	int rc;
+
+	rc = cli_read_file(path, &text);
+	if (rc != 0) {
+		fprintf(stderr, "fsbridge: policy file %s: %s\n", path, strerror(-rc));
+		return EXIT_USAGE;
+	}
+	rc = policy_parse_text(p, text, err, sizeof(err));
+	free(text);
+	if (rc != 0) {
+		fprintf(stderr, "fsbridge: policy file %s: %s\n", path, err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 static void
 policy_usage(FILE *out)
 {

@@ -256,7 +256,9 @@ fs_watch_timeout(struct fs *fs, struct inode *in)
 {
 	bool covered;
 
-	if (fs->watcher == NULL)
+	/* without a session to notify (a guest), a change can only be seen
+	 * when the client asks again */
+	if (fs->watcher == NULL || fs->se == NULL)
 		return fs->fallback_timeout;
 	if (fs->watcher->covers_all)
 		return fs->attr_timeout;

@@ -14,6 +14,8 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: fsbridge mount [-f] [-o OPTIONS] SRC MNT   serve SRC at MNT through FUSE\n"
 	    "       fsbridge umount [-l] MNT                  unmount an fsbridge mount\n"
+	    "       fsbridge serve --socket PATH [-o OPTIONS] SRC\n"
+	    "                                                 serve SRC to QEMU guests (vhost-user-fs)\n"
 	    "       fsbridge policy check FILE                 validate a policy file, print it\n"
 	    "       fsbridge --help | --version\n"
 	    "\n"
@@ -40,6 +42,8 @@ main(int argc, char **argv)
 		return cmd_mount(argc - 1, argv + 1);
 	if (strcmp(argv[1], "umount") == 0 || strcmp(argv[1], "unmount") == 0)
 		return cmd_umount(argc - 1, argv + 1);
+	if (strcmp(argv[1], "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "policy") == 0)
 		return cmd_policy(argc - 1, argv + 1);
 	fprintf(stderr, "fsbridge: unknown command '%s' (try 'fsbridge --help')\n", argv[1]);

@@ -1,0 +1,153 @@
+/*
+ * cmd_serve: `fsbridge serve --socket PATH [--queues N] [--once]
+ * [-o OPTIONS] SRC`: serve SRC to QEMU guests as a vhost-user-fs device.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "log.h"
+#include "serve_opts.h"
+#include "vhost/vhost_user.h"
+
+static void
+serve_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: fsbridge serve --socket PATH [--queues N] [--once] [-o OPTIONS] SRC\n"
+	    "\n"
+	    "Serve the directory SRC to QEMU guests as a vhost-user-fs device on the\n"
+	    "Unix socket PATH (QEMU: -chardev socket,id=fs,path=PATH\n"
+	    "-device vhost-user-fs-pci,chardev=fs,tag=TAG).  Runs in the foreground;\n"
+	    "when a guest goes away the next one is served.\n"
+	    "\n"
+	    "  --socket PATH      the socket to create (a stale one is replaced)\n"
+	    "  --queues N         request queues, one worker thread each (1-%d, default 1)\n"
+	    "  --once             exit when the first guest disconnects\n"
+	    "  -o OPTIONS         policy options as for 'fsbridge mount' (ro, symlinks=,\n"
+	    "                     specials=, cache=, xattr=, uidmap=, gidmap=, policy=FILE)\n"
+	    "                     and watch=, fd_cache=, debug\n"
+	    "  -h, --help         this help\n"
+	    "\n"
+	    "Exit status: 0 stopped by a signal (or --once), 1 failed, 2 bad usage.\n"
+	    "See fsbridge(1).\n", VU_MAX_REQUEST_QUEUES);
+}
+
+static int
+serve_apply_option(struct serve_opts *so, char *opt)
+{
+	char err[256];
+	int rc;
+
+	rc = policy_apply_option(&so->policy, opt, err, sizeof(err));
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT) {
+		fprintf(stderr, "fsbridge: -o %s: %s\n", opt, err);
+		return EXIT_USAGE;
+	}
+	if (strcmp(opt, "debug") == 0)
+		so->debug = true;
+	else if (strncmp(opt, "policy=", 7) == 0)
+		return cli_apply_policy_file(&so->policy, opt + 7);
+	else if (strncmp(opt, "watch=", 6) == 0) {
+		if (watch_kind_parse(opt + 6, &so->watch) != 0 || so->watch == WATCH_KIND_KQUEUE) {
+			fprintf(stderr, "fsbridge: -o %s: watch is one of auto, fanotify, inotify, none\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "fd_cache=", 9) == 0) {
+		if (cli_parse_uint(opt + 9, 16, 1u << 24, &so->fd_cache) != 0) {
+			fprintf(stderr, "fsbridge: -o %s: fd_cache takes a number of at least 16\n", opt);
+			return EXIT_USAGE;
+		}
+	} else {
+		fprintf(stderr, "fsbridge: -o %s: unknown option (see 'fsbridge serve --help')\n", opt);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int
+serve_parse(int argc, char **argv, struct serve_opts *so)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "queues", required_argument, NULL, 'q' },
+		{ "once", no_argument, NULL, '1' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *opt, *save = NULL;
+	int c, rc;
+
+	memset(so, 0, sizeof(*so));
+	policy_init_default(&so->policy);
+	so->queues = 1;
+	so->watch = WATCH_KIND_AUTO;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			so->socket = optarg;
+			break;
+		case 'q':
+			if (cli_parse_uint(optarg, 1, VU_MAX_REQUEST_QUEUES, &so->queues) != 0) {
+				fprintf(stderr, "fsbridge: --queues %s: takes a number from 1 to %d\n",
+				    optarg, VU_MAX_REQUEST_QUEUES);
+				return EXIT_USAGE;
+			}
+			break;
+		case '1':
+			so->once = true;
+			break;
+		case 'o':
+			for (opt = strtok_r(optarg, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save))
+				if ((rc = serve_apply_option(so, opt)) != 0)
+					return rc;
+			break;
+		case 'h':
+			serve_usage(stdout);
+			return -1;
+		default:
+			fprintf(stderr, "fsbridge: serve: unknown or incomplete option '%s' (see 'fsbridge serve --help')\n",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (so->socket == NULL || argc - optind != 1) {
+		fprintf(stderr, "fsbridge: serve: expected --socket PATH and SRC (see 'fsbridge serve --help')\n");
+		return EXIT_USAGE;
+	}
+	so->src = argv[optind];
+	return 0;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct serve_opts so;
+	struct stat st;
+	int rc;
+
+	rc = serve_parse(argc, argv, &so);
+	if (rc != 0)
+		return rc < 0 ? EXIT_OK : rc;
+	if (stat(so.src, &st) != 0) {
+		fprintf(stderr, "fsbridge: source %s: %s\n", so.src, strerror(errno));
+		return EXIT_FAILURE_RUN;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "fsbridge: source %s: not a directory\n", so.src);
+		return EXIT_FAILURE_RUN;
+	}
+	log_init(false, so.debug);
+	log_capture_libfuse();
+	umask(0);
+	return transport_vhost_run(&so);
+}

@@ -1,0 +1,27 @@
+/*
+ * serve_opts: what `fsbridge serve` was asked to do, parsed from its
+ * command line (cmd_serve.c) and handed to the vhost-user transport.
+ */
+#ifndef FSBRIDGE_SERVE_OPTS_H
+#define FSBRIDGE_SERVE_OPTS_H
+
+#include <stdbool.h>
+
+#include "policy.h"
+#include "watch.h"
+
+struct serve_opts {
+	struct policy policy;
+	const char *src;
+	const char *socket;
+	unsigned int queues;	/* request queues, each with its worker thread */
+	unsigned int fd_cache;
+	enum watch_kind watch;
+	bool once;		/* exit when the first guest goes away */
+	bool debug;
+};
+
+/* Serve so->src to guests on so->socket; returns an exit code (cli.h). */
+int transport_vhost_run(const struct serve_opts *so);
+
+#endif
