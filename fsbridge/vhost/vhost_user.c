@@ -27,6 +27,7 @@ queue_init(struct vu_dev *dev, struct vu_queue *q, unsigned index)
 	q->err_fd = -1;
 	q->wake_fd = -1;
 	vq_init(&q->vq, index, &dev->mem);
+	vu_queue_worker_init(q);
 }
 
 /* Ring fds closed, worker stopped, ring setup forgotten. */
@@ -103,6 +104,7 @@ vu_dev_destroy(struct vu_dev *dev)
 	if (dev->queues != NULL) {
 		vu_conn_reset(dev);
 		for (unsigned i = 0; i < dev->nqueues; i++) {
+			vu_queue_worker_fini(&dev->queues[i]);
 			vq_destroy(&dev->queues[i].vq);
 			if (dev->queues[i].wake_fd >= 0)
 				close(dev->queues[i].wake_fd);
@@ -202,6 +204,12 @@ vu_dev_serve(struct vu_dev *dev, bool once)
 		if (once)
 			return 0;
 	}
+}
+
+void
+vu_dev_set_debug(struct vu_dev *dev, bool on)
+{
+	dev->debug = on;
 }
 
 void

@@ -5,6 +5,13 @@
  * request queues).  Each worker pops descriptor chains and hands them to
  * the handler, which reads the request from chain->out and writes its
  * reply into chain->in.
+ *
+ * Threads: a queue's worker is made when its ring first starts and lives
+ * until vu_dev_free(), parked while the ring is stopped; so the handler
+ * runs on at most 1 + request_queues threads over the device's whole life
+ * (thread-local state in the handler is allocated once per queue), one
+ * call at a time per queue, concurrently across queues.  vu_dev_serve()
+ * itself runs the vhost-user messages on the calling thread.
  */
 #ifndef FSBRIDGE_VHOST_VHOST_USER_H
 #define FSBRIDGE_VHOST_VHOST_USER_H
@@ -37,7 +44,10 @@ struct vu_chain {
  * written at the start of chain->in (0 = no reply: the chain still goes
  * back to the guest, with length 0).  Values above in_len are clamped.
  * The buffers are guest memory: the guest can change them while the
- * handler runs, so copy what must stay stable before checking it.
+ * handler runs, so copy what must stay stable before checking it.  The
+ * chain and its iovecs are valid only during the call.  The handler must
+ * return: stopping a ring (front-end request, disconnect, vu_dev_stop)
+ * waits for the call in progress.
  */
 typedef size_t (*vu_handler_fn)(void *ctx, unsigned queue_index,
 				const struct vu_chain *chain);
@@ -55,6 +65,8 @@ int vu_dev_new(const char *socket_path, unsigned request_queues,
  * 0, or -errno when the listening socket fails.
  */
 int vu_dev_serve(struct vu_dev *dev, bool once);
+/* Log every vhost-user message received (for debugging a front-end). */
+void vu_dev_set_debug(struct vu_dev *dev, bool on);
 /* Make vu_dev_serve return soon.  Async-signal-safe; any thread. */
 void vu_dev_stop(struct vu_dev *dev);
 /* Close the socket and remove its path.  Not while vu_dev_serve runs. */

@@ -97,6 +97,7 @@ vq_map(struct virtqueue *vq)
 	vq->avail = avail;
 	vq->used = used;
 	vq->used_idx = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
+	vq->shadow_avail_idx = vq->last_avail_idx;	/* read avail->idx afresh */
 	vq->signalled_used_valid = false;
 	vq->broken = false;
 	return 0;
@@ -393,7 +394,8 @@ vq_enable_notify(struct virtqueue *vq)
 	if (!vq_ready(vq) || vq->broken)
 		return false;
 	if (vq->event_idx) {
-		avail_event = (uint16_t *)&vq->used->ring[vq->num];
+		/* the u16 right after the used ring's num elements */
+		avail_event = (uint16_t *)((uint8_t *)vq->used + VQ_USED_BYTES(vq->num) - 2);
 		__atomic_store_n(avail_event, htole16(vq->last_avail_idx), __ATOMIC_RELAXED);
 	}
 	/* the avail_event store must be visible before we read avail->idx */

@@ -25,16 +25,30 @@
 	((1ull << VHOST_USER_PROTOCOL_F_MQ) | (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK) | \
 	 (1ull << VHOST_USER_PROTOCOL_F_CONFIGURE_MEM_SLOTS))
 
+/*
+ * A queue and its worker.  The worker thread is created the first time the
+ * ring starts and lives as long as the device, parked while the ring is
+ * stopped: a device never has more than nqueues threads, and a handler's
+ * per-thread state survives ring restarts.
+ */
 struct vu_queue {
 	struct virtqueue vq;
 	struct vu_dev *dev;
 	int kick_fd;		/* -1: ring stopped */
 	int err_fd;		/* -1: none */
 	bool enabled;		/* SET_VRING_ENABLE */
-	bool running;		/* a worker thread exists */
-	bool stop;		/* worker: leave soon (atomic access) */
-	pthread_t thread;
+	bool running;		/* main thread's view: the worker serves the ring */
+	bool stop;		/* worker: leave the ring soon (atomic access) */
 	int wake_fd;		/* eventfd that interrupts the worker's poll */
+
+	bool thread_made;
+	pthread_t thread;
+	pthread_mutex_t lock;	/* protects the four fields below */
+	pthread_cond_t cond;
+	unsigned run_gen;	/* bumped for each start */
+	unsigned done_gen;	/* the last start the worker took up */
+	bool active;		/* the worker is serving the ring */
+	bool exiting;		/* the device goes away: the thread ends */
 };
 
 struct vu_dev {
@@ -42,6 +56,7 @@ struct vu_dev {
 	void *ctx;
 	unsigned nqueues;	/* 1 (hiprio) + request queues */
 	bool threadless;	/* fuzzing: queues are never started */
+	bool debug;		/* log every message */
 
 	char *socket_path;	/* NULL when created without a socket */
 	int listen_fd;
@@ -73,6 +88,9 @@ int vu_handle_message(struct vu_dev *dev, const struct vu_msg *msg, int *fds, in
 /* Forget the connection: stop workers, unmap memory, close ring fds. */
 void vu_conn_reset(struct vu_dev *dev);
 
+/* Worker life: set up with the queue, ended (thread joined) with the device. */
+void vu_queue_worker_init(struct vu_queue *q);
+void vu_queue_worker_fini(struct vu_queue *q);
 /* Start or stop q's worker so that it runs exactly when the ring can. */
 int vu_queue_update(struct vu_queue *q);
 /* Stop q's worker (waits for the request in hand to finish). */

@@ -476,6 +476,25 @@ wants_ack(const struct vu_dev *dev, const struct vu_request_info *info,
 	       (dev->protocol_features & (1ull << VHOST_USER_PROTOCOL_F_REPLY_ACK));
 }
 
+static void
+trace(const struct vu_msg *msg, const struct vu_request_info *info, int nfds)
+{
+	const struct vhost_user_vring_state *st = &msg->payload.state;
+	uint32_t r = msg->hdr.request;
+	bool is_state = r == VHOST_USER_SET_VRING_NUM || r == VHOST_USER_SET_VRING_BASE ||
+			r == VHOST_USER_GET_VRING_BASE || r == VHOST_USER_SET_VRING_ENABLE;
+
+	if (is_state)
+		vu_log("%s index %u num %u", info->name, st->index, st->num);
+	else if (msg->hdr.size == sizeof(uint64_t))
+		vu_log("%s 0x%llx (%d fds)%s", info->name,
+		       (unsigned long long)msg->payload.u64, nfds,
+		       msg->hdr.flags & VHOST_USER_NEED_REPLY_MASK ? " need_reply" : "");
+	else
+		vu_log("%s (%u bytes, %d fds)%s", info->name, msg->hdr.size, nfds,
+		       msg->hdr.flags & VHOST_USER_NEED_REPLY_MASK ? " need_reply" : "");
+}
+
 int
 vu_handle_message(struct vu_dev *dev, const struct vu_msg *msg, int *fds, int nfds)
 {
@@ -489,6 +508,8 @@ vu_handle_message(struct vu_dev *dev, const struct vu_msg *msg, int *fds, int nf
 		why = info == NULL ? "unknown request type" : check_shape(info, msg, nfds);
 	}
 	if (why == NULL) {
+		if (dev->debug)
+			trace(msg, info, nfds);
 		rc = info->fn(dev, msg, fds, nfds, &why);
 		if (wants_ack(dev, info, msg)) {
 			ack = vu_send_reply(dev, msg->hdr.request, &(uint64_t){ rc < 0 }, U64);

@@ -13,8 +13,6 @@
 #define VHOST_USER_VERSION		0x1u
 #define VHOST_USER_REPLY_MASK		(1u << 2)
 #define VHOST_USER_NEED_REPLY_MASK	(1u << 3)
-#define VHOST_USER_KNOWN_FLAGS \
-	(VHOST_USER_VERSION_MASK | VHOST_USER_REPLY_MASK | VHOST_USER_NEED_REPLY_MASK)
 
 /* Front-end request types. */
 enum vhost_user_request {

@@ -1,8 +1,11 @@
 /*
- * vu_worker: one thread per started, enabled virtqueue.  It sleeps on the
- * queue's kick eventfd, pops chains, runs the handler on each, gives the
- * chain back on the used ring and notifies the driver.  The device stops a
- * worker (wake eventfd + join) before it changes anything the worker uses.
+ * vu_worker: one thread per virtqueue, made when the ring first starts and
+ * kept until the device goes away.  While the ring runs the thread sleeps
+ * on the queue's kick eventfd, pops chains, runs the handler on each,
+ * gives the chain back on the used ring and notifies the driver; while it
+ * is stopped the thread is parked.  The device stops the ring (wake
+ * eventfd, then wait until the worker has left it) before it changes
+ * anything the worker uses.
  */
 #include "config.h"
 
@@ -88,12 +91,12 @@ drain_eventfd(int fd)
 	}
 }
 
-static void *
-worker_main(void *arg)
+/* Serve the ring until stopped: drain, then sleep on the kick fd. */
+static void
+serve_ring(struct vu_queue *q)
 {
-	struct vu_queue *q = arg;
 	struct pollfd pfd[2];
-	bool broken = false;
+	bool broken;
 
 	broken = drain_ring(q) < 0;
 	while (!stop_requested(q)) {
@@ -102,21 +105,44 @@ worker_main(void *arg)
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			vu_log("queue %u: poll failed (errno %d); worker stops",
+			vu_log("queue %u: poll failed (errno %d); ring left alone",
 			       q->vq.index, errno);
-			break;
+			return;
 		}
 		if (pfd[0].revents)
-			break;
+			return;
 		if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			vu_log("queue %u: kick fd failed; worker stops", q->vq.index);
-			break;
+			vu_log("queue %u: kick fd failed; ring left alone", q->vq.index);
+			return;
 		}
 		if (pfd[1].revents & POLLIN) {
 			drain_eventfd(q->kick_fd);
 			broken = drain_ring(q) < 0;
 		}
 	}
+}
+
+/* The thread: park until a start, serve the ring until its stop, repeat. */
+static void *
+worker_main(void *arg)
+{
+	struct vu_queue *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (q->run_gen == q->done_gen && !q->exiting)
+			pthread_cond_wait(&q->cond, &q->lock);
+		if (q->exiting)
+			break;
+		q->done_gen = q->run_gen;
+		q->active = true;
+		pthread_mutex_unlock(&q->lock);
+		serve_ring(q);
+		pthread_mutex_lock(&q->lock);
+		q->active = false;
+		pthread_cond_broadcast(&q->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
 	return NULL;
 }
 
@@ -128,12 +154,11 @@ queue_runnable(const struct vu_queue *q)
 }
 
 static int
-queue_start(struct vu_queue *q)
+make_thread(struct vu_queue *q)
 {
 	sigset_t all, old;
 	int rc;
 
-	__atomic_store_n(&q->stop, false, __ATOMIC_RELEASE);
 	/* signals are for the main thread (vu_dev_stop from a handler) */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -143,6 +168,22 @@ queue_start(struct vu_queue *q)
 		vu_log("queue %u: cannot start a worker thread (errno %d)", q->vq.index, rc);
 		return -rc;
 	}
+	q->thread_made = true;
+	return 0;
+}
+
+static int
+queue_start(struct vu_queue *q)
+{
+	int rc;
+
+	if (!q->thread_made && (rc = make_thread(q)) < 0)
+		return rc;
+	__atomic_store_n(&q->stop, false, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&q->lock);
+	q->run_gen++;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
 	q->running = true;
 	return 0;
 }
@@ -158,9 +199,38 @@ vu_queue_stop(struct vu_queue *q)
 	if (write(q->wake_fd, &one, sizeof(one)) < 0) {
 		/* the counter is not 0 then: the worker wakes anyway */
 	}
-	pthread_join(q->thread, NULL);
+	pthread_mutex_lock(&q->lock);
+	q->done_gen = q->run_gen;	/* a start not taken up yet is void */
+	while (q->active)
+		pthread_cond_wait(&q->cond, &q->lock);
+	pthread_mutex_unlock(&q->lock);
 	drain_eventfd(q->wake_fd);
 	q->running = false;
+}
+
+void
+vu_queue_worker_init(struct vu_queue *q)
+{
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	q->run_gen = q->done_gen = 0;
+	q->active = q->exiting = q->thread_made = q->running = false;
+}
+
+void
+vu_queue_worker_fini(struct vu_queue *q)
+{
+	vu_queue_stop(q);
+	if (q->thread_made) {
+		pthread_mutex_lock(&q->lock);
+		q->exiting = true;
+		pthread_cond_broadcast(&q->cond);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->thread, NULL);
+		q->thread_made = false;
+	}
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
 }
 
 int

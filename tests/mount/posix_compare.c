@@ -207,9 +207,10 @@ static void rec_st(struct rec *r, const char *key, const struct stat *st)
 	char rough[600];
 
 	snprintf(rough, sizeof rough, "~%s.blocks", key);
+	/* a directory's size is the filesystem's business, not POSIX's */
 	rec_add(r, key, "%c%04o nlink:%ju size:%jd uid:%ju gid:%ju",
 		ftype(st->st_mode), (unsigned)(st->st_mode & 07777),
-		(uintmax_t)st->st_nlink, (intmax_t)st->st_size,
+		(uintmax_t)st->st_nlink, S_ISDIR(st->st_mode) ? (intmax_t)-1 : (intmax_t)st->st_size,
 		(uintmax_t)st->st_uid, (uintmax_t)st->st_gid);
 	rec_add(r, rough, "%jd", (intmax_t)st->st_blocks);
 }
@@ -1999,6 +2000,12 @@ static int report(size_t num, const struct step *s, const struct rec *ref,
 		first = first == SIZE_MAX ? 0 : first;
 	} else if (first == SIZE_MAX) {
 		printf("ok %zu - %s\n", num, s->desc);
+	} else if (first < a.n && strstr(s->desc, "xattr") != NULL &&
+		   strstr(val_of(a.v[first]), "EOPNOTSUPP") != NULL) {
+		/* e.g. a guest's tmpfs without user xattrs as the reference */
+		printf("ok %zu - %s # SKIP the reference filesystem has no such xattrs\n",
+		       num, s->desc);
+		first = SIZE_MAX;
 	} else {
 		const char *key = first < a.n ? a.v[first] : b.v[first];
 		int klen = (int)strcspn(key, "=");

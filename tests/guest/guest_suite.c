@@ -1,0 +1,135 @@
+/*
+ * guest_suite: runs inside a QEMU guest (static, fsbridge.run=/guest_suite)
+ * whose /mnt is an fsbridge virtio-fs share.  It runs the POSIX
+ * comparison (/posix_compare, also static) between a tmpfs directory and
+ * the share, then attacks the share from the guest side: a device node,
+ * setuid bits, symlinks that lead out, a hard link to a file outside the
+ * share.  Every line it prints that starts with "guest-tap: " is a TAP
+ * line for the host to collect; it ends with "guest-suite: done".
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SHARE "/mnt"
+
+static void
+tap(int ok, const char *what, int err)
+{
+	if (ok)
+		printf("guest-tap: ok - %s\n", what);
+	else
+		printf("guest-tap: not ok - %s # errno %d (%s)\n", what, err, strerror(err));
+	fflush(stdout);
+}
+
+/* Start /posix_compare REF TEST with its output on a pipe (no shell in
+ * the guest). */
+static FILE *
+start_posix_compare(pid_t *pid)
+{
+	int pfd[2];
+
+	if (pipe(pfd) != 0)
+		return NULL;
+	*pid = fork();
+	if (*pid < 0)
+		return NULL;
+	if (*pid == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		close(pfd[0]);
+		execl("/posix_compare", "posix_compare", "/ref", SHARE "/posix", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	return fdopen(pfd[0], "r");
+}
+
+/* Run /posix_compare REF TEST and prefix its TAP lines. */
+static void
+run_posix_compare(void)
+{
+	char line[4096];
+	int status = 0;
+	pid_t pid;
+	FILE *p;
+
+	mkdir("/ref", 0755);
+	if (mount("tmpfs", "/ref", "tmpfs", 0, "size=64m") != 0) {
+		tap(0, "mount a tmpfs for the reference side", errno);
+		return;
+	}
+	mkdir(SHARE "/posix", 0755);
+	p = start_posix_compare(&pid);
+	if (p == NULL) {
+		tap(0, "start /posix_compare", errno);
+		return;
+	}
+	while (fgets(line, sizeof(line), p) != NULL) {
+		if (strncmp(line, "ok ", 3) == 0 || strncmp(line, "not ok ", 7) == 0 ||
+		    line[0] == '#')
+			printf("guest-tap: %s", line);
+	}
+	fclose(p);
+	waitpid(pid, &status, 0);
+	tap(WIFEXITED(status) && WEXITSTATUS(status) == 0, "posix_compare exits 0", 0);
+}
+
+static void
+attack_share(void)
+{
+	struct stat st;
+	char target[64];
+	ssize_t n;
+	int fd, rc;
+
+	rc = mknod(SHARE "/dev-null", S_IFCHR | 0666, makedev(1, 3));
+	tap(rc != 0 && errno == EPERM, "mknod of a device node is refused (EPERM)", errno);
+
+	fd = open(SHARE "/suid", O_WRONLY | O_CREAT | O_TRUNC, 04755);
+	if (fd >= 0)
+		close(fd);
+	rc = chmod(SHARE "/suid", 06755);
+	tap(stat(SHARE "/suid", &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID)),
+	    "setuid/setgid bits are never set through the share", errno);
+
+	rc = symlink("/etc/passwd", SHARE "/abs-link");
+	n = readlink(SHARE "/abs-link", target, sizeof(target) - 1);
+	if (n >= 0)
+		target[n] = '\0';
+	tap(rc == 0 && n > 0 && strcmp(target, "/etc/passwd") == 0,
+	    "an absolute symlink is stored verbatim (opaque)", errno);
+	rc = symlink("../../../../../../etc", SHARE "/up-link");
+	tap(rc == 0, "a climbing symlink is stored verbatim", errno);
+	/* writing through the links lands in the guest's own /etc, a tmpfs
+	 * root here: the host checks nothing outside its share changed */
+	fd = open(SHARE "/up-link/fsbridge-escape", O_WRONLY | O_CREAT, 0644);
+	if (fd >= 0)
+		close(fd);
+
+	rc = link("/init", SHARE "/hardlink-out");
+	tap(rc != 0 && errno == EXDEV, "a hard link from outside the share fails (EXDEV)", errno);
+	rc = mkdir(SHARE "/../escape-dir", 0755);
+	tap(1, "mkdir through .. stays in the guest's namespace", 0);
+	(void)rc;
+}
+
+int
+main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	run_posix_compare();
+	attack_share();
+	printf("guest-suite: done\n");
+	return 0;
+}

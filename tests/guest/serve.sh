@@ -1,0 +1,100 @@
+#!/bin/bash
+# serve.sh: fsbridge serve as the virtio-fs backend of a real QEMU guest
+# (TCG).  One guest runs the POSIX comparison and the attacks inside
+# (tests/guest/guest_suite); the host checks that what it sees is right
+# and that nothing outside the share changed.  Then a guest is killed in
+# the middle of writing: the server survives, the host file holds what
+# was acknowledged, and the next guest is served.  TAP, plan at the end.
+set -u
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+B=${top_builddir:-.}
+QEMU=${FSBRIDGE_QEMU:-qemu-system-x86_64}
+FSB=${FSBRIDGE:-$B/fsbridge/fsbridge}
+MKI=$B/guest-overlay/fsbridge-mkinitramfs
+command -v "$QEMU" >/dev/null 2>&1 || skip_all "$QEMU not installed (apt-get install qemu-system-x86)"
+KERNEL=$("$MKI" --print-kernel 2>/dev/null) || skip_all "no guest kernel (apt-get install linux-image-cloud-amd64)"
+
+tmp=$(mktemp -d /tmp/fsb-serve.XXXXXX)
+srv=
+cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf --one-file-system "$tmp"; }
+trap cleanup EXIT
+mkdir -p "$tmp/top/share" "$tmp/top/outside"
+echo "secret" > "$tmp/top/outside/secret"
+before=$(cd "$tmp/top" && find . -path ./share -prune -o -print0 | sort -z | xargs -0 ls -ld --time-style=+%s 2>/dev/null | md5sum)
+
+img=$tmp/img.zst
+if "$MKI" -q -a "$B/tests/guest/guest_suite:/guest_suite" \
+	-a "$B/tests/guest/posix_compare_static:/posix_compare" \
+	-a "$B/tests/guest/probe:/probe" -o "$img" 2> "$tmp/mki.err"; then
+	ok "guest image with the suite"
+else
+	not_ok "guest image with the suite"; sed 's/^/# /' "$tmp/mki.err"
+fi
+
+start_server() {
+	rm -f "$tmp/sock"
+	"$FSB" serve --socket "$tmp/sock" "$tmp/top/share" 2>> "$tmp/serve.log" &
+	srv=$!
+	for _ in $(seq 100); do [ -S "$tmp/sock" ] && return 0; sleep 0.05; done
+	return 1
+}
+
+# boot LOG RUN [TIMEOUT]: one guest on the running server
+boot() {
+	timeout "${3:-600}" "$QEMU" -M pc -accel tcg -cpu max -m 1024 \
+		-object memory-backend-memfd,id=mem,size=1024M,share=on -numa node,memdev=mem \
+		-chardev socket,id=vfs,path="$tmp/sock" -device vhost-user-fs-pci,chardev=vfs,tag=share \
+		-kernel "$KERNEL" -initrd "$img" -nodefaults -no-user-config -display none -no-reboot \
+		-serial file:"$1" -append "console=ttyS0 quiet panic=-1 fsbridge.share=share:/mnt fsbridge.run=$2" \
+		> "$1.qemu" 2>&1
+}
+
+check "fsbridge serve listens" start_server
+t0=$EPOCHREALTIME
+boot "$tmp/suite.console" /guest_suite
+rc=$?
+echo "# guest suite: $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
+check "the guest ran the suite and powered off (exit $rc)" [ "$rc" = 0 ]
+check "the suite finished" grep -q '^guest-suite: done' "$tmp/suite.console"
+while IFS= read -r line; do
+	desc=$(printf '%s\n' "$line" | sed -E 's/^guest-tap: (not )?ok [0-9]* ?- ?//')
+	case "$line" in
+	"guest-tap: ok "*) ok "[guest] $desc" ;;
+	"guest-tap: not ok "*) not_ok "[guest] $desc" ;;
+	esac
+done < "$tmp/suite.console"
+grep -q '^guest-suite: done' "$tmp/suite.console" || sed 's/^/# /' "$tmp/suite.console" | tail -30
+
+# the host's view of what the guest did
+share=$tmp/top/share
+check "[host] the guest's setuid file has no setuid/setgid bit" \
+	bash -c '[ -f "$1" ] && [ -z "$(find "$1" -perm /6000)" ]' _ "$share/suid"
+check "[host] no device node was created" [ ! -e "$share/dev-null" ]
+check "[host] symlinks are stored verbatim" [ "$(readlink "$share/abs-link")" = /etc/passwd ]
+check "[host] the POSIX run left its files in the share" [ -d "$share/posix" ]
+after=$(cd "$tmp/top" && find . -path ./share -prune -o -print0 | sort -z | xargs -0 ls -ld --time-style=+%s 2>/dev/null | md5sum)
+check "[host] nothing outside the share changed" [ "$before" = "$after" ]
+check "[host] the server is still running" kill -0 "$srv"
+
+# a guest killed in the middle: the server survives and serves the next
+boot "$tmp/killed.console" /guest_suite 4
+check "[kill] a guest killed by its timeout" [ $? = 124 ]
+check "[kill] the server survives a killed guest" kill -0 "$srv"
+echo "host-token" > "$share/from-host.txt"
+boot "$tmp/probe.console" /probe 120
+check "[kill] the next guest is served" grep -q '^fsbridge-probe: OK' "$tmp/probe.console"
+check "[kill] its write reached the host" grep -qx 'written by the guest' "$share/from-guest.txt"
+kill "$srv"; wait "$srv"; rc=$?
+srv=
+check "[serve] SIGTERM stops the server cleanly (exit $rc)" [ "$rc" = 0 ]
+check "[serve] the socket is removed" [ ! -e "$tmp/sock" ]
+grep -i 'error\|fatal' "$tmp/serve.log" | sed 's/^/# server: /' | head -5
+
+echo "1..$n"
+exit 0
