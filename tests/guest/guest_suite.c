@@ -6,6 +6,11 @@
  * setuid bits, symlinks that lead out, a hard link to a file outside the
  * share.  Every line it prints that starts with "guest-tap: " is a TAP
  * line for the host to collect; it ends with "guest-suite: done".
+ *
+ * Run as /writer (the same binary under another name), it appends
+ * numbered lines to /mnt/writer.log for ever, fsyncs every 50 lines and
+ * prints "writer: acked N" after each fsync: the host kills the guest
+ * and checks that every acknowledged line is on the host file.
  */
 #include "config.h"
 
@@ -124,10 +129,42 @@ attack_share(void)
 	(void)rc;
 }
 
+static int
+run_writer(void)
+{
+	char line[64];
+	unsigned long i;
+	int fd;
+
+	fd = open(SHARE "/writer.log", O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	if (fd < 0) {
+		printf("writer: open: %s\n", strerror(errno));
+		return 1;
+	}
+	for (i = 1; i < 100000000; i++) {
+		int len = snprintf(line, sizeof(line), "line %lu\n", i);
+
+		if (write(fd, line, (size_t)len) != len) {
+			printf("writer: write: %s\n", strerror(errno));
+			return 1;
+		}
+		if (i % 50 == 0) {
+			if (fsync(fd) != 0) {
+				printf("writer: fsync: %s\n", strerror(errno));
+				return 1;
+			}
+			printf("writer: acked %lu\n", i);
+		}
+	}
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 0 && strcmp(argv[0], "/writer") == 0)
+		return run_writer();
 	run_posix_compare();
 	attack_share();
 	printf("guest-suite: done\n");
