@@ -15,6 +15,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +131,59 @@ attack_share(void)
 	(void)rc;
 }
 
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static bool
+file_says(const char *path, const char *text)
+{
+	char buf[128];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return false;
+	buf[n] = '\0';
+	return strcmp(buf, text) == 0;
+}
+
+/*
+ * Run as /watcher: read /mnt/change.txt (caching it), say "watcher:
+ * ready", then poll until the host has changed it to "changed\n" and
+ * print how long that took to be seen.
+ */
+static int
+run_watcher(void)
+{
+	double t0;
+
+	if (!file_says(SHARE "/change.txt", "before\n")) {
+		printf("watcher: change.txt does not say 'before'\n");
+		return 1;
+	}
+	printf("watcher: ready\n");
+	t0 = now_ms();
+	while (!file_says(SHARE "/change.txt", "changed\n")) {
+		if (now_ms() - t0 > 20000) {
+			printf("watcher: not seen within 20 s\n");
+			return 1;
+		}
+		usleep(5000);
+	}
+	printf("watcher: seen after %.0f ms\n", now_ms() - t0);
+	return 0;
+}
+
 static int
 run_writer(void)
 {
@@ -165,6 +220,8 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 0 && strcmp(argv[0], "/writer") == 0)
 		return run_writer();
+	if (argc > 0 && strcmp(argv[0], "/watcher") == 0)
+		return run_watcher();
 	run_posix_compare();
 	attack_share();
 	printf("guest-suite: done\n");

@@ -32,6 +32,7 @@ img=$tmp/img.zst
 if "$MKI" -q -a "$B/tests/guest/guest_suite:/guest_suite" \
 	-a "$B/tests/guest/posix_compare_static:/posix_compare" \
 	-a "$B/tests/guest/guest_suite:/writer" \
+	-a "$B/tests/guest/guest_suite:/watcher" \
 	-a "$B/tests/guest/probe:/probe" -o "$img" 2> "$tmp/mki.err"; then
 	ok "guest image with the suite"
 else
@@ -99,6 +100,21 @@ echo "host-token" > "$share/from-host.txt"
 boot "$tmp/probe.console" /probe 120
 check "[kill] the next guest is served" grep -q '^fsbridge-probe: OK' "$tmp/probe.console"
 check "[kill] its write reached the host" grep -qx 'written by the guest' "$share/from-guest.txt"
+# a host change reaches a running guest (no notifications: the guest asks
+# again after the fallback timeout, and an open finds the new data)
+echo before > "$share/change.txt"
+: > "$tmp/watch.console"
+boot "$tmp/watch.console" /watcher 120 &
+qemu_bg=$!
+for _ in $(seq 600); do grep -q '^watcher: ready' "$tmp/watch.console" && break; sleep 0.1; done
+t0=$EPOCHREALTIME
+echo changed > "$share/change.txt.tmp" && mv "$share/change.txt.tmp" "$share/change.txt"
+wait "$qemu_bg"
+seen=$(grep -o 'seen after [0-9]* ms' "$tmp/watch.console")
+echo "# host change seen by the guest: ${seen:-never}"
+check "[consistency] a host edit (write + rename) is seen by the running guest within 2 s" \
+	bash -c '[ -n "$1" ] && [ "$(echo "$1" | awk "{print \$3}")" -le 2000 ]' _ "$seen"
+
 kill "$srv"; wait "$srv"; rc=$?
 srv=
 check "[serve] SIGTERM stops the server cleanly (exit $rc)" [ "$rc" = 0 ]

@@ -1,0 +1,78 @@
+/*
+ * replay_main: runs a libFuzzer target over the files of its seed corpus
+ * without libFuzzer (any compiler), as a TAP test: one test point per file.
+ * Arguments are files or directories; with none, the corpus named by
+ * FUZZ_CORPUS under $top_srcdir/tests/fuzz/corpus/ is used.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int tests;
+
+static void
+replay_file(const char *path)
+{
+	static uint8_t buf[1 << 20];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (f == NULL) {
+		printf("not ok %d - cannot open %s\n", ++tests, path);
+		return;
+	}
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	LLVMFuzzerTestOneInput(buf, n);	/* a crash or abort fails the test */
+	printf("ok %d - replayed %s (%zu bytes)\n", ++tests, path, n);
+	fflush(stdout);
+}
+
+static void
+replay(const char *path)
+{
+	struct stat st;
+	struct dirent **names;
+	char sub[4096];
+	int n;
+
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		replay_file(path);
+		return;
+	}
+	n = scandir(path, &names, NULL, alphasort);
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.') {
+			snprintf(sub, sizeof(sub), "%s/%s", path, names[i]->d_name);
+			replay_file(sub);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *top = getenv("top_srcdir");
+	char dir[4096];
+
+	if (argc > 1) {
+		for (int i = 1; i < argc; i++)
+			replay(argv[i]);
+	} else {
+		snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/%s", top ? top : ".",
+			 FUZZ_CORPUS);
+		replay(dir);
+	}
+	printf("1..%d\n", tests);
+	return tests > 0 ? 0 : 1;
+}
