@@ -336,6 +336,14 @@ parse_share(char *val)
 }
 
 static void
+parse_run(const char *val)
+{
+	if (val[0] != '/')
+		die("fsbridge.run=%s: expected an absolute path", val);
+	cfg.run = val;
+}
+
+static void
 parse_halt(const char *val)
 {
 	if (strcmp(val, "poweroff") == 0)
@@ -354,8 +362,8 @@ apply_word(char *word)
 		return;
 	if (strncmp(word, "fsbridge.share=", 15) == 0)
 		parse_share(word + 15);
-	else if (strncmp(word, "fsbridge.run=", 13) == 0 && word[13] == '/')
-		cfg.run = word + 13;
+	else if (strncmp(word, "fsbridge.run=", 13) == 0)
+		parse_run(word + 13);
 	else if (strcmp(word, "fsbridge.quiet") == 0)
 		cfg.quiet = true;
 	else if (strncmp(word, "fsbridge.halt=", 14) == 0)

@@ -1,0 +1,114 @@
+#!/bin/bash
+# run-guest.sh: the small-file workload inside one kind of QEMU guest
+# (TCG here) against: fsbridge serve, QEMU's C virtiofsd (cache=auto and
+# cache=always) and an ext4 virtio-blk disk, one boot each, all in one run,
+# printed as a Markdown table of µs/op with ratios.
+#
+#   bench/run-guest.sh [-n FILES] [-r ROUNDS]      (run from the build dir, as root)
+set -u
+FILES=2000
+ROUNDS=1
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-n) FILES=$2; shift 2 ;;
+	-r) ROUNDS=$2; shift 2 ;;
+	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+	*) echo "run-guest.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+B=${top_builddir:-$PWD}
+FSB=${FSBRIDGE:-$B/fsbridge/fsbridge}
+MKI=$B/guest-overlay/fsbridge-mkinitramfs
+QEMU=${FSBRIDGE_QEMU:-qemu-system-x86_64}
+VIRTIOFSD=/usr/lib/qemu/virtiofsd
+KERNEL=$("$MKI" --print-kernel) || { echo "run-guest.sh: no guest kernel" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || { echo "run-guest.sh: run as root (virtiofsd, mkfs)" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/fsb-gbench.XXXXXX)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf --one-file-system "$tmp"' EXIT
+
+# the guest program is built with the file count baked in: no shell, no
+# argument passing in the guest
+here=$(dirname "$0")
+gcc -O2 -static -DFSB_GUEST_BENCH_FILES="$FILES" -I"$B" -o "$tmp/guest_bench" \
+	"$here/guest_bench.c" || exit 1
+# shellcheck disable=SC2046
+gcc -O2 -static -I"$B" $(pkg-config --cflags libbsd-overlay) -o "$tmp/smallfile" \
+	"$here/smallfile.c" $(pkg-config --static --libs libbsd-overlay) || exit 1
+"$MKI" -q -m ext4 -a "$tmp/guest_bench:/guest_bench" -a "$tmp/smallfile:/smallfile" \
+	-o "$tmp/img.zst" || exit 1
+
+wait_sock() { for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.05; done; return 1; }
+
+# boot NAME [extra QEMU args...]: one guest; leaves $tmp/NAME.console
+boot() {
+	local name=$1
+	shift
+	timeout -s KILL 900 "$QEMU" -M pc -accel tcg -cpu max -m 1024 \
+		-object memory-backend-memfd,id=mem,size=1024M,share=on -numa node,memdev=mem \
+		-kernel "$KERNEL" -initrd "$tmp/img.zst" -nodefaults -no-user-config \
+		-display none -no-reboot -serial file:"$tmp/$name.console" "$@" \
+		-append "console=ttyS0 quiet panic=-1 fsbridge.run=/guest_bench $APPEND_SHARE" \
+		> "$tmp/$name.qemu" 2>&1
+}
+
+run_fsbridge() {
+	mkdir -p "$tmp/fsb"; rm -f "$tmp/fsb.sock"
+	"$FSB" serve --socket "$tmp/fsb.sock" --once "$tmp/fsb" 2>"$tmp/fsb.log" & pid=$!
+	wait_sock "$tmp/fsb.sock"
+	APPEND_SHARE="fsbridge.share=share:/mnt" boot fsbridge \
+		-chardev socket,id=vfs,path="$tmp/fsb.sock" -device vhost-user-fs-pci,chardev=vfs,tag=share
+	wait $pid; pid=
+}
+
+run_virtiofsd() {
+	local cache=$1
+	mkdir -p "$tmp/vfsd"; rm -f "$tmp/vfsd.sock"
+	"$VIRTIOFSD" --socket-path="$tmp/vfsd.sock" -o source="$tmp/vfsd" -o cache="$cache" \
+		-o sandbox=namespace >"$tmp/vfsd.log" 2>&1 & pid=$!
+	wait_sock "$tmp/vfsd.sock"
+	APPEND_SHARE="fsbridge.share=share:/mnt" boot "virtiofsd-$cache" \
+		-chardev socket,id=vfs,path="$tmp/vfsd.sock" -device vhost-user-fs-pci,chardev=vfs,tag=share
+	wait $pid; pid=
+}
+
+run_blk() {
+	truncate -s 1G "$tmp/disk.img"
+	mkfs.ext4 -q -F "$tmp/disk.img"
+	APPEND_SHARE="" boot virtio-blk -drive file="$tmp/disk.img",if=virtio,format=raw,cache=unsafe
+}
+
+TARGETS="fsbridge virtiofsd-auto virtiofsd-always virtio-blk"
+for r in $(seq "$ROUNDS"); do
+	run_fsbridge; mv "$tmp/fsbridge.console" "$tmp/fsbridge.$r"
+	run_virtiofsd auto; mv "$tmp/virtiofsd-auto.console" "$tmp/virtiofsd-auto.$r"
+	run_virtiofsd always; mv "$tmp/virtiofsd-always.console" "$tmp/virtiofsd-always.$r"
+	run_blk; mv "$tmp/virtio-blk.console" "$tmp/virtio-blk.$r"
+done
+
+# median µs/op of PHASE for TARGET over the rounds
+value() {
+	cat "$tmp/$1".* 2>/dev/null | grep "^bench: {\"phase\":\"$2\"" |
+		sed -E 's/.*"usec_per_op":([0-9.]+).*/\1/' | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print v[int((NR + 1) / 2)] }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+
+echo "Guest small-file workload: $FILES files of 1 KiB in 20 dirs, TCG guest, median of $ROUNDS run(s)"
+echo "Command: bench/run-guest.sh -n $FILES -r $ROUNDS    ($(date -u +%F), $(nproc) cores, host $(uname -r), guest $(basename "$KERNEL"))"
+echo
+echo "| phase | fsbridge µs/op | virtiofsd auto | virtiofsd always | virtio-blk ext4 | virtiofsd-auto / fsbridge | fsbridge / virtio-blk |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+total_f=0; total_v=0; total_b=0
+for ph in create stat read readdir stat-warm read-warm unlink; do
+	f=$(value fsbridge $ph); va=$(value virtiofsd-auto $ph); vw=$(value virtiofsd-always $ph); b=$(value virtio-blk $ph)
+	echo "| $ph | $f | $va | $vw | $b | $(ratio "$va" "$f") | $(ratio "$f" "$b") |"
+done
+for t in $TARGETS; do
+	tot=$(cat "$tmp/$t".* | grep '^bench: {' | sed -E 's/.*"total_usec":([0-9]+).*/\1/' | awk '{s+=$1} END {printf "%.2f", s/1e6}')
+	echo "# $t: all phases together ${tot} s (summed over rounds)"
+done
+for t in $TARGETS; do
+	grep -q '^bench: {"phase":"unlink"' "$tmp/$t".* || { echo "# $t did not finish; console:"; tail -5 "$tmp/$t".1 | sed 's/^/#   /'; }
+done
