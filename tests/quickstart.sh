@@ -17,11 +17,11 @@ esac
 # Debian packages: build tools, the four libraries, and what the tests
 # and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
 # bindfs as the benchmark peer, util-linux for unshare, QEMU and a guest
-# kernel for the guest tests).
+# kernel for the guest tests, clang's libFuzzer for the fuzz run).
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
 attr bindfs util-linux \
-qemu-system-x86 linux-image-cloud-amd64 zstd cpio"
+qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do
