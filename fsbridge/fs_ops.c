@@ -672,7 +672,7 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		bv.buf[0].fd = f->bf.fd;
 		bv.buf[0].pos = off;
-		fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		fuse_reply_data(req, &bv, 0);
 		fs_file_put(fs, f);
 		return;
 	}
@@ -1187,6 +1187,8 @@ fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	}
 	/* flock and POSIX locks stay with the client's kernel */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+	/* small files: a plain copy beats setting up a pipe to splice */
+	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 }
 
 const struct fuse_lowlevel_ops fs_ops = {

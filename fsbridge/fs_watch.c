@@ -296,7 +296,7 @@ fs_watch_dir_added(struct fs *fs, struct inode *in)
 	covered = fs->watcher->covers_all || (in->parent != NULL && in->parent->watched);
 	in->covered = covered;
 	pthread_mutex_unlock(&fs->inodes.lock);
-	if (S_ISDIR(in->type) && !fs->watcher->covers_all)
+	if (S_ISDIR(in->type))
 		fs_watch_add(fs, in);
 }
 
@@ -321,7 +321,7 @@ fs_watch_start(struct fs *fs, enum watch_kind kind, struct fuse_session *se)
 	if (fd < 0)
 		return fd;
 	rc = watcher_open(kind, fd, &fs->watcher);
-	if (rc == 0 && !fs->watcher->covers_all) {
+	if (rc == 0) {
 		rc = fs->watcher->ops->add_dir(fs->watcher, fd, root->key_dev, root->key_ino);
 		if (rc != 0) {
 			watcher_close(fs->watcher);

@@ -1,9 +1,11 @@
 /*
  * watch_fanotify: one FAN_MARK_FILESYSTEM mark with FAN_REPORT_DFID_NAME
- * and FAN_REPORT_FID covers the whole tree, whatever its size (no
- * per-directory watches).  Needs CAP_SYS_ADMIN; file handles from the
- * events are resolved to (dev, ino) with open_by_handle_at.  Events carry
- * the modifier's pid, so subscribers can ignore the server's own changes.
+ * covers the whole tree, whatever its size (no per-directory watches,
+ * no limit).  Needs CAP_SYS_ADMIN.  The mark sees every change on the
+ * filesystem, so events are filtered cheaply: this process's own changes
+ * by pid, and everything else by the directory's file handle, looked up
+ * in a table of the directories clients know (add_dir records each one's
+ * handle): an event in a directory nobody knows costs no system call.
  */
 #include "config.h"
 
@@ -15,19 +17,58 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <sys/cdefs.h>
 #include <sys/stat.h>
+#include <sys/tree.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "watch.h"
 
+/* A directory clients know, by its file handle and by its identity. */
+struct fan_dir {
+	RB_ENTRY(fan_dir) by_handle;
+	RB_ENTRY(fan_dir) by_key;
+	uint64_t dev;
+	uint64_t ino;
+	int handle_type;
+	unsigned int handle_len;
+	unsigned char handle[MAX_HANDLE_SZ];
+};
+
+RB_HEAD(fan_by_handle, fan_dir);
+RB_HEAD(fan_by_key, fan_dir);
+
+static int
+fan_cmp_handle(const struct fan_dir *a, const struct fan_dir *b)
+{
+	if (a->handle_type != b->handle_type)
+		return a->handle_type < b->handle_type ? -1 : 1;
+	if (a->handle_len != b->handle_len)
+		return a->handle_len < b->handle_len ? -1 : 1;
+	return memcmp(a->handle, b->handle, a->handle_len);
+}
+
+static int
+fan_cmp_key(const struct fan_dir *a, const struct fan_dir *b)
+{
+	if (a->dev != b->dev)
+		return a->dev < b->dev ? -1 : 1;
+	return a->ino < b->ino ? -1 : a->ino > b->ino;
+}
+
+RB_GENERATE_INTERNAL(fan_by_handle, fan_dir, by_handle, fan_cmp_handle, __attribute__((unused)) static)
+RB_GENERATE_INTERNAL(fan_by_key, fan_dir, by_key, fan_cmp_key, __attribute__((unused)) static)
+
 struct watch_fanotify {
 	struct watcher base;
 	int fan_fd;
-	int mount_fd;
 	int stop_fd;
 	pthread_t thread;
 	bool running;
+	pthread_mutex_t lock;
+	struct fan_by_handle by_handle;
+	struct fan_by_key by_key;
 };
 
 #define FAN(w) ((struct watch_fanotify *)(w))
@@ -35,24 +76,28 @@ struct watch_fanotify {
 #define FAN_WATCH_MASK (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | \
 	FAN_MODIFY | FAN_ATTRIB | FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR)
 
-/* (dev, ino) of the object behind a handle from an event. */
+/* (dev, ino) of a known directory from an event's handle. */
 static bool
-fan_resolve(struct watch_fanotify *fw, struct file_handle *fh, uint64_t *dev, uint64_t *ino)
+fan_known_dir(struct watch_fanotify *fw, const struct file_handle *fh,
+    uint64_t *dev, uint64_t *ino)
 {
-	struct stat st;
-	int fd;
+	struct fan_dir key, *d;
+	bool found = false;
 
-	fd = open_by_handle_at(fw->mount_fd, fh, O_PATH | O_CLOEXEC);
-	if (fd < 0)
+	if (fh->handle_bytes > MAX_HANDLE_SZ)
 		return false;
-	if (fstat(fd, &st) != 0) {
-		close(fd);
-		return false;
+	key.handle_type = fh->handle_type;
+	key.handle_len = fh->handle_bytes;
+	memcpy(key.handle, fh->f_handle, fh->handle_bytes);
+	pthread_mutex_lock(&fw->lock);
+	d = RB_FIND(fan_by_handle, &fw->by_handle, &key);
+	if (d != NULL) {
+		*dev = d->dev;
+		*ino = d->ino;
+		found = true;
 	}
-	close(fd);
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return true;
+	pthread_mutex_unlock(&fw->lock);
+	return found;
 }
 
 static unsigned int
@@ -71,7 +116,8 @@ fan_what(uint64_t mask)
 	return what;
 }
 
-/* Read the info records of one event into ev. */
+/* Read the DFID_NAME record of one event into ev; only directories the
+ * clients know are of interest. */
 static void
 fan_parse_info(struct watch_fanotify *fw, const struct fanotify_event_metadata *m,
     struct watch_event *ev)
@@ -82,25 +128,34 @@ fan_parse_info(struct watch_fanotify *fw, const struct fanotify_event_metadata *
 	while (p + sizeof(struct fanotify_event_info_header) <= end) {
 		const struct fanotify_event_info_header *h = (const void *)p;
 		const struct fanotify_event_info_fid *fid = (const void *)p;
-		struct file_handle *fh;
+		const struct file_handle *fh;
+		const char *name;
+		size_t room;
+		uint64_t dev, ino;
 
 		if (h->len < sizeof(*h) || p + h->len > end)
 			break;
-		fh = (struct file_handle *)fid->handle;
-		if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
-			const char *name = (const char *)(fh->f_handle + fh->handle_bytes);
-			size_t room = (size_t)(p + h->len - name);
-
-			if (fan_resolve(fw, fh, &ev->dir_dev, &ev->dir_ino) &&
-			    strnlen(name, room) < room && strcmp(name, ".") != 0 &&
-			    strlen(name) < sizeof(ev->name)) {
-				strcpy(ev->name, name);
-				ev->has_dir = true;
-			}
-		} else if (h->info_type == FAN_EVENT_INFO_TYPE_FID) {
-			ev->has_obj = fan_resolve(fw, fh, &ev->obj_dev, &ev->obj_ino);
-		}
 		p += h->len;
+		if (h->info_type != FAN_EVENT_INFO_TYPE_DFID_NAME)
+			continue;
+		fh = (const struct file_handle *)fid->handle;
+		name = (const char *)(fh->f_handle + fh->handle_bytes);
+		if (name >= p || !fan_known_dir(fw, fh, &dev, &ino))
+			continue;
+		room = (size_t)(p - name);
+		if (strnlen(name, room) == room || strlen(name) >= sizeof(ev->name))
+			continue;
+		if (strcmp(name, ".") == 0) {
+			/* the event is about the directory itself */
+			ev->has_obj = true;
+			ev->obj_dev = dev;
+			ev->obj_ino = ino;
+		} else {
+			ev->has_dir = true;
+			ev->dir_dev = dev;
+			ev->dir_ino = ino;
+			strcpy(ev->name, name);
+		}
 	}
 }
 
@@ -121,7 +176,7 @@ fan_handle_event(struct watch_fanotify *fw, const struct fanotify_event_metadata
 		ev.pid = m->pid;
 		fan_parse_info(fw, m, &ev);
 		if (!ev.has_dir && !ev.has_obj)
-			return;		/* gone before we could look: nothing known to drop */
+			return;		/* in a directory no client knows */
 	}
 	watch_dispatch(&fw->base, &ev);
 }
@@ -171,16 +226,14 @@ fan_start(struct watcher *w, int root_fd)
 	int rc;
 
 	fw->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
-	    FAN_REPORT_DFID_NAME | FAN_REPORT_FID, O_RDONLY | O_CLOEXEC);
+	    FAN_REPORT_DFID_NAME, O_RDONLY | O_CLOEXEC);
 	if (fw->fan_fd < 0)
 		return -errno;
 	if (fanotify_mark(fw->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
 	    FAN_WATCH_MASK, root_fd, ".") != 0)
 		return -errno;
-	/* open_by_handle_at wants a real (not O_PATH) fd on the mount */
-	fw->mount_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	fw->stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (fw->mount_fd < 0 || fw->stop_fd < 0)
+	if (fw->stop_fd < 0)
 		return -errno;
 	rc = pthread_create(&fw->thread, NULL, fan_thread, fw);
 	if (rc != 0)
@@ -192,12 +245,53 @@ fan_start(struct watcher *w, int root_fd)
 static int
 fan_add_dir(struct watcher *w, int dir_fd, uint64_t dev, uint64_t ino)
 {
-	return 0;	/* the filesystem mark already covers it */
+	struct watch_fanotify *fw = FAN(w);
+	struct {
+		struct file_handle fh;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} h;
+	struct fan_dir *d;
+	int mount_id;
+
+	h.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(dir_fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) != 0)
+		return -errno;
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return -ENOMEM;
+	d->dev = dev;
+	d->ino = ino;
+	d->handle_type = h.fh.handle_type;
+	d->handle_len = h.fh.handle_bytes;
+	memcpy(d->handle, h.fh.f_handle, h.fh.handle_bytes);
+	pthread_mutex_lock(&fw->lock);
+	if (RB_FIND(fan_by_key, &fw->by_key, d) != NULL ||
+	    RB_FIND(fan_by_handle, &fw->by_handle, d) != NULL) {
+		free(d);
+	} else {
+		RB_INSERT(fan_by_handle, &fw->by_handle, d);
+		RB_INSERT(fan_by_key, &fw->by_key, d);
+	}
+	pthread_mutex_unlock(&fw->lock);
+	return 0;
 }
 
 static void
 fan_remove_dir(struct watcher *w, uint64_t dev, uint64_t ino)
 {
+	struct watch_fanotify *fw = FAN(w);
+	struct fan_dir key, *d;
+
+	key.dev = dev;
+	key.ino = ino;
+	pthread_mutex_lock(&fw->lock);
+	d = RB_FIND(fan_by_key, &fw->by_key, &key);
+	if (d != NULL) {
+		RB_REMOVE(fan_by_key, &fw->by_key, d);
+		RB_REMOVE(fan_by_handle, &fw->by_handle, d);
+		free(d);
+	}
+	pthread_mutex_unlock(&fw->lock);
 }
 
 static void
@@ -219,12 +313,18 @@ fan_free(struct watcher *w)
 {
 	struct watch_fanotify *fw = FAN(w);
 
+	struct fan_dir *d, *next;
+
+	RB_FOREACH_SAFE(d, fan_by_key, &fw->by_key, next) {
+		RB_REMOVE(fan_by_key, &fw->by_key, d);
+		RB_REMOVE(fan_by_handle, &fw->by_handle, d);
+		free(d);
+	}
 	if (fw->fan_fd >= 0)
 		close(fw->fan_fd);
-	if (fw->mount_fd >= 0)
-		close(fw->mount_fd);
 	if (fw->stop_fd >= 0)
 		close(fw->stop_fd);
+	pthread_mutex_destroy(&fw->lock);
 	watcher_base_fini(w);
 	free(fw);
 }
@@ -252,7 +352,10 @@ watch_fanotify_new(struct watcher **out)
 		free(fw);
 		return rc;
 	}
-	fw->fan_fd = fw->mount_fd = fw->stop_fd = -1;
+	fw->fan_fd = fw->stop_fd = -1;
+	pthread_mutex_init(&fw->lock, NULL);
+	RB_INIT(&fw->by_handle);
+	RB_INIT(&fw->by_key);
 	fw->base.covers_all = true;
 	fw->base.reports_pid = true;
 	*out = &fw->base;
