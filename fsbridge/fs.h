@@ -27,6 +27,7 @@ struct fs {
 	double negative_timeout;
 	double fallback_timeout;	/* for entries nobody watches */
 	bool writeback;
+	bool no_open;		/* answer OPEN with ENOSYS: the kernel then opens nothing */
 	bool debug;
 	/* host change tracking (fs_watch.c) */
 	struct watcher *watcher;

@@ -222,6 +222,44 @@ fs_file(struct fs *fs, struct fuse_file_info *fi, bool is_dir)
 	return file_table_get(&fs->files, fi->fh, is_dir);
 }
 
+/*
+ * The open file a request on a file names.  In no-open mode the kernel
+ * sends no OPEN (after our first ENOSYS), and requests on such files
+ * carry file handle 0: the inode is opened for this one request and
+ * closed again by fs_file_put.  NULL: *err says why.
+ */
+static struct open_file *
+fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
+{
+	struct open_file *f;
+	struct inode *in;
+	int rc;
+
+	*err = EBADF;
+	if (fi != NULL && fi->fh != 0)
+		return fs_file(fs, fi, false);
+	if (!fs->no_open)
+		return NULL;
+	in = fs_inode(fs, ino);
+	if (in == NULL) {
+		*err = FS_EBADID;
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	rc = f == NULL ? -ENOMEM : !S_ISREG(in->type) ? -EBADF :
+	    fs->backend->ops->open(fs->backend, in, flags, &f->bf);
+	if (rc != 0) {
+		*err = -rc;
+		free(f);
+		fs_put(fs, in);
+		return NULL;
+	}
+	f->inode = in;		/* the pin from fs_inode, dropped by fs_file_put */
+	f->refs = 1;
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
 static void
 fs_file_put(struct fs *fs, struct open_file *f)
 {
@@ -285,7 +323,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	rc = fs_setattr_prepare(fs, attr, to_set, &sa);
 	if (rc == 0 && (to_set & FSB_SET_SIZE) && !S_ISREG(in->type))
 		rc = S_ISDIR(in->type) ? -EISDIR : -EINVAL;
-	if (rc == 0 && fi != NULL) {
+	if (rc == 0 && fi != NULL && fi->fh != 0) {
 		f = fs_file(fs, fi, false);
 		if (f == NULL)
 			rc = -EBADF;
@@ -577,6 +615,12 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct stat st;
 	int rc;
 
+	if (fs->no_open) {
+		/* the kernel stops sending OPEN and keeps the page cache:
+		 * the watcher drops it when the file changes on the host */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	in = fs_inode(fs, ino);
 	if (in == NULL) {
 		fuse_reply_err(req, FS_EBADID);
@@ -658,12 +702,13 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs *fs = FS(req);
 	struct open_file *f;
+	int err;
 	ssize_t n;
 	char *buf;
 
-	f = fs_file(fs, fi, false);
+	f = fs_file_for(fs, ino, fi, O_RDONLY, &err);
 	if (f == NULL) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, err);
 		return;
 	}
 	if (f->bf.fd >= 0) {
@@ -698,12 +743,13 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct fs *fs = FS(req);
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
 	struct open_file *f;
+	int err;
 	bool writing;
 	ssize_t n;
 
-	f = fs_file(fs, fi, false);
+	f = fs_file_for(fs, ino, fi, O_WRONLY, &err);
 	if (f == NULL) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, err);
 		return;
 	}
 	n = policy_check_write(&fs->policy);
@@ -783,33 +829,34 @@ fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void
-fs_fsync_common(fuse_req_t req, int datasync, struct fuse_file_info *fi, bool is_dir)
+fs_fsync_common(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi,
+    bool is_dir)
 {
 	struct fs *fs = FS(req);
 	struct open_file *f;
-	int rc;
+	int err = EBADF;
 
-	f = fs_file(fs, fi, is_dir);
+	f = is_dir ? fs_file(fs, fi, true) : fs_file_for(fs, ino, fi, O_RDONLY, &err);
 	if (f == NULL) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, err);
 		return;
 	}
-	rc = is_dir ? fs->backend->ops->fsyncdir(fs->backend, &f->bf, datasync != 0) :
+	err = is_dir ? fs->backend->ops->fsyncdir(fs->backend, &f->bf, datasync != 0) :
 	    fs->backend->ops->fsync(fs->backend, &f->bf, datasync != 0);
 	fs_file_put(fs, f);
-	fuse_reply_err(req, -rc);
+	fuse_reply_err(req, -err);
 }
 
 static void
 fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	fs_fsync_common(req, datasync, fi, false);
+	fs_fsync_common(req, ino, datasync, fi, false);
 }
 
 static void
 fs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	fs_fsync_common(req, datasync, fi, true);
+	fs_fsync_common(req, ino, datasync, fi, true);
 }
 
 static void
@@ -1108,11 +1155,12 @@ fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t lengt
 {
 	struct fs *fs = FS(req);
 	struct open_file *f;
+	int err;
 	int rc;
 
-	f = fs_file(fs, fi, false);
+	f = fs_file_for(fs, ino, fi, O_WRONLY, &err);
 	if (f == NULL) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, err);
 		return;
 	}
 	rc = policy_check_write(&fs->policy);
@@ -1131,11 +1179,12 @@ fs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 {
 	struct fs *fs = FS(req);
 	struct open_file *f;
+	int err;
 	off_t r;
 
-	f = fs_file(fs, fi, false);
+	f = fs_file_for(fs, ino, fi, O_RDONLY, &err);
 	if (f == NULL) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, err);
 		return;
 	}
 	r = fs->backend->ops->lseek(fs->backend, &f->bf, off, whence);
@@ -1153,11 +1202,12 @@ fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 {
 	struct fs *fs = FS(req);
 	struct open_file *in, *out;
+	int err_in = EBADF, err_out = EBADF;
 	ssize_t n;
 
-	in = fs_file(fs, fi_in, false);
-	out = fs_file(fs, fi_out, false);
-	n = in == NULL || out == NULL ? -EBADF : policy_check_write(&fs->policy);
+	in = fs_file_for(fs, ino_in, fi_in, O_RDONLY, &err_in);
+	out = fs_file_for(fs, ino_out, fi_out, O_WRONLY, &err_out);
+	n = in == NULL ? -err_in : out == NULL ? -err_out : policy_check_write(&fs->policy);
 	if (n == 0) {
 		fs_watch_self_begin(fs, out->inode, NULL);
 		n = fs->backend->ops->copy_file_range(fs->backend, &in->bf, off_in,
@@ -1187,6 +1237,10 @@ fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	}
 	/* flock and POSIX locks stay with the client's kernel */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
+	/* without OPEN the server cannot truncate at open: let the kernel
+	 * send a SETATTR for O_TRUNC instead */
+	if (fs->no_open)
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	/* small files: a plain copy beats setting up a pipe to splice */
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 }
