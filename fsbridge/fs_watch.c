@@ -258,7 +258,7 @@ fs_watch_timeout(struct fs *fs, struct inode *in)
 
 	/* without a session to notify (a guest), a change can only be seen
 	 * when the client asks again */
-	if (fs->watcher == NULL || fs->se == NULL)
+	if (fs->watcher == NULL || fs->se == NULL || !fs->watcher->reports_names)
 		return fs->fallback_timeout;
 	if (fs->watcher->covers_all)
 		return fs->attr_timeout;

@@ -57,6 +57,7 @@ watcher_base_init(struct watcher *w, const struct watcher_ops *ops)
 	pthread_mutex_init(lock, NULL);
 	w->ops = ops;
 	w->lock = lock;
+	w->reports_names = true;
 	w->subscribers = NULL;
 	w->events = 0;
 	return 0;

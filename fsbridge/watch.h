@@ -67,6 +67,7 @@ struct watcher {
 	const struct watcher_ops *ops;
 	bool covers_all;	/* one mark sees the whole tree (fanotify) */
 	bool reports_pid;	/* events carry the modifier's pid */
+	bool reports_names;	/* events name the entry that changed */
 	struct watch_subscriber *subscribers;
 	void *lock;		/* pthread_mutex_t, opaque here */
 	unsigned long events;	/* delivered so far */
