@@ -54,10 +54,11 @@ boot() {
 }
 
 run_fsbridge() {
+	local name=$1 cache=$2
 	mkdir -p "$tmp/fsb"; rm -f "$tmp/fsb.sock"
-	"$FSB" serve --socket "$tmp/fsb.sock" --once "$tmp/fsb" 2>"$tmp/fsb.log" & pid=$!
+	"$FSB" serve --socket "$tmp/fsb.sock" --once -o "cache=$cache" "$tmp/fsb" 2>"$tmp/fsb.log" & pid=$!
 	wait_sock "$tmp/fsb.sock"
-	APPEND_SHARE="fsbridge.share=share:/mnt" boot fsbridge \
+	APPEND_SHARE="fsbridge.share=share:/mnt" boot "$name" \
 		-chardev socket,id=vfs,path="$tmp/fsb.sock" -device vhost-user-fs-pci,chardev=vfs,tag=share
 	wait $pid; pid=
 }
@@ -79,9 +80,10 @@ run_blk() {
 	APPEND_SHARE="" boot virtio-blk -drive file="$tmp/disk.img",if=virtio,format=raw,cache=unsafe
 }
 
-TARGETS="fsbridge virtiofsd-auto virtiofsd-always virtio-blk"
+TARGETS="fsbridge fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk"
 for r in $(seq "$ROUNDS"); do
-	run_fsbridge; mv "$tmp/fsbridge.console" "$tmp/fsbridge.$r"
+	run_fsbridge fsbridge auto; mv "$tmp/fsbridge.console" "$tmp/fsbridge.$r"
+	run_fsbridge fsbridge-always always; mv "$tmp/fsbridge-always.console" "$tmp/fsbridge-always.$r"
 	run_virtiofsd auto; mv "$tmp/virtiofsd-auto.console" "$tmp/virtiofsd-auto.$r"
 	run_virtiofsd always; mv "$tmp/virtiofsd-always.console" "$tmp/virtiofsd-always.$r"
 	run_blk; mv "$tmp/virtio-blk.console" "$tmp/virtio-blk.$r"
@@ -98,12 +100,12 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
 echo "Guest small-file workload: $FILES files of 1 KiB in 20 dirs, TCG guest, median of $ROUNDS run(s)"
 echo "Command: bench/run-guest.sh -n $FILES -r $ROUNDS    ($(date -u +%F), $(nproc) cores, host $(uname -r), guest $(basename "$KERNEL"))"
 echo
-echo "| phase | fsbridge µs/op | virtiofsd auto | virtiofsd always | virtio-blk ext4 | virtiofsd-auto / fsbridge | fsbridge / virtio-blk |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-total_f=0; total_v=0; total_b=0
+echo "| phase | fsbridge auto µs/op | fsbridge always | virtiofsd auto | virtiofsd always | virtio-blk ext4 | virtiofsd-auto / fsbridge-auto | virtiofsd-always / fsbridge-always | fsbridge-always / virtio-blk |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for ph in create stat read readdir stat-warm read-warm unlink; do
-	f=$(value fsbridge $ph); va=$(value virtiofsd-auto $ph); vw=$(value virtiofsd-always $ph); b=$(value virtio-blk $ph)
-	echo "| $ph | $f | $va | $vw | $b | $(ratio "$va" "$f") | $(ratio "$f" "$b") |"
+	f=$(value fsbridge $ph); fa=$(value fsbridge-always $ph)
+	va=$(value virtiofsd-auto $ph); vw=$(value virtiofsd-always $ph); b=$(value virtio-blk $ph)
+	echo "| $ph | $f | $fa | $va | $vw | $b | $(ratio "$va" "$f") | $(ratio "$vw" "$fa") | $(ratio "$fa" "$b") |"
 done
 for t in $TARGETS; do
 	tot=$(cat "$tmp/$t".* | grep '^bench: {' | sed -E 's/.*"total_usec":([0-9]+).*/\1/' | awk '{s+=$1} END {printf "%.2f", s/1e6}')
