@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "fs.h"
+#include "fuse_request_check.h"
 #include "log.h"
 #include "serve_opts.h"
 #include "vhost/vhost_user.h"
@@ -130,9 +131,11 @@ vhost_handle(void *ctx, unsigned queue_index, const struct vu_chain *chain)
 	struct fuse_in_header hdr;
 	struct vhost_reply reply = { .chain = chain };
 	struct fuse_buf fbuf = { 0 };
+	const char *why;
 	size_t len;
 
-	if (vhost_reqbuf == NULL && (vhost_reqbuf = malloc(VQ_MAX_CHAIN_BYTES)) == NULL)
+	if (vhost_reqbuf == NULL &&
+	    (vhost_reqbuf = malloc(VQ_MAX_CHAIN_BYTES + FUSE_REQUEST_PAD)) == NULL)
 		return 0;
 	len = vhost_gather(vhost_reqbuf, VQ_MAX_CHAIN_BYTES, chain->out, chain->out_num);
 	/* from here on only our copy is read: the guest cannot change it */
@@ -146,8 +149,14 @@ vhost_handle(void *ctx, unsigned queue_index, const struct vu_chain *chain)
 		    queue_index, hdr.len, len);
 		return 0;
 	}
+	len = hdr.len;
+	memset(vhost_reqbuf + len, 0, FUSE_REQUEST_PAD);
+	if (fuse_request_check(vhost_reqbuf, len, chain->in_len, &why) != 0) {
+		log_warn("vhost: queue %u: opcode %u: %s: dropped", queue_index, hdr.opcode, why);
+		return 0;
+	}
 	fbuf.mem = vhost_reqbuf;
-	fbuf.size = hdr.len;
+	fbuf.size = len;
 	vhost_current = &reply;
 	fuse_session_process_buf(t->se, &fbuf);
 	vhost_current = NULL;

@@ -1,0 +1,2180 @@
+/*
+ * backend_nfs: an NFS export as a backend, through libnfs's synchronous
+ * (nfs_*) API.
+ *
+ * Nodes.  libnfs's high-level API is path based, so a node keeps no file
+ * handle of its own: its state is the server's fileid (st_ino, stable for
+ * the session) and whether it was found by following a link.  Its path
+ * relative to the export is rebuilt for each request from the last-known
+ * parent and name the inode table keeps (inode_table_location), and
+ * getattr checks the fileid found there (-ESTALE if another file took its
+ * place).  Open files hold libnfs's own handle (struct nfsfh).
+ *
+ * Symlinks.  The final component is never followed: lstat, lchmod,
+ * lchown, lutimes, O_NOFOLLOW opens, readlink returns the target bytes.
+ * Only follow mode (lookup with follow) stats through a link.  Limitation
+ * of the path-based API: libnfs resolves a symlink met in an *intermediate*
+ * component (a directory replaced by a link on the server since we looked
+ * it up) within the export's namespace instead of failing; the fileid
+ * checks catch the consequences for getattr and link, not for every call.
+ *
+ * Concurrency.  A pool of libnfs contexts, each with its own mutex and
+ * connection; a request takes a free one (round robin).  An open file
+ * stays on the context that opened it (its NFSv4 state lives there).
+ *
+ * Reconnection.  libnfs's own auto-reconnect is off and every RPC has a
+ * timeout, so no request hangs.  When a call fails in a way that says the
+ * connection is gone, the context is torn down and mounted again; the
+ * idempotent requests (lookup, getattr, read, readdir, readlink, statfs,
+ * open, opendir, fsync of nothing) are then retried once; every other one
+ * (the mutations and write) fails with EIO.  Open files are re-opened
+ * lazily on the new connection (without O_TRUNC/O_CREAT/O_EXCL) and
+ * checked to be the same fileid.
+ *
+ * Caching.  libnfs's directory cache is off and no host watcher exists
+ * for NFS (host_fd_get is NULL): the server then gives every entry its
+ * fallback timeout (fs_watch.c), and change detection is the kernel's
+ * revalidation of (mtime, ctime, size) after that timeout.
+ *
+ * No xattrs (NFS below 4.2 has none), no fallocate.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
+#include <nfsc/libnfs-raw-nfs4.h>
+
+#include "backend.h"
+#include "backend_nfs.h"
+
+#define NFS_POOL_DEFAULT	4
+#define NFS_POOL_MAX		64
+#define NFS_RPC_TIMEOUT_MS	10000	/* no request waits longer */
+#define NFS_PROBE_TIMEOUT_MS	5000
+#define NFS_PATH_MAX		4096
+/* libnfs 4.0 encodes an NFSv4 COMPOUND into a 4 KiB buffer: a WRITE
+ * carries at most this much (with room for the file handle) */
+#define NFS4_WRITE_MAX		3584
+
+struct nfs_conn {
+	pthread_mutex_t lock;
+	struct nfs_context *nfs;	/* NULL while disconnected */
+	unsigned int gen;		/* bumped at each (re)connection */
+	unsigned int index;
+};
+
+struct backend_nfs {
+	struct backend base;
+	char *url;
+	char *server;
+	char *export;
+	unsigned int nconn;
+	struct nfs_conn *conns;
+	unsigned int next;		/* round robin start */
+	bool as_root;			/* create under the caller's ids */
+	bool v4;			/* NFSv4: setattr by our own COMPOUND */
+	/* open files, so an inode gone from its path (unlinked while
+	 * open) can still be stat'ed through one of them */
+	pthread_mutex_t files_lock;
+	pthread_cond_t files_idle;
+	TAILQ_HEAD(, nfs_file) files;
+};
+
+/* Per-inode state. */
+struct nfs_node {
+	uint64_t ino;
+	bool root;
+	bool followed;
+};
+
+/* An open file. */
+struct nfs_file {
+	struct nfs_conn *conn;
+	struct nfsfh *fh;		/* NULL after a failed re-open */
+	unsigned int gen;		/* conn->gen when fh was opened */
+	int flags;
+	uint64_t ino;
+	bool followed;
+	TAILQ_ENTRY(nfs_file) link;	/* in files, under files_lock */
+	unsigned int users;		/* getattr fallbacks using it */
+	char path[];
+};
+
+/* An open directory: its listing is read whole at open (libnfs does),
+ * and reading it, seeking in it and closing it need no context. */
+struct nfs_dir {
+	struct nfsdir *dir;
+	off_t pos;			/* index of the next entry (0 ".", 1 "..") */
+	uint64_t ino, parent_ino;	/* for "." and ".." */
+	char path[];
+};
+
+#define NFSB(b) ((struct backend_nfs *)(b))
+
+static int nfs_getattr_open(struct backend_nfs *nb, uint64_t ino, struct stat *out);
+
+static __thread char nfs_errbuf[512];
+
+const char *
+backend_nfs_last_error(void)
+{
+	return nfs_errbuf;
+}
+
+static int
+nfs_fail(int rc, const char *fmt, const char *arg)
+{
+	snprintf(nfs_errbuf, sizeof(nfs_errbuf), fmt, arg != NULL ? arg : "");
+	return rc;
+}
+
+bool
+backend_nfs_is_url(const char *src)
+{
+	return src != NULL && strncmp(src, "nfs://", 6) == 0;
+}
+
+/* ---- the context pool ---- */
+
+/* Errors that say the connection (not the request) failed. */
+static bool
+nfs_conn_error(int rc)
+{
+	switch (-rc) {
+	case EIO: case ETIMEDOUT: case ENOTCONN: case ECONNRESET:
+	case ECONNREFUSED: case ECONNABORTED: case EPIPE: case ESHUTDOWN:
+		return true;
+	}
+	return false;
+}
+
+/* A fresh context with our settings, mounted; NULL and *rc on failure. */
+static struct nfs_context *
+nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, int *rc)
+{
+	struct nfs_context *nfs;
+	struct nfs_url *u;
+	char name[96], verf[8];
+	uint64_t v;
+	size_t i;
+
+	nfs = nfs_init_context();
+	if (nfs == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	u = nfs_parse_url_dir(nfs, nb->url);	/* applies ?version= etc. */
+	if (u == NULL) {
+		*rc = nfs_fail(-EINVAL, "bad NFS URL: %s", nfs_get_error(nfs));
+		nfs_destroy_context(nfs);
+		return NULL;
+	}
+	nfs_destroy_url(u);
+	/* every context must be its own NFSv4 client: libnfs's default
+	 * name (pid and second) is shared by contexts made together */
+	snprintf(name, sizeof(name), "fsbridge pid:%d ctx:%u gen:%u t:%lld",
+	    (int)getpid(), index, gen, (long long)time(NULL));
+	nfs4_set_client_name(nfs, name);
+	v = ((uint64_t)getpid() << 32) ^ ((uint64_t)index << 24) ^ gen ^ (uint64_t)time(NULL) << 8;
+	for (i = 0; i < sizeof(verf); i++, v >>= 8)
+		verf[i] = (char)(v & 0xff);
+	nfs4_set_verifier(nfs, verf);
+	nfs_set_autoreconnect(nfs, 0);
+	nfs_set_timeout(nfs, NFS_RPC_TIMEOUT_MS);
+	nfs_set_dircache(nfs, 0);
+	nfs_umask(nfs, 0);
+	*rc = nfs_mount(nfs, nb->server, nb->export);
+	if (*rc != 0) {
+		snprintf(nfs_errbuf, sizeof(nfs_errbuf), "%s", nfs_get_error(nfs));
+		nfs_destroy_context(nfs);
+		return NULL;
+	}
+	return nfs;
+}
+
+/* With c locked: drop its connection and make a new one. */
+static void
+nfs_conn_reset(struct backend_nfs *nb, struct nfs_conn *c)
+{
+	int rc;
+
+	if (c->nfs != NULL)
+		nfs_destroy_context(c->nfs);
+	c->gen++;
+	c->nfs = nfs_context_open(nb, c->index, c->gen, &rc);
+}
+
+/*
+ * With c locked no request is in flight on it, so a socket that polls
+ * readable (or hung up) was closed by the server: a restart.  Seen here,
+ * the connection is replaced before a request is lost on it, so even a
+ * mutation goes through after a restart.
+ */
+static bool
+nfs_conn_dead(struct nfs_conn *c)
+{
+	struct pollfd pfd;
+
+	pfd.fd = nfs_get_fd(c->nfs);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	if (pfd.fd < 0)
+		return true;
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+/* Lock c and make sure it is connected: 0 or -EIO. */
+static int
+nfs_conn_lock(struct backend_nfs *nb, struct nfs_conn *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->nfs == NULL || nfs_conn_dead(c))
+		nfs_conn_reset(nb, c);
+	if (c->nfs == NULL) {
+		pthread_mutex_unlock(&c->lock);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void
+nfs_conn_unlock(struct nfs_conn *c)
+{
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Take a free context (or wait for one), connected. */
+static int
+nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out)
+{
+	unsigned int start, i;
+	struct nfs_conn *c = NULL;
+
+	start = __atomic_fetch_add(&nb->next, 1, __ATOMIC_RELAXED) % nb->nconn;
+	for (i = 0; i < nb->nconn && c == NULL; i++) {
+		struct nfs_conn *t = &nb->conns[(start + i) % nb->nconn];
+
+		if (pthread_mutex_trylock(&t->lock) == 0) {
+			pthread_mutex_unlock(&t->lock);
+			c = t;
+		}
+	}
+	if (c == NULL)
+		c = &nb->conns[start];
+	*out = c;
+	return nfs_conn_lock(nb, c);
+}
+
+/*
+ * After a call on c returned *rc: should it be made again?  A connection
+ * failure resets c; an idempotent call is retried once, any other fails
+ * with EIO.
+ */
+static bool
+nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
+    bool idempotent, int *tries)
+{
+	if (*rc >= 0 || !nfs_conn_error(*rc))
+		return false;
+	nfs_conn_reset(nb, c);
+	if (idempotent && c->nfs != NULL && (*tries)++ == 0)
+		return true;
+	*rc = -EIO;
+	return false;
+}
+
+/* ---- paths ---- */
+
+/* Prepend "/name" to the path being built backwards at buf[*pos]. */
+static int
+nfs_path_prepend(char *buf, size_t *pos, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n + 1 > *pos)
+		return -ENAMETOOLONG;
+	*pos -= n;
+	memcpy(buf + *pos, name, n);
+	buf[--*pos] = '/';
+	return 0;
+}
+
+/* The path of `in` relative to the export ("/" for the root). */
+static int
+nfs_path(struct backend_nfs *nb, struct inode *in, char *buf, size_t len)
+{
+	struct inode_table *t = nb->base.inodes;
+	struct inode *cur = in, *parent;
+	char name[NAME_MAX + 1];
+	size_t pos = len - 1;
+	int rc = 0, depth;
+
+	buf[pos] = '\0';
+	for (depth = 0; rc == 0 && !((struct nfs_node *)cur->bdata)->root; depth++) {
+		if (depth > NFS_PATH_MAX / 2) {
+			rc = -ELOOP;
+			break;
+		}
+		rc = inode_table_location(t, cur, &parent, name, sizeof(name));
+		if (rc != 0) {
+			rc = -ESTALE;
+			break;
+		}
+		rc = nfs_path_prepend(buf, &pos, name);
+		if (cur != in)
+			inode_table_put(t, cur);
+		cur = parent;
+	}
+	if (cur != in)
+		inode_table_put(t, cur);
+	if (rc != 0)
+		return rc;
+	if (buf[pos] == '\0')
+		buf[--pos] = '/';
+	memmove(buf, buf + pos, len - pos);
+	return 0;
+}
+
+/* The path of dir/name. */
+static int
+nfs_child_path(struct backend_nfs *nb, struct inode *dir, const char *name,
+    char *buf, size_t len)
+{
+	size_t n;
+	int rc;
+
+	rc = nfs_path(nb, dir, buf, len);
+	if (rc != 0)
+		return rc;
+	n = strlen(buf);
+	if (n == 1)
+		n = 0;		/* the root: no "//" */
+	if (n + 1 + strlen(name) + 1 > len)
+		return -ENAMETOOLONG;
+	buf[n] = '/';
+	strcpy(buf + n + 1, name);
+	return 0;
+}
+
+static struct nfs_node *
+nfs_node_of(struct inode *in)
+{
+	return in->bdata;
+}
+
+/* ---- attributes ---- */
+
+static void
+nfs_stat_convert(const struct nfs_stat_64 *s, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = (dev_t)s->nfs_dev;
+	st->st_ino = (ino_t)s->nfs_ino;
+	st->st_mode = (mode_t)s->nfs_mode;
+	st->st_nlink = (nlink_t)s->nfs_nlink;
+	st->st_uid = (uid_t)s->nfs_uid;
+	st->st_gid = (gid_t)s->nfs_gid;
+	st->st_rdev = (dev_t)s->nfs_rdev;
+	st->st_size = (off_t)s->nfs_size;
+	st->st_blksize = s->nfs_blksize != 0 ? (blksize_t)s->nfs_blksize : 4096;
+	/* space used, in 512-byte blocks (nfs_blocks counts blksize units) */
+	if (s->nfs_used != 0)
+		st->st_blocks = (blkcnt_t)((s->nfs_used + 511) / 512);
+	else
+		st->st_blocks = (blkcnt_t)(s->nfs_blocks * (uint64_t)st->st_blksize / 512);
+	st->st_atim.tv_sec = (time_t)s->nfs_atime;
+	st->st_atim.tv_nsec = (long)s->nfs_atime_nsec;
+	st->st_mtim.tv_sec = (time_t)s->nfs_mtime;
+	st->st_mtim.tv_nsec = (long)s->nfs_mtime_nsec;
+	st->st_ctim.tv_sec = (time_t)s->nfs_ctime;
+	st->st_ctim.tv_nsec = (long)s->nfs_ctime_nsec;
+}
+
+/* Stat a path on a locked context (follow: through a final symlink). */
+static int
+nfs_stat_path(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    bool follow, struct stat *st)
+{
+	struct nfs_stat_64 s;
+	int rc, tries = 0;
+
+	do {
+		rc = follow ? nfs_stat64(c->nfs, path, &s) : nfs_lstat64(c->nfs, path, &s);
+	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+	if (rc == 0)
+		nfs_stat_convert(&s, st);
+	return rc;
+}
+
+static struct nfs_node *
+nfs_node_new(const struct stat *st, bool followed)
+{
+	struct nfs_node *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	n->ino = st->st_ino;
+	n->followed = followed;
+	return n;
+}
+
+/* Stat path (dir/name) into a new node. */
+static int
+nfs_entry_at(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    bool follow, struct backend_entry *out)
+{
+	bool followed = false;
+	int rc = -ENOENT;
+
+	if (follow) {
+		rc = nfs_stat_path(nb, c, path, true, &out->st);
+		followed = rc == 0 && !S_ISLNK(out->st.st_mode);
+	}
+	if (rc != 0)
+		rc = nfs_stat_path(nb, c, path, false, &out->st);
+	if (rc != 0)
+		return rc;
+	out->bdata = nfs_node_new(&out->st, followed);
+	return out->bdata == NULL ? -ENOMEM : 0;
+}
+
+/* ---- backend operations ---- */
+
+static void
+nfsb_destroy(struct backend *b)
+{
+	struct backend_nfs *nb = NFSB(b);
+	unsigned int i;
+
+	for (i = 0; i < nb->nconn; i++) {
+		if (nb->conns[i].nfs != NULL)
+			nfs_destroy_context(nb->conns[i].nfs);
+		pthread_mutex_destroy(&nb->conns[i].lock);
+	}
+	free(nb->conns);
+	pthread_mutex_destroy(&nb->files_lock);
+	pthread_cond_destroy(&nb->files_idle);
+	free(nb->url);
+	free(nb->server);
+	free(nb->export);
+	free(nb);
+}
+
+static int
+nfsb_root(struct backend *b, struct backend_entry *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_conn *c;
+	struct nfs_node *n;
+	int rc;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nfs_stat_path(nb, c, "/", false, &out->st);
+	nfs_conn_unlock(c);
+	if (rc != 0)
+		return rc;
+	if (!S_ISDIR(out->st.st_mode))
+		return -ENOTDIR;
+	n = nfs_node_new(&out->st, false);
+	if (n == NULL)
+		return -ENOMEM;
+	n->root = true;
+	out->bdata = n;
+	return 0;
+}
+
+static void
+nfsb_node_release(struct backend *b, void *bdata)
+{
+	free(bdata);
+}
+
+static void
+nfsb_attach(struct backend *b, struct inode_table *t)
+{
+	b->inodes = t;
+}
+
+static int
+nfsb_lookup(struct backend *b, struct inode *dir, const char *name, bool follow,
+    struct backend_entry *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	int rc;
+
+	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nfs_entry_at(nb, c, path, follow, out);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
+/* Stat an inode by its path and check it is still the same file. */
+static int
+nfs_getattr_conn(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    const char *path, struct stat *out)
+{
+	struct nfs_node *n = nfs_node_of(in);
+	int rc;
+
+	rc = nfs_stat_path(nb, c, path, n->followed, out);
+	if (rc == 0 && !n->root && (uint64_t)out->st_ino != n->ino)
+		rc = -ESTALE;
+	else if (rc == -ENOENT && !n->root)
+		rc = -ESTALE;
+	return rc;
+}
+
+static int
+nfsb_getattr(struct backend *b, struct inode *in, struct stat *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	int rc;
+
+	rc = nfs_path(nb, in, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nfs_getattr_conn(nb, c, in, path, out);
+	nfs_conn_unlock(c);
+	if (rc == -ESTALE)
+		rc = nfs_getattr_open(nb, nfs_node_of(in)->ino, out);
+	return rc;
+}
+
+/* Times for lutimes: microseconds; OMIT keeps the current value, NOW
+ * is this host's clock. */
+static void
+nfs_setattr_times(const struct backend_setattr *sa, const struct stat *cur,
+    struct timeval tv[2])
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	tv[0].tv_sec = cur->st_atim.tv_sec;
+	tv[0].tv_usec = cur->st_atim.tv_nsec / 1000;
+	tv[1].tv_sec = cur->st_mtim.tv_sec;
+	tv[1].tv_usec = cur->st_mtim.tv_nsec / 1000;
+	if (sa->valid & FSB_SET_ATIME_NOW)
+		tv[0] = now;
+	else if (sa->valid & FSB_SET_ATIME) {
+		tv[0].tv_sec = sa->atime.tv_sec;
+		tv[0].tv_usec = sa->atime.tv_nsec / 1000;
+	}
+	if (sa->valid & FSB_SET_MTIME_NOW)
+		tv[1] = now;
+	else if (sa->valid & FSB_SET_MTIME) {
+		tv[1].tv_sec = sa->mtime.tv_sec;
+		tv[1].tv_usec = sa->mtime.tv_nsec / 1000;
+	}
+}
+
+/* Truncate a file by path without following a final symlink. */
+static int
+nfs_truncate_path(struct nfs_context *nfs, const char *path, off_t size)
+{
+	struct nfsfh *fh;
+	int rc;
+
+	rc = nfs_open(nfs, path, O_WRONLY | O_NOFOLLOW, &fh);
+	if (rc != 0)
+		return rc;
+	rc = nfs_ftruncate(nfs, fh, (uint64_t)size);
+	nfs_close(nfs, fh);
+	return rc;
+}
+
+/* ---- NFSv4 SETATTR, by a COMPOUND of our own ----
+ *
+ * libnfs 4.0 sets attributes over NFSv4 by OPENing the object first,
+ * which fails for directories and symlinks.  This sends PUTROOTFH,
+ * LOOKUP for each component of the export and of the path (a LOOKUP never
+ * follows a symlink), then SETATTR with the anonymous stateid.
+ */
+
+struct nfs4_call {
+	bool done;
+	int status;		/* 0 or -errno */
+};
+
+static void
+nfs4_call_cb(struct rpc_context *rpc, int status, void *data, void *private_data)
+{
+	struct nfs4_call *call = private_data;
+	COMPOUND4res *res = data;
+
+	call->done = true;
+	if (status != RPC_STATUS_SUCCESS)
+		call->status = status == RPC_STATUS_CANCEL ? -EINTR : -EIO;
+	else
+		call->status = res->status == NFS4_OK ? 0 : nfsstat4_to_errno(res->status);
+}
+
+/* Run one COMPOUND to completion on a locked context. */
+static int
+nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args)
+{
+	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
+	struct nfs4_call call = { false, 0 };
+	struct timespec start, now;
+	struct pollfd pfd;
+
+	if (rpc_nfs4_compound_async(rpc, nfs4_call_cb, args, &call) != 0)
+		return -EIO;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!call.done) {
+		pfd.fd = rpc_get_fd(rpc);
+		pfd.events = (short)rpc_which_events(rpc);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+			break;
+		if (rpc_service(rpc, pfd.revents) < 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 > NFS_RPC_TIMEOUT_MS)
+			break;
+	}
+	if (!call.done) {
+		/* the callback still points at `call`: tear the context
+		 * down (it cancels the call) before this frame goes */
+		nfs_conn_reset(nb, c);
+		return -EIO;
+	}
+	return call.status;
+}
+
+/* XDR encoding into a small buffer. */
+struct nfs4_xdr {
+	char buf[128];
+	size_t len;
+};
+
+static void
+xdr_u32(struct nfs4_xdr *x, uint32_t v)
+{
+	uint32_t be = htonl(v);
+
+	memcpy(x->buf + x->len, &be, 4);
+	x->len += 4;
+}
+
+static void
+xdr_u64(struct nfs4_xdr *x, uint64_t v)
+{
+	xdr_u32(x, (uint32_t)(v >> 32));
+	xdr_u32(x, (uint32_t)v);
+}
+
+static void
+xdr_id(struct nfs4_xdr *x, unsigned int id)
+{
+	char s[16];
+	size_t n = (size_t)snprintf(s, sizeof(s), "%u", id);
+
+	xdr_u32(x, (uint32_t)n);
+	memset(x->buf + x->len, 0, (n + 3) & ~(size_t)3);
+	memcpy(x->buf + x->len, s, n);
+	x->len += (n + 3) & ~(size_t)3;
+}
+
+/* settime4: the server's clock, or the given time. */
+static void
+xdr_settime(struct nfs4_xdr *x, bool now, const struct timespec *ts)
+{
+	if (now) {
+		xdr_u32(x, SET_TO_SERVER_TIME4);
+		return;
+	}
+	xdr_u32(x, SET_TO_CLIENT_TIME4);
+	xdr_u64(x, (uint64_t)ts->tv_sec);
+	xdr_u32(x, (uint32_t)ts->tv_nsec);
+}
+
+/* The fattr4 of a setattr: bitmap words and values (ascending order). */
+static void
+nfs4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2], struct nfs4_xdr *x)
+{
+	mask[0] = mask[1] = 0;
+	x->len = 0;
+	if (sa->valid & FSB_SET_SIZE) {
+		mask[0] |= 1u << FATTR4_SIZE;
+		xdr_u64(x, (uint64_t)sa->size);
+	}
+	if (sa->valid & FSB_SET_MODE) {
+		mask[1] |= 1u << (FATTR4_MODE - 32);
+		xdr_u32(x, sa->mode & 07777);
+	}
+	if (sa->valid & FSB_SET_UID) {
+		mask[1] |= 1u << (FATTR4_OWNER - 32);
+		xdr_id(x, sa->uid);
+	}
+	if (sa->valid & FSB_SET_GID) {
+		mask[1] |= 1u << (FATTR4_OWNER_GROUP - 32);
+		xdr_id(x, sa->gid);
+	}
+	if (sa->valid & (FSB_SET_ATIME | FSB_SET_ATIME_NOW)) {
+		mask[1] |= 1u << (FATTR4_TIME_ACCESS_SET - 32);
+		xdr_settime(x, sa->valid & FSB_SET_ATIME_NOW, &sa->atime);
+	}
+	if (sa->valid & (FSB_SET_MTIME | FSB_SET_MTIME_NOW)) {
+		mask[1] |= 1u << (FATTR4_TIME_MODIFY_SET - 32);
+		xdr_settime(x, sa->valid & FSB_SET_MTIME_NOW, &sa->mtime);
+	}
+}
+
+/* A COMPOUND being built: its ops and the strings they point into. */
+struct nfs4_req {
+	nfs_argop4 *ops;
+	unsigned int n, max;
+	unsigned int nbufs;
+	char bufs[6][NFS_PATH_MAX];
+	uint32_t mask[2];
+	struct nfs4_xdr attrs;
+};
+
+static unsigned int
+nfs4_count_names(const char *path)
+{
+	unsigned int n = 0;
+
+	for (; *path != '\0'; path++)
+		if (*path != '/' && (path[1] == '/' || path[1] == '\0'))
+			n++;
+	return n;
+}
+
+static struct nfs4_req *
+nfs4_req_new(unsigned int max)
+{
+	struct nfs4_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->max = max;
+	r->ops = calloc(max, sizeof(*r->ops));
+	if (r->ops == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+nfs4_req_free(struct nfs4_req *r)
+{
+	if (r == NULL)
+		return;
+	free(r->ops);
+	free(r);
+}
+
+/* The next op of r, or NULL if r is full. */
+static nfs_argop4 *
+nfs4_req_op(struct nfs4_req *r, nfs_opnum4 op)
+{
+	if (r->n >= r->max)
+		return NULL;
+	r->ops[r->n].argop = op;
+	return &r->ops[r->n++];
+}
+
+/* A string kept as long as r, or NULL. */
+static char *
+nfs4_req_str(struct nfs4_req *r, const char *s)
+{
+	if (r->nbufs >= 6 || strlen(s) >= NFS_PATH_MAX)
+		return NULL;
+	strcpy(r->bufs[r->nbufs], s);
+	return r->bufs[r->nbufs++];
+}
+
+/* LOOKUP ops for each name of path (none ever follows a symlink). */
+static int
+nfs4_req_lookups(struct nfs4_req *r, const char *path)
+{
+	char *copy, *save = NULL, *name;
+	nfs_argop4 *op;
+
+	copy = nfs4_req_str(r, path);
+	if (copy == NULL)
+		return -ENAMETOOLONG;
+	for (name = strtok_r(copy, "/", &save); name != NULL; name = strtok_r(NULL, "/", &save)) {
+		op = nfs4_req_op(r, OP_LOOKUP);
+		if (op == NULL)
+			return -ENAMETOOLONG;
+		op->nfs_argop4_u.oplookup.objname.utf8string_len = (u_int)strlen(name);
+		op->nfs_argop4_u.oplookup.objname.utf8string_val = name;
+	}
+	return 0;
+}
+
+/* Make path (relative to the export) the current filehandle. */
+static int
+nfs4_req_walk(struct nfs4_req *r, struct backend_nfs *nb, const char *path)
+{
+	int rc;
+
+	if (nfs4_req_op(r, OP_PUTROOTFH) == NULL)
+		return -ENAMETOOLONG;
+	rc = nfs4_req_lookups(r, nb->export);
+	return rc != 0 ? rc : nfs4_req_lookups(r, path);
+}
+
+/* Room for walks to the given paths plus `extra` ops. */
+static struct nfs4_req *
+nfs4_req_for(struct backend_nfs *nb, const char *p1, const char *p2, unsigned int extra)
+{
+	unsigned int n = extra + 2 * (1 + nfs4_count_names(nb->export));
+
+	n += nfs4_count_names(p1) + (p2 != NULL ? nfs4_count_names(p2) : 0);
+	return nfs4_req_new(n);
+}
+
+static int
+nfs4_req_run(struct nfs4_req *r, struct backend_nfs *nb, struct nfs_conn *c)
+{
+	COMPOUND4args args;
+
+	memset(&args, 0, sizeof(args));
+	args.argarray.argarray_len = r->n;
+	args.argarray.argarray_val = r->ops;
+	return nfs4_compound(nb, c, &args);
+}
+
+static void
+nfs4_set_fattr(fattr4 *fa, struct nfs4_req *r)
+{
+	fa->attrmask.bitmap4_len = 2;
+	fa->attrmask.bitmap4_val = r->mask;
+	fa->attr_vals.attrlist4_len = (u_int)r->attrs.len;
+	fa->attr_vals.attrlist4_val = r->attrs.buf;
+}
+
+static int
+nfs4_setattr(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    const struct backend_setattr *sa)
+{
+	struct nfs4_req *r;
+	nfs_argop4 *op;
+	int rc;
+
+	r = nfs4_req_for(nb, path, NULL, 1);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = nfs4_req_walk(r, nb, path);
+	if (rc == 0 && (op = nfs4_req_op(r, OP_SETATTR)) == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		nfs4_encode_setattr(sa, r->mask, &r->attrs);
+		memset(&op->nfs_argop4_u.opsetattr.stateid, 0, sizeof(stateid4));	/* anonymous */
+		nfs4_set_fattr(&op->nfs_argop4_u.opsetattr.obj_attributes, r);
+		rc = nfs4_req_run(r, nb, c);
+	}
+	nfs4_req_free(r);
+	return rc;
+}
+
+/* LINK: the current filehandle of oldpath saved, then the new directory. */
+static int
+nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
+    const char *newdir, const char *newname)
+{
+	struct nfs4_req *r;
+	nfs_argop4 *op = NULL;
+	char *name;
+	int rc;
+
+	r = nfs4_req_for(nb, oldpath, newdir, 2);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = nfs4_req_walk(r, nb, oldpath);
+	if (rc == 0 && nfs4_req_op(r, OP_SAVEFH) == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0)
+		rc = nfs4_req_walk(r, nb, newdir);
+	name = rc == 0 ? nfs4_req_str(r, newname) : NULL;
+	if (name != NULL)
+		op = nfs4_req_op(r, OP_LINK);
+	if (rc == 0 && op == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		op->nfs_argop4_u.oplink.newname.utf8string_len = (u_int)strlen(name);
+		op->nfs_argop4_u.oplink.newname.utf8string_val = name;
+		rc = nfs4_req_run(r, nb, c);
+	}
+	nfs4_req_free(r);
+	return rc;
+}
+
+/* CREATE of a fifo, socket or device node in dir. */
+static int
+nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
+    const char *name, mode_t mode, dev_t rdev)
+{
+	struct backend_setattr sa = { .valid = FSB_SET_MODE, .mode = mode & 07777 };
+	CREATE4args *ca;
+	struct nfs4_req *r;
+	nfs_argop4 *op = NULL;
+	char *nm;
+	int rc;
+
+	r = nfs4_req_for(nb, dir, NULL, 1);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = nfs4_req_walk(r, nb, dir);
+	nm = rc == 0 ? nfs4_req_str(r, name) : NULL;
+	if (nm != NULL)
+		op = nfs4_req_op(r, OP_CREATE);
+	if (rc == 0 && op == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		ca = &op->nfs_argop4_u.opcreate;
+		switch (mode & S_IFMT) {
+		case S_IFIFO: ca->objtype.type = NF4FIFO; break;
+		case S_IFSOCK: ca->objtype.type = NF4SOCK; break;
+		case S_IFCHR: ca->objtype.type = NF4CHR; break;
+		case S_IFBLK: ca->objtype.type = NF4BLK; break;
+		default: rc = -EINVAL; break;
+		}
+		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
+		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
+		ca->objname.utf8string_len = (u_int)strlen(nm);
+		ca->objname.utf8string_val = nm;
+		nfs4_encode_setattr(&sa, r->mask, &r->attrs);
+		nfs4_set_fattr(&ca->createattrs, r);
+	}
+	if (rc == 0)
+		rc = nfs4_req_run(r, nb, c);
+	nfs4_req_free(r);
+	return rc;
+}
+
+/* The steps of a setattr, on a locked context (mutations: no retry). */
+static int
+nfs_setattr_steps(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    const char *path, struct nfsfh *fh, const struct backend_setattr *sa)
+{
+	struct nfs_context *nfs = c->nfs;
+	int rc = 0;
+
+	if (nb->v4)
+		return nfs4_setattr(nb, c, path, sa);
+	if (sa->valid & FSB_SET_MODE)
+		rc = fh != NULL ? nfs_fchmod(nfs, fh, (int)sa->mode) :
+		    nfs_lchmod(nfs, path, (int)sa->mode);
+	if (rc == 0 && (sa->valid & (FSB_SET_UID | FSB_SET_GID))) {
+		int uid = (sa->valid & FSB_SET_UID) ? (int)sa->uid : -1;
+		int gid = (sa->valid & FSB_SET_GID) ? (int)sa->gid : -1;
+
+		rc = fh != NULL ? nfs_fchown(nfs, fh, uid, gid) : nfs_lchown(nfs, path, uid, gid);
+	}
+	if (rc == 0 && (sa->valid & FSB_SET_SIZE))
+		rc = fh != NULL ? nfs_ftruncate(nfs, fh, (uint64_t)sa->size) :
+		    nfs_truncate_path(nfs, path, sa->size);
+	if (rc == 0 && (sa->valid & (FSB_SET_ATIME | FSB_SET_MTIME))) {
+		struct timeval tv[2];
+		struct stat cur;
+
+		rc = nfs_getattr_conn(nb, c, in, path, &cur);
+		if (rc == 0) {
+			nfs_setattr_times(sa, &cur, tv);
+			rc = nfs_lutimes(c->nfs, path, tv);
+		}
+	}
+	return rc;
+}
+
+/* An open file's handle on its (locked) context, re-opened if that
+ * context reconnected since. */
+static int nfs_file_ready(struct backend_nfs *nb, struct nfs_file *f);
+
+static int
+nfsb_setattr(struct backend *b, struct inode *in, struct backend_file *bf,
+    const struct backend_setattr *sa, struct stat *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_file *f = bf != NULL ? bf->priv : NULL;
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	int rc, tries = 1;
+
+	rc = nfs_path(nb, in, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	if (f != NULL) {
+		c = f->conn;
+		rc = nfs_conn_lock(nb, c);
+		if (rc == 0 && (rc = nfs_file_ready(nb, f)) != 0)
+			nfs_conn_unlock(c);
+	} else
+		rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nfs_setattr_steps(nb, c, in, path, f != NULL ? f->fh : NULL, sa);
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	if (rc == 0)
+		rc = nfs_getattr_conn(nb, c, in, path, out);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
+static int
+nfsb_readlink(struct backend *b, struct inode *in, char *buf, size_t size)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	char *target = NULL;
+	int rc, tries = 0;
+
+	rc = nfs_path(nb, in, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs_readlink2(c->nfs, path, &target);
+	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+	nfs_conn_unlock(c);
+	if (rc != 0)
+		return rc;
+	if (strlen(target) >= size)
+		rc = -ENAMETOOLONG;
+	else
+		strcpy(buf, target);
+	free(target);
+	return rc;
+}
+
+/* The number of directories between the root and dir, by the last-known
+ * locations the inode table keeps (the path every request uses). */
+static int
+nfsb_depth(struct backend *b, struct inode *dir, unsigned int *depth)
+{
+	char path[NFS_PATH_MAX];
+	unsigned int d = 0;
+	const char *p;
+	int rc;
+
+	rc = nfs_path(NFSB(b), dir, path, sizeof(path));
+	if (rc != 0)
+		return -ENOENT;
+	for (p = path; *p != '\0'; p++)
+		if (*p == '/' && p[1] != '\0')
+			d++;
+	*depth = d;
+	return 0;
+}
+
+/* Run a creation under the caller's ids (a root server only). */
+static void
+nfs_cred_enter(struct backend_nfs *nb, struct nfs_conn *c, const struct backend_cred *cred)
+{
+	if (!nb->as_root || cred == NULL)
+		return;
+	nfs_set_uid(c->nfs, (int)cred->uid);
+	nfs_set_gid(c->nfs, (int)cred->gid);
+}
+
+static void
+nfs_cred_leave(struct backend_nfs *nb, struct nfs_conn *c, const struct backend_cred *cred)
+{
+	if (!nb->as_root || cred == NULL || c->nfs == NULL)
+		return;
+	nfs_set_uid(c->nfs, (int)geteuid());
+	nfs_set_gid(c->nfs, (int)getegid());
+}
+
+enum nfs_make_kind { NFS_MAKE_NODE, NFS_MAKE_DIR, NFS_MAKE_SYMLINK };
+
+struct nfs_make {
+	enum nfs_make_kind kind;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;
+};
+
+static int nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c,
+    const char *path, int flags, mode_t mode, struct nfsfh **fh);
+
+/* Make dir/name (whose path is `path`) on a locked context. */
+static int
+nfs_make_call(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
+    const char *name, const char *path, const struct nfs_make *m)
+{
+	struct nfs_context *nfs = c->nfs;
+
+	switch (m->kind) {
+	case NFS_MAKE_NODE:
+		if (S_ISREG(m->mode)) {
+			struct nfsfh *fh;
+			int rc = nfs_create_open(nb, c, path, O_WRONLY | O_CREAT | O_EXCL,
+			    m->mode, &fh);
+
+			if (rc == 0)
+				nfs_close(c->nfs, fh);
+			return rc;
+		}
+		if (nb->v4)	/* libnfs 4.0 cannot make these over NFSv4 */
+			return nfs4_mknod(nb, c, dir, name, m->mode, m->rdev);
+		return nfs_mknod(nfs, path, (int)m->mode, (int)m->rdev);
+	case NFS_MAKE_DIR:
+		return nfs_mkdir2(nfs, path, (int)m->mode);
+	case NFS_MAKE_SYMLINK:
+		return nfs_symlink(nfs, m->target, path);
+	}
+	return -EINVAL;
+}
+
+/* The common frame of mknod/mkdir/symlink: create, then stat. */
+static int
+nfs_make(struct backend *b, struct inode *dir, const char *name,
+    const struct nfs_make *m, const struct backend_cred *cred,
+    struct backend_entry *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX], dpath[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	int rc, tries = 1;
+
+	rc = nfs_path(nb, dir, dpath, sizeof(dpath));
+	if (rc == 0)
+		rc = nfs_child_path(nb, dir, name, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	nfs_cred_enter(nb, c, cred);
+	rc = nfs_make_call(nb, c, dpath, name, path, m);
+	nfs_cred_leave(nb, c, cred);
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	if (rc == 0)
+		rc = nfs_entry_at(nb, c, path, false, out);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
+static int
+nfsb_mknod(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    dev_t rdev, const struct backend_cred *cred, struct backend_entry *out)
+{
+	struct nfs_make m = { NFS_MAKE_NODE, mode, rdev, NULL };
+
+	return nfs_make(b, dir, name, &m, cred, out);
+}
+
+static int
+nfsb_mkdir(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    const struct backend_cred *cred, struct backend_entry *out)
+{
+	struct nfs_make m = { NFS_MAKE_DIR, mode, 0, NULL };
+
+	return nfs_make(b, dir, name, &m, cred, out);
+}
+
+static int
+nfsb_symlink(struct backend *b, struct inode *dir, const char *name,
+    const char *target, const struct backend_cred *cred, struct backend_entry *out)
+{
+	struct nfs_make m = { NFS_MAKE_SYMLINK, S_IFLNK | 0777, 0, target };
+
+	return nfs_make(b, dir, name, &m, cred, out);
+}
+
+/*
+ * Over NFSv4 a LINK of our own (no lookup follows a link).  libnfs's own
+ * link (NFSv3) resolves its source through a final symlink: there a hard
+ * link to a symlink is refused.  A source that turns out to be another
+ * file than `in` is taken back (-ESTALE).
+ */
+static int
+nfsb_link(struct backend *b, struct inode *in, struct inode *newdir,
+    const char *newname, struct backend_entry *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char oldpath[NFS_PATH_MAX], newpath[NFS_PATH_MAX], dirpath[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	int rc, tries = 1;
+
+	if ((S_ISLNK(in->type) && !nb->v4) || nfs_node_of(in)->followed)
+		return -EPERM;
+	rc = nfs_path(nb, in, oldpath, sizeof(oldpath));
+	if (rc == 0)
+		rc = nfs_path(nb, newdir, dirpath, sizeof(dirpath));
+	if (rc == 0)
+		rc = nfs_child_path(nb, newdir, newname, newpath, sizeof(newpath));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nb->v4 ? nfs4_link(nb, c, oldpath, dirpath, newname) :
+	    nfs_link(c->nfs, oldpath, newpath);
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	if (rc == 0)
+		rc = nfs_entry_at(nb, c, newpath, false, out);
+	if (rc == 0 && (uint64_t)out->st.st_ino != nfs_node_of(in)->ino) {
+		nfs_unlink(c->nfs, newpath);
+		free(out->bdata);
+		rc = -ESTALE;
+	}
+	nfs_conn_unlock(c);
+	return rc;
+}
+
+static int
+nfs_remove(struct backend *b, struct inode *dir, const char *name, bool is_dir)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	int rc, tries = 1;
+
+	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = is_dir ? nfs_rmdir(c->nfs, path) : nfs_unlink(c->nfs, path);
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
+static int
+nfsb_unlink(struct backend *b, struct inode *dir, const char *name)
+{
+	return nfs_remove(b, dir, name, false);
+}
+
+static int
+nfsb_rmdir(struct backend *b, struct inode *dir, const char *name)
+{
+	return nfs_remove(b, dir, name, true);
+}
+
+/* RENAME_NOREPLACE is checked before the rename (NFS has no atomic
+ * form: a racing creation on the server may still be replaced);
+ * RENAME_EXCHANGE cannot be done. */
+static int
+nfsb_rename(struct backend *b, struct inode *olddir, const char *oldname,
+    struct inode *newdir, const char *newname, unsigned int flags)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char oldpath[NFS_PATH_MAX], newpath[NFS_PATH_MAX];
+	struct nfs_stat_64 s;
+	struct nfs_conn *c;
+	int rc, tries = 1;
+
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	rc = nfs_child_path(nb, olddir, oldname, oldpath, sizeof(oldpath));
+	if (rc == 0)
+		rc = nfs_child_path(nb, newdir, newname, newpath, sizeof(newpath));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	if (flags & RENAME_NOREPLACE) {
+		rc = nfs_lstat64(c->nfs, newpath, &s);
+		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
+	}
+	if (rc == 0)
+		rc = nfs_rename(c->nfs, oldpath, newpath);
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
+/* Flags libnfs understands; never follow a final symlink unless the
+ * node was found by following one (follow mode). */
+static int
+nfs_open_flags(int flags, bool followed)
+{
+	flags &= O_ACCMODE | O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_CREAT | O_EXCL;
+	if (!followed)
+		flags |= O_NOFOLLOW;
+	return flags;
+}
+
+static struct nfs_file *
+nfs_file_new(struct nfs_conn *c, const char *path, int flags, uint64_t ino, bool followed)
+{
+	struct nfs_file *f = calloc(1, sizeof(*f) + strlen(path) + 1);
+
+	if (f == NULL)
+		return NULL;
+	f->conn = c;
+	f->gen = c->gen;
+	f->flags = flags & ~(O_CREAT | O_EXCL | O_TRUNC);
+	f->ino = ino;
+	f->followed = followed;
+	strcpy(f->path, path);
+	return f;
+}
+
+static int
+nfs_file_ready(struct backend_nfs *nb, struct nfs_file *f)
+{
+	struct nfs_stat_64 s;
+	struct nfsfh *fh;
+	int rc;
+
+	if (f->fh != NULL && f->gen == f->conn->gen)
+		return 0;
+	f->fh = NULL;		/* it belonged to the torn-down context */
+	rc = nfs_open(f->conn->nfs, f->path, nfs_open_flags(f->flags, f->followed), &fh);
+	if (rc != 0)
+		return rc;
+	rc = nfs_fstat64(f->conn->nfs, fh, &s);
+	if (rc == 0 && s.nfs_ino != f->ino)
+		rc = -ESTALE;
+	if (rc != 0) {
+		nfs_close(f->conn->nfs, fh);
+		return rc;
+	}
+	f->fh = fh;
+	f->gen = f->conn->gen;
+	return 0;
+}
+
+static void
+nfs_file_register(struct backend_nfs *nb, struct nfs_file *f)
+{
+	pthread_mutex_lock(&nb->files_lock);
+	TAILQ_INSERT_TAIL(&nb->files, f, link);
+	pthread_mutex_unlock(&nb->files_lock);
+}
+
+static void
+nfs_file_unregister(struct backend_nfs *nb, struct nfs_file *f)
+{
+	pthread_mutex_lock(&nb->files_lock);
+	TAILQ_REMOVE(&nb->files, f, link);
+	while (f->users > 0)
+		pthread_cond_wait(&nb->files_idle, &nb->files_lock);
+	pthread_mutex_unlock(&nb->files_lock);
+}
+
+/* Stat a file by one of its open handles (it may have no path left). */
+static int
+nfs_getattr_open(struct backend_nfs *nb, uint64_t ino, struct stat *out)
+{
+	struct nfs_stat_64 s;
+	struct nfs_file *f;
+	int rc;
+
+	pthread_mutex_lock(&nb->files_lock);
+	TAILQ_FOREACH(f, &nb->files, link)
+		if (f->ino == ino)
+			break;
+	if (f != NULL)
+		f->users++;
+	pthread_mutex_unlock(&nb->files_lock);
+	if (f == NULL)
+		return -ESTALE;
+	rc = nfs_conn_lock(nb, f->conn);
+	if (rc == 0) {
+		rc = nfs_file_ready(nb, f);
+		if (rc == 0)
+			rc = nfs_fstat64(f->conn->nfs, f->fh, &s);
+		nfs_conn_unlock(f->conn);
+	}
+	pthread_mutex_lock(&nb->files_lock);
+	f->users--;
+	pthread_cond_broadcast(&nb->files_idle);
+	pthread_mutex_unlock(&nb->files_lock);
+	if (rc != 0)
+		return -ESTALE;
+	nfs_stat_convert(&s, out);
+	return 0;
+}
+
+static int
+nfsb_open(struct backend *b, struct inode *in, int flags, struct backend_file *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_node *n = nfs_node_of(in);
+	char path[NFS_PATH_MAX];
+	struct nfs_file *f;
+	struct nfs_conn *c;
+	int rc, tries = 0;
+
+	rc = nfs_path(nb, in, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	f = nfs_file_new(c, path, flags & ~(O_CREAT | O_EXCL), n->ino, n->followed);
+	if (f == NULL) {
+		nfs_conn_unlock(c);
+		return -ENOMEM;
+	}
+	/* O_TRUNC at open is a mutation: only retried when nothing ran */
+	f->flags = flags & ~(O_CREAT | O_EXCL);
+	do {
+		rc = nfs_file_ready(nb, f);
+	} while (nfs_conn_retry(nb, c, &rc, !(flags & O_TRUNC), &tries));
+	f->flags &= ~O_TRUNC;
+	nfs_conn_unlock(c);
+	if (rc != 0) {
+		free(f);
+		return rc;
+	}
+	nfs_file_register(nb, f);
+	out->fd = -1;
+	out->priv = f;
+	return 0;
+}
+
+/*
+ * Open path, creating it with mode if needed.  libnfs 4.0's NFSv4 create
+ * is always exclusive (and sets the mode only then), so O_CREAT without
+ * O_EXCL is an exclusive create and, if the file exists, a plain open.
+ */
+static int
+nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    int flags, mode_t mode, struct nfsfh **fh)
+{
+	/* an exclusive create stores its verifier in the times */
+	static const struct backend_setattr now = {
+		.valid = FSB_SET_ATIME | FSB_SET_ATIME_NOW | FSB_SET_MTIME | FSB_SET_MTIME_NOW,
+	};
+	int rc;
+
+	rc = nfs_create(c->nfs, path, nfs_open_flags(flags | O_CREAT | O_EXCL, false),
+	    (int)(mode & 07777), fh);
+	if (rc == 0 && nb->v4)	/* (the file is open: odd times are no reason to fail) */
+		(void)nfs4_setattr(nb, c, path, &now);
+	if (rc == -EEXIST && !(flags & O_EXCL))
+		rc = nfs_open(c->nfs, path, nfs_open_flags(flags & ~O_CREAT, false), fh);
+	return rc;
+}
+
+static int
+nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    int flags, const struct backend_cred *cred, struct backend_entry *out,
+    struct backend_file *fout)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX];
+	struct nfs_file *f;
+	struct nfs_conn *c;
+	struct nfsfh *fh;
+	int rc, tries = 1;
+
+	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	nfs_cred_enter(nb, c, cred);
+	rc = nfs_create_open(nb, c, path, flags, mode, &fh);
+	nfs_cred_leave(nb, c, cred);
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	if (rc == 0) {
+		rc = nfs_entry_at(nb, c, path, false, out);
+		f = rc == 0 ? nfs_file_new(c, path, flags, out->st.st_ino, false) : NULL;
+		if (rc == 0 && f == NULL) {
+			free(out->bdata);
+			rc = -ENOMEM;
+		}
+		if (rc != 0)
+			nfs_close(c->nfs, fh);
+		else
+			f->fh = fh;
+	}
+	nfs_conn_unlock(c);
+	if (rc != 0)
+		return rc;
+	nfs_file_register(nb, f);
+	fout->fd = -1;
+	fout->priv = f;
+	return 0;
+}
+
+static ssize_t
+nfs_pread_all(struct nfs_context *nfs, struct nfsfh *fh, char *buf, size_t size, off_t off)
+{
+	size_t done = 0;
+
+	while (done < size) {
+		int n = nfs_pread(nfs, fh, (uint64_t)off + done, size - done, buf + done);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t
+nfsb_read(struct backend *b, struct backend_file *bf, void *buf, size_t size, off_t off)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_file *f = bf->priv;
+	int rc, tries = 0;
+	ssize_t n;
+
+	rc = nfs_conn_lock(nb, f->conn);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs_file_ready(nb, f);
+		n = rc != 0 ? rc : nfs_pread_all(f->conn->nfs, f->fh, buf, size, off);
+		rc = n < 0 ? (int)n : 0;
+	} while (nfs_conn_retry(nb, f->conn, &rc, true, &tries));
+	nfs_conn_unlock(f->conn);
+	return rc != 0 ? rc : n;
+}
+
+static ssize_t
+nfsb_write(struct backend *b, struct backend_file *bf, const void *buf, size_t size, off_t off)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_file *f = bf->priv;
+	size_t done = 0;
+	int rc, tries = 1;
+
+	rc = nfs_conn_lock(nb, f->conn);
+	if (rc != 0)
+		return rc;
+	rc = nfs_file_ready(nb, f);
+	while (rc == 0 && done < size) {
+		size_t want = size - done;
+		int n;
+
+		if (nb->v4 && want > NFS4_WRITE_MAX)
+			want = NFS4_WRITE_MAX;
+		n = nfs_pwrite(f->conn->nfs, f->fh, (uint64_t)off + done, want,
+		    (const char *)buf + done);
+
+		if (n < 0)
+			rc = n;
+		else if (n == 0)
+			rc = -EIO;
+		else
+			done += (size_t)n;
+	}
+	nfs_conn_retry(nb, f->conn, &rc, false, &tries);
+	nfs_conn_unlock(f->conn);
+	if (rc != 0 && done == 0)
+		return rc;
+	return (ssize_t)done;
+}
+
+static int
+nfsb_fsync(struct backend *b, struct backend_file *bf, bool datasync)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_file *f = bf->priv;
+	int rc, tries = 1;
+
+	(void)datasync;
+	rc = nfs_conn_lock(nb, f->conn);
+	if (rc != 0)
+		return rc;
+	rc = nfs_file_ready(nb, f);
+	if (rc == 0)
+		rc = nfs_fsync(f->conn->nfs, f->fh);
+	/* a commit after a reconnect cannot vouch for earlier writes */
+	nfs_conn_retry(nb, f->conn, &rc, false, &tries);
+	nfs_conn_unlock(f->conn);
+	return rc;
+}
+
+static void
+nfsb_release(struct backend *b, struct backend_file *bf)
+{
+	struct nfs_file *f = bf->priv;
+
+	nfs_file_unregister(NFSB(b), f);
+	pthread_mutex_lock(&f->conn->lock);
+	if (f->fh != NULL && f->gen == f->conn->gen && f->conn->nfs != NULL)
+		nfs_close(f->conn->nfs, f->fh);
+	pthread_mutex_unlock(&f->conn->lock);
+	free(f);
+	bf->priv = NULL;
+}
+
+static int
+nfsb_fallocate(struct backend *b, struct backend_file *bf, int mode, off_t off, off_t len)
+{
+	return -EOPNOTSUPP;
+}
+
+/* SEEK_DATA/SEEK_HOLE (NFS below 4.2 knows no holes): all data. */
+static off_t
+nfsb_lseek(struct backend *b, struct backend_file *bf, off_t off, int whence)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_file *f = bf->priv;
+	struct nfs_stat_64 s;
+	int rc, tries = 0;
+
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	rc = nfs_conn_lock(nb, f->conn);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs_file_ready(nb, f);
+		if (rc == 0)
+			rc = nfs_fstat64(f->conn->nfs, f->fh, &s);
+	} while (nfs_conn_retry(nb, f->conn, &rc, true, &tries));
+	nfs_conn_unlock(f->conn);
+	if (rc != 0)
+		return rc;
+	if (off < 0 || (uint64_t)off >= s.nfs_size)
+		return -ENXIO;
+	return whence == SEEK_DATA ? off : (off_t)s.nfs_size;
+}
+
+/* A copy through this host, in bounded chunks. */
+static ssize_t
+nfsb_copy_file_range(struct backend *b, struct backend_file *in, off_t off_in,
+    struct backend_file *out, off_t off_out, size_t len, unsigned int flags)
+{
+	size_t chunk = 1 << 20, done = 0;
+	char *buf;
+	ssize_t n = 0;
+
+	if (flags != 0)
+		return -EINVAL;
+	buf = malloc(chunk);
+	if (buf == NULL)
+		return -ENOMEM;
+	while (done < len) {
+		size_t want = len - done < chunk ? len - done : chunk;
+
+		n = nfsb_read(b, in, buf, want, off_in + (off_t)done);
+		if (n <= 0)
+			break;
+		n = nfsb_write(b, out, buf, (size_t)n, off_out + (off_t)done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	free(buf);
+	if (done == 0 && n < 0)
+		return n;
+	return (ssize_t)done;
+}
+
+/* The fileids "." and ".." list: the directory and its last-known parent. */
+static void
+nfs_dir_dots(struct backend_nfs *nb, struct inode *in, struct nfs_dir *d)
+{
+	char name[NAME_MAX + 1];
+	struct inode *parent;
+
+	d->ino = d->parent_ino = nfs_node_of(in)->ino;
+	if (!nfs_node_of(in)->root &&
+	    inode_table_location(nb->base.inodes, in, &parent, name, sizeof(name)) == 0) {
+		d->parent_ino = nfs_node_of(parent)->ino;
+		inode_table_put(nb->base.inodes, parent);
+	}
+}
+
+static int
+nfsb_opendir(struct backend *b, struct inode *in, struct backend_file *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	struct nfs_dir *d;
+	int rc, tries = 0;
+
+	rc = nfs_path(nb, in, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	d = calloc(1, sizeof(*d) + strlen(path) + 1);
+	if (d == NULL)
+		return -ENOMEM;
+	strcpy(d->path, path);
+	nfs_dir_dots(nb, in, d);
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0) {
+		free(d);
+		return rc;
+	}
+	do {
+		rc = nfs_opendir(c->nfs, path, &d->dir);
+	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+	nfs_conn_unlock(c);
+	if (rc != 0) {
+		free(d);
+		return rc;
+	}
+	out->fd = -1;
+	out->priv = d;
+	return 0;
+}
+
+static unsigned char
+nfs_dirent_type(const struct nfsdirent *e)
+{
+	static const unsigned char nf3[] = {
+		DT_UNKNOWN, DT_REG, DT_DIR, DT_BLK, DT_CHR, DT_LNK, DT_SOCK, DT_FIFO,
+	};
+
+	if (e->mode & S_IFMT)
+		return IFTODT(e->mode);
+	return e->type < sizeof(nf3) ? nf3[e->type] : DT_UNKNOWN;
+}
+
+/* The fileid and type of an entry, by a stat; false if it is gone. */
+static bool
+nfs_dirent_stat(struct backend_nfs *nb, struct nfs_dir *d, const char *name,
+    struct backend_dirent *ent)
+{
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	struct stat st;
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", strcmp(d->path, "/") == 0 ? "" : d->path, name);
+	if (n < 0 || (size_t)n >= sizeof(path) || nfs_conn_get(nb, &c) != 0)
+		return false;
+	n = nfs_stat_path(nb, c, path, false, &st);
+	nfs_conn_unlock(c);
+	if (n != 0)
+		return false;
+	ent->ino = (uint64_t)st.st_ino;
+	ent->type = IFTODT(st.st_mode);
+	return true;
+}
+
+/* Read the listing again (a rewind must see the directory as it is now). */
+static int
+nfs_dir_reload(struct backend_nfs *nb, struct nfs_dir *d)
+{
+	struct nfsdir *fresh;
+	struct nfs_conn *c;
+	int rc, tries = 0;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs_opendir(c->nfs, d->path, &fresh);
+	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+	nfs_conn_unlock(c);
+	if (rc != 0)
+		return rc;
+	nfs_closedir(NULL, d->dir);
+	d->dir = fresh;
+	return 0;
+}
+
+/* The next entry the server listed, its own "." and ".." left out. */
+static struct nfsdirent *
+nfs_dir_next(struct nfs_dir *d)
+{
+	struct nfsdirent *e;
+
+	do
+		e = nfs_readdir(NULL, d->dir);
+	while (e != NULL && (strcmp(e->name, ".") == 0 || strcmp(e->name, "..") == 0));
+	return e;
+}
+
+static int
+nfsb_readdir(struct backend *b, struct backend_file *bf, off_t off,
+    struct backend_dirent *ent)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_dir *d = bf->priv;
+	struct nfsdirent *e = NULL;
+
+	/* entries are in memory: no round trip but for a missing fileid
+	 * (the caller serialises requests on one open directory) */
+	if (off == 0 && d->pos != 0) {
+		int rc = nfs_dir_reload(nb, d);
+
+		if (rc != 0)
+			return rc;
+	}
+	if (off < 2) {
+		nfs_rewinddir(NULL, d->dir);	/* the server's entries come next */
+		d->pos = off + 1;
+		strcpy(ent->name, off == 0 ? "." : "..");
+		ent->type = DT_DIR;
+		ent->ino = off == 0 ? d->ino : d->parent_ino;
+		ent->next_off = d->pos;
+		return 1;
+	}
+	if (off != d->pos) {
+		nfs_rewinddir(NULL, d->dir);
+		for (d->pos = 2; d->pos < off && nfs_dir_next(d) != NULL; d->pos++)
+			;
+	}
+	if (d->pos == off)
+		e = nfs_dir_next(d);
+	if (e == NULL)
+		return 0;
+	d->pos++;
+	strlcpy(ent->name, e->name, sizeof(ent->name));
+	ent->type = nfs_dirent_type(e);
+	ent->next_off = d->pos;
+	/* libnfs 4.0 fills no fileid into NFSv4 listings (the field holds
+	 * whatever the memory held): stat the entry for it */
+	ent->ino = nb->v4 ? 0 : e->inode;
+	if (ent->ino == 0 && !nfs_dirent_stat(nb, d, ent->name, ent))
+		ent->ino = (uint64_t)-1;	/* gone meanwhile: still not "deleted" */
+	return 1;
+}
+
+static void
+nfsb_releasedir(struct backend *b, struct backend_file *bf)
+{
+	struct nfs_dir *d = bf->priv;
+
+	nfs_closedir(NULL, d->dir);	/* no context: just free it */
+	free(d);
+	bf->priv = NULL;
+}
+
+/* Directory operations are synchronous on an NFS server. */
+static int
+nfsb_fsyncdir(struct backend *b, struct backend_file *bf, bool datasync)
+{
+	return 0;
+}
+
+static int
+nfsb_statfs(struct backend *b, struct inode *in, struct statvfs *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_statvfs_64 s;
+	struct nfs_conn *c;
+	int rc, tries = 0;
+
+	(void)in;	/* one file system: ask at the root */
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs_statvfs64(c->nfs, "/", &s);
+	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+	nfs_conn_unlock(c);
+	if (rc != 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->f_bsize = s.f_bsize;
+	out->f_frsize = s.f_frsize != 0 ? s.f_frsize : s.f_bsize;
+	out->f_blocks = s.f_blocks;
+	out->f_bfree = s.f_bfree;
+	out->f_bavail = s.f_bavail;
+	out->f_files = s.f_files;
+	out->f_ffree = s.f_ffree;
+	out->f_favail = s.f_favail;
+	out->f_fsid = s.f_fsid;
+	out->f_flag = s.f_flag;
+	/* a name longer than NAME_MAX cannot be listed (backend_dirent) */
+	out->f_namemax = s.f_namemax != 0 && s.f_namemax < NAME_MAX ? s.f_namemax : NAME_MAX;
+	return 0;
+}
+
+static ssize_t
+nfsb_getxattr(struct backend *b, struct inode *in, const char *name, void *buf, size_t size)
+{
+	return -ENODATA;
+}
+
+static int
+nfsb_setxattr(struct backend *b, struct inode *in, const char *name,
+    const void *value, size_t size, int flags)
+{
+	return -EOPNOTSUPP;
+}
+
+static ssize_t
+nfsb_listxattr(struct backend *b, struct inode *in, char *buf, size_t size)
+{
+	return 0;
+}
+
+static int
+nfsb_removexattr(struct backend *b, struct inode *in, const char *name)
+{
+	return -ENODATA;
+}
+
+static const struct backend_ops nfs_ops = {
+	.name = "nfs",
+	.destroy = nfsb_destroy,
+	.root = nfsb_root,
+	.node_release = nfsb_node_release,
+	.attach = nfsb_attach,
+	.lookup = nfsb_lookup,
+	.getattr = nfsb_getattr,
+	.setattr = nfsb_setattr,
+	.readlink = nfsb_readlink,
+	.depth = nfsb_depth,
+	.mknod = nfsb_mknod,
+	.mkdir = nfsb_mkdir,
+	.symlink = nfsb_symlink,
+	.link = nfsb_link,
+	.unlink = nfsb_unlink,
+	.rmdir = nfsb_rmdir,
+	.rename = nfsb_rename,
+	.open = nfsb_open,
+	.create = nfsb_create,
+	.read = nfsb_read,
+	.write = nfsb_write,
+	.fsync = nfsb_fsync,
+	.release = nfsb_release,
+	.fallocate = nfsb_fallocate,
+	.lseek = nfsb_lseek,
+	.copy_file_range = nfsb_copy_file_range,
+	.opendir = nfsb_opendir,
+	.readdir = nfsb_readdir,
+	.releasedir = nfsb_releasedir,
+	.fsyncdir = nfsb_fsyncdir,
+	.statfs = nfsb_statfs,
+	.getxattr = nfsb_getxattr,
+	.setxattr = nfsb_setxattr,
+	.listxattr = nfsb_listxattr,
+	.removexattr = nfsb_removexattr,
+	/* no host watcher for NFS: host_fd_get/put stay NULL */
+};
+
+/* ---- construction ---- */
+
+/* The value of ?key=... in a URL's query ("" if absent), into buf. */
+static void
+nfs_url_arg(const char *url, const char *key, char *buf, size_t len)
+{
+	const char *q = strchr(url, '?'), *p;
+	size_t klen = strlen(key), n;
+
+	buf[0] = '\0';
+	for (p = q; p != NULL; p = strchr(p + 1, '&')) {
+		if (strncmp(p + 1, key, klen) == 0 && p[1 + klen] == '=') {
+			p += klen + 2;
+			n = strcspn(p, "&");
+			if (n >= len)
+				n = len - 1;
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			return;
+		}
+	}
+}
+
+/* Can a TCP connection to host:port be made?  0 or -errno. */
+static int
+nfs_probe_tcp(const char *host, const char *port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	struct pollfd pfd;
+	socklen_t sl = sizeof(int);
+	int fd, err = 0;
+
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return nfs_fail(-EHOSTUNREACH, "cannot resolve server %s", host);
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(res);
+		return -errno;
+	}
+	if (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS)
+		err = errno;
+	else {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, NFS_PROBE_TIMEOUT_MS) <= 0)
+			err = ETIMEDOUT;
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) != 0)
+			err = errno;
+	}
+	close(fd);
+	freeaddrinfo(res);
+	if (err == ETIMEDOUT || err == ENETUNREACH || err == EHOSTDOWN)
+		err = EHOSTUNREACH;
+	return -err;
+}
+
+/* Turn a failed first mount into one of the documented errors. */
+static int
+nfs_classify_mount_error(struct backend_nfs *nb, int rc)
+{
+	char version[8], port[16], detail[256];
+	int probe;
+
+	snprintf(detail, sizeof(detail), "%.200s", nfs_errbuf);
+	if (rc == -ENOENT)
+		return nfs_fail(-ENOENT, "export not found: %s", nb->export);
+	if (rc == -ENOTDIR)
+		return nfs_fail(-ENOTDIR, "export is not a directory: %s", nb->export);
+	nfs_url_arg(nb->url, "version", version, sizeof(version));
+	nfs_url_arg(nb->url, "nfsport", port, sizeof(port));
+	if (port[0] == '\0')
+		snprintf(port, sizeof(port), "%s", strcmp(version, "4") == 0 ? "2049" : "111");
+	probe = nfs_probe_tcp(nb->server, port);
+	if (probe == -ECONNREFUSED)
+		return nfs_fail(-ECONNREFUSED, "connection refused by %s (no NFS server there?)", nb->server);
+	if (probe == -EHOSTUNREACH && strncmp(nfs_errbuf, "cannot resolve", 14) == 0)
+		return -EHOSTUNREACH;
+	if (probe != 0)
+		return nfs_fail(-EHOSTUNREACH, "server %s is unreachable", nb->server);
+	/* the server answers: a refusal is about us */
+	if (rc == -EACCES || rc == -EPERM)
+		return nfs_fail(-EACCES, "permission denied by the server (%s)", detail);
+	snprintf(nfs_errbuf, sizeof(nfs_errbuf), "NFS mount failed: %s", detail);
+	return rc == -ENOMEM ? -ENOMEM : -EIO;
+}
+
+/* Split the URL into server and export (and check it). */
+static int
+nfs_parse(struct backend_nfs *nb, const char *url)
+{
+	struct nfs_context *nfs;
+	struct nfs_url *u;
+	char version[8];
+	int rc = 0;
+
+	if (!backend_nfs_is_url(url))
+		return nfs_fail(-EINVAL, "bad NFS URL (expected nfs://SERVER/EXPORT[?version=3|4]): %s", url);
+	nfs_url_arg(url, "version", version, sizeof(version));
+	if (version[0] != '\0' && strcmp(version, "3") != 0 && strcmp(version, "4") != 0)
+		return nfs_fail(-EINVAL, "bad NFS URL: version must be 3 or 4, not %s", version);
+	nb->v4 = strcmp(version, "4") == 0;
+	nfs = nfs_init_context();
+	if (nfs == NULL)
+		return -ENOMEM;
+	u = nfs_parse_url_dir(nfs, url);
+	if (u == NULL || u->server == NULL || u->server[0] == '\0' ||
+	    u->path == NULL || u->path[0] != '/')
+		rc = nfs_fail(-EINVAL, "bad NFS URL (expected nfs://SERVER/EXPORT[?version=3|4]): %s", url);
+	else {
+		nb->server = strdup(u->server);
+		nb->export = strdup(u->path);
+		nb->url = strdup(url);
+		if (nb->server == NULL || nb->export == NULL || nb->url == NULL)
+			rc = -ENOMEM;
+	}
+	if (u != NULL)
+		nfs_destroy_url(u);
+	nfs_destroy_context(nfs);
+	return rc;
+}
+
+/* A connection that breaks must not kill the server with SIGPIPE. */
+static void
+nfs_ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
+
+static int
+nfs_pool_open(struct backend_nfs *nb, unsigned int n)
+{
+	unsigned int i;
+	int rc;
+
+	nb->conns = calloc(n, sizeof(*nb->conns));
+	if (nb->conns == NULL)
+		return -ENOMEM;
+	nb->nconn = n;
+	for (i = 0; i < n; i++) {
+		pthread_mutex_init(&nb->conns[i].lock, NULL);
+		nb->conns[i].index = i;
+	}
+	for (i = 0; i < n; i++) {
+		nb->conns[i].nfs = nfs_context_open(nb, i, 0, &rc);
+		if (nb->conns[i].nfs == NULL)
+			return i == 0 ? nfs_classify_mount_error(nb, rc) : -EIO;
+	}
+	return 0;
+}
+
+int
+backend_nfs_new(const char *url, unsigned int pool_size, struct backend **out)
+{
+	struct backend_nfs *nb;
+	struct backend_entry root;
+	int rc;
+
+	nfs_errbuf[0] = '\0';
+	if (pool_size == 0)
+		pool_size = NFS_POOL_DEFAULT;
+	if (pool_size > NFS_POOL_MAX)
+		pool_size = NFS_POOL_MAX;
+	nb = calloc(1, sizeof(*nb));
+	if (nb == NULL)
+		return -ENOMEM;
+	nb->base.ops = &nfs_ops;
+	nb->as_root = geteuid() == 0;
+	pthread_mutex_init(&nb->files_lock, NULL);
+	pthread_cond_init(&nb->files_idle, NULL);
+	TAILQ_INIT(&nb->files);
+	nfs_ignore_sigpipe();
+	rc = nfs_parse(nb, url);
+	if (rc == 0)
+		rc = nfs_pool_open(nb, pool_size);
+	if (rc == 0) {
+		rc = nfsb_root(&nb->base, &root);	/* is it a directory? */
+		if (rc == 0)
+			free(root.bdata);
+		else if (rc == -ENOTDIR)
+			nfs_fail(rc, "export is not a directory: %s", nb->export);
+		else
+			nfs_fail(rc, "cannot read the export's root: %s", strerror(-rc));
+	}
+	if (rc != 0) {
+		if (nfs_errbuf[0] == '\0')
+			snprintf(nfs_errbuf, sizeof(nfs_errbuf), "%s", strerror(-rc));
+		nfsb_destroy(&nb->base);
+		return rc;
+	}
+	*out = &nb->base;
+	return 0;
+}
