@@ -223,13 +223,14 @@ fs_file(struct fs *fs, struct fuse_file_info *fi, bool is_dir)
 }
 
 /*
- * The open file a request on a file names.  In no-open mode the kernel
- * sends no OPEN (after our first ENOSYS), and requests on such files
- * carry file handle 0: the inode is opened for this one request and
- * closed again by fs_file_put.  NULL: *err says why.
+ * The open file or directory a request names.  In no-open mode the
+ * kernel sends no OPEN or OPENDIR (after our first ENOSYS), and requests
+ * on such files carry file handle 0: the inode is opened for this one
+ * request and closed again by fs_file_put.  NULL: *err says why.
  */
 static struct open_file *
-fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
+fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
+    bool is_dir, int *err)
 {
 	struct open_file *f;
 	struct inode *in;
@@ -237,7 +238,7 @@ fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 
 	*err = EBADF;
 	if (fi != NULL && fi->fh != 0)
-		return fs_file(fs, fi, false);
+		return fs_file(fs, fi, is_dir);
 	if (!fs->no_open)
 		return NULL;
 	in = fs_inode(fs, ino);
@@ -246,8 +247,12 @@ fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 		return NULL;
 	}
 	f = calloc(1, sizeof(*f));
-	rc = f == NULL ? -ENOMEM : !S_ISREG(in->type) ? -EBADF :
-	    fs->backend->ops->open(fs->backend, in, flags, &f->bf);
+	if (f == NULL)
+		rc = -ENOMEM;
+	else if (is_dir)
+		rc = S_ISDIR(in->type) ? fs->backend->ops->opendir(fs->backend, in, &f->bf) : -ENOTDIR;
+	else
+		rc = S_ISREG(in->type) ? fs->backend->ops->open(fs->backend, in, flags, &f->bf) : -EBADF;
 	if (rc != 0) {
 		*err = -rc;
 		free(f);
@@ -256,8 +261,15 @@ fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 	}
 	f->inode = in;		/* the pin from fs_inode, dropped by fs_file_put */
 	f->refs = 1;
+	f->is_dir = is_dir;
 	pthread_mutex_init(&f->lock, NULL);
 	return f;
+}
+
+static struct open_file *
+fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
+{
+	return fs_open_for(fs, ino, fi, flags, false, err);
 }
 
 static void
@@ -836,7 +848,7 @@ fs_fsync_common(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_i
 	struct open_file *f;
 	int err = EBADF;
 
-	f = is_dir ? fs_file(fs, fi, true) : fs_file_for(fs, ino, fi, O_RDONLY, &err);
+	f = fs_open_for(fs, ino, fi, O_RDONLY, is_dir, &err);
 	if (f == NULL) {
 		fuse_reply_err(req, err);
 		return;
@@ -867,6 +879,12 @@ fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct inode *in;
 	int rc;
 
+	if (fs->no_open) {
+		/* no OPENDIR round trip; the kernel keeps the listing, which
+		 * the watcher drops when the directory changes */
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
 	in = fs_inode(fs, ino);
 	if (in == NULL) {
 		fuse_reply_err(req, FS_EBADID);
@@ -947,9 +965,9 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf, *p;
 	int rc = 0;
 
-	f = fs_file(fs, fi, true);
+	f = fs_open_for(fs, ino, fi, O_RDONLY, true, &rc);
 	if (f == NULL) {
-		fuse_reply_err(req, EBADF);
+		fuse_reply_err(req, rc);
 		return;
 	}
 	buf = calloc(1, size > 0 ? size : 1);

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -217,7 +218,31 @@ ch_editor(const char *s, int r)
 
 static bool seen_editor(const char *m, int r) { char p[4096]; P(p, m, "f"); return content_is(p, "saved\n"); }
 
+/* a directory listing taken through MNT shows a name created on SRC */
+static bool
+listing_has(const char *m, int r)
+{
+	char dir[4096], want[64];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/vis", m);
+	snprintf(want, sizeof(want), "n%d", r);
+	d = opendir(dir);
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, want) == 0)
+			found = true;
+	closedir(d);
+	return found;
+}
+
+static int prep_listing(const char *s, const char *m, int r) { return listing_has(m, r) ? -1 : 0; }
+
 static const struct kind kinds[] = {
+	{ "listing", prep_listing, ch_create, listing_has },
 	{ "write", prep_file, ch_write, seen_write },
 	{ "create", prep_absent, ch_create, seen_create },
 	{ "rm", prep_file, ch_rm, seen_rm },
