@@ -910,6 +910,37 @@ fs_is_dot(const char *name)
 }
 
 /*
+ * A directory entry whose inode the table already has (by the entry's
+ * d_ino on the directory's device): count the lookup and take fresh
+ * attributes from its fd, without opening the name again.  -ENOENT when
+ * the inode is not known (or hidden): the caller looks the name up.
+ */
+static int
+fs_dirent_known(struct fs *fs, struct inode *dir, const struct backend_dirent *ent,
+    struct fuse_entry_param *e, struct inode **inp)
+{
+	struct inode *in;
+	struct stat st;
+
+	in = inode_table_find_key(&fs->inodes, dir->key_dev, ent->ino);
+	if (in == NULL)
+		return -ENOENT;
+	if (fs->backend->ops->getattr(fs->backend, in, &st) != 0 ||
+	    (st.st_mode & S_IFMT) != in->type || fs_symlink_hidden(fs, dir, in)) {
+		fs_put(fs, in);
+		return -ENOENT;
+	}
+	inode_table_lookup_again(&fs->inodes, in, dir, ent->name);
+	memset(e, 0, sizeof(*e));
+	e->ino = in->nodeid;
+	e->attr = st;
+	fs_stat_to_client(fs, &e->attr);
+	e->attr_timeout = e->entry_timeout = fs_watch_timeout(fs, in);
+	*inp = in;
+	return 0;
+}
+
+/*
  * Add one directory entry to buf.  Returns the size it took (which may
  * exceed rem: then nothing was added and the caller stops), 0 to skip the
  * entry (hidden, or gone since it was listed), or -errno.
@@ -934,7 +965,9 @@ fs_add_dirent(fuse_req_t req, struct fs *fs, struct inode *dir,
 	if (!plus && !(fs->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK))
 		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
 
-	rc = fs_do_lookup(fs, dir, ent->name, &e, &in);
+	rc = policy_check_name(ent->name);
+	if (rc == 0 && (rc = fs_dirent_known(fs, dir, ent, &e, &in)) == -ENOENT)
+		rc = fs_do_lookup(fs, dir, ent->name, &e, &in);
 	if (rc == -ENOENT || rc == -ESTALE)
 		return 0;
 	if (rc != 0)

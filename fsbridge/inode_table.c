@@ -313,3 +313,16 @@ inode_table_foreach(struct inode_table *t, void (*fn)(void *, struct inode *), v
 		fn(ctx, in);
 	pthread_mutex_unlock(&t->lock);
 }
+
+void
+inode_table_lookup_again(struct inode_table *t, struct inode *in, struct inode *parent,
+    const char *name)
+{
+	struct inode *freed = NULL;
+
+	pthread_mutex_lock(&t->lock);
+	in->nlookup++;
+	(void)inode_set_location_locked(t, in, parent, name, &freed);
+	pthread_mutex_unlock(&t->lock);
+	inode_free_chain(t, freed);
+}

@@ -83,6 +83,11 @@ struct inode *inode_table_add(struct inode_table *t, struct inode *parent,
     const char *name, uint64_t dev, uint64_t ino, mode_t type, void *bdata,
     bool *bdata_used);
 
+/* Account one more client lookup of an inode the caller holds pinned,
+ * found as `name` in `parent`. */
+void inode_table_lookup_again(struct inode_table *t, struct inode *in,
+    struct inode *parent, const char *name);
+
 /* The client forgets n lookups. */
 void inode_table_forget(struct inode_table *t, uint64_t nodeid, uint64_t n);
 
