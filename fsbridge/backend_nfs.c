@@ -1,6 +1,7 @@
 /*
  * backend_nfs: an NFS export as a backend, through libnfs's synchronous
- * (nfs_*) API.
+ * (nfs_*) API, plus a few NFSv4 COMPOUNDs of our own where libnfs 4.0
+ * falls short (setattr, link, mknod; see "NFSv4 COMPOUNDs" below).
  *
  * Nodes.  libnfs's high-level API is path based, so a node keeps no file
  * handle of its own: its state is the server's fileid (st_ino, stable for
@@ -8,35 +9,43 @@
  * relative to the export is rebuilt for each request from the last-known
  * parent and name the inode table keeps (inode_table_location), and
  * getattr checks the fileid found there (-ESTALE if another file took its
- * place).  Open files hold libnfs's own handle (struct nfsfh).
+ * place; a file unlinked while open is then stat'ed through its handle).
+ * Open files hold libnfs's own handle (struct nfsfh).
  *
- * Symlinks.  The final component is never followed: lstat, lchmod,
- * lchown, lutimes, O_NOFOLLOW opens, readlink returns the target bytes.
- * Only follow mode (lookup with follow) stats through a link.  Limitation
- * of the path-based API: libnfs resolves a symlink met in an *intermediate*
- * component (a directory replaced by a link on the server since we looked
- * it up) within the export's namespace instead of failing; the fileid
- * checks catch the consequences for getattr and link, not for every call.
+ * Symlinks.  The final component is never followed: lstat, O_NOFOLLOW
+ * opens and creates, LOOKUP-only COMPOUNDs for setattr/link/mknod over
+ * NFSv4 (lchmod/lchown/lutimes over NFSv3), readlink returns the target
+ * bytes.  Only follow mode (lookup with follow) stats through a link.
+ * Limitation of the path-based API: libnfs resolves a symlink met in an
+ * *intermediate* component (a directory replaced by a link on the server
+ * since we looked it up) within the export's namespace instead of
+ * failing; the fileid checks catch the consequences for getattr, open
+ * after a reconnection and link, not for every call.
  *
  * Concurrency.  A pool of libnfs contexts, each with its own mutex and
  * connection; a request takes a free one (round robin).  An open file
  * stays on the context that opened it (its NFSv4 state lives there).
  *
  * Reconnection.  libnfs's own auto-reconnect is off and every RPC has a
- * timeout, so no request hangs.  When a call fails in a way that says the
- * connection is gone, the context is torn down and mounted again; the
- * idempotent requests (lookup, getattr, read, readdir, readlink, statfs,
- * open, opendir, fsync of nothing) are then retried once; every other one
- * (the mutations and write) fails with EIO.  Open files are re-opened
- * lazily on the new connection (without O_TRUNC/O_CREAT/O_EXCL) and
- * checked to be the same fileid.
+ * timeout (10 s), so no request hangs.  A context whose socket the server
+ * closed (seen when it is taken, before a request is sent) is mounted
+ * again first.  When a call fails in a way that says the connection is
+ * gone, the context is torn down and mounted again; the idempotent
+ * requests (lookup, getattr, read, readdir, readlink, statfs, open
+ * without O_TRUNC, opendir, lseek) are then retried once; every other one
+ * (create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr,
+ * write, fsync) fails with EIO.  Open files are re-opened lazily on the
+ * new connection (without O_TRUNC/O_CREAT/O_EXCL) and checked to be the
+ * same fileid.
  *
  * Caching.  libnfs's directory cache is off and no host watcher exists
  * for NFS (host_fd_get is NULL): the server then gives every entry its
  * fallback timeout (fs_watch.c), and change detection is the kernel's
  * revalidation of (mtime, ctime, size) after that timeout.
  *
- * No xattrs (NFS below 4.2 has none), no fallocate.
+ * Not there: xattrs and fallocate (NFS below 4.2 has none), SEEK_HOLE
+ * (every byte is data), RENAME_EXCHANGE (EINVAL); RENAME_NOREPLACE is a
+ * check before the rename.
  */
 #include "config.h"
 
@@ -53,6 +62,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/tree.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -84,8 +94,34 @@ struct nfs_conn {
 	unsigned int index;
 };
 
+/*
+ * Identity.  The inode table keys inodes by (dev, ino); over NFS st_ino
+ * is the server's fileid and dev a generation of ours, 0 at first.  When
+ * a fileid the table still holds comes back as another type of file (the
+ * server reused the number after the old file was deleted), the client
+ * must not see the old inode change type (its kernel would refuse it with
+ * EIO): that fileid gets a new generation, remembered here.
+ */
+struct nfs_reused {
+	RB_ENTRY(nfs_reused) entry;
+	uint64_t ino;
+	uint64_t dev;
+};
+
+static int
+nfs_reused_cmp(const struct nfs_reused *a, const struct nfs_reused *b)
+{
+	return a->ino < b->ino ? -1 : a->ino > b->ino;
+}
+
+RB_HEAD(nfs_reused_tree, nfs_reused);
+RB_GENERATE_INTERNAL(nfs_reused_tree, nfs_reused, entry, nfs_reused_cmp, __attribute__((unused)) static)
+
 struct backend_nfs {
 	struct backend base;
+	pthread_mutex_t reused_lock;
+	struct nfs_reused_tree reused;
+	uint64_t next_dev;
 	char *url;
 	char *server;
 	char *export;
@@ -389,7 +425,7 @@ static void
 nfs_stat_convert(const struct nfs_stat_64 *s, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->st_dev = (dev_t)s->nfs_dev;
+	st->st_dev = 0;		/* our generation: see nfs_key_entry */
 	st->st_ino = (ino_t)s->nfs_ino;
 	st->st_mode = (mode_t)s->nfs_mode;
 	st->st_nlink = (nlink_t)s->nfs_nlink;
@@ -439,6 +475,54 @@ nfs_node_new(const struct stat *st, bool followed)
 	return n;
 }
 
+/* The generation (st_dev) under which the table knows fileid ino now. */
+static uint64_t
+nfs_reused_dev(struct backend_nfs *nb, uint64_t ino)
+{
+	struct nfs_reused key, *r;
+	uint64_t dev = 0;
+
+	key.ino = ino;
+	pthread_mutex_lock(&nb->reused_lock);
+	r = RB_FIND(nfs_reused_tree, &nb->reused, &key);
+	if (r != NULL)
+		dev = r->dev;
+	pthread_mutex_unlock(&nb->reused_lock);
+	return dev;
+}
+
+/* Give st its key: a new generation if the table holds another type of
+ * file under the same fileid. */
+static void
+nfs_key_entry(struct backend_nfs *nb, struct stat *st)
+{
+	struct inode *old;
+	struct nfs_reused key, *r;
+	uint64_t ino = (uint64_t)st->st_ino;
+
+	st->st_dev = (dev_t)nfs_reused_dev(nb, ino);
+	if (nb->base.inodes == NULL)
+		return;
+	old = inode_table_find_key(nb->base.inodes, st->st_dev, ino);
+	if (old == NULL)
+		return;
+	if (old->type != (st->st_mode & S_IFMT) && old != nb->base.inodes->root) {
+		key.ino = ino;
+		pthread_mutex_lock(&nb->reused_lock);
+		r = RB_FIND(nfs_reused_tree, &nb->reused, &key);
+		if (r == NULL && (r = calloc(1, sizeof(*r))) != NULL) {
+			r->ino = ino;
+			RB_INSERT(nfs_reused_tree, &nb->reused, r);
+		}
+		if (r != NULL) {
+			r->dev = ++nb->next_dev;
+			st->st_dev = (dev_t)r->dev;
+		}
+		pthread_mutex_unlock(&nb->reused_lock);
+	}
+	inode_table_put(nb->base.inodes, old);
+}
+
 /* Stat path (dir/name) into a new node. */
 static int
 nfs_entry_at(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
@@ -455,11 +539,24 @@ nfs_entry_at(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
 		rc = nfs_stat_path(nb, c, path, false, &out->st);
 	if (rc != 0)
 		return rc;
+	nfs_key_entry(nb, &out->st);
 	out->bdata = nfs_node_new(&out->st, followed);
 	return out->bdata == NULL ? -ENOMEM : 0;
 }
 
 /* ---- backend operations ---- */
+
+static void
+nfs_reused_free(struct backend_nfs *nb)
+{
+	struct nfs_reused *r, *next;
+
+	RB_FOREACH_SAFE(r, nfs_reused_tree, &nb->reused, next) {
+		RB_REMOVE(nfs_reused_tree, &nb->reused, r);
+		free(r);
+	}
+	pthread_mutex_destroy(&nb->reused_lock);
+}
 
 static void
 nfsb_destroy(struct backend *b)
@@ -474,6 +571,7 @@ nfsb_destroy(struct backend *b)
 	}
 	free(nb->conns);
 	pthread_mutex_destroy(&nb->files_lock);
+	nfs_reused_free(nb);
 	pthread_cond_destroy(&nb->files_idle);
 	free(nb->url);
 	free(nb->server);
@@ -1496,7 +1594,7 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 {
 	struct backend_nfs *nb = NFSB(b);
 	char path[NFS_PATH_MAX];
-	struct nfs_file *f;
+	struct nfs_file *f = NULL;
 	struct nfs_conn *c;
 	struct nfsfh *fh;
 	int rc, tries = 1;
@@ -2154,6 +2252,8 @@ backend_nfs_new(const char *url, unsigned int pool_size, struct backend **out)
 	nb->base.ops = &nfs_ops;
 	nb->as_root = geteuid() == 0;
 	pthread_mutex_init(&nb->files_lock, NULL);
+	pthread_mutex_init(&nb->reused_lock, NULL);
+	RB_INIT(&nb->reused);
 	pthread_cond_init(&nb->files_idle, NULL);
 	TAILQ_INIT(&nb->files);
 	nfs_ignore_sigpipe();

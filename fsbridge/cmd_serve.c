@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "backend_nfs.h"
 #include "cli.h"
 #include "log.h"
 #include "serve_opts.h"
@@ -138,11 +139,20 @@ cmd_serve(int argc, char **argv)
 	rc = serve_parse(argc, argv, &so);
 	if (rc != 0)
 		return rc < 0 ? EXIT_OK : rc;
-	if (stat(so.src, &st) != 0) {
+	if (backend_nfs_is_url(so.src)) {
+		struct backend *b;
+
+		/* connect once now, for a one-line error before serving */
+		rc = backend_nfs_new(so.src, 1, &b);
+		if (rc != 0) {
+			fprintf(stderr, "fsbridge: source %s: %s\n", so.src, backend_nfs_last_error());
+			return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUN;
+		}
+		b->ops->destroy(b);
+	} else if (stat(so.src, &st) != 0) {
 		fprintf(stderr, "fsbridge: source %s: %s\n", so.src, strerror(errno));
 		return EXIT_FAILURE_RUN;
-	}
-	if (!S_ISDIR(st.st_mode)) {
+	} else if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "fsbridge: source %s: not a directory\n", so.src);
 		return EXIT_FAILURE_RUN;
 	}

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend_nfs.h"
 #include "cli.h"
 #include "fs.h"
 #include "fuse_request_check.h"
@@ -179,7 +180,10 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	struct backend *backend;
 	int rc, fd;
 
-	rc = backend_local_new(so->src, so->fd_cache, &backend);
+	if (backend_nfs_is_url(so->src))
+		rc = backend_nfs_new(so->src, 0, &backend);
+	else
+		rc = backend_local_new(so->src, so->fd_cache, &backend);
 	if (rc != 0)
 		return rc;
 	t->fs = calloc(1, sizeof(*t->fs));

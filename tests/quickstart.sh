@@ -17,11 +17,12 @@ esac
 # Debian packages: build tools, the four libraries, and what the tests
 # and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
 # bindfs as the benchmark peer, util-linux for unshare, QEMU and a guest
-# kernel for the guest tests, clang's libFuzzer for the fuzz run).
+# kernel for the guest tests, clang's libFuzzer for the fuzz run, NFS-Ganesha as
+# the NFS server of the NFS backend's tests).
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
 attr bindfs util-linux \
-qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev"
+qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs"
 
 missing=""
 for p in $PACKAGES; do

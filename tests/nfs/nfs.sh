@@ -1,0 +1,443 @@
+#!/bin/bash
+# tests/nfs/nfs.sh: the NFS backend against a real NFS server on loopback.
+#
+# Starts NFS-Ganesha (VFS FSAL, NFSv4 only, on 127.0.0.1 and a free high
+# port) exporting a temporary directory, then:
+#   - runs nfs_backend_test (the backend's operations called directly);
+#   - mounts nfs://127.0.0.1/PSEUDO?version=4&nfsport=PORT with
+#     "$FSBRIDGE mount" and runs posix_compare between a local REF and it;
+#   - checks that changes made directly in the exported directory show
+#     through the mount within 2 s (the fallback attribute timeout, 1 s);
+#   - restarts the server in the middle of a read loop: reads fail with
+#     EIO or succeed, none hangs, and they work again after the restart;
+#   - checks symlinks are served verbatim, ro refuses writes, and that the
+#     CLI's NFS errors are one line with a non-zero exit, nothing mounted.
+# Speaks TAP.  Skips (saying why) only where Ganesha cannot run here.
+#
+# Environment: FSBRIDGE (the fsbridge binary), top_builddir (where
+# tests/mount/posix_compare and tests/nfs/nfs_backend_test are built).
+set -u
+export LC_ALL=C
+
+skip_all() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+
+[ "$(id -u)" = 0 ] || skip_all "needs root (NFS-Ganesha's VFS FSAL uses open_by_handle_at; FUSE mount)"
+GANESHA=$(command -v ganesha.nfsd) ||
+	skip_all "ganesha.nfsd not found (apt-get install nfs-ganesha nfs-ganesha-vfs)"
+for lib in /usr/lib/*/ganesha/libfsalvfs.so /usr/lib/ganesha/libfsalvfs.so /usr/lib64/ganesha/libfsalvfs.so; do
+	[ -e "$lib" ] && FSAL_OK=1
+done
+[ -n "${FSAL_OK:-}" ] || skip_all "Ganesha's VFS FSAL is missing (apt-get install nfs-ganesha-vfs)"
+
+builddir=${top_builddir:-.}
+BACKEND_TEST=$builddir/tests/nfs/nfs_backend_test
+COMPARE=$builddir/tests/mount/posix_compare
+PSEUDO=/fsbtest
+
+T=$(mktemp -d /tmp/fsb-nfs.XXXXXX) || skip_all "mktemp failed"
+EXPORT=$T/export
+mkdir -p "$EXPORT" "$T/mnt" "$T/ref" "$T/ganesha"
+GPID=
+MOUNTED=
+
+# shellcheck disable=SC2317 # runs from the EXIT trap
+cleanup() {
+	if [ -n "$MOUNTED" ] && mountpoint -q "$MOUNTED"; then
+		timeout 20 "$FSBRIDGE" umount "$MOUNTED" >/dev/null 2>&1 ||
+			fusermount3 -u -z "$MOUNTED" >/dev/null 2>&1 || umount -l "$MOUNTED" 2>/dev/null
+	fi
+	ganesha_stop
+	rm -rf --one-file-system "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+t=0
+failures=0
+ok() {
+	t=$((t + 1))
+	echo "ok $t - $*"
+}
+not_ok() {
+	t=$((t + 1))
+	failures=$((failures + 1))
+	echo "not ok $t - $*"
+}
+check() {	# check COND_STATUS DESCRIPTION [DIAG]
+	if [ "$1" = 0 ]; then ok "$2"; else not_ok "$2"; [ -n "${3:-}" ] && echo "#   $3"; fi
+}
+skip() {
+	t=$((t + 1))
+	echo "ok $t - $1 # SKIP $2"
+}
+
+# A TCP port nobody listens on.
+free_port() {
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+PORT=$(free_port) || skip_all "no free TCP port for Ganesha"
+URL="nfs://127.0.0.1$PSEUDO?version=4&nfsport=$PORT"
+
+cat >"$T/ganesha/ganesha.conf" <<EOF
+NFS_CORE_PARAM {
+	Protocols = 4;
+	Bind_addr = 127.0.0.1;
+	NFS_Port = $PORT;
+	Enable_NLM = false;
+	Enable_RQUOTA = false;
+}
+NFSV4 {
+	Graceless = true;
+	Only_Numeric_Owners = true;
+}
+NFS_KRB5 { Active_krb5 = false; }
+EXPORT {
+	Export_Id = 1;
+	Path = $EXPORT;
+	Pseudo = $PSEUDO;
+	Access_Type = RW;
+	Squash = No_Root_Squash;
+	Protocols = 4;
+	SecType = sys;
+	Attr_Expiration_Time = 0;
+	FSAL { Name = VFS; }
+}
+EOF
+
+# Ganesha runs in the foreground (-F) from small scripts that keep its
+# pid in $GCHILD: whoever restarts it (this script, or nfs_backend_test
+# through $RESTART) updates that file, so the trap stops the one running.
+GCHILD=$T/ganesha/child
+cat >"$T/ganesha/start" <<EOF
+#!/bin/sh
+'$GANESHA' -F -f '$T/ganesha/ganesha.conf' -L '$T/ganesha/log' -p '$T/ganesha/pid' </dev/null >/dev/null 2>&1 &
+echo \$! >'$GCHILD'
+for i in \$(seq 100); do
+	ss -Hltn 'sport = :$PORT' | grep -q . && exit 0
+	kill -0 \$(cat '$GCHILD') 2>/dev/null || exit 1
+	sleep 0.1
+done
+exit 1
+EOF
+cat >"$T/ganesha/stop" <<EOF
+#!/bin/sh
+p=\$(cat '$GCHILD' 2>/dev/null)
+[ -n "\$p" ] || exit 0
+kill -TERM \$p 2>/dev/null
+for i in \$(seq 100); do
+	kill -0 \$p 2>/dev/null || exit 0
+	sleep 0.1
+done
+kill -KILL \$p 2>/dev/null
+exit 0
+EOF
+chmod +x "$T/ganesha/start" "$T/ganesha/stop"
+RESTART="'$T/ganesha/stop' && '$T/ganesha/start'"
+
+ganesha_start() {
+	GPID=started
+	"$T/ganesha/start"
+}
+
+ganesha_stop() {
+	[ -n "$GPID" ] || return 0
+	"$T/ganesha/stop"
+	GPID=
+}
+
+ganesha_restart() {
+	ganesha_stop
+	ganesha_start
+}
+
+if ! ganesha_start; then
+	reason=$(grep -E 'CRIT|FATAL' "$T/ganesha/log" 2>/dev/null | grep -v DBUS | tail -n 1 | cut -c1-200)
+	skip_all "NFS-Ganesha did not start on 127.0.0.1:$PORT${reason:+: $reason}"
+fi
+
+# ---- the backend on its own ----
+backend_tests() {
+	local line num rest seen=0
+	if [ ! -x "$BACKEND_TEST" ]; then
+		not_ok "nfs_backend_test is built ($BACKEND_TEST)"
+		return
+	fi
+	while IFS= read -r line; do
+		case $line in
+		"ok "* | "not ok "*)
+			rest=${line#not }
+			rest=${rest#ok }
+			num=${rest%%[!0-9]*}
+			rest=${rest#"$num"}
+			rest=${rest# - }
+			seen=$((seen + 1))
+			if [ "${line#not }" != "$line" ]; then not_ok "[backend] $rest"; else ok "[backend] $rest"; fi
+			;;
+		"1.."*) ;;
+		*) echo "# $line" ;;
+		esac
+	done < <(timeout -k 5 300 "$BACKEND_TEST" "$URL" "$EXPORT" "$RESTART" 2>&1)
+	[ "$seen" -gt 0 ] || not_ok "[backend] nfs_backend_test printed no result"
+}
+
+# ---- through fsbridge mount ----
+mnt=$T/mnt
+
+nfs_mount() {	# nfs_mount [OPTIONS...]
+	timeout 60 "$FSBRIDGE" mount "$@" "$URL" "$mnt" >"$T/mount.log" 2>&1 &&
+		mountpoint -q "$mnt" && MOUNTED=$mnt
+}
+
+nfs_umount() {
+	timeout 30 "$FSBRIDGE" umount "$mnt" >"$T/umount.log" 2>&1 && ! mountpoint -q "$mnt"
+	local rc=$?
+	[ "$rc" = 0 ] && MOUNTED=
+	return $rc
+}
+
+# posix_compare points an NFSv4.0 share cannot pass, whatever the
+# backend does: reported as TODO (expected failures), with the reason.
+known_limit() {
+	case $1 in
+	*"lseek SEEK_DATA/SEEK_HOLE"*) echo "NFSv4.0 has no SEEK (holes are NFSv4.2)" ;;
+	*fallocate*) echo "NFSv4.0 has no ALLOCATE/DEALLOCATE (NFSv4.2)" ;;
+	*RENAME_EXCHANGE*) echo "NFS has no atomic exchange" ;;
+	*xattr*) echo "NFSv4.0 has no extended attributes (RFC 8276, NFSv4.2)" ;;
+	*"utimensat/futimens with explicit times"*"times l"*)
+		echo "Ganesha's VFS FSAL does not set a symlink's times" ;;
+	*) return 1 ;;
+	esac
+}
+
+run_compare() {
+	local line num rest seen=0 npoints status=unknown why
+	if [ ! -x "$COMPARE" ] || ! npoints=$("$COMPARE" --count); then
+		not_ok "[posix] posix_compare is built ($COMPARE)"
+		return
+	fi
+	while IFS= read -r line; do
+		case $line in
+		"ok "* | "not ok "*)
+			rest=${line#not }
+			rest=${rest#ok }
+			num=${rest%%[!0-9]*}
+			rest=${rest#"$num"}
+			rest=${rest# - }
+			seen=$((seen + 1))
+			if [ "${line#not }" = "$line" ]; then
+				ok "[posix] $rest"
+			elif why=$(known_limit "$rest"); then
+				t=$((t + 1))
+				echo "not ok $t - [posix] ${rest%% # *} # TODO $why"
+				[ "${rest#* # }" != "$rest" ] && echo "#   ${rest#* # }"
+			else
+				not_ok "[posix] $rest"
+			fi
+			;;
+		"1.."*) ;;
+		"#EXIT "*) status=${line#"#EXIT "} ;;
+		"#"*) echo "$line" ;;
+		*) echo "# $line" ;;
+		esac
+	done < <(timeout -k 10 "${POSIX_COMPARE_TIMEOUT:-1800}" "$COMPARE" "$T/ref" "$mnt" 2>&1
+		echo "#EXIT $?")
+	while [ "$seen" -lt "$npoints" ]; do
+		seen=$((seen + 1))
+		not_ok "[posix] posix_compare point $seen did not run (exit status $status)"
+	done
+}
+
+# Wait up to $1 seconds for a command to succeed.
+within() {
+	local limit=$1 start
+	shift
+	start=$(date +%s%N)
+	while ! "$@" 2>/dev/null; do
+		if [ $(($(date +%s%N) - start)) -gt $((limit * 1000000000)) ]; then
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+host_changes() {
+	echo one >"$EXPORT/hostfile"
+	check "$(within 2 grep -qx one "$mnt/hostfile"; echo $?)" \
+		"[host] a file made in the export shows through the mount within 2 s"
+	sleep 0.2
+	echo two-longer >"$EXPORT/hostfile"
+	check "$(within 2 grep -qx two-longer "$mnt/hostfile"; echo $?)" \
+		"[host] a change to its content shows within 2 s"
+	rm -f "$EXPORT/hostfile"
+	check "$(within 2 test ! -e "$mnt/hostfile"; echo $?)" \
+		"[host] its removal shows within 2 s"
+	mkdir -p "$EXPORT/hostdir" && touch "$EXPORT/hostdir/x"
+	check "$(within 2 test -e "$mnt/hostdir/x"; echo $?)" \
+		"[host] a new directory and its entry show within 2 s"
+	chmod 0701 "$EXPORT/hostdir"
+	check "$(within 2 sh -c "[ \"\$(stat -c %a '$mnt/hostdir')\" = 701 ]"; echo $?)" \
+		"[host] a mode change shows within 2 s"
+	rm -rf "$EXPORT/hostdir"
+}
+
+symlinks() {
+	ln -s ../../../../etc/passwd "$EXPORT/out-rel"
+	ln -s /etc/shadow "$EXPORT/out-abs"
+	check "$([ "$(readlink "$mnt/out-rel")" = ../../../../etc/passwd ]; echo $?)" \
+		"[symlink] a relative link made on the server reads back verbatim"
+	check "$([ "$(stat -c %F "$mnt/out-abs")" = "symbolic link" ]; echo $?)" \
+		"[symlink] an absolute one is served as a link, not followed by the server"
+	ln -s target "$mnt/made-here" 2>/dev/null
+	check "$([ "$(readlink "$EXPORT/made-here")" = target ]; echo $?)" \
+		"[symlink] a link made through the mount lands verbatim in the export"
+	rm -f "$EXPORT/out-rel" "$EXPORT/out-abs" "$EXPORT/made-here"
+}
+
+# Reads in a loop while the server restarts: each read ends (data or
+# EIO) within 30 s, and reads work again within 20 s of the restart.
+restart_during_reads() {
+	local data=$EXPORT/readloop hung=0 bad=0 good_after=1 start
+	head -c 65536 /dev/urandom >"$data"
+	cp "$data" "$T/readloop.ref"
+	(
+		end=$(($(date +%s) + 8))
+		while [ "$(date +%s)" -lt "$end" ]; do
+			timeout 30 cat "$mnt/readloop" >"$T/readloop.out" 2>"$T/readloop.err"
+			rc=$?
+			case $rc in
+			0) if cmp -s "$T/readloop.out" "$T/readloop.ref"; then echo OK; else echo BAD; fi ;;
+			124 | 137) echo HUNG ;;
+			*) echo ERR; cat "$T/readloop.err" >>"$T/readloop.errors" ;;
+			esac
+			echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+		done >"$T/readloop.log"
+	) &
+	local loop=$!
+	sleep 2
+	ganesha_restart
+	check $? "[restart] Ganesha restarted during the read loop"
+	wait "$loop"
+	hung=$(grep -c HUNG "$T/readloop.log")
+	bad=$(grep -c BAD "$T/readloop.log")
+	check "$([ "$hung" = 0 ]; echo $?)" "[restart] no read hung (reads: $(grep -c OK "$T/readloop.log") good, $(grep -c ERR "$T/readloop.log") failed)"
+	[ -s "$T/readloop.errors" ] && sort "$T/readloop.errors" | uniq -c | head -n 3 | sed 's/^/#   /' 
+	check "$([ "$bad" = 0 ]; echo $?)" "[restart] no read returned wrong data"
+	start=$(date +%s)
+	for _ in $(seq 40); do
+		if timeout 30 cmp -s "$mnt/readloop" "$T/readloop.ref"; then
+			good_after=0
+			break
+		fi
+		sleep 0.5
+	done
+	check "$good_after" "[restart] reads work again after the restart ($(($(date +%s) - start)) s)"
+	echo after >"$mnt/after-restart" 2>/dev/null
+	check "$([ "$(cat "$EXPORT/after-restart" 2>/dev/null)" = after ]; echo $?)" \
+		"[restart] writes work again after the restart"
+	rm -f "$data" "$EXPORT/after-restart"
+}
+
+cli_errors() {
+	local out rc
+	out=$(timeout 60 "$FSBRIDGE" mount "nfs://127.0.0.1/no-such-export?version=4&nfsport=$PORT" "$mnt" 2>&1)
+	rc=$?
+	check "$([ $rc != 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && ! mountpoint -q "$mnt"; echo $?)" \
+		"[cli] a missing export: exit $rc, one line, nothing mounted" "$out"
+	out=$(timeout 60 "$FSBRIDGE" mount "nfs://127.0.0.1$PSEUDO?version=4&nfsport=1" "$mnt" 2>&1)
+	rc=$?
+	check "$([ $rc != 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && ! mountpoint -q "$mnt"; echo $?)" \
+		"[cli] an unreachable server: exit $rc, one line, nothing mounted" "$out"
+	out=$(timeout 60 "$FSBRIDGE" mount "nfs://127.0.0.1$PSEUDO?version=9" "$mnt" 2>&1)
+	rc=$?
+	check "$([ $rc != 0 ] && [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] && ! mountpoint -q "$mnt"; echo $?)" \
+		"[cli] a bad URL: exit $rc, one line, nothing mounted" "$out"
+}
+
+ro_mount() {
+	echo keep >"$EXPORT/ro-file"
+	if ! nfs_mount -o ro; then
+		not_ok "[ro] fsbridge mount -o ro $URL"
+		sed 's/^/#   /' "$T/mount.log"
+		return
+	fi
+	ok "[ro] fsbridge mount -o ro"
+	( echo x >"$mnt/ro-file" ) 2>"$T/ro.err"
+	check "$(grep -q 'Read-only' "$T/ro.err"; echo $?)" "[ro] a write is refused with EROFS"
+	check "$([ "$(cat "$mnt/ro-file")" = keep ]; echo $?)" "[ro] reads work"
+	nfs_umount
+	check $? "[ro] fsbridge umount"
+	rm -f "$EXPORT/ro-file"
+}
+
+# The share policy applies to an NFS tree as to a local one.
+policy_mount() {
+	echo data >"$EXPORT/target"
+	ln -s /etc/passwd "$EXPORT/abs-out"
+	ln -s ../../../../../etc/passwd "$EXPORT/rel-out"
+	ln -s target "$EXPORT/inside"
+	if ! nfs_mount -o symlinks=deny; then
+		not_ok "[policy] fsbridge mount -o symlinks=deny $URL"
+		sed 's/^/#   /' "$T/mount.log"
+		return
+	fi
+	ok "[policy] fsbridge mount -o symlinks=deny"
+	check "$(! ls -d "$mnt/abs-out" >/dev/null 2>&1 && ! ls -d "$mnt/rel-out" >/dev/null 2>&1; echo $?)" \
+		"[policy] symlinks=deny hides links that lead out of the share"
+	check "$([ "$(cat "$mnt/inside" 2>/dev/null)" = data ]; echo $?)" \
+		"[policy] symlinks=deny keeps a link that stays inside"
+	check "$(! ln -s x "$mnt/new-link" 2>/dev/null; echo $?)" \
+		"[policy] symlinks=deny refuses to make a link"
+	check "$(! mknod "$mnt/null" c 1 3 2>/dev/null && [ ! -e "$EXPORT/null" ]; echo $?)" \
+		"[policy] a device node is refused (specials=pipes)"
+	check "$(mkfifo "$mnt/fifo" 2>/dev/null && [ -p "$EXPORT/fifo" ]; echo $?)" \
+		"[policy] a fifo is made on the server"
+	nfs_umount
+	check $? "[policy] fsbridge umount"
+	rm -f "$EXPORT/target" "$EXPORT/abs-out" "$EXPORT/rel-out" "$EXPORT/inside" "$EXPORT/fifo"
+}
+
+mount_tests() {
+	if [ -z "${FSBRIDGE:-}" ] || [ ! -x "$FSBRIDGE" ]; then
+		skip "fsbridge mount nfs://" "FSBRIDGE not set"
+		return
+	fi
+	if [ ! -c /dev/fuse ]; then
+		skip "fsbridge mount nfs://" "no /dev/fuse"
+		return
+	fi
+	if ! nfs_mount; then
+		not_ok "fsbridge mount $URL MNT"
+		sed 's/^/#   /' "$T/mount.log"
+		return
+	fi
+	ok "fsbridge mount $URL MNT"
+	run_compare
+	check "$(cmp -s "$T/ref/posix_compare.marker" "$EXPORT/posix_compare.marker"; echo $?)" \
+		"[posix] what was written through the mount is in the export"
+	host_changes
+	symlinks
+	restart_during_reads
+	nfs_umount
+	check $? "fsbridge umount MNT" "$(head -c 300 "$T/umount.log")"
+	ro_mount
+	policy_mount
+	cli_errors
+}
+
+backend_tests
+mount_tests
+echo "1..$t"
+[ "$failures" = 0 ] || echo "# $failures of $t failed"
+exit 0

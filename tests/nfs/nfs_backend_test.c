@@ -1,0 +1,433 @@
+/*
+ * nfs_backend_test: the NFS backend's operations, called directly against
+ * a live export, with TAP output.
+ *
+ *   nfs_backend_test URL EXPORT_DIR [RESTART_CMD]
+ *
+ * URL is the export as nfs://...; EXPORT_DIR the same directory seen
+ * locally (to make changes "on the server"); RESTART_CMD, if given, is run
+ * with system() to restart the server in the reconnect test.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "backend_nfs.h"
+#include "inode_table.h"
+
+static int test_no;
+static int failures;
+static struct backend *be;
+static struct inode_table table;
+static const char *url;
+static const char *export_dir;
+
+static void
+ok(bool cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%sok %d - ", cond ? "" : "not ", ++test_no);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!cond)
+		failures++;
+}
+
+static void
+release_inode(void *ctx, struct inode *in)
+{
+	if (in->bdata != NULL)
+		be->ops->node_release(be, in->bdata);
+}
+
+/* Adopt a backend entry as dir/name, like the server does. */
+static struct inode *
+adopt(struct inode *dir, const char *name, struct backend_entry *e)
+{
+	struct inode *in;
+	bool used;
+
+	in = inode_table_add(&table, dir, name, e->st.st_dev, e->st.st_ino,
+	    e->st.st_mode, e->bdata, &used);
+	if (!used)
+		be->ops->node_release(be, e->bdata);
+	return in;
+}
+
+static struct inode *
+lookup(struct inode *dir, const char *name, int *rc)
+{
+	struct backend_entry e;
+
+	*rc = be->ops->lookup(be, dir, name, false, &e);
+	if (*rc != 0)
+		return NULL;
+	return adopt(dir, name, &e);
+}
+
+static void
+local_path(char *buf, size_t len, const char *rel)
+{
+	snprintf(buf, len, "%s/%s", export_dir, rel);
+}
+
+/* Does the listing of dir hold name (with the right fileid)? */
+static bool
+listing_has(struct inode *dir, const char *name, uint64_t ino)
+{
+	struct backend_file f;
+	struct backend_dirent ent;
+	off_t off = 0;
+	bool found = false;
+
+	if (be->ops->opendir(be, dir, &f) != 0)
+		return false;
+	while (be->ops->readdir(be, &f, off, &ent) == 1) {
+		if (strcmp(ent.name, name) == 0 && (ino == 0 || ent.ino == ino))
+			found = true;
+		off = ent.next_off;
+	}
+	be->ops->releasedir(be, &f);
+	return found;
+}
+
+static void
+test_errors(void)
+{
+	struct backend *b;
+	char bad[512];
+	int rc;
+
+	rc = backend_nfs_new("nfs:/nope", 1, &b);
+	ok(rc == -EINVAL, "malformed URL: %d (%s)", rc, backend_nfs_last_error());
+	rc = backend_nfs_new("nfs://127.0.0.1/share?version=7", 1, &b);
+	ok(rc == -EINVAL, "bad version: %d (%s)", rc, backend_nfs_last_error());
+	/* the same URL with the export renamed: URL-no-such-export?QUERY */
+	snprintf(bad, sizeof(bad), "%.*s-no-such-export%s", (int)strcspn(url, "?"), url,
+	    url + strcspn(url, "?"));
+	rc = backend_nfs_new(bad, 1, &b);
+	/* an NFSv3 mount daemon answers "access denied" for unknown exports */
+	ok(rc == -ENOENT || (rc == -EACCES && strstr(url, "version=3") != NULL),
+	    "missing export: %d (%s)", rc, backend_nfs_last_error());
+	rc = backend_nfs_new("nfs://127.0.0.1/x?version=4&nfsport=1", 1, &b);
+	ok(rc == -ECONNREFUSED, "nothing listening: %d (%s)", rc, backend_nfs_last_error());
+	rc = backend_nfs_new("nfs://no-such-host.invalid/x?version=4", 1, &b);
+	ok(rc == -EHOSTUNREACH, "unknown host: %d (%s)", rc, backend_nfs_last_error());
+}
+
+static void
+test_file_io(struct inode *root)
+{
+	struct backend_cred cred = { getuid(), getgid() };
+	struct backend_entry e;
+	struct backend_file f;
+	struct inode *in, *again;
+	char buf[64];
+	ssize_t n;
+	int rc;
+
+	rc = be->ops->create(be, root, "f", 0644, O_RDWR | O_CREAT | O_EXCL, &cred, &e, &f);
+	ok(rc == 0 && S_ISREG(e.st.st_mode) && f.fd == -1, "create f: %d", rc);
+	ok(rc == 0 && (e.st.st_mode & 07777) == 0644 && e.st.st_uid == getuid(),
+	    "f has the mode asked for and our uid: %o uid %u", e.st.st_mode & 07777,
+	    (unsigned int)e.st.st_uid);
+	if (rc != 0)
+		return;
+	in = adopt(root, "f", &e);
+	n = be->ops->write(be, &f, "hello world", 11, 0);
+	ok(n == 11, "write 11 bytes: %zd", n);
+	n = be->ops->read(be, &f, buf, sizeof(buf), 6);
+	ok(n == 5 && memcmp(buf, "world", 5) == 0, "read back at offset 6: %zd", n);
+	ok(be->ops->fsync(be, &f, false) == 0, "fsync");
+	ok(be->ops->lseek(be, &f, 3, SEEK_HOLE) == 11, "SEEK_HOLE is the end");
+	be->ops->release(be, &f);
+	again = lookup(root, "f", &rc);
+	ok(again == in && again->key_ino == in->key_ino, "lookup gives the same inode (ino %llu)",
+	    (unsigned long long)in->key_ino);
+	if (again != NULL)
+		inode_table_put(&table, again);
+	rc = be->ops->open(be, in, O_RDONLY, &f);
+	ok(rc == 0, "open f read-only: %d", rc);
+	if (rc == 0) {
+		n = be->ops->read(be, &f, buf, sizeof(buf), 0);
+		ok(n == 11 && memcmp(buf, "hello world", 11) == 0, "read whole file: %zd", n);
+		be->ops->release(be, &f);
+	}
+	inode_table_put(&table, in);
+}
+
+static void
+test_setattr(struct inode *root)
+{
+	struct backend_setattr sa;
+	struct inode *in;
+	struct stat st;
+	int rc;
+
+	in = lookup(root, "f", &rc);
+	if (in == NULL) {
+		ok(false, "lookup f for setattr: %d", rc);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.valid = FSB_SET_MODE | FSB_SET_SIZE | FSB_SET_MTIME;
+	sa.mode = 0600;
+	sa.size = 5;
+	sa.mtime.tv_sec = 1000000000;
+	sa.mtime.tv_nsec = 0;
+	rc = be->ops->setattr(be, in, NULL, &sa, &st);
+	ok(rc == 0 && (st.st_mode & 07777) == 0600 && st.st_size == 5 &&
+	    st.st_mtim.tv_sec == 1000000000, "setattr mode/size/mtime: %d mode %o size %lld mtime %lld",
+	    rc, st.st_mode & 07777, (long long)st.st_size, (long long)st.st_mtim.tv_sec);
+	rc = be->ops->getattr(be, in, &st);
+	ok(rc == 0 && st.st_size == 5, "getattr sees it: %d", rc);
+	inode_table_put(&table, in);
+}
+
+static void
+test_dirs(struct inode *root)
+{
+	struct backend_cred cred = { getuid(), getgid() };
+	struct backend_entry e;
+	struct inode *d, *f;
+	struct stat st;
+	int rc;
+
+	rc = be->ops->mkdir(be, root, "d", 0755, &cred, &e);
+	ok(rc == 0 && S_ISDIR(e.st.st_mode), "mkdir d: %d", rc);
+	if (rc != 0)
+		return;
+	d = adopt(root, "d", &e);
+	ok(listing_has(root, "d", d->key_ino), "readdir of the root lists d with its fileid");
+	rc = be->ops->rename(be, root, "f", d, "g", 0);
+	ok(rc == 0, "rename f -> d/g: %d", rc);
+	f = lookup(d, "g", &rc);
+	ok(f != NULL, "lookup d/g: %d", rc);
+	if (f != NULL) {
+		inode_table_move(&table, f, d, "g");
+		rc = be->ops->getattr(be, f, &st);
+		ok(rc == 0 && st.st_size == 5, "getattr after the move: %d", rc);
+		rc = be->ops->link(be, f, root, "hard", &e);
+		ok(rc == 0 && e.st.st_nlink == 2, "link d/g -> hard: %d nlink %lu", rc,
+		    rc == 0 ? (unsigned long)e.st.st_nlink : 0ul);
+		if (rc == 0)
+			be->ops->node_release(be, e.bdata);
+		inode_table_put(&table, f);
+	}
+	rc = be->ops->rename(be, root, "hard", d, "g", RENAME_NOREPLACE);
+	ok(rc == -EEXIST, "rename NOREPLACE onto an existing name: %d", rc);
+	rc = be->ops->rmdir(be, root, "d");
+	ok(rc == -ENOTEMPTY || rc == -EEXIST, "rmdir of a full directory fails: %d", rc);
+	ok(be->ops->unlink(be, d, "g") == 0, "unlink d/g");
+	ok(be->ops->unlink(be, root, "hard") == 0, "unlink hard");
+	ok(be->ops->rmdir(be, root, "d") == 0, "rmdir d");
+	ok(be->ops->lookup(be, root, "d", false, &e) == -ENOENT, "d is gone");
+	inode_table_put(&table, d);
+}
+
+static void
+test_symlinks(struct inode *root)
+{
+	struct backend_cred cred = { getuid(), getgid() };
+	struct backend_entry e;
+	struct backend_file f;
+	char target[PATH_MAX];
+	struct inode *l;
+	int rc;
+
+	rc = be->ops->symlink(be, root, "l", "../../../etc/passwd", &cred, &e);
+	ok(rc == 0 && S_ISLNK(e.st.st_mode), "symlink l: %d", rc);
+	if (rc != 0)
+		return;
+	l = adopt(root, "l", &e);
+	rc = be->ops->readlink(be, l, target, sizeof(target));
+	ok(rc == 0 && strcmp(target, "../../../etc/passwd") == 0, "readlink verbatim: %s", target);
+	rc = be->ops->lookup(be, root, "l", false, &e);
+	ok(rc == 0 && S_ISLNK(e.st.st_mode), "lookup does not follow: %d", rc);
+	if (rc == 0)
+		be->ops->node_release(be, e.bdata);
+	rc = be->ops->open(be, l, O_RDONLY, &f);
+	ok(rc == -ELOOP, "opening the link itself is refused (no follow): %d", rc);
+	if (rc == 0)
+		be->ops->release(be, &f);
+	rc = be->ops->create(be, root, "f2", 0600, O_RDWR | O_CREAT | O_TRUNC, &cred, &e, &f);
+	if (rc == 0) {
+		be->ops->node_release(be, e.bdata);
+		be->ops->write(be, &f, "xyz", 3, 0);
+		be->ops->release(be, &f);
+		rc = be->ops->create(be, root, "f2", 0600, O_RDWR | O_CREAT | O_TRUNC, &cred, &e, &f);
+	}
+	ok(rc == 0 && e.st.st_size == 0, "O_CREAT without O_EXCL opens (and truncates) an existing file: %d", rc);
+	if (rc == 0) {
+		be->ops->node_release(be, e.bdata);
+		be->ops->release(be, &f);
+	}
+	rc = be->ops->create(be, root, "f2", 0600, O_RDWR | O_CREAT | O_EXCL, &cred, &e, &f);
+	ok(rc == -EEXIST, "O_CREAT|O_EXCL on an existing file: %d", rc);
+	be->ops->unlink(be, root, "f2");
+	rc = be->ops->create(be, root, "l", 0644, O_WRONLY | O_CREAT, &cred, &e, &f);
+	ok(rc != 0, "create through the link is refused: %d", rc);
+	if (rc == 0)
+		be->ops->release(be, &f);
+	ok(be->ops->unlink(be, root, "l") == 0, "unlink l");
+	inode_table_put(&table, l);
+}
+
+static void
+test_host_changes(struct inode *root)
+{
+	char path[PATH_MAX], path2[PATH_MAX];
+	struct inode *in;
+	struct stat st;
+	int fd, rc;
+
+	local_path(path, sizeof(path), "host");
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		(void)!write(fd, "abc", 3);
+		close(fd);
+	}
+	in = lookup(root, "host", &rc);
+	ok(in != NULL, "a file made on the server is found: %d", rc);
+	if (in == NULL)
+		return;
+	local_path(path2, sizeof(path2), "host.new");
+	fd = open(path2, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0)
+		close(fd);
+	rename(path2, path);
+	rc = be->ops->getattr(be, in, &st);
+	ok(rc == -ESTALE, "replaced on the server: the old inode is stale: %d", rc);
+	unlink(path);
+	inode_table_put(&table, in);
+}
+
+static void *
+parallel_worker(void *arg)
+{
+	struct inode *root = arg;
+	struct stat st;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < 200; i++)
+		if (be->ops->getattr(be, root, &st) != 0)
+			bad++;
+	return (void *)bad;
+}
+
+static void
+test_parallel(struct inode *root)
+{
+	pthread_t th[8];
+	void *res;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, parallel_worker, root);
+	for (i = 0; i < 8; i++) {
+		pthread_join(th[i], &res);
+		bad += (long)res;
+	}
+	ok(bad == 0, "8 threads x 200 getattr in parallel: %ld failures", bad);
+}
+
+static void
+test_statfs(struct inode *root)
+{
+	struct statvfs sv;
+	int rc;
+
+	rc = be->ops->statfs(be, root, &sv);
+	ok(rc == 0 && sv.f_blocks > 0 && sv.f_bsize > 0, "statfs: %d", rc);
+}
+
+static void
+test_reconnect(struct inode *root, const char *restart)
+{
+	struct backend_cred cred = { getuid(), getgid() };
+	struct backend_entry e;
+	struct backend_file f;
+	struct stat st;
+	char buf[16];
+	ssize_t n;
+	int rc;
+
+	rc = be->ops->create(be, root, "r", 0644, O_RDWR | O_CREAT, &cred, &e, &f);
+	if (rc != 0) {
+		ok(false, "create r for the reconnect test: %d", rc);
+		return;
+	}
+	be->ops->node_release(be, e.bdata);
+	n = be->ops->write(be, &f, "restart", 7, 0);
+	rc = system(restart);
+	ok(rc == 0 && n == 7, "server restarted (%s)", restart);
+	n = be->ops->read(be, &f, buf, sizeof(buf), 0);
+	if (n < 0)		/* one EIO is allowed; then it must work */
+		n = be->ops->read(be, &f, buf, sizeof(buf), 0);
+	ok(n == 7 && memcmp(buf, "restart", 7) == 0, "read on an open file after the restart: %zd", n);
+	rc = be->ops->getattr(be, root, &st);
+	if (rc != 0)
+		rc = be->ops->getattr(be, root, &st);
+	ok(rc == 0, "getattr after the restart: %d", rc);
+	be->ops->release(be, &f);
+	ok(be->ops->unlink(be, root, "r") == 0, "unlink r");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct backend_entry root;
+	int rc;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: nfs_backend_test URL EXPORT_DIR [RESTART_CMD]\n");
+		return 2;
+	}
+	url = argv[1];
+	export_dir = argv[2];
+	test_errors();
+	rc = backend_nfs_new(url, 4, &be);
+	ok(rc == 0, "connect to %s: %d %s", url, rc, rc != 0 ? backend_nfs_last_error() : "");
+	if (rc != 0) {
+		printf("1..%d\n", test_no);
+		return 1;
+	}
+	rc = be->ops->root(be, &root);
+	ok(rc == 0 && S_ISDIR(root.st.st_mode), "root is a directory: %d", rc);
+	if (rc != 0) {
+		printf("1..%d\n", test_no);
+		return 1;
+	}
+	inode_table_init(&table, root.st.st_dev, root.st.st_ino, root.bdata, release_inode, NULL);
+	be->ops->attach(be, &table);
+	test_file_io(table.root);
+	test_setattr(table.root);
+	test_dirs(table.root);
+	test_symlinks(table.root);
+	test_host_changes(table.root);
+	test_parallel(table.root);
+	test_statfs(table.root);
+	if (argc > 3)
+		test_reconnect(table.root, argv[3]);
+	inode_table_destroy(&table);
+	be->ops->destroy(be);
+	printf("1..%d\n", test_no);
+	return failures != 0;
+}
