@@ -60,10 +60,11 @@ if [ "$mode" = check ]; then
 		dist_failed=1
 		status=1
 	fi
-	# one closing line for CI: N passed, N failed
+	# one closing line for CI: N passed, N failed, N skipped (skips and
+	# expected failures, each with its reason in the test's log)
 	if [ -f test-suite.log ]; then
 		awk -v d="$dist_failed" '/^# PASS:/{p=$3} /^# FAIL:/{f+=$3} /^# ERROR:/{f+=$3} /^# XPASS:/{f+=$3}
-		     /^# SKIP:/{s=$3}
+		     /^# SKIP:/{s+=$3} /^# XFAIL:/{s+=$3}
 		     END {printf "%d passed, %d failed, %d skipped\n", p + (d ? 0 : 1), f + d, s}' test-suite.log
 	else
 		echo "0 passed, 1 failed"
