@@ -335,61 +335,60 @@ local_finish_create(struct backend *b, int dfd, const char *name,
 	return local_entry_open(LOCAL(b), dfd, name, false, out);
 }
 
+/* What a creation makes: the three differ only in their system call. */
+enum local_make_kind { LOCAL_MAKE_NODE, LOCAL_MAKE_DIR, LOCAL_MAKE_SYMLINK };
+
+/* Create dir/name under the caller's credentials, then look it up. */
 static int
-local_mknod(struct backend *b, struct inode *dir, const char *name, mode_t mode,
-    dev_t rdev, const struct backend_cred *cred, struct backend_entry *out)
+local_make(struct backend *b, struct inode *dir, const char *name,
+    enum local_make_kind kind, mode_t mode, dev_t rdev, const char *target,
+    const struct backend_cred *cred, struct backend_entry *out)
 {
 	struct local_cred_saved saved;
-	int dfd, rc;
+	int dfd, rc = 0;
 
 	dfd = local_fd_get(b, dir);
 	if (dfd < 0)
 		return dfd;
 	local_cred_enter(LOCAL(b), cred, &saved);
-	rc = mknodat(dfd, name, mode, rdev) != 0 ? -errno : 0;
+	switch (kind) {
+	case LOCAL_MAKE_NODE:
+		rc = mknodat(dfd, name, mode, rdev);
+		break;
+	case LOCAL_MAKE_DIR:
+		rc = mkdirat(dfd, name, mode);
+		break;
+	case LOCAL_MAKE_SYMLINK:
+		rc = symlinkat(target, dfd, name);
+		break;
+	}
+	rc = rc != 0 ? -errno : 0;
 	local_cred_leave(&saved);
 	if (rc == 0)
 		rc = local_finish_create(b, dfd, name, out);
 	local_fd_put(b, dir);
 	return rc;
+}
+
+static int
+local_mknod(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    dev_t rdev, const struct backend_cred *cred, struct backend_entry *out)
+{
+	return local_make(b, dir, name, LOCAL_MAKE_NODE, mode, rdev, NULL, cred, out);
 }
 
 static int
 local_mkdir(struct backend *b, struct inode *dir, const char *name, mode_t mode,
     const struct backend_cred *cred, struct backend_entry *out)
 {
-	struct local_cred_saved saved;
-	int dfd, rc;
-
-	dfd = local_fd_get(b, dir);
-	if (dfd < 0)
-		return dfd;
-	local_cred_enter(LOCAL(b), cred, &saved);
-	rc = mkdirat(dfd, name, mode) != 0 ? -errno : 0;
-	local_cred_leave(&saved);
-	if (rc == 0)
-		rc = local_finish_create(b, dfd, name, out);
-	local_fd_put(b, dir);
-	return rc;
+	return local_make(b, dir, name, LOCAL_MAKE_DIR, mode, 0, NULL, cred, out);
 }
 
 static int
 local_symlink(struct backend *b, struct inode *dir, const char *name,
     const char *target, const struct backend_cred *cred, struct backend_entry *out)
 {
-	struct local_cred_saved saved;
-	int dfd, rc;
-
-	dfd = local_fd_get(b, dir);
-	if (dfd < 0)
-		return dfd;
-	local_cred_enter(LOCAL(b), cred, &saved);
-	rc = symlinkat(target, dfd, name) != 0 ? -errno : 0;
-	local_cred_leave(&saved);
-	if (rc == 0)
-		rc = local_finish_create(b, dfd, name, out);
-	local_fd_put(b, dir);
-	return rc;
+	return local_make(b, dir, name, LOCAL_MAKE_SYMLINK, 0, 0, target, cred, out);
 }
 
 static int
