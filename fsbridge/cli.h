@@ -16,6 +16,8 @@ int cmd_serve(int argc, char **argv);
 struct policy;
 /* Apply a policy file on top of p; 0 or an exit code (message printed). */
 int cli_apply_policy_file(struct policy *p, const char *path);
+/* Parse seconds ("1", "0.25") in [0, 86400]; 0 or -EINVAL. */
+int cli_parse_seconds(const char *s, double *out);
 /* Parse a whole decimal number in [min, max]; 0 or -EINVAL. */
 int cli_parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out);
 

@@ -53,6 +53,9 @@ mount_usage(FILE *out)
 	    "                                  a read costs no attribute round trip)\n"
 	    "     threads=N                    at most N worker threads (1-256)\n"
 	    "     fd_cache=N                   keep at most N inode fds open (>= 16)\n"
+	    "     revalidate=SECONDS           with cache=auto, how long entries nobody\n"
+	    "                                  reports changes for stay cached (default 1;\n"
+	    "                                  NFS exports, directories beyond the watch limit)\n"
 	    "     watch=auto|fanotify|inotify|none  how host changes are noticed (default\n"
 	    "                                  auto: fanotify where allowed, else inotify)\n"
 	    "     pidfile=PATH                 write the daemon's pid to PATH\n"
@@ -92,6 +95,11 @@ mount_apply_option(struct mount_opts *mo, char *opt)
 	else if (strncmp(opt, "threads=", 8) == 0) {
 		if (cli_parse_uint(opt + 8, 1, 256, &mo->threads) != 0) {
 			fprintf(stderr, "fsbridge: -o %s: threads takes a number from 1 to 256\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "revalidate=", 11) == 0) {
+		if (cli_parse_seconds(opt + 11, &mo->revalidate) != 0) {
+			fprintf(stderr, "fsbridge: -o %s: revalidate takes seconds from 0 to 86400\n", opt);
 			return EXIT_USAGE;
 		}
 	} else if (strncmp(opt, "watch=", 6) == 0) {
@@ -193,6 +201,7 @@ mount_parse(int argc, char **argv, struct mount_opts *mo)
 	memset(mo, 0, sizeof(*mo));
 	policy_init_default(&mo->policy);
 	mo->watch = WATCH_KIND_AUTO;
+	mo->revalidate = -1;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+fo:h", longopts, NULL)) != -1) {
@@ -259,6 +268,8 @@ cmd_mount(int argc, char **argv)
 		backend->ops->destroy(backend);
 		return EXIT_FAILURE_RUN;
 	}
+	if (mo.revalidate >= 0 && mo.policy.cache == POLICY_CACHE_AUTO)
+		fs.fallback_timeout = mo.revalidate;
 	rc = transport_fuse_run(&fs, &mo);
 	fs_destroy(&fs);
 	return rc;

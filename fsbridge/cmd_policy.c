@@ -63,6 +63,22 @@ cli_parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *
 }
 
 int
+cli_parse_seconds(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || v < 0 || v > 86400)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int
 cli_apply_policy_file(struct policy *p, const char *path)
 {
 	char err[256], *text;

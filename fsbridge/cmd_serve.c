@@ -32,7 +32,9 @@ serve_usage(FILE *out)
 	    "  --once             exit when the first guest disconnects\n"
 	    "  -o OPTIONS         policy options as for 'fsbridge mount' (ro, symlinks=,\n"
 	    "                     specials=, cache=, xattr=, uidmap=, gidmap=, policy=FILE)\n"
-	    "                     and watch=, fd_cache=, debug\n"
+	    "                     and revalidate=SECONDS (how long a guest may cache names\n"
+	    "                     and attributes with cache=auto; default 1), watch=,\n"
+	    "                     fd_cache=, debug\n"
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "Exit status: 0 stopped by a signal (or --once), 1 failed, 2 bad usage.\n"
@@ -56,7 +58,12 @@ serve_apply_option(struct serve_opts *so, char *opt)
 		so->debug = true;
 	else if (strncmp(opt, "policy=", 7) == 0)
 		return cli_apply_policy_file(&so->policy, opt + 7);
-	else if (strncmp(opt, "watch=", 6) == 0) {
+	else if (strncmp(opt, "revalidate=", 11) == 0) {
+		if (cli_parse_seconds(opt + 11, &so->revalidate) != 0) {
+			fprintf(stderr, "fsbridge: -o %s: revalidate takes seconds from 0 to 86400\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "watch=", 6) == 0) {
 		if (watch_kind_parse(opt + 6, &so->watch) != 0 || so->watch == WATCH_KIND_KQUEUE) {
 			fprintf(stderr, "fsbridge: -o %s: watch is one of auto, fanotify, inotify, none\n", opt);
 			return EXIT_USAGE;
@@ -90,6 +97,7 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 	policy_init_default(&so->policy);
 	so->queues = 1;
 	so->watch = WATCH_KIND_AUTO;
+	so->revalidate = -1;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {

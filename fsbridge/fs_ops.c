@@ -1286,6 +1286,10 @@ fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 		fs->writeback = false;
 	}
+	/* where no watcher reports changes, the kernel compares mtime and
+	 * size at each revalidation and drops stale pages itself */
+	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
 	/* flock and POSIX locks stay with the client's kernel */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 	/* without OPEN the server cannot truncate at open: let the kernel

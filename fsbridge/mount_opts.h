@@ -22,6 +22,7 @@ struct mount_opts {
 	unsigned int threads;	/* 0: libfuse's default */
 	unsigned int fd_cache;	/* 0: from RLIMIT_NOFILE */
 	enum watch_kind watch;	/* how host changes are noticed */
+	double revalidate;	/* cache time where nobody reports changes; <0: default */
 };
 
 struct fs;

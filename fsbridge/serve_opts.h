@@ -17,6 +17,7 @@ struct serve_opts {
 	unsigned int queues;	/* request queues, each with its worker thread */
 	unsigned int fd_cache;
 	enum watch_kind watch;
+	double revalidate;	/* cache time where nobody reports changes; <0: default */
 	bool once;		/* exit when the first guest goes away */
 	bool debug;
 };

@@ -196,6 +196,8 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	if (fuse_opt_add_arg(&args, "fsbridge") != 0 ||
 	    (so->debug && fuse_opt_add_arg(&args, "-d") != 0))
 		rc = -ENOMEM;
+	if (so->revalidate >= 0 && so->policy.cache == POLICY_CACHE_AUTO)
+		t->fs->fallback_timeout = so->revalidate;
 	/* a guest hears of no host change: only cache=always (nobody else
 	 * changes the tree) lets its kernel skip OPEN and keep pages */
 	t->fs->no_open = so->policy.cache == POLICY_CACHE_ALWAYS;

@@ -96,6 +96,19 @@ else
 fi
 echo "$old_watches" > /proc/sys/fs/inotify/max_user_watches
 
+# 2b. without a watcher, revalidate= sets how soon changes show: 0.2 s
+#     must be seen well before the 1 s default
+setup reval
+if "$FSBRIDGE" mount -o watch=none,revalidate=0.2 "$tmp/reval/src" "$tmp/reval/mnt"; then
+	ok "mount with watch=none,revalidate=0.2"
+	tap_through "[revalidate=0.2]" "$VIS" "$tmp/reval/src" "$tmp/reval/mnt" 3 700 write create rm chmod
+	"$FSBRIDGE" umount "$tmp/reval/mnt"
+else
+	not_ok "mount with watch=none,revalidate=0.2"
+fi
+"$FSBRIDGE" mount -o revalidate=soon "$tmp/reval/src" "$tmp/reval/mnt" 2>/dev/null
+check "revalidate=soon is refused (exit 2)" test $? = 2
+
 # 3. a write-heavy run through the mount invalidates nothing of its own
 for w in fanotify inotify; do
 	setup "self-$w"
