@@ -1,0 +1,101 @@
+/* frame_io: blocking reads and writes of whole agent-protocol frames. */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "frame_io.h"
+
+int
+write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+
+	while (len > 0) {
+		ssize_t n = write(fd, c, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+frame_write(int fd, uint8_t type, uint32_t session, const void *payload, size_t len)
+{
+	unsigned char hdr[AP_HDR_SIZE];
+	struct ap_hdr h = { .type = type, .session = session, .len = (uint32_t)len };
+	struct iovec iov[2] = {
+		{ .iov_base = hdr, .iov_len = sizeof(hdr) },
+		{ .iov_base = (void *)payload, .iov_len = len },
+	};
+	int i = 0;
+
+	if (len > AP_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	ap_hdr_pack(hdr, &h);
+	while (i < 2) {
+		ssize_t n = writev(fd, iov + i, 2 - i);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		while (i < 2 && (size_t)n >= iov[i].iov_len) {
+			n -= (ssize_t)iov[i].iov_len;
+			i++;
+		}
+		if (i < 2) {
+			iov[i].iov_base = (char *)iov[i].iov_base + n;
+			iov[i].iov_len -= (size_t)n;
+		}
+	}
+	return 0;
+}
+
+/* Reads exactly len bytes: len, 0 at end of stream before any byte,
+ * -EPIPE for a stream cut in the middle, -errno. */
+static ssize_t
+read_exact(int fd, void *p, size_t len)
+{
+	char *c = p;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, c + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return got == 0 ? 0 : -EPIPE;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+int
+frame_read(int fd, struct ap_hdr *h, unsigned char *buf)
+{
+	unsigned char hdr[AP_HDR_SIZE];
+	ssize_t n = read_exact(fd, hdr, sizeof(hdr));
+	int rc;
+
+	if (n <= 0)
+		return (int)n;
+	rc = ap_hdr_unpack(hdr, h);
+	if (rc != 0)
+		return rc;
+	if (h->len == 0)
+		return 1;
+	n = read_exact(fd, buf, h->len);
+	if (n == 0)
+		return -EPIPE;
+	return n < 0 ? (int)n : 1;
+}

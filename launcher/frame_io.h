@@ -1,0 +1,20 @@
+/* frame_io.h: blocking reads and writes of whole agent-protocol frames. */
+#ifndef FSB_FRAME_IO_H
+#define FSB_FRAME_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent_proto.h"
+
+/* Writes header and payload completely; 0 or -errno. */
+int frame_write(int fd, uint8_t type, uint32_t session, const void *payload, size_t len);
+
+/* Reads one frame into buf (AP_MAX_PAYLOAD bytes); 1 for a frame, 0 for
+ * end of stream at a frame boundary, -errno otherwise (-EPROTO: garbage). */
+int frame_read(int fd, struct ap_hdr *h, unsigned char *buf);
+
+/* write(2) until done, retrying on EINTR; 0 or -errno. */
+int write_all(int fd, const void *p, size_t len);
+
+#endif

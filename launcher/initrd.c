@@ -1,0 +1,123 @@
+/* initrd: the cached guest image (fsbridge-init + fsbridge-agent + modules). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "argvec.h"
+#include "initrd.h"
+#include "spawn.h"
+#include "state_dir.h"
+
+/* " path:size:mtime" appended to key (or ":missing"). */
+static void
+key_add(char *key, size_t size, const char *path)
+{
+	char part[4400];
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		snprintf(part, sizeof(part), "%s:%lld:%lld.%09ld\n", path, (long long)st.st_size,
+		    (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	else
+		snprintf(part, sizeof(part), "%s:missing\n", path);
+	strlcat(key, part, size);
+}
+
+static void
+make_key(char *key, size_t size, const char *mki, const char *agent, const char *kernel)
+{
+	char dir[4096], init[4200];
+
+	strlcpy(dir, mki, sizeof(dir));
+	snprintf(init, sizeof(init), "%s/fsbridge-init", dirname(dir));
+	key[0] = '\0';
+	key_add(key, size, mki);
+	key_add(key, size, init);
+	key_add(key, size, agent);
+	key_add(key, size, kernel);
+}
+
+/* The whole key file (several lines) equals key? */
+static int
+key_matches(const char *state, const char *key)
+{
+	char path[4096], old[20000];
+	size_t n;
+	FILE *f;
+
+	if (state_path(path, sizeof(path), state, ST_INITRD_KEY) != 0)
+		return 0;
+	f = fopen(path, "re");
+	if (f == NULL)
+		return 0;
+	n = fread(old, 1, sizeof(old) - 1, f);
+	fclose(f);
+	old[n] = '\0';
+	return strcmp(old, key) == 0;
+}
+
+static int
+build(const char *mki, const char *agent, const char *kernel, const char *out, int err_fd)
+{
+	struct argvec a = { 0 };
+	int rc;
+
+	argvec_add(&a, mki);
+	argvec_add(&a, "-q");
+	argvec_add(&a, "--kernel");
+	argvec_add(&a, kernel);
+	argvec_add(&a, "-a");
+	argvec_addf(&a, "%s:/fsbridge-agent", agent);
+	argvec_add(&a, "-o");
+	argvec_add(&a, out);
+	rc = a.err ? a.err : run_capture(a.v, err_fd, NULL, 0);
+	argvec_free(&a);
+	return rc;
+}
+
+/* The builder's stderr goes to state/initrd.err; its first line to err. */
+static int
+build_logged(const char *state, const char *mki, const char *agent, const char *kernel,
+    const char *out, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd, rc;
+
+	state_path(path, sizeof(path), state, ST_INITRD_ERR);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	rc = build(mki, agent, kernel, out, fd);
+	if (fd >= 0)
+		close(fd);
+	err[0] = '\0';
+	if (rc != 0 && state_read(state, ST_INITRD_ERR, err, errlen) != 0)
+		err[0] = '\0';
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, errlen, "%s", strerror(-rc));
+	return rc;
+}
+
+int
+initrd_ensure(const char *state, const char *mkinitramfs, const char *agent,
+    const char *kernel, char *out, size_t size, char *err, size_t errlen)
+{
+	char key[20000], keypath[4096];
+	int rc = state_path(out, size, state, ST_INITRD);
+
+	if (rc != 0)
+		return rc;
+	make_key(key, sizeof(key), mkinitramfs, agent, kernel);
+	if (access(out, R_OK) == 0 && key_matches(state, key))
+		return 0;
+	state_path(keypath, sizeof(keypath), state, ST_INITRD_KEY);
+	unlink(keypath);
+	rc = build_logged(state, mkinitramfs, agent, kernel, out, err, errlen);
+	if (rc == 0)
+		rc = state_write(state, ST_INITRD_KEY, key);
+	return rc;
+}

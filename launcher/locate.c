@@ -1,0 +1,153 @@
+/* locate: finding QEMU, the kernel, our helper programs and the project dir. */
+#include "config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "locate.h"
+#include "spawn.h"
+
+static int
+copy_path(char *out, size_t size, const char *path)
+{
+	return strlcpy(out, path, size) >= size ? -ENAMETOOLONG : 0;
+}
+
+static int
+is_executable(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+int
+locate_tool(const char *env, const char *build_rel, const char *installed,
+    char *out, size_t size)
+{
+	const char *v = env ? getenv(env) : NULL;
+	char self[4096], cand[8300];
+	ssize_t n;
+
+	if (v != NULL && v[0] != '\0')
+		return is_executable(v) ? copy_path(out, size, v) : -ENOENT;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(cand, sizeof(cand), "%s/../%s", dirname(self), build_rel);
+		if (is_executable(cand))
+			return realpath(cand, out) && strlen(out) < size ? 0 : -ENAMETOOLONG;
+	}
+	return is_executable(installed) ? copy_path(out, size, installed) : -ENOENT;
+}
+
+/* name searched on PATH when it has no slash. */
+static int
+search_path(const char *name, char *out, size_t size)
+{
+	const char *path = getenv("PATH");
+	char *copy, *dir, *save = NULL;
+	int rc = -ENOENT;
+
+	if (strchr(name, '/') != NULL) {
+		if (!is_executable(name))
+			return -ENOENT;
+		return realpath(name, out) && strlen(out) < size ? 0 : -ENAMETOOLONG;
+	}
+	copy = strdup(path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (copy == NULL)
+		return -ENOMEM;
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		char cand[4096];
+
+		if (snprintf(cand, sizeof(cand), "%s/%s", dir, name) < (int)sizeof(cand) &&
+		    is_executable(cand)) {
+			rc = copy_path(out, size, cand);
+			break;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+int
+locate_qemu(const char *opt, char *out, size_t size)
+{
+	const char *env = getenv("FSBRIDGE_QEMU");
+	char name[128];
+	struct utsname u;
+
+	if (opt != NULL)
+		return search_path(opt, out, size);
+	if (env != NULL && env[0] != '\0')
+		return search_path(env, out, size);
+	if (uname(&u) != 0)
+		return -errno;
+	snprintf(name, sizeof(name), "qemu-system-%s", u.machine);
+	return search_path(name, out, size);
+}
+
+int
+locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t size)
+{
+	char *argv[] = { (char *)mkinitramfs, "--print-kernel", NULL };
+	struct stat st;
+	int rc;
+
+	if (opt != NULL) {
+		if (stat(opt, &st) != 0)
+			return -errno;
+		return realpath(opt, out) && strlen(out) < size ? 0 : -ENAMETOOLONG;
+	}
+	rc = run_capture(argv, -1, out, size);
+	if (rc == 0 && out[0] == '\0')
+		rc = -ENOENT;
+	return rc == -EIO ? -ENOENT : rc;
+}
+
+static int
+has_git(const char *dir)
+{
+	char p[4200];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/.git", strcmp(dir, "/") ? dir : "");
+	return lstat(p, &st) == 0;
+}
+
+int
+locate_project(const char *opt, char *out, size_t size)
+{
+	char cwd[4096], probe[4096];
+
+	if (opt != NULL) {
+		struct stat st;
+
+		if (realpath(opt, cwd) == NULL)
+			return -errno;
+		if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	} else if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		return -errno;
+	}
+	strlcpy(probe, cwd, sizeof(probe));
+	if (opt == NULL) {
+		while (strcmp(probe, "/") != 0 && !has_git(probe)) {
+			char up[4096];
+
+			strlcpy(up, probe, sizeof(up));
+			strlcpy(probe, dirname(up), sizeof(probe));
+		}
+		if (strcmp(probe, "/") == 0)
+			strlcpy(probe, cwd, sizeof(probe));
+	}
+	if (strcmp(probe, "/") == 0)
+		return -EINVAL;
+	return copy_path(out, size, probe);
+}

@@ -1,0 +1,32 @@
+/* locate.h: finding QEMU, the kernel, our helper programs and the project. */
+#ifndef FSB_LOCATE_H
+#define FSB_LOCATE_H
+
+#include <stddef.h>
+
+/* Every program and path a boot needs, found before anything starts. */
+struct boot_paths {
+	char qemu[4096];
+	char kernel[4096];
+	char fsbridge[4096];
+	char mkinitramfs[4096];
+	char agent[4096];
+	char project[4096];
+};
+
+/* A helper program: $env if set, else next to launch in the build tree
+ * (../build_rel from launch's directory), else installed.  -ENOENT. */
+int locate_tool(const char *env, const char *build_rel, const char *installed,
+    char *out, size_t size);
+
+/* --qemu / FSBRIDGE_QEMU / qemu-system-<machine> on PATH; -ENOENT. */
+int locate_qemu(const char *opt, char *out, size_t size);
+
+/* --kernel (must exist), else `fsbridge-mkinitramfs --print-kernel`. */
+int locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t size);
+
+/* --project, else the nearest parent of the working directory holding
+ * .git, else the working directory; never "/" (-EINVAL). */
+int locate_project(const char *opt, char *out, size_t size);
+
+#endif

@@ -1,0 +1,224 @@
+/*
+ * main: the launch command line.  `launch [OPTIONS] [--] CMD ARGS...`
+ * runs CMD in the VM (booting it first if needed); `launch boot`,
+ * `status`, `halt [-f]`, `logs`, `console` and `vms` manage the VMs.  Parsing and dispatch only.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "admin.h"
+#include "agent_client.h"
+#include "options.h"
+#include "state_dir.h"
+#include "vm.h"
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: launch [OPTIONS] [--] CMD [ARGS...]\n"
+	    "       launch [OPTIONS] boot | status | halt [-f] | logs | console | vms\n"
+	    "\n"
+	    "Run CMD in a QEMU guest that sees this machine's files (the root read-only\n"
+	    "with a throw-away overlay, the project directory read-write at the same\n"
+	    "path), with the same arguments, environment, working directory, stdin,\n"
+	    "stdout, stderr and exit status.  The first command boots the VM; it stays\n"
+	    "up for the next ones until 'launch halt'.\n"
+	    "\n"
+	    "  --state DIR        the VM's state directory (default $FSBRIDGE_STATE_DIR,\n"
+	    "                     else /run/fsbridge/vm/NAME as root, else\n"
+	    "                     $XDG_STATE_HOME/fsbridge/vm/NAME)\n"
+	    "  --name NAME        which VM (default: default)\n"
+	    "  --project DIR      the read-write share (default: the nearest parent of\n"
+	    "                     the working directory with .git, else the directory)\n"
+	    "  --qemu PATH        QEMU binary (default $FSBRIDGE_QEMU, else\n"
+	    "                     qemu-system-<machine> on PATH)\n"
+	    "  --kernel IMAGE     guest kernel (default: the newest /boot/vmlinuz-* with\n"
+	    "                     modules)\n"
+	    "  --accel A          kvm, tcg or auto (default $FSBRIDGE_ACCEL, else tcg);\n"
+	    "                     auto tries KVM for a bounded time and remembers a\n"
+	    "                     KVM that cannot run guests\n"
+	    "  -e NAME[=VALUE]    set (or pass) an environment variable; repeatable\n"
+	    "  -n                 stdin from /dev/null (launch reads its stdin eagerly)\n"
+	    "  -t, -T             run the command on a pseudo-terminal (-t) or on pipes\n"
+	    "                     (-T); default: a terminal when stdin and stdout are\n"
+	    "                     terminals\n"
+	    "      --no-env       pass only the -e variables\n"
+	    "  -q, --quiet        no messages from boot and halt\n"
+	    "  -f, --force        halt: kill the VM instead of powering it off\n"
+	    "  -h, --help         this text\n"
+	    "\n"
+	    "Boot options apply when the VM boots.  The VM's cpu and mem files in the\n"
+	    "state dir (default 2 and 1024) are read at each boot.\n"
+	    "Exit status: CMD's own (killed by signal S: 128+S); 125 when launch could\n"
+	    "not run it; 2 bad usage.  status: 0 running, 3 not running.\n"
+	    "logs and console print the VM's log and its (last) console output; vms\n"
+	    "lists this user's VMs in the default place.\n"
+	    "See launch(1).\n", f);
+}
+
+static int __attribute__((format(printf, 1, 2)))
+bad_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("launch: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see launch --help)\n", stderr);
+	return LAUNCH_EXIT_USAGE;
+}
+
+enum { OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV };
+
+static const struct option longopts[] = {
+	{ "state", required_argument, NULL, OPT_STATE },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "qemu", required_argument, NULL, OPT_QEMU },
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "accel", required_argument, NULL, OPT_ACCEL },
+	{ "project", required_argument, NULL, OPT_PROJECT },
+	{ "env", required_argument, NULL, 'e' },
+	{ "no-env", no_argument, NULL, OPT_NO_ENV },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "force", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One option; 0, or launch's exit status to stop with (-1: help done). */
+static int
+apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
+{
+	switch (c) {
+	case OPT_STATE: o->state = arg; break;
+	case OPT_NAME:
+		if (arg[0] == '\0' || strchr(arg, '/') != NULL || arg[0] == '.')
+			return bad_usage("--name %s: a plain name, please", arg);
+		o->name = arg;
+		break;
+	case OPT_QEMU: o->qemu = arg; break;
+	case OPT_KERNEL: o->kernel = arg; break;
+	case OPT_ACCEL:
+		if (!accel_valid(arg))
+			return bad_usage("--accel %s: expected kvm, tcg or auto", arg);
+		o->accel = arg;
+		break;
+	case OPT_PROJECT: o->project = arg; break;
+	case 'e':
+		if (o->nenv == LAUNCH_MAX_ENV)
+			return bad_usage("too many -e options");
+		if (arg[0] == '=' || arg[0] == '\0')
+			return bad_usage("-e %s: expected NAME or NAME=VALUE", arg);
+		o->env[o->nenv++] = arg;
+		break;
+	case OPT_NO_ENV: o->no_env = true; break;
+	case 'q': o->quiet = true; break;
+	case 'n': o->no_stdin = true; break;
+	case 't': o->tty = 1; break;
+	case 'T': o->tty = 0; break;
+	case 'f': o->force = true; break;
+	case 'h': usage(stdout); return -1;
+	case ':': return bad_usage("option '%s' needs a value", word);
+	default: return bad_usage("unknown option '%s'", word);
+	}
+	return 0;
+}
+
+/* Options up to the first non-option word (or "--"); 0 or an exit status. */
+static int
+parse_options(struct launch_opts *o, int argc, char **argv, bool *dashdash)
+{
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:e:nqfhtT", longopts, NULL)) != -1) {
+		int rc = apply_option(o, c, optarg, argv[optind - 1]);
+
+		if (rc != 0)
+			return rc;
+	}
+	*dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+	return 0;
+}
+
+static void
+defaults(struct launch_opts *o)
+{
+	const char *accel = getenv("FSBRIDGE_ACCEL");
+
+	if (o->accel == NULL)
+		o->accel = accel != NULL && accel_valid(accel) ? accel : "tcg";
+}
+
+static int
+admin(const char *cmd, struct launch_opts *o, int argc, char **argv, const char *state)
+{
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(cmd, "halt") == 0 && (strcmp(argv[i], "-f") == 0 ||
+		    strcmp(argv[i], "--force") == 0))
+			o->force = true;
+		else
+			return bad_usage("%s: unexpected argument '%s'", cmd, argv[i]);
+	}
+	if (strcmp(cmd, "boot") == 0)
+		return admin_boot(o, state);
+	if (strcmp(cmd, "logs") == 0)
+		return admin_show(state, ST_LOG);
+	if (strcmp(cmd, "console") == 0)
+		return admin_show(state, ST_CONSOLE);
+	if (strcmp(cmd, "vms") == 0)
+		return admin_vms();
+	if (strcmp(cmd, "status") == 0)
+		return admin_status(o, state);
+	return admin_halt(o, state);
+}
+
+static bool
+is_admin(const char *word)
+{
+	static const char *const words[] = { "boot", "status", "halt", "logs", "console", "vms" };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(word, words[i]) == 0)
+			return true;
+	return false;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct launch_opts o = { .tty = -1 };
+	char state[4096];
+	bool dashdash = false;
+	int rc = parse_options(&o, argc, argv, &dashdash), fd;
+
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	defaults(&o);
+	if (optind == argc)
+		return bad_usage("no command (launch -- CMD ARGS..., or boot, status, halt)");
+	rc = state_dir_resolve(&o, state, sizeof(state));
+	if (rc != 0) {
+		fprintf(stderr, "launch: no state directory (set HOME or use --state)\n");
+		return LAUNCH_EXIT_FAIL;
+	}
+	if (!dashdash && is_admin(argv[optind]))
+		return admin(argv[optind], &o, argc - optind - 1, argv + optind + 1, state);
+	fd = vm_connect(&o, state);
+	if (fd < 0)
+		return LAUNCH_EXIT_FAIL;
+	if (vm_check_cwd(state) != 0) {
+		close(fd);
+		return LAUNCH_EXIT_FAIL;
+	}
+	return agent_run(fd, argv + optind, &o, state);
+}

@@ -1,0 +1,30 @@
+/* options.h: the launch command line, as parsed by main.c. */
+#ifndef FSB_LAUNCH_OPTIONS_H
+#define FSB_LAUNCH_OPTIONS_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#define LAUNCH_MAX_ENV 256
+
+struct launch_opts {
+	const char *state;    /* --state, or NULL for the default */
+	const char *name;     /* --name, default "default" */
+	const char *qemu;     /* --qemu or FSBRIDGE_QEMU, else PATH */
+	const char *kernel;   /* --kernel, else what fsbridge-mkinitramfs picks */
+	const char *accel;    /* --accel kvm|tcg|auto or FSBRIDGE_ACCEL, default tcg */
+	const char *project;  /* --project, else nearest parent of cwd with .git */
+	bool no_env;          /* --no-env: only the -e variables */
+	const char *env[LAUNCH_MAX_ENV];  /* -e NAME=VALUE or -e NAME */
+	int nenv;
+	bool no_stdin;        /* -n: stdin from /dev/null, as ssh -n */
+	int tty;              /* -t 1, -T 0, default -1: when stdin and stdout are terminals */
+	bool force;           /* halt -f */
+	bool quiet;           /* -q: no progress lines */
+};
+
+/* Exit statuses of launch itself (a command's own status passes through). */
+#define LAUNCH_EXIT_USAGE 2
+#define LAUNCH_EXIT_FAIL 125
+
+#endif

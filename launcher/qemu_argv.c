@@ -1,0 +1,87 @@
+/*
+ * qemu_argv: the QEMU command line of a launch VM: memfd-backed shared
+ * memory (vhost-user needs it), two vhost-user-fs devices (the read-only
+ * host root and the read-write project, served by `fsbridge serve` on
+ * sockets in the state dir), a virtio-serial port for the agent, the
+ * serial console into the state dir, and the kernel command line that
+ * makes fsbridge-init mount both shares and run the agent.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "guest-overlay/agent.h"
+#include "launcher/agent_proto.h"
+#include "qemu_argv.h"
+#include "state_dir.h"
+
+static void
+add_accel(struct argvec *a, const char *accel)
+{
+	argvec_add(a, "-accel");
+	argvec_add(a, accel);
+	argvec_add(a, "-cpu");
+	argvec_add(a, strcmp(accel, "kvm") == 0 ? "host" : "max");
+}
+
+static void
+add_memory(struct argvec *a, unsigned mem_mib)
+{
+	argvec_add(a, "-m");
+	argvec_addf(a, "%u", mem_mib);
+	argvec_add(a, "-object");
+	argvec_addf(a, "memory-backend-memfd,id=mem,size=%uM,share=on", mem_mib);
+	argvec_add(a, "-numa");
+	argvec_add(a, "node,memdev=mem");
+}
+
+static void
+add_share(struct argvec *a, const char *state, const char *id, const char *sock)
+{
+	argvec_add(a, "-chardev");
+	argvec_addf(a, "socket,id=%s,path=%s/%s", id, state, sock);
+	argvec_add(a, "-device");
+	argvec_addf(a, "vhost-user-fs-pci,chardev=%s,tag=%s", id, id);
+}
+
+static void
+add_agent_port(struct argvec *a, const char *state)
+{
+	argvec_add(a, "-device");
+	argvec_add(a, "virtio-serial-pci");
+	argvec_add(a, "-chardev");
+	argvec_addf(a, "socket,id=agent,path=%s/%s,server=on,wait=off", state, ST_AGENT_SOCK);
+	argvec_add(a, "-device");
+	argvec_add(a, "virtserialport,chardev=agent,name=" AP_PORT_NAME);
+}
+
+void
+qemu_argv(struct argvec *a, const struct vm_config *c)
+{
+	argvec_add(a, c->qemu);
+	argvec_add(a, "-M");
+	argvec_add(a, "pc");
+	add_accel(a, c->accel);
+	argvec_add(a, "-smp");
+	argvec_addf(a, "%u", c->cpus);
+	add_memory(a, c->mem_mib);
+	add_share(a, c->state, "root", ST_ROOT_SOCK);
+	add_share(a, c->state, "proj", ST_PROJ_SOCK);
+	add_agent_port(a, c->state);
+	argvec_add(a, "-kernel");
+	argvec_add(a, c->kernel);
+	argvec_add(a, "-initrd");
+	argvec_add(a, c->initrd);
+	argvec_add(a, "-nodefaults");
+	argvec_add(a, "-no-user-config");
+	argvec_add(a, "-display");
+	argvec_add(a, "none");
+	argvec_add(a, "-no-reboot");
+	argvec_add(a, "-serial");
+	argvec_addf(a, "file:%s/%s", c->state, ST_CONSOLE);
+	argvec_add(a, "-append");
+	argvec_add(a, "console=ttyS0 quiet panic=-1"
+	    " fsbridge.share=root:" AGENT_ROOT_SHARE ":ro"
+	    " fsbridge.share=proj:" AGENT_PROJ_SHARE ":rw"
+	    " fsbridge.run=/fsbridge-agent");
+}

@@ -1,0 +1,508 @@
+/* supervisor: the per-VM process: image, file servers, QEMU, boot, relay, halt. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "argvec.h"
+#include "frame_io.h"
+#include "initrd.h"
+#include "qemu_argv.h"
+#include "relay.h"
+#include "spawn.h"
+#include "state_dir.h"
+#include "supervisor.h"
+#include "usock.h"
+
+static struct {
+	struct sup_params *p;
+	pid_t qemu, serve_root, serve_proj;
+	int agent_fd, listen_fd, log_fd;
+	unsigned cpus, mem_mib;
+	char initrd[4096];
+	atomic_int halting;
+	time_t halt_deadline;
+} S = { .agent_fd = -1, .listen_fd = -1, .log_fd = -1 };
+
+/* One line in the log, written at once (the servers and QEMU share it). */
+static void __attribute__((format(printf, 1, 2)))
+sup_log(const char *fmt, ...)
+{
+	char line[2048];
+	time_t now = time(NULL);
+	size_t n;
+	va_list ap;
+
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", localtime(&now));
+	n += (size_t)snprintf(line + n, sizeof(line) - n, " supervisor[%d]: ", (int)getpid());
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	strlcat(line, "\n", sizeof(line));
+	write_all(STDERR_FILENO, line, strlen(line));
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- stopping ---- */
+
+static void
+stop_child(pid_t *pid, int sig)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, sig);
+	for (int i = 0; i < 50; i++) {
+		pid_t r = waitpid(*pid, NULL, WNOHANG);
+
+		if (r == *pid || (r < 0 && errno == ECHILD)) {
+			*pid = 0;
+			return;
+		}
+		usleep(100000);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, NULL, 0);
+	*pid = 0;
+}
+
+static void
+cleanup(void)
+{
+	char path[4096];
+
+	stop_child(&S.qemu, SIGKILL);
+	stop_child(&S.serve_root, SIGTERM);
+	stop_child(&S.serve_proj, SIGTERM);
+	if (S.listen_fd >= 0)
+		close(S.listen_fd);
+	state_path(path, sizeof(path), S.p->state, ST_CTL_SOCK);
+	unlink(path);
+	state_clean_stale(S.p->state);
+	pidfile_remove(S.p->pfh);
+}
+
+static void
+report_ready(const char *line)
+{
+	if (S.p->ready_fd < 0)
+		return;
+	write_all(S.p->ready_fd, line, strlen(line));
+	close(S.p->ready_fd);
+	S.p->ready_fd = -1;
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fail(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg) - 1, fmt, ap);
+	va_end(ap);
+	sup_log("error: %s", msg);
+	strlcat(msg, "\n", sizeof(msg));
+	cleanup();              /* first: launch reports once nothing is left */
+	report_ready(msg);
+	exit(1);
+}
+
+/* ---- the process itself ---- */
+
+/* stdin from /dev/null, stdout and stderr to the log; nothing else of
+ * launch's stays open (a pipe on launch's stdout must see EOF). */
+static void
+detach_stdio(void)
+{
+	char path[4096];
+	int null = open("/dev/null", O_RDWR), keep1 = S.p->ready_fd,
+	    keep2 = pidfile_fileno(S.p->pfh);
+	DIR *d;
+	struct dirent *e;
+
+	state_path(path, sizeof(path), S.p->state, ST_LOG);
+	S.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	dup2(null, 0);
+	dup2(S.log_fd >= 0 ? S.log_fd : null, 1);
+	dup2(S.log_fd >= 0 ? S.log_fd : null, 2);
+	d = opendir("/proc/self/fd");
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name);
+
+		if (fd > 2 && fd != keep1 && fd != keep2 && fd != S.log_fd && fd != dirfd(d))
+			close(fd);
+	}
+	if (d != NULL)
+		closedir(d);
+}
+
+static void
+block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+read_sizes(void)
+{
+	int rc = state_uint(S.p->state, ST_CPU, DEFAULT_CPUS, 1, 256, &S.cpus);
+
+	if (rc != 0)
+		fail("%s/%s: %s (expected a number of CPUs, 1-256)", S.p->state, ST_CPU,
+		    rc == -EINVAL ? "not a number in range" : strerror(-rc));
+	rc = state_uint(S.p->state, ST_MEM, DEFAULT_MEM_MIB, 128, 1u << 20, &S.mem_mib);
+	if (rc != 0)
+		fail("%s/%s: %s (expected MiB of memory, at least 128)", S.p->state, ST_MEM,
+		    rc == -EINVAL ? "not a number in range" : strerror(-rc));
+}
+
+/* ---- file servers ---- */
+
+static pid_t
+start_serve(const char *sock, const char *opts, const char *dir)
+{
+	struct argvec a = { 0 };
+	pid_t pid;
+
+	argvec_add(&a, S.p->paths.fsbridge);
+	argvec_add(&a, "serve");
+	argvec_add(&a, "--socket");
+	argvec_addf(&a, "%s/%s", S.p->state, sock);
+	if (opts != NULL) {
+		argvec_add(&a, "-o");
+		argvec_add(&a, opts);
+	}
+	argvec_add(&a, dir);
+	if (a.err != 0)
+		fail("out of memory");
+	pid = spawn(a.v, -1, S.log_fd, S.log_fd, true);
+	argvec_free(&a);
+	if (pid < 0)
+		fail("cannot start fsbridge serve: %s", strerror((int)-pid));
+	return pid;
+}
+
+/* Waits until state/name is a socket, while pid lives. */
+static void
+wait_socket(const char *name, pid_t pid, double seconds)
+{
+	char path[4096];
+	double end = now_s() + seconds;
+	struct stat st;
+
+	state_path(path, sizeof(path), S.p->state, name);
+	while (stat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+		if (waitpid(pid, NULL, WNOHANG) == pid)
+			fail("the server for %s exited (see %s/%s)", name, S.p->state, ST_LOG);
+		if (now_s() > end)
+			fail("%s did not appear within %.0f s", name, seconds);
+		usleep(20000);
+	}
+}
+
+static void
+start_servers(void)
+{
+	S.serve_root = start_serve(ST_ROOT_SOCK, "ro,symlinks=opaque", "/");
+	S.serve_proj = start_serve(ST_PROJ_SOCK, NULL, S.p->paths.project);
+	wait_socket(ST_ROOT_SOCK, S.serve_root, 10);
+	wait_socket(ST_PROJ_SOCK, S.serve_proj, 10);
+	sup_log("serving / (read-only) and %s (read-write)", S.p->paths.project);
+}
+
+/* ---- QEMU and the agent ---- */
+
+static int
+start_qemu(const char *accel)
+{
+	struct vm_config c = {
+		.state = S.p->state, .qemu = S.p->paths.qemu, .kernel = S.p->paths.kernel,
+		.initrd = S.initrd, .accel = accel, .cpus = S.cpus, .mem_mib = S.mem_mib,
+	};
+	struct argvec a = { 0 };
+	char path[4096];
+
+	state_path(path, sizeof(path), S.p->state, ST_AGENT_SOCK);
+	unlink(path);
+	qemu_argv(&a, &c);
+	if (a.err != 0)
+		return a.err;
+	sup_log("starting QEMU (%s, %u CPUs, %u MiB)", accel, S.cpus, S.mem_mib);
+	S.qemu = spawn(a.v, -1, S.log_fd, S.log_fd, true);
+	argvec_free(&a);
+	return S.qemu < 0 ? (int)S.qemu : 0;
+}
+
+/* -ECHILD (with why) once QEMU has exited. */
+static int
+qemu_check(char *why, size_t size)
+{
+	int status;
+
+	if (S.qemu > 0 && waitpid(S.qemu, &status, WNOHANG) == S.qemu) {
+		S.qemu = 0;
+		snprintf(why, size, "QEMU exited (%s %d; see " ST_LOG " in the state dir)",
+		    WIFEXITED(status) ? "status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		return -ECHILD;
+	}
+	return 0;
+}
+
+static int
+connect_agent(double end, char *why, size_t size)
+{
+	char path[4096];
+
+	state_path(path, sizeof(path), S.p->state, ST_AGENT_SOCK);
+	for (;;) {
+		int fd = usock_connect(path), rc;
+
+		if (fd >= 0)
+			return fd;
+		rc = qemu_check(why, size);
+		if (rc != 0)
+			return rc;
+		if (now_s() > end) {
+			snprintf(why, size, "no agent socket from QEMU");
+			return -ETIMEDOUT;
+		}
+		usleep(20000);
+	}
+}
+
+static int
+send_hello(int fd)
+{
+	size_t plen = strlen(S.p->paths.project) + 1;
+	unsigned char buf[4 + 4096];
+
+	ap_put32(buf, AP_VERSION);
+	memcpy(buf + 4, S.p->paths.project, plen);
+	return frame_write(fd, AP_HELLO, 0, buf, 4 + plen);
+}
+
+/* The agent connection closed while booting: QEMU is usually exiting;
+ * give it a moment so that why says how it ended. */
+static int
+connection_lost(int rc, char *why, size_t size)
+{
+	for (int i = 0; i < 40; i++) {
+		if (qemu_check(why, size) != 0)
+			return -ECHILD;
+		usleep(50000);
+	}
+	snprintf(why, size, "the agent connection closed");
+	return rc < 0 ? rc : -EPIPE;
+}
+
+/* Waits for the agent's HELLO (or ERROR) until end; -errno with why. */
+static int
+await_hello(int fd, double end, char *why, size_t size)
+{
+	static unsigned char buf[AP_MAX_PAYLOAD];
+	struct ap_hdr h;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		int rc = qemu_check(why, size);
+
+		if (rc != 0)
+			return rc;
+		if (now_s() > end) {
+			snprintf(why, size, "the guest agent did not answer in time");
+			return -ETIMEDOUT;
+		}
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		rc = frame_read(fd, &h, buf);
+		if (rc <= 0)
+			return connection_lost(rc, why, size);
+		if (h.session == 0 && h.type == AP_HELLO)
+			return 0;
+		if (h.session == 0 && h.type == AP_ERROR) {
+			snprintf(why, size, "in the guest: %.*s", (int)h.len, (char *)buf);
+			return -EPROTO;
+		}
+	}
+}
+
+/* One boot attempt: QEMU up and the agent's HELLO within seconds. */
+static int
+boot(const char *accel, double seconds, char *why, size_t size)
+{
+	double t0 = now_s(), end = t0 + seconds;
+	int rc = start_qemu(accel);
+
+	if (rc != 0) {
+		snprintf(why, size, "cannot start QEMU: %s", strerror(-rc));
+		return rc;
+	}
+	S.agent_fd = connect_agent(end, why, size);
+	if (S.agent_fd < 0)
+		return S.agent_fd;
+	rc = send_hello(S.agent_fd);
+	if (rc == 0)
+		rc = await_hello(S.agent_fd, end, why, size);
+	else
+		snprintf(why, size, "agent socket: %s", strerror(-rc));
+	if (rc == 0)
+		sup_log("guest ready %.2f s after QEMU started (%s)", now_s() - t0, accel);
+	return rc;
+}
+
+static void
+abandon_boot(void)
+{
+	if (S.agent_fd >= 0)
+		close(S.agent_fd);
+	S.agent_fd = -1;
+	stop_child(&S.qemu, SIGKILL);
+}
+
+/* Boots with the requested accelerator; auto falls back to TCG once. */
+static void
+boot_vm(void)
+{
+	bool probe;
+	const char *accel = accel_first(S.p->accel, S.p->state, &probe);
+	char why[768];
+	int rc = boot(accel, probe ? ACCEL_PROBE_SECONDS : BOOT_TIMEOUT_SECONDS, why, sizeof(why));
+
+	if (rc != 0 && probe) {
+		sup_log("KVM guest failed (%s); remembering that and using TCG", why);
+		accel_remember(S.p->state, false, why);
+		abandon_boot();
+		accel = "tcg";
+		rc = boot(accel, BOOT_TIMEOUT_SECONDS, why, sizeof(why));
+	} else if (rc == 0 && probe) {
+		accel_remember(S.p->state, true, "");
+	}
+	if (rc != 0)
+		fail("the VM did not start: %s", why);
+	state_write(S.p->state, ST_ACCEL, accel);
+}
+
+/* ---- running ---- */
+
+static void
+request_halt(void)
+{
+	if (atomic_exchange(&S.halting, 1))
+		return;
+	sup_log("halt requested");
+	S.halt_deadline = time(NULL) + HALT_TIMEOUT_SECONDS;
+	relay_to_agent(AP_HALT, NULL, 0);
+}
+
+static void
+serve_clients(void)
+{
+	char path[4096], text[4200];
+	int rc;
+
+	snprintf(text, sizeof(text), "%s\n", S.p->paths.project);
+	state_write(S.p->state, ST_PROJECT, text);
+	state_path(path, sizeof(path), S.p->state, ST_CTL_SOCK);
+	S.listen_fd = usock_listen(path);
+	if (S.listen_fd < 0)
+		fail("%s: %s", path, strerror(-S.listen_fd));
+	rc = relay_start(S.agent_fd, S.listen_fd, request_halt);
+	if (rc != 0)
+		fail("threads: %s", strerror(-rc));
+	report_ready("ok\n");
+}
+
+static bool
+server_gone(pid_t *pid)
+{
+	if (*pid <= 0 || waitpid(*pid, NULL, WNOHANG) != *pid)
+		return false;
+	*pid = 0;
+	return true;
+}
+
+/* Until QEMU exits: signals stop it, a halt that takes too long kills it,
+ * a file server that dies takes the VM with it. */
+static void
+watch(const sigset_t *set)
+{
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	char why[512];
+
+	for (;;) {
+		int sig = sigtimedwait(set, NULL, &tick);
+
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			sup_log("signal %d: stopping the VM now", sig);
+			break;
+		}
+		if (qemu_check(why, sizeof(why)) != 0) {
+			sup_log("%s", why);
+			break;
+		}
+		if (atomic_load(&S.halting) && time(NULL) > S.halt_deadline) {
+			sup_log("the guest did not power off in %d s: killing it", HALT_TIMEOUT_SECONDS);
+			break;
+		}
+		if (server_gone(&S.serve_root) || server_gone(&S.serve_proj)) {
+			sup_log("a file server exited: stopping the VM");
+			break;
+		}
+	}
+}
+
+void
+supervisor_main(struct sup_params *p)
+{
+	char why[512];
+	sigset_t set;
+	int rc;
+
+	S.p = p;
+	detach_stdio();
+	block_signals(&set);
+	if (pidfile_write(p->pfh) != 0)
+		fail("pidfile: %s", strerror(errno));
+	sup_log("starting: project %s, accel %s", p->paths.project, p->accel);
+	read_sizes();
+	rc = initrd_ensure(p->state, p->paths.mkinitramfs, p->paths.agent, p->paths.kernel,
+	    S.initrd, sizeof(S.initrd), why, sizeof(why));
+	if (rc != 0)
+		fail("cannot build the guest image: %s", why);
+	start_servers();
+	boot_vm();
+	serve_clients();
+	watch(&set);
+	cleanup();
+	sup_log("stopped");
+	exit(0);
+}

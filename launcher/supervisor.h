@@ -1,0 +1,29 @@
+/*
+ * supervisor.h: the per-VM background process.  It owns the VM's life:
+ * builds or reuses the guest image, starts `fsbridge serve` for the
+ * read-only host root and the read-write project, starts QEMU, waits for
+ * the agent's HELLO, then relays `launch` clients on ctl.sock until QEMU
+ * exits (HALT, SIGTERM, a crash) and cleans the state dir up.
+ */
+#ifndef FSB_SUPERVISOR_H
+#define FSB_SUPERVISOR_H
+
+#include <libutil.h>
+
+#include "locate.h"
+
+#define BOOT_TIMEOUT_SECONDS 300
+#define HALT_TIMEOUT_SECONDS 30
+
+struct sup_params {
+	char state[4096];
+	struct boot_paths paths;
+	const char *accel;      /* requested: kvm, tcg or auto */
+	struct pidfh *pfh;      /* the state dir's pidfile, locked */
+	int ready_fd;           /* gets "ok\n" or one error line, then closed */
+};
+
+/* Runs the supervisor in this (already detached) process; never returns. */
+void supervisor_main(struct sup_params *p) __attribute__((noreturn));
+
+#endif

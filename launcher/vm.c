@@ -1,0 +1,225 @@
+/* vm: connect to a state dir's VM, booting it (fork the supervisor) or
+ * waiting for the launch that boots it. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libutil.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "locate.h"
+#include "state_dir.h"
+#include "supervisor.h"
+#include "usock.h"
+#include "vm.h"
+
+#define WAIT_STEP_US 50000
+
+static int
+ctl_connect(const char *state)
+{
+	char path[4096];
+	int rc = state_path(path, sizeof(path), state, ST_CTL_SOCK);
+
+	return rc != 0 ? rc : usock_connect(path);
+}
+
+void
+vm_print_tail(const char *state, const char *name, int n)
+{
+	char path[4096], *lines[64] = { 0 }, *line = NULL;
+	size_t cap = 0;
+	int count = 0;
+	FILE *f;
+
+	if (n > 64)
+		n = 64;
+	state_path(path, sizeof(path), state, name);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		free(lines[count % n]);
+		lines[count % n] = strdup(line);
+		count++;
+	}
+	fclose(f);
+	free(line);
+	for (int i = count > n ? count - n : 0; i < count; i++) {
+		char *l = lines[i % n];
+
+		if (l != NULL)
+			fprintf(stderr, "  %s: %s%s", name, l, strchr(l, '\n') ? "" : "\n");
+	}
+	for (int i = 0; i < n; i++)
+		free(lines[i]);
+}
+
+pid_t
+vm_running(const char *state)
+{
+	char path[4096];
+	struct pidfh *pfh;
+	pid_t other = 0;
+
+	state_path(path, sizeof(path), state, ST_PID);
+	pfh = pidfile_open(path, 0600, &other);
+	if (pfh == NULL)
+		return errno == EEXIST || errno == EAGAIN ? other : -1;
+	state_clean_stale(state);
+	pidfile_remove(pfh);
+	return -1;
+}
+
+static int
+find_paths(const struct launch_opts *o, struct boot_paths *bp)
+{
+	int rc;
+
+	rc = locate_qemu(o->qemu, bp->qemu, sizeof(bp->qemu));
+	if (rc != 0) {
+		fprintf(stderr, "launch: QEMU not found: %s (install qemu-system-x86, or use "
+		    "--qemu PATH or FSBRIDGE_QEMU)\n", o->qemu ? o->qemu : "qemu-system-* on PATH");
+		return rc;
+	}
+	if (locate_tool("FSBRIDGE", "fsbridge/fsbridge", FSB_BINDIR "/fsbridge",
+	    bp->fsbridge, sizeof(bp->fsbridge)) != 0 ||
+	    locate_tool("FSBRIDGE_MKINITRAMFS", "guest-overlay/fsbridge-mkinitramfs",
+	    FSB_BINDIR "/fsbridge-mkinitramfs", bp->mkinitramfs, sizeof(bp->mkinitramfs)) != 0 ||
+	    locate_tool("FSBRIDGE_AGENT", "guest-overlay/fsbridge-agent",
+	    FSB_PKGLIBEXECDIR "/fsbridge-agent", bp->agent, sizeof(bp->agent)) != 0) {
+		fprintf(stderr, "launch: fsbridge, fsbridge-mkinitramfs or fsbridge-agent not "
+		    "found (is fsbridge installed?)\n");
+		return -ENOENT;
+	}
+	rc = locate_kernel(o->kernel, bp->mkinitramfs, bp->kernel, sizeof(bp->kernel));
+	if (rc != 0) {
+		fprintf(stderr, "launch: no guest kernel%s%s (install linux-image-cloud-amd64, "
+		    "or use --kernel)\n", o->kernel ? ": " : "", o->kernel ? o->kernel : "");
+		return rc;
+	}
+	rc = locate_project(o->project, bp->project, sizeof(bp->project));
+	if (rc != 0)
+		fprintf(stderr, "launch: %s: %s\n", o->project ? o->project : "project directory",
+		    rc == -EINVAL ? "refusing to share / read-write (run launch in a project "
+		    "directory or use --project)" : strerror(-rc));
+	return rc;
+}
+
+/* In the forked child: detach and become the supervisor. */
+static void __attribute__((noreturn))
+become_supervisor(struct sup_params *sp)
+{
+	pid_t pid;
+
+	setsid();
+	if (chdir("/") != 0)
+		_exit(1);
+	pid = fork();
+	if (pid != 0)
+		_exit(pid < 0 ? 1 : 0);
+	supervisor_main(sp);
+}
+
+/* We hold the pidfile: start the supervisor and wait for its word. */
+static int
+boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
+{
+	static struct sup_params sp;
+	char line[1100];
+	int p[2];
+	ssize_t n;
+	pid_t pid;
+
+	state_clean_stale(state);
+	memset(&sp, 0, sizeof(sp));
+	if (find_paths(o, &sp.paths) != 0 || pipe2(p, O_CLOEXEC) != 0) {
+		pidfile_remove(pfh);
+		return -EINVAL;
+	}
+	strlcpy(sp.state, state, sizeof(sp.state));
+	sp.accel = o->accel;
+	sp.pfh = pfh;
+	sp.ready_fd = p[1];
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		become_supervisor(&sp);
+	}
+	close(p[1]);
+	pidfile_close(pfh);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	n = pid < 0 ? -1 : read(p[0], line, sizeof(line) - 1);
+	close(p[0]);
+	line[n > 0 ? n : 0] = '\0';
+	if (strcmp(line, "ok\n") == 0)
+		return 0;
+	fprintf(stderr, "launch: %s", n > 0 ? line : "the supervisor died while booting\n");
+	vm_print_tail(state, ST_CONSOLE, 8);
+	vm_print_tail(state, ST_LOG, 4);
+	return -EIO;
+}
+
+int
+vm_check_cwd(const char *state)
+{
+	char project[4096], cwd[4096];
+	size_t n;
+
+	if (state_read(state, ST_PROJECT, project, sizeof(project)) != 0 ||
+	    getcwd(cwd, sizeof(cwd)) == NULL)
+		return 0;
+	n = strlen(project);
+	if (strncmp(cwd, project, n) == 0 && (cwd[n] == '\0' || cwd[n] == '/'))
+		return 0;
+	fprintf(stderr, "launch: %s is outside the running VM's project %s (writes there "
+	    "would be lost); run 'launch halt' first, or use --name for another VM\n",
+	    cwd, project);
+	return -EXDEV;
+}
+
+int
+vm_connect(const struct launch_opts *o, const char *state)
+{
+	char pidpath[4096];
+	time_t deadline = time(NULL) + BOOT_TIMEOUT_SECONDS + 60;
+	int rc = state_dir_create(state);
+
+	if (rc != 0) {
+		fprintf(stderr, "launch: state directory %s: %s\n", state, strerror(-rc));
+		return rc;
+	}
+	state_path(pidpath, sizeof(pidpath), state, ST_PID);
+	for (;;) {
+		struct pidfh *pfh;
+		pid_t other = 0;
+		int fd = ctl_connect(state);
+
+		if (fd >= 0)
+			return fd;
+		pfh = pidfile_open(pidpath, 0600, &other);
+		if (pfh != NULL) {
+			rc = boot(o, state, pfh);
+			if (rc != 0)
+				return rc;
+			continue;
+		}
+		if (errno != EEXIST && errno != EAGAIN) {
+			fprintf(stderr, "launch: %s: %s\n", pidpath, strerror(errno));
+			return -errno;
+		}
+		if (time(NULL) > deadline) {
+			fprintf(stderr, "launch: the VM in %s is not answering (pid %d); "
+			    "try 'launch halt -f'\n", state, (int)other);
+			return -ETIMEDOUT;
+		}
+		usleep(WAIT_STEP_US);
+	}
+}
