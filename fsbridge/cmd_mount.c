@@ -153,6 +153,30 @@ mount_check_src(const char *src)
 }
 
 /* SRC and MNT must be directories; MNT must not be a mount point yet. */
+/*
+ * A mount point strictly inside the source would put the mount inside
+ * the tree it serves: every walk through it would come back to the
+ * server itself.  (Mounting on SRC itself is fine: the server keeps the
+ * directory underneath.)
+ */
+static int
+mount_check_not_inside(const char *src, const char *mnt)
+{
+	char rs[PATH_MAX], rm[PATH_MAX];
+	size_t n;
+
+	if (backend_nfs_is_url(src) || realpath(src, rs) == NULL || realpath(mnt, rm) == NULL)
+		return 0;
+	n = strlen(rs);
+	if (strcmp(rs, "/") == 0 ? strcmp(rm, "/") != 0 :
+	    strncmp(rm, rs, n) == 0 && rm[n] == '/') {
+		fprintf(stderr, "fsbridge: mount point %s is inside the source %s: the share would contain "
+		    "itself (mount it elsewhere, or on the source itself)\n", mnt, src);
+		return EXIT_FAILURE_RUN;
+	}
+	return 0;
+}
+
 static int
 mount_check_paths(const struct mount_opts *mo)
 {
@@ -174,6 +198,9 @@ mount_check_paths(const struct mount_opts *mo)
 		fprintf(stderr, "fsbridge: mount point %s: not a directory\n", mo->mnt);
 		return EXIT_FAILURE_RUN;
 	}
+	rc = mount_check_not_inside(mo->src, mo->mnt);
+	if (rc != 0)
+		return rc;
 	if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
 	    (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT)) {
 		fprintf(stderr, "fsbridge: mount point %s: something is already mounted there (unmount it first)\n",

@@ -1,0 +1,27 @@
+#!/bin/bash
+# mount_inside.sh: a mount point inside its own source is refused (the
+# share would contain itself and walks through it would loop back into the
+# server); mounting on the source itself works and leaves it intact.  TAP.
+set -u
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
+	echo "1..0 # SKIP needs root, /dev/fuse and FSBRIDGE"; exit 0
+fi
+tmp=$(mktemp -d /tmp/fsb-inside.XXXXXX)
+trap 'for m in "$tmp/src/mnt" "$tmp/src"; do mountpoint -q "$m" && "$FSBRIDGE" umount -l "$m"; done; rm -rf --one-file-system "$tmp"' EXIT
+mkdir -p "$tmp/src/mnt"
+echo data > "$tmp/src/f"
+"$FSBRIDGE" mount "$tmp/src" "$tmp/src/mnt" 2> "$tmp/err"
+rc=$?
+check "a mount point inside the source is refused (exit $rc)" [ "$rc" = 1 ]
+check "with one line naming the problem" grep -q "^fsbridge: mount point .* is inside the source" "$tmp/err"
+check "nothing is mounted there" bash -c "! mountpoint -q '$tmp/src/mnt'"
+check "mounting on the source itself works" "$FSBRIDGE" mount "$tmp/src" "$tmp/src"
+check "the tree reads through it" grep -qx data "$tmp/src/f"
+echo new > "$tmp/src/g"
+check "and unmounts" "$FSBRIDGE" umount "$tmp/src"
+check "what was written through it is in the directory underneath" grep -qx new "$tmp/src/g"
+echo "1..$n"
