@@ -59,6 +59,37 @@ umount_with_fusermount(const char *mnt, bool lazy)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
 }
 
+/* The canonical path of a mount point that cannot be stat'ed (a dead
+ * FUSE mount): its parent's canonical path plus its last component. */
+static int
+umount_resolve_dead(const char *arg, char *out, size_t len)
+{
+	char copy[PATH_MAX], parent[PATH_MAX];
+	char *slash, *base;
+
+	if (strlcpy(copy, arg, sizeof(copy)) >= sizeof(copy))
+		return -1;
+	while ((slash = strrchr(copy, '/')) != NULL && slash[1] == '\0' && slash != copy)
+		*slash = '\0';		/* trailing slashes */
+	slash = strrchr(copy, '/');
+	if (slash == NULL) {
+		base = copy;
+		strcpy(parent, ".");
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		strlcpy(parent, slash == copy ? "/" : copy, sizeof(parent));
+	}
+	if (realpath(parent, out) == NULL)
+		return -1;
+	if (strcmp(out, "/") != 0 && strlcat(out, "/", len) >= len)
+		return -1;
+	if (strlcat(out, base, len) >= len)
+		return -1;
+	errno = ENOTCONN;
+	return 0;
+}
+
 int
 cmd_umount(int argc, char **argv)
 {
@@ -79,12 +110,11 @@ cmd_umount(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (realpath(argv[i], path) == NULL) {
-		/* a dead mount cannot be resolved: try the name as given */
-		if (errno != ENOTCONN || strlen(argv[i]) >= sizeof(path)) {
+		/* a dead mount cannot be resolved itself: resolve its parent */
+		if (errno != ENOTCONN || umount_resolve_dead(argv[i], path, sizeof(path)) != 0) {
 			fprintf(stderr, "fsbridge: %s: %s\n", argv[i], strerror(errno));
 			return EXIT_FAILURE_RUN;
 		}
-		strcpy(path, argv[i]);
 	}
 	if (!umount_is_fsbridge(path)) {
 		fprintf(stderr, "fsbridge: %s: not an fsbridge mount\n", argv[i]);

@@ -1,7 +1,9 @@
 #!/bin/bash
-# mount_inside.sh: a mount point inside its own source is refused (the
+# mount_edges.sh: a mount point inside its own source is refused (the
 # share would contain itself and walks through it would loop back into the
-# server); mounting on the source itself works and leaves it intact.  TAP.
+# server); mounting on the source itself works and leaves it intact; a
+# daemon killed with SIGKILL leaves a dead mount that mount names and
+# umount clears.  TAP.
 set -u
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $*"; }
@@ -24,4 +26,15 @@ check "the tree reads through it" grep -qx data "$tmp/src/f"
 echo new > "$tmp/src/g"
 check "and unmounts" "$FSBRIDGE" umount "$tmp/src"
 check "what was written through it is in the directory underneath" grep -qx new "$tmp/src/g"
+# a killed daemon
+mkdir -p "$tmp/dead"
+"$FSBRIDGE" mount -o "pidfile=$tmp/pid" "$tmp/src" "$tmp/dead"
+kill -9 "$(cat "$tmp/pid")"; sleep 0.2
+"$FSBRIDGE" mount "$tmp/src" "$tmp/dead" 2> "$tmp/err"
+rc=$?
+check "mount on a dead mount is refused (exit $rc)" [ "$rc" = 1 ]
+check "and says how to clear it" grep -q "dead FUSE mount is there (run 'fsbridge umount" "$tmp/err"
+check "fsbridge umount clears a dead mount" "$FSBRIDGE" umount "$tmp/dead"
+check "the mount point works again" "$FSBRIDGE" mount "$tmp/src" "$tmp/dead"
+check "and unmounts" "$FSBRIDGE" umount "$tmp/dead"
 echo "1..$n"
