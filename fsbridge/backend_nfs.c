@@ -1153,6 +1153,7 @@ static int
 nfsb_readlink(struct backend *b, struct inode *in, char *buf, size_t size)
 {
 	struct backend_nfs *nb = NFSB(b);
+	struct nfs_stat_64 st;
 	char path[NFS_PATH_MAX];
 	struct nfs_conn *c;
 	char *target = NULL;
@@ -1166,6 +1167,11 @@ nfsb_readlink(struct backend *b, struct inode *in, char *buf, size_t size)
 		return rc;
 	do {
 		rc = nfs_readlink2(c->nfs, path, &target);
+		/* libnfs 4.0 may leave a long NFSv4 target unterminated: the
+		 * link's size says where it ends */
+		if (rc == 0 && nfs_lstat64(c->nfs, path, &st) == 0 &&
+		    st.nfs_size < strlen(target))
+			target[st.nfs_size] = '\0';
 	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
 	nfs_conn_unlock(c);
 	if (rc != 0)
