@@ -586,6 +586,28 @@ set_winsize(struct session *s, const unsigned char *p, size_t len)
 	ioctl(s->in_fd, TIOCSWINSZ, &ws);
 }
 
+/* launch ps: the table in STDOUT frames (acknowledgements of them find
+ * no session and are dropped), then EXIT 0. */
+static void
+send_ps(uint32_t id)
+{
+	unsigned char exit_frame[8];
+	size_t len = 0;
+	char *text = agent_ps_text(&len);
+
+	if (text == NULL) {
+		send_error(id, "ps: out of memory");
+		return;
+	}
+	for (size_t off = 0; off < len; off += AP_DATA_CHUNK)
+		send_frame(AP_STDOUT, id, text + off,
+		    len - off < AP_DATA_CHUNK ? len - off : AP_DATA_CHUNK);
+	free(text);
+	ap_put32(exit_frame, AP_EXITED);
+	ap_put32(exit_frame + 4, 0);
+	send_frame(AP_EXIT, id, exit_frame, sizeof(exit_frame));
+}
+
 static void
 handle_exec(uint32_t id, unsigned char *payload, size_t len)
 {
@@ -599,7 +621,10 @@ handle_exec(uint32_t id, unsigned char *payload, size_t len)
 		send_error(id, "malformed EXEC request");
 		return;
 	}
-	start_session(id, &r);
+	if (r.flags & AP_EXEC_PS)
+		send_ps(id);
+	else
+		start_session(id, &r);
 	free(r.argv);
 	free(r.envp);
 }
@@ -612,14 +637,19 @@ handle_hello(const unsigned char *payload, size_t len)
 	unsigned char reply[4];
 	char err[512];
 	const char *project;
+	size_t plen;
 
 	if (len < 5 || payload[len - 1] != '\0') {
 		send_error(0, "malformed HELLO");
 		return;
 	}
 	project = (const char *)payload + 4;
+	plen = strlen(project) + 1;
 	if (!root_ready) {
-		if (agent_root_assemble(project, err, sizeof(err)) != 0) {
+		if (agent_net_up(err, sizeof(err)) != 0)
+			agent_log("network: %s", err);
+		if (agent_root_assemble(project, project + plen, len - 4 - plen,
+		    err, sizeof(err)) != 0) {
 			agent_log("cannot assemble the root: %s", err);
 			send_error(0, "guest root: %s", err);
 			return;

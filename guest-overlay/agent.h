@@ -14,7 +14,23 @@
 /* Builds the guest root (overlay of the read-only host root on a tmpfs
  * upper, the project share bound at `project`, /proc /sys /dev) and
  * chroots into it; 0, or -errno with a message in err. */
-int agent_root_assemble(const char *project, char *err, size_t errlen);
+int agent_root_assemble(const char *project, const char *vols, size_t vlen,
+    char *err, size_t errlen);
+
+/* Mounts each volume of vols (vlen bytes of NUL-terminated serial and
+ * mount point pairs) under AGENT_NEW_ROOT; 0, or -errno with err. */
+int agent_volumes_mount(const char *vols, size_t vlen, char *err, size_t errlen);
+
+/* Brings lo up, and eth0 (if there is one: launch --net) with QEMU's
+ * user-mode addresses: 10.0.2.15/24, gateway 10.0.2.2.  -errno. */
+int agent_net_up(char *err, size_t errlen);
+
+/* The guest's processes as a table (launch ps); malloc'd, NULL when out
+ * of memory.  *len is its length. */
+char *agent_ps_text(size_t *len);
+
+/* mkdir -p of an absolute path; -errno. */
+int agent_mkdir_p(const char *path);
 
 /* Prints "fsbridge-agent: ..." on the console. */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

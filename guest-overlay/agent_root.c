@@ -3,7 +3,7 @@
  * share is the lower layer of an overlay whose upper is a tmpfs (writes
  * outside the project are allowed and vanish at halt); the read-write
  * project share is bound at its host path; /proc, /sys, /dev, /dev/pts
- * and /dev/shm are fresh.  Then the agent chroots into it.
+ * and /dev/shm are fresh; the volumes are mounted (agent_volumes.c).  Then the agent chroots into it.
  */
 #include "config.h"
 
@@ -17,8 +17,8 @@
 #include "guest-overlay/agent.h"
 
 /* Creates every missing directory of an absolute path; -errno. */
-static int
-mkdir_p(const char *path)
+int
+agent_mkdir_p(const char *path)
 {
 	char buf[4096];
 	char *p;
@@ -42,7 +42,7 @@ static int
 mount_at(const char *src, const char *dir, const char *type, unsigned long flags,
     const char *data, char *err, size_t errlen)
 {
-	int rc = mkdir_p(dir);
+	int rc = agent_mkdir_p(dir);
 
 	if (rc != 0) {
 		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(-rc));
@@ -65,9 +65,9 @@ mount_overlay(char *err, size_t errlen)
 	int rc = mount_at("tmpfs", AGENT_UPPER_DIR, "tmpfs", 0, "mode=0755", err, errlen);
 
 	if (rc == 0)
-		rc = mkdir_p(AGENT_UPPER_DIR "/upper");
+		rc = agent_mkdir_p(AGENT_UPPER_DIR "/upper");
 	if (rc == 0)
-		rc = mkdir_p(AGENT_UPPER_DIR "/work");
+		rc = agent_mkdir_p(AGENT_UPPER_DIR "/work");
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errlen, "overlay upper: %s", strerror(-rc));
 	if (rc == 0)
@@ -116,7 +116,8 @@ mount_api_filesystems(char *err, size_t errlen)
 }
 
 int
-agent_root_assemble(const char *project, char *err, size_t errlen)
+agent_root_assemble(const char *project, const char *vols, size_t vlen,
+    char *err, size_t errlen)
 {
 	int rc;
 
@@ -124,6 +125,8 @@ agent_root_assemble(const char *project, char *err, size_t errlen)
 	rc = mount_overlay(err, errlen);
 	if (rc == 0)
 		rc = bind_project(project, err, errlen);
+	if (rc == 0)
+		rc = agent_volumes_mount(vols, vlen, err, errlen);
 	if (rc == 0)
 		rc = mount_api_filesystems(err, errlen);
 	if (rc != 0)

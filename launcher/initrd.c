@@ -14,6 +14,10 @@
 #include "spawn.h"
 #include "state_dir.h"
 
+/* Beyond fsbridge-mkinitramfs's defaults: ext4 for volumes, virtio_net
+ * for --net (part of the cache key, so a change rebuilds the image). */
+static const char *const extra_modules[] = { "ext4", "virtio_net" };
+
 /* " path:size:mtime" appended to key (or ":missing"). */
 static void
 key_add(char *key, size_t size, const char *path)
@@ -41,6 +45,12 @@ make_key(char *key, size_t size, const char *mki, const char *agent, const char 
 	key_add(key, size, init);
 	key_add(key, size, agent);
 	key_add(key, size, kernel);
+	strlcat(key, "modules:", size);
+	for (size_t i = 0; i < sizeof(extra_modules) / sizeof(extra_modules[0]); i++) {
+		strlcat(key, " ", size);
+		strlcat(key, extra_modules[i], size);
+	}
+	strlcat(key, "\n", size);
 }
 
 /* The whole key file (several lines) equals key? */
@@ -72,6 +82,10 @@ build(const char *mki, const char *agent, const char *kernel, const char *out, i
 	argvec_add(&a, "-q");
 	argvec_add(&a, "--kernel");
 	argvec_add(&a, kernel);
+	for (size_t i = 0; i < sizeof(extra_modules) / sizeof(extra_modules[0]); i++) {
+		argvec_add(&a, "-m");
+		argvec_add(&a, extra_modules[i]);
+	}
 	argvec_add(&a, "-a");
 	argvec_addf(&a, "%s:/fsbridge-agent", agent);
 	argvec_add(&a, "-o");

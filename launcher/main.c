@@ -1,7 +1,9 @@
 /*
  * main: the launch command line.  `launch [OPTIONS] [--] CMD ARGS...`
  * runs CMD in the VM (booting it first if needed); `launch boot`,
- * `status`, `halt [-f]`, `logs`, `console` and `vms` manage the VMs.  Parsing and dispatch only.
+ * `status`, `halt [-f]`, `ps`, `logs`, `console` and `vms` manage the VMs;
+ * `doctor` checks the setup; `volume ...` manages volumes.  Parsing and
+ * dispatch only.
  */
 #include "config.h"
 
@@ -16,15 +18,22 @@
 #include "accel.h"
 #include "admin.h"
 #include "agent_client.h"
+#include "doctor.h"
 #include "options.h"
 #include "state_dir.h"
+#include "qemu_argv.h"
 #include "vm.h"
+#include "volume.h"
+#include "volume_cmd.h"
 
 static void
 usage(FILE *f)
 {
 	fputs("usage: launch [OPTIONS] [--] CMD [ARGS...]\n"
-	    "       launch [OPTIONS] boot | status | halt [-f] | logs | console | vms\n"
+	    "       launch [OPTIONS] boot | status | halt [-f] | ps | logs | console | vms\n"
+	    "       launch [OPTIONS] doctor\n"
+	    "       launch volume ls | create NAME SIZE | rm NAME | export NAME FILE.zst |\n"
+	    "                     import NAME FILE.zst\n"
 	    "\n"
 	    "Run CMD in a QEMU guest that sees this machine's files (the root read-only\n"
 	    "with a throw-away overlay, the project directory read-write at the same\n"
@@ -45,6 +54,13 @@ usage(FILE *f)
 	    "  --accel A          kvm, tcg or auto (default $FSBRIDGE_ACCEL, else tcg);\n"
 	    "                     auto tries KVM for a bounded time and remembers a\n"
 	    "                     KVM that cannot run guests\n"
+	    "  --volume NAME:GUEST[:SIZE]\n"
+	    "                     attach volume NAME (created at SIZE, default 8G, and\n"
+	    "                     formatted ext4 on first use) at GUEST; repeatable\n"
+	    "  --net              user-mode networking (off by default)\n"
+	    "  -p, --publish HOST:GUEST\n"
+	    "                     forward 127.0.0.1:HOST to the guest's TCP port GUEST\n"
+	    "                     (implies --net); repeatable\n"
 	    "  -e NAME[=VALUE]    set (or pass) an environment variable; repeatable\n"
 	    "  -n                 stdin from /dev/null (launch reads its stdin eagerly)\n"
 	    "  -t, -T             run the command on a pseudo-terminal (-t) or on pipes\n"
@@ -55,12 +71,16 @@ usage(FILE *f)
 	    "  -f, --force        halt: kill the VM instead of powering it off\n"
 	    "  -h, --help         this text\n"
 	    "\n"
-	    "Boot options apply when the VM boots.  The VM's cpu and mem files in the\n"
+	    "Boot options (--project, --qemu, --kernel, --accel, --volume, --net, -p)\n"
+	    "apply when the VM boots; a running VM refuses other volumes.  The VM's cpu and mem files in the\n"
 	    "state dir (default 2 and 1024) are read at each boot.\n"
 	    "Exit status: CMD's own (killed by signal S: 128+S); 125 when launch could\n"
 	    "not run it; 2 bad usage.  status: 0 running, 3 not running.\n"
 	    "logs and console print the VM's log and its (last) console output; vms\n"
-	    "lists this user's VMs in the default place.\n"
+	    "lists this user's VMs in the default place; ps lists the guest's processes.\n"
+	    "doctor checks every prerequisite (exit 0 when all pass).  Volumes live in\n"
+	    "$FSBRIDGE_VOLUME_DIR, else $XDG_STATE_HOME/fsbridge/volumes (root:\n"
+	    "/run/fsbridge/volumes); export and import stream them through zstd.\n"
 	    "See launch(1).\n", f);
 }
 
@@ -77,7 +97,10 @@ bad_usage(const char *fmt, ...)
 	return LAUNCH_EXIT_USAGE;
 }
 
-enum { OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV };
+enum {
+	OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV,
+	OPT_VOLUME, OPT_NET,
+};
 
 static const struct option longopts[] = {
 	{ "state", required_argument, NULL, OPT_STATE },
@@ -88,11 +111,31 @@ static const struct option longopts[] = {
 	{ "project", required_argument, NULL, OPT_PROJECT },
 	{ "env", required_argument, NULL, 'e' },
 	{ "no-env", no_argument, NULL, OPT_NO_ENV },
+	{ "volume", required_argument, NULL, OPT_VOLUME },
+	{ "net", no_argument, NULL, OPT_NET },
+	{ "publish", required_argument, NULL, 'p' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "force", no_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+static int
+add_volume(struct launch_opts *o, const char *arg)
+{
+	struct volume_attach v;
+	char why[256];
+
+	if (o->nvolume == LAUNCH_MAX_VOLUMES)
+		return bad_usage("too many --volume options (at most %d)", LAUNCH_MAX_VOLUMES);
+	if (volume_parse_spec(arg, &v, why, sizeof(why)) != 0)
+		return bad_usage("--volume %s: %s", arg, why);
+	for (int i = 0; i < o->nvolume; i++)
+		if (strncmp(o->volume[i], arg, strlen(v.name) + 1) == 0)
+			return bad_usage("--volume %s: volume %s given twice", arg, v.name);
+	o->volume[o->nvolume++] = arg;
+	return 0;
+}
 
 /* One option; 0, or launch's exit status to stop with (-1: help done). */
 static int
@@ -121,6 +164,16 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 		o->env[o->nenv++] = arg;
 		break;
 	case OPT_NO_ENV: o->no_env = true; break;
+	case OPT_VOLUME: return add_volume(o, arg);
+	case OPT_NET: o->net = true; break;
+	case 'p':
+		if (o->nport == LAUNCH_MAX_PORTS)
+			return bad_usage("too many -p options");
+		if (!port_spec_valid(arg))
+			return bad_usage("-p %s: expected HOST:GUEST TCP ports (1-65535)", arg);
+		o->port[o->nport++] = arg;
+		o->net = true;
+		break;
 	case 'q': o->quiet = true; break;
 	case 'n': o->no_stdin = true; break;
 	case 't': o->tty = 1; break;
@@ -140,7 +193,7 @@ parse_options(struct launch_opts *o, int argc, char **argv, bool *dashdash)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:e:nqfhtT", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:e:p:nqfhtT", longopts, NULL)) != -1) {
 		int rc = apply_option(o, c, optarg, argv[optind - 1]);
 
 		if (rc != 0)
@@ -182,6 +235,28 @@ admin(const char *cmd, struct launch_opts *o, int argc, char **argv, const char 
 	return admin_halt(o, state);
 }
 
+/* launch ps: the guest's processes, from the agent (never boots). */
+static int
+guest_ps(struct launch_opts *o, int argc, const char *state)
+{
+	static char *ps_argv[] = { "ps", NULL };
+	int fd;
+
+	if (argc > 0)
+		return bad_usage("ps: no arguments expected");
+	if (vm_running(state) < 0) {
+		printf("not running (state %s)\n", state);
+		return 3;
+	}
+	fd = vm_connect(o, state);
+	if (fd < 0)
+		return LAUNCH_EXIT_FAIL;
+	o->guest_ps = true;
+	o->no_stdin = true;
+	o->tty = 0;
+	return agent_run(fd, ps_argv, o, state);
+}
+
 static bool
 is_admin(const char *word)
 {
@@ -206,11 +281,20 @@ main(int argc, char **argv)
 	defaults(&o);
 	if (optind == argc)
 		return bad_usage("no command (launch -- CMD ARGS..., or boot, status, halt)");
+	if (!dashdash && strcmp(argv[optind], "volume") == 0)
+		return volume_cmd(argc - optind - 1, argv + optind + 1);
 	rc = state_dir_resolve(&o, state, sizeof(state));
 	if (rc != 0) {
 		fprintf(stderr, "launch: no state directory (set HOME or use --state)\n");
 		return LAUNCH_EXIT_FAIL;
 	}
+	if (!dashdash && strcmp(argv[optind], "doctor") == 0) {
+		if (optind + 1 != argc)
+			return bad_usage("doctor: unexpected argument '%s'", argv[optind + 1]);
+		return doctor(&o, state);
+	}
+	if (!dashdash && strcmp(argv[optind], "ps") == 0)
+		return guest_ps(&o, argc - optind - 1, state);
 	if (!dashdash && is_admin(argv[optind]))
 		return admin(argv[optind], &o, argc - optind - 1, argv + optind + 1, state);
 	fd = vm_connect(&o, state);

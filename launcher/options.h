@@ -6,6 +6,8 @@
 #include <stdbool.h>
 
 #define LAUNCH_MAX_ENV 256
+#define LAUNCH_MAX_VOLUMES 8
+#define LAUNCH_MAX_PORTS 16
 
 struct launch_opts {
 	const char *state;    /* --state, or NULL for the default */
@@ -21,6 +23,12 @@ struct launch_opts {
 	int tty;              /* -t 1, -T 0, default -1: when stdin and stdout are terminals */
 	bool force;           /* halt -f */
 	bool quiet;           /* -q: no progress lines */
+	const char *volume[LAUNCH_MAX_VOLUMES];  /* --volume NAME:GUEST[:SIZE] */
+	int nvolume;
+	bool guest_ps;        /* launch ps: ask the agent for its process table */
+	bool net;             /* --net: user-mode networking */
+	const char *port[LAUNCH_MAX_PORTS];      /* -p HOST:GUEST (implies --net) */
+	int nport;
 };
 
 /* Exit statuses of launch itself (a command's own status passes through). */

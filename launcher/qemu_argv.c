@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "guest-overlay/agent.h"
@@ -55,6 +56,61 @@ add_agent_port(struct argvec *a, const char *state)
 	argvec_add(a, "virtserialport,chardev=agent,name=" AP_PORT_NAME);
 }
 
+bool
+port_spec_valid(const char *spec)
+{
+	unsigned host, guest;
+	int end = 0;
+
+	return sscanf(spec, "%5u:%5u%n", &host, &guest, &end) == 2 && spec[end] == '\0' &&
+	    spec[0] >= '0' && spec[0] <= '9' && host >= 1 && host <= 65535 &&
+	    guest >= 1 && guest <= 65535;
+}
+
+void
+net_text(bool net, const char *const *ports, int nports, char *out, size_t size)
+{
+	strlcpy(out, net ? "on" : "off", size);
+	for (int i = 0; net && i < nports; i++) {
+		strlcat(out, " ", size);
+		strlcat(out, ports[i], size);
+	}
+}
+
+static void
+add_volumes(struct argvec *a, const struct vm_config *c)
+{
+	for (int i = 0; i < c->nvols; i++) {
+		argvec_add(a, "-drive");
+		argvec_addf(a, "file=%s,if=none,id=v%d,format=raw,cache=writeback",
+		    c->vols[i].image, i);
+		argvec_add(a, "-device");
+		argvec_addf(a, "virtio-blk-pci,drive=v%d,serial=%s", i, c->vols[i].name);
+	}
+}
+
+/* User-mode networking; forwards listen on the host's loopback only. */
+static void
+add_net(struct argvec *a, const struct vm_config *c)
+{
+	char opts[2048] = "user,id=n0";
+
+	if (!c->net)
+		return;
+	for (int i = 0; i < c->nports; i++) {
+		unsigned host = 0, guest = 0;
+		char fwd[64];
+
+		sscanf(c->ports[i], "%u:%u", &host, &guest);
+		snprintf(fwd, sizeof(fwd), ",hostfwd=tcp:127.0.0.1:%u-:%u", host, guest);
+		strlcat(opts, fwd, sizeof(opts));
+	}
+	argvec_add(a, "-netdev");
+	argvec_add(a, opts);
+	argvec_add(a, "-device");
+	argvec_add(a, "virtio-net-pci,netdev=n0");
+}
+
 void
 qemu_argv(struct argvec *a, const struct vm_config *c)
 {
@@ -68,6 +124,8 @@ qemu_argv(struct argvec *a, const struct vm_config *c)
 	add_share(a, c->state, "root", ST_ROOT_SOCK);
 	add_share(a, c->state, "proj", ST_PROJ_SOCK);
 	add_agent_port(a, c->state);
+	add_volumes(a, c);
+	add_net(a, c);
 	argvec_add(a, "-kernel");
 	argvec_add(a, c->kernel);
 	argvec_add(a, "-initrd");

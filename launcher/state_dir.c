@@ -156,6 +156,7 @@ state_clean_stale(const char *dir)
 {
 	static const char *const stale[] = {
 		ST_CTL_SOCK, ST_AGENT_SOCK, ST_ROOT_SOCK, ST_PROJ_SOCK, ST_PROJECT, ST_ACCEL,
+		ST_VOLUMES, ST_NET,
 	};
 	char path[PATH_MAX];
 

@@ -27,6 +27,8 @@
 #define ST_INITRD "initrd.img"
 #define ST_INITRD_KEY "initrd.key"
 #define ST_INITRD_ERR "initrd.err"     /* the image builder's messages */
+#define ST_VOLUMES "volumes"      /* the running VM's NAME:GUEST list */
+#define ST_NET "net"              /* the running VM's network: off, or on and its -p list */
 
 #define DEFAULT_CPUS 2u
 #define DEFAULT_MEM_MIB 1024u

@@ -184,6 +184,24 @@ read_sizes(void)
 		    rc == -EINVAL ? "not a number in range" : strerror(-rc));
 }
 
+/* ---- volumes ---- */
+
+/* Shared locks on the images for the VM's life (volume rm/export and
+ * other VMs see them in use); the fds stay open until exit. */
+static void
+lock_volumes(void)
+{
+	for (int i = 0; i < S.p->nvols; i++) {
+		int fd = volume_lock(S.p->vols[i].image);
+
+		if (fd == -EBUSY)
+			fail("volume %s is in use by another running VM (halt it first)",
+			    S.p->vols[i].name);
+		if (fd < 0)
+			fail("volume %s: %s", S.p->vols[i].image, strerror(-fd));
+	}
+}
+
 /* ---- file servers ---- */
 
 static pid_t
@@ -246,6 +264,8 @@ start_qemu(const char *accel)
 	struct vm_config c = {
 		.state = S.p->state, .qemu = S.p->paths.qemu, .kernel = S.p->paths.kernel,
 		.initrd = S.initrd, .accel = accel, .cpus = S.cpus, .mem_mib = S.mem_mib,
+		.vols = S.p->vols, .nvols = S.p->nvols, .net = S.p->net,
+		.ports = S.p->ports, .nports = S.p->nports,
 	};
 	struct argvec a = { 0 };
 	char path[4096];
@@ -299,15 +319,23 @@ connect_agent(double end, char *why, size_t size)
 	}
 }
 
+/* HELLO: version, project, then a serial and a mount point per volume. */
 static int
 send_hello(int fd)
 {
-	size_t plen = strlen(S.p->paths.project) + 1;
-	unsigned char buf[4 + 4096];
+	static unsigned char buf[4 + 4096 + VOLUME_MAX * (VOLUME_NAME_MAX + 1 + 1024)];
+	size_t len = 4;
 
 	ap_put32(buf, AP_VERSION);
-	memcpy(buf + 4, S.p->paths.project, plen);
-	return frame_write(fd, AP_HELLO, 0, buf, 4 + plen);
+	memcpy(buf + len, S.p->paths.project, strlen(S.p->paths.project) + 1);
+	len += strlen(S.p->paths.project) + 1;
+	for (int i = 0; i < S.p->nvols; i++) {
+		memcpy(buf + len, S.p->vols[i].name, strlen(S.p->vols[i].name) + 1);
+		len += strlen(S.p->vols[i].name) + 1;
+		memcpy(buf + len, S.p->vols[i].guest, strlen(S.p->vols[i].guest) + 1);
+		len += strlen(S.p->vols[i].guest) + 1;
+	}
+	return frame_write(fd, AP_HELLO, 0, buf, len);
 }
 
 /* The agent connection closed while booting: QEMU is usually exiting;
@@ -431,6 +459,12 @@ serve_clients(void)
 
 	snprintf(text, sizeof(text), "%s\n", S.p->paths.project);
 	state_write(S.p->state, ST_PROJECT, text);
+	volume_list_text(S.p->vols, S.p->nvols, text, sizeof(text) - 1);
+	strlcat(text, "\n", sizeof(text));
+	state_write(S.p->state, ST_VOLUMES, text);
+	net_text(S.p->net, S.p->ports, S.p->nports, text, sizeof(text) - 1);
+	strlcat(text, "\n", sizeof(text));
+	state_write(S.p->state, ST_NET, text);
 	state_path(path, sizeof(path), S.p->state, ST_CTL_SOCK);
 	S.listen_fd = usock_listen(path);
 	if (S.listen_fd < 0)
@@ -492,8 +526,12 @@ supervisor_main(struct sup_params *p)
 	block_signals(&set);
 	if (pidfile_write(p->pfh) != 0)
 		fail("pidfile: %s", strerror(errno));
-	sup_log("starting: project %s, accel %s", p->paths.project, p->accel);
+	sup_log("starting: project %s, accel %s%s", p->paths.project, p->accel,
+	    p->net ? ", network" : "");
+	for (int i = 0; i < p->nvols; i++)
+		sup_log("volume %s (%s) at %s", p->vols[i].name, p->vols[i].image, p->vols[i].guest);
 	read_sizes();
+	lock_volumes();
 	rc = initrd_ensure(p->state, p->paths.mkinitramfs, p->paths.agent, p->paths.kernel,
 	    S.initrd, sizeof(S.initrd), why, sizeof(why));
 	if (rc != 0)

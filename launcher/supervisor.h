@@ -9,8 +9,10 @@
 #define FSB_SUPERVISOR_H
 
 #include <libutil.h>
+#include <stdbool.h>
 
 #include "locate.h"
+#include "volume.h"
 
 #define BOOT_TIMEOUT_SECONDS 300
 #define HALT_TIMEOUT_SECONDS 30
@@ -21,6 +23,11 @@ struct sup_params {
 	const char *accel;      /* requested: kvm, tcg or auto */
 	struct pidfh *pfh;      /* the state dir's pidfile, locked */
 	int ready_fd;           /* gets "ok\n" or one error line, then closed */
+	struct volume_attach vols[VOLUME_MAX];  /* prepared images to attach */
+	int nvols;
+	bool net;               /* user-mode networking */
+	const char *const *ports;  /* HOST:GUEST TCP forwards */
+	int nports;
 };
 
 /* Runs the supervisor in this (already detached) process; never returns. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libutil.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,12 @@
 
 #include "accel.h"
 #include "locate.h"
+#include "qemu_argv.h"
 #include "state_dir.h"
 #include "supervisor.h"
 #include "usock.h"
 #include "vm.h"
+#include "volume.h"
 
 #define WAIT_STEP_US 50000
 
@@ -112,6 +115,79 @@ find_paths(const struct launch_opts *o, struct boot_paths *bp)
 	return rc;
 }
 
+/* The --volume options as attachments; -EINVAL after a message. */
+static int
+parse_volumes(const struct launch_opts *o, struct volume_attach *v, bool find_image)
+{
+	char why[512];
+
+	for (int i = 0; i < o->nvolume; i++) {
+		int rc = volume_parse_spec(o->volume[i], &v[i], why, sizeof(why));
+
+		if (rc == 0 && find_image)
+			rc = volume_image(v[i].image, sizeof(v[i].image), v[i].name);
+		if (rc != 0) {
+			fprintf(stderr, "launch: --volume %s: %s\n", o->volume[i],
+			    rc == -EINVAL ? why : strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Creates and formats what the volumes need, before the VM boots. */
+static int
+prepare_volumes(const struct launch_opts *o, struct sup_params *sp)
+{
+	char why[4400];
+	int rc = parse_volumes(o, sp->vols, true);
+
+	for (int i = 0; rc == 0 && i < o->nvolume; i++) {
+		rc = volume_prepare(&sp->vols[i], why, sizeof(why));
+		if (rc != 0)
+			fprintf(stderr, "launch: volume %s: %s\n", sp->vols[i].name, why);
+	}
+	sp->nvols = rc == 0 ? o->nvolume : 0;
+	return rc;
+}
+
+/* A running VM serves the volumes asked for (none asked: any). */
+static int
+check_volumes(const struct launch_opts *o, const char *state)
+{
+	struct volume_attach v[LAUNCH_MAX_VOLUMES];
+	char want[4096], have[4096];
+
+	if (o->nvolume == 0 || parse_volumes(o, v, false) != 0)
+		return o->nvolume == 0 ? 0 : -EINVAL;
+	volume_list_text(v, o->nvolume, want, sizeof(want));
+	if (state_read(state, ST_VOLUMES, have, sizeof(have)) != 0)
+		have[0] = '\0';
+	if (strcmp(want, have) == 0)
+		return 0;
+	fprintf(stderr, "launch: the running VM has %s%s, not %s; run 'launch halt' first "
+	    "to change its volumes\n", have[0] ? "volumes " : "no volumes", have, want);
+	return -EBUSY;
+}
+
+/* A running VM has the network asked for (none asked: any). */
+static int
+check_net(const struct launch_opts *o, const char *state)
+{
+	char want[2048], have[2048];
+
+	if (!o->net)
+		return 0;
+	net_text(o->net, o->port, o->nport, want, sizeof(want));
+	if (state_read(state, ST_NET, have, sizeof(have)) != 0)
+		strlcpy(have, "off", sizeof(have));
+	if (strcmp(want, have) == 0)
+		return 0;
+	fprintf(stderr, "launch: the running VM's network is '%s', not '%s'; run 'launch "
+	    "halt' first to change it\n", have, want);
+	return -EBUSY;
+}
+
 /* In the forked child: detach and become the supervisor. */
 static void __attribute__((noreturn))
 become_supervisor(struct sup_params *sp)
@@ -139,7 +215,8 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 
 	state_clean_stale(state);
 	memset(&sp, 0, sizeof(sp));
-	if (find_paths(o, &sp.paths) != 0 || pipe2(p, O_CLOEXEC) != 0) {
+	if (find_paths(o, &sp.paths) != 0 || prepare_volumes(o, &sp) != 0 ||
+	    pipe2(p, O_CLOEXEC) != 0) {
 		pidfile_remove(pfh);
 		return -EINVAL;
 	}
@@ -147,6 +224,9 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	sp.accel = o->accel;
 	sp.pfh = pfh;
 	sp.ready_fd = p[1];
+	sp.net = o->net;
+	sp.ports = o->port;
+	sp.nports = o->nport;
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
@@ -202,6 +282,10 @@ vm_connect(const struct launch_opts *o, const char *state)
 		pid_t other = 0;
 		int fd = ctl_connect(state);
 
+		if (fd >= 0 && (check_volumes(o, state) != 0 || check_net(o, state) != 0)) {
+			close(fd);
+			return -EBUSY;
+		}
 		if (fd >= 0)
 			return fd;
 		pfh = pidfile_open(pidpath, 0600, &other);

@@ -22,7 +22,7 @@ esac
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
 attr bindfs util-linux \
-qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs"
+qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
 
 missing=""
 for p in $PACKAGES; do

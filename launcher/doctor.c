@@ -1,0 +1,256 @@
+/*
+ * doctor: `launch doctor` checks QEMU, the guest kernel and its modules,
+ * the accelerator (from the remembered KVM verdict, without booting),
+ * memfd, the helper programs, mkfs.ext4, and the state and volume
+ * directories; one line per check, and how to fix each failure.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "accel.h"
+#include "doctor.h"
+#include "locate.h"
+#include "state_dir.h"
+#include "volume.h"
+
+/* What the guest image must hold (see fsbridge-mkinitramfs and initrd.c). */
+static const char *const needed_modules[] = {
+	"virtiofs", "virtio_console", "virtio_blk", "overlay", "ext4", "virtio_net",
+};
+
+static int failures;
+
+static void __attribute__((format(printf, 3, 4)))
+report(bool good, const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-5s %s: ", good ? "ok" : "FAIL", what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	if (!good)
+		failures++;
+}
+
+static void
+check_qemu(const struct launch_opts *o)
+{
+	const char *env = getenv("FSBRIDGE_QEMU");
+	char path[4096];
+
+	if (o->qemu != NULL || (env != NULL && env[0] == '\0'))
+		env = o->qemu;
+	if (locate_qemu(o->qemu, path, sizeof(path)) == 0)
+		report(true, "qemu", "%s", path);
+	else
+		report(false, "qemu", "%s not found; install qemu-system-x86 (apt-get install "
+		    "qemu-system-x86) or give --qemu PATH / FSBRIDGE_QEMU",
+		    env ? env : "qemu-system-* on PATH");
+}
+
+static bool
+tool(const char *what, const char *env, const char *rel, const char *installed,
+    char *out, size_t size)
+{
+	bool good = locate_tool(env, rel, installed, out, size) == 0;
+
+	if (good)
+		report(true, what, "%s", out);
+	else
+		report(false, what, "not found; install fsbridge (make install) or set %s", env);
+	return good;
+}
+
+/* Is NAME.ko in modules.dep or modules.builtin of dir? */
+static bool
+module_present(const char *dir, const char *name)
+{
+	static const char *const lists[] = { "modules.dep", "modules.builtin" };
+	char path[4400], *line = NULL, want[128];
+	size_t cap = 0;
+	bool found = false;
+
+	snprintf(want, sizeof(want), "/%s.ko", name);
+	for (size_t i = 0; i < 2 && !found; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, lists[i]);
+		f = fopen(path, "re");
+		while (f != NULL && !found && getline(&line, &cap, f) > 0) {
+			char *colon = strchr(line, ':');
+
+			if (colon != NULL)
+				*colon = '\0';
+			found = strstr(line, want) != NULL;
+		}
+		if (f != NULL)
+			fclose(f);
+	}
+	free(line);
+	return found;
+}
+
+static void
+check_modules(const char *kernel)
+{
+	char copy[4096], dir[4200], missing[512] = "";
+	const char *base;
+
+	strlcpy(copy, kernel, sizeof(copy));
+	base = basename(copy);
+	if (strncmp(base, "vmlinuz-", 8) != 0) {
+		report(false, "modules", "cannot tell %s's version (expected /boot/vmlinuz-VERSION)",
+		    kernel);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "/lib/modules/%s", base + 8);
+	if (access(dir, R_OK) != 0) {
+		report(false, "modules", "%s is missing; install the modules of that kernel "
+		    "(linux-image-%s)", dir, base + 8);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(needed_modules) / sizeof(needed_modules[0]); i++)
+		if (!module_present(dir, needed_modules[i])) {
+			strlcat(missing, " ", sizeof(missing));
+			strlcat(missing, needed_modules[i], sizeof(missing));
+		}
+	if (missing[0] != '\0')
+		report(false, "modules", "%s lacks%s; use a kernel that has them (e.g. "
+		    "linux-image-cloud-amd64) with --kernel", dir, missing);
+	else
+		report(true, "modules", "%s has virtiofs, virtio_console, virtio_blk, overlay, "
+		    "ext4, virtio_net", dir);
+}
+
+static void
+check_kernel(const struct launch_opts *o, const char *mki, bool have_mki)
+{
+	char path[4096];
+
+	if (!have_mki && o->kernel == NULL) {
+		report(false, "kernel", "cannot look for one without fsbridge-mkinitramfs");
+		return;
+	}
+	if (locate_kernel(o->kernel, mki, path, sizeof(path)) != 0) {
+		if (o->kernel != NULL)
+			report(false, "kernel", "--kernel %s: no such file; give an existing kernel "
+			    "image", o->kernel);
+		else
+			report(false, "kernel", "no /boot/vmlinuz-* with modules; install "
+			    "linux-image-cloud-amd64, or use --kernel");
+		return;
+	}
+	report(true, "kernel", "%s", path);
+	check_modules(path);
+}
+
+static void
+check_accel(const struct launch_opts *o, const char *state)
+{
+	char why[256], verdict[512] = "";
+	bool usable = accel_kvm_usable(why, sizeof(why));
+
+	state_read(state, ST_KVM_VERDICT, verdict, sizeof(verdict));
+	if (strcmp(o->accel, "tcg") == 0)
+		report(true, "accel", "tcg (KVM: %s%s%s)", usable ? "/dev/kvm answers" : why,
+		    verdict[0] ? "; last probe: " : "", verdict);
+	else if (!usable && strcmp(o->accel, "kvm") == 0)
+		report(false, "accel", "kvm asked but %s; use --accel tcg or auto", why);
+	else if (strncmp(verdict, "broken", 6) == 0)
+		report(strcmp(o->accel, "auto") == 0, "accel", "%s: KVM found %s%s", o->accel,
+		    verdict, strcmp(o->accel, "auto") == 0 ? " (auto uses TCG)" :
+		    "; use --accel tcg, or delete kvm-verdict in the state dir to probe again");
+	else
+		report(true, "accel", "%s (%s%s%s)", o->accel, usable ? "/dev/kvm answers" : why,
+		    verdict[0] ? "; last probe: " : "; not probed yet",
+		    verdict);
+}
+
+static void
+check_memfd(void)
+{
+	int fd = memfd_create("fsbridge-doctor", MFD_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		report(true, "memfd", "memfd_create works");
+	} else {
+		report(false, "memfd", "memfd_create: %s; QEMU needs it for vhost-user shared "
+		    "memory (a kernel >= 3.17, no seccomp filter forbidding it)", strerror(errno));
+	}
+}
+
+static void
+check_mkfs(void)
+{
+	if (access("/sbin/mkfs.ext4", X_OK) == 0 || access("/usr/sbin/mkfs.ext4", X_OK) == 0)
+		report(true, "mkfs.ext4", "found (formats new volumes)");
+	else
+		report(false, "mkfs.ext4", "not found; install e2fsprogs (needed by --volume)");
+}
+
+static void
+check_writable(const char *what, const char *dir, int rc)
+{
+	char probe[4200];
+	FILE *f = NULL;
+
+	if (rc == 0 && (rc = state_dir_create(dir)) == 0) {
+		snprintf(probe, sizeof(probe), "%s/.doctor.%d", dir, (int)getpid());
+		f = fopen(probe, "we");
+		rc = f != NULL ? 0 : -errno;
+		if (f != NULL) {
+			fclose(f);
+			unlink(probe);
+		}
+	}
+	if (rc == 0)
+		report(true, what, "%s is writable", dir);
+	else
+		report(false, what, "%s: %s; fix its permissions or choose another with %s",
+		    dir[0] ? dir : "(none)", strerror(-rc), strcmp(what, "state") == 0 ?
+		    "--state or FSBRIDGE_STATE_DIR" : "FSBRIDGE_VOLUME_DIR");
+}
+
+int
+doctor(const struct launch_opts *o, const char *state)
+{
+	char path[4096], mki[4096], init[4200], vols[4096] = "";
+	bool have_mki;
+	int rc;
+
+	failures = 0;
+	check_qemu(o);
+	tool("fsbridge", "FSBRIDGE", "fsbridge/fsbridge", FSB_BINDIR "/fsbridge", path,
+	    sizeof(path));
+	have_mki = tool("fsbridge-mkinitramfs", "FSBRIDGE_MKINITRAMFS",
+	    "guest-overlay/fsbridge-mkinitramfs", FSB_BINDIR "/fsbridge-mkinitramfs", mki,
+	    sizeof(mki));
+	if (have_mki) {
+		strlcpy(path, mki, sizeof(path));
+		snprintf(init, sizeof(init), "%s/fsbridge-init", dirname(path));
+		report(access(init, X_OK) == 0, "fsbridge-init", "%s%s", init,
+		    access(init, X_OK) == 0 ? "" : " is missing; reinstall fsbridge");
+	}
+	tool("fsbridge-agent", "FSBRIDGE_AGENT", "guest-overlay/fsbridge-agent",
+	    FSB_PKGLIBEXECDIR "/fsbridge-agent", path, sizeof(path));
+	check_kernel(o, mki, have_mki);
+	check_accel(o, state);
+	check_memfd();
+	check_mkfs();
+	check_writable("state", state, 0);
+	rc = volume_dir(vols, sizeof(vols));
+	check_writable("volumes", vols, rc == -EACCES || rc == -EPERM ? 0 : rc);
+	return failures == 0 ? 0 : 1;
+}

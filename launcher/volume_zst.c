@@ -1,0 +1,186 @@
+/*
+ * volume_zst: export and import of volume images through libzstd, in
+ * streaming mode (constant memory).  Import keeps the image sparse: a
+ * block of zeros is skipped with lseek, and the size set at the end.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "frame_io.h"
+#include "volume_zst.h"
+
+#define HOLE_BLOCK 4096
+#define ZST_LEVEL 3
+
+static ssize_t
+read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int
+compress_fd(int in, int out)
+{
+	size_t isz = ZSTD_CStreamInSize(), osz = ZSTD_CStreamOutSize();
+	char *ibuf = malloc(isz), *obuf = malloc(osz);
+	ZSTD_CCtx *cx = ZSTD_createCCtx();
+	int rc = ibuf && obuf && cx ? 0 : -ENOMEM;
+	bool last = false;
+
+	if (rc == 0)
+		ZSTD_CCtx_setParameter(cx, ZSTD_c_compressionLevel, ZST_LEVEL);
+	while (rc == 0 && !last) {
+		ssize_t n = read_full(in, ibuf, isz);
+		ZSTD_inBuffer ib = { ibuf, n > 0 ? (size_t)n : 0, 0 };
+		size_t left;
+
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		last = (size_t)n < isz;
+		do {
+			ZSTD_outBuffer ob = { obuf, osz, 0 };
+
+			left = ZSTD_compressStream2(cx, &ob, &ib, last ? ZSTD_e_end : ZSTD_e_continue);
+			if (ZSTD_isError(left))
+				rc = -EIO;
+			else
+				rc = write_all(out, obuf, ob.pos);
+		} while (rc == 0 && (last ? left != 0 : ib.pos < ib.size));
+	}
+	ZSTD_freeCCtx(cx);
+	free(ibuf);
+	free(obuf);
+	return rc;
+}
+
+int
+volume_export(const char *image, const char *zst)
+{
+	int in = open(image, O_RDONLY | O_CLOEXEC), out, rc;
+
+	if (in < 0)
+		return -errno;
+	out = open(zst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	rc = compress_fd(in, out);
+	close(in);
+	if (close(out) != 0 && rc == 0)
+		rc = -errno;
+	if (rc != 0)
+		unlink(zst);
+	return rc;
+}
+
+static bool
+all_zero(const char *p, size_t n)
+{
+	static const char zeros[HOLE_BLOCK];
+
+	return memcmp(p, zeros, n) == 0;
+}
+
+/* Writes data at *pos, seeking over all-zero blocks. */
+static int
+write_sparse(int fd, const char *p, size_t n, off_t *pos)
+{
+	while (n > 0) {
+		size_t chunk = n < HOLE_BLOCK ? n : HOLE_BLOCK;
+
+		int rc = 0;
+
+		if (!all_zero(p, chunk) && lseek(fd, *pos, SEEK_SET) < 0)
+			return -errno;
+		if (!all_zero(p, chunk))
+			rc = write_all(fd, p, chunk);
+		if (rc != 0)
+			return rc;
+		*pos += (off_t)chunk;
+		p += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+static int
+decompress_fd(int in, int out, off_t *pos)
+{
+	size_t isz = ZSTD_DStreamInSize(), osz = ZSTD_DStreamOutSize();
+	char *ibuf = malloc(isz), *obuf = malloc(osz);
+	ZSTD_DCtx *dx = ZSTD_createDCtx();
+	int rc = ibuf && obuf && dx ? 0 : -ENOMEM;
+	size_t ret = 1;
+	bool any = false;
+
+	while (rc == 0) {
+		ssize_t n = read_full(in, ibuf, isz);
+		ZSTD_inBuffer ib = { ibuf, n > 0 ? (size_t)n : 0, 0 };
+
+		if (n <= 0) {
+			rc = n < 0 ? (int)n : (!any || ret != 0 ? -EBADMSG : 0);
+			break;
+		}
+		any = true;
+		while (rc == 0 && ib.pos < ib.size) {
+			ZSTD_outBuffer ob = { obuf, osz, 0 };
+
+			ret = ZSTD_decompressStream(dx, &ob, &ib);
+			rc = ZSTD_isError(ret) ? -EBADMSG : write_sparse(out, obuf, ob.pos, pos);
+		}
+	}
+	ZSTD_freeDCtx(dx);
+	free(ibuf);
+	free(obuf);
+	return rc;
+}
+
+int
+volume_import(const char *zst, const char *image)
+{
+	int in = open(zst, O_RDONLY | O_CLOEXEC), out, rc;
+	off_t pos = 0;
+
+	if (in < 0)
+		return -errno;
+	out = open(image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = -errno;
+		close(in);
+		return rc;
+	}
+	rc = decompress_fd(in, out, &pos);
+	if (rc == 0 && ftruncate(out, pos) != 0)
+		rc = -errno;
+	close(in);
+	if (close(out) != 0 && rc == 0)
+		rc = -errno;
+	if (rc != 0)
+		unlink(image);
+	return rc;
+}
