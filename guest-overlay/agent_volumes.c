@@ -2,6 +2,8 @@
  * agent_volumes: mounts the launch volumes in the new root.  The host
  * attaches each volume as a virtio-blk disk whose serial is the volume's
  * name; the disk is /dev/vdX where /sys/block/vdX/serial holds it.
+ * An entry whose name is a path (launch --mount) is a share that
+ * fsbridge-init mounted there: it is bound at its mount point.
  */
 #include "config.h"
 
@@ -79,6 +81,25 @@ mount_volume(const char *name, const char *guest, char *err, size_t errlen)
 	return rc;
 }
 
+/* Binds the share mounted at src (a --mount) at guest in the new root. */
+static int
+bind_share(const char *src, const char *guest, char *err, size_t errlen)
+{
+	char dir[4096];
+	int rc;
+
+	if (snprintf(dir, sizeof(dir), "%s%s", AGENT_NEW_ROOT, guest) >= (int)sizeof(dir)) {
+		snprintf(err, errlen, "mount %s: path too long", guest);
+		return -ENAMETOOLONG;
+	}
+	rc = agent_mkdir_p(dir);
+	if (rc == 0 && mount(src, dir, NULL, MS_BIND, NULL) != 0)
+		rc = -errno;
+	if (rc != 0)
+		snprintf(err, errlen, "mount %s on %s: %s", src, guest, strerror(-rc));
+	return rc;
+}
+
 int
 agent_volumes_mount(const char *list, size_t len, char *err, size_t errlen)
 {
@@ -92,10 +113,13 @@ agent_volumes_mount(const char *list, size_t len, char *err, size_t errlen)
 			snprintf(err, errlen, "malformed volume list");
 			return -EINVAL;
 		}
-		rc = mount_volume(name, guest, err, errlen);
+		if (name[0] == '/')
+			rc = bind_share(name, guest, err, errlen);
+		else
+			rc = mount_volume(name, guest, err, errlen);
 		if (rc != 0)
 			return rc;
-		agent_log("volume %s mounted on %s", name, guest);
+		agent_log("%s %s mounted on %s", name[0] == '/' ? "share" : "volume", name, guest);
 		p = guest + strlen(guest) + 1;
 	}
 	return 0;

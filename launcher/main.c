@@ -19,6 +19,7 @@
 #include "admin.h"
 #include "agent_client.h"
 #include "doctor.h"
+#include "mount_spec.h"
 #include "options.h"
 #include "state_dir.h"
 #include "qemu_argv.h"
@@ -57,6 +58,9 @@ usage(FILE *f)
 	    "  --volume NAME:GUEST[:SIZE]\n"
 	    "                     attach volume NAME (created at SIZE, default 8G, and\n"
 	    "                     formatted ext4 on first use) at GUEST; repeatable\n"
+	    "  --mount HOST:GUEST[:ro|rw][:symlinks=deny|opaque|follow]\n"
+	    "                     share directory HOST (read-write unless ro; symlink\n"
+	    "                     policy as for fsbridge serve) at GUEST; repeatable\n"
 	    "  --net              user-mode networking (off by default)\n"
 	    "  -p, --publish HOST:GUEST\n"
 	    "                     forward 127.0.0.1:HOST to the guest's TCP port GUEST\n"
@@ -71,9 +75,10 @@ usage(FILE *f)
 	    "  -f, --force        halt: kill the VM instead of powering it off\n"
 	    "  -h, --help         this text\n"
 	    "\n"
-	    "Boot options (--project, --qemu, --kernel, --accel, --volume, --net, -p)\n"
-	    "apply when the VM boots; a running VM refuses other volumes.  The VM's cpu and mem files in the\n"
-	    "state dir (default 2 and 1024) are read at each boot.\n"
+	    "Boot options (--project, --qemu, --kernel, --accel, --volume, --mount, --net,\n"
+	    "-p) apply when the VM boots; a running VM refuses other volumes or mounts.\n"
+	    "The VM's cpu and mem files in the state dir (default 2 and 1024) are read\n"
+	    "at each boot.\n"
 	    "Exit status: CMD's own (killed by signal S: 128+S); 125 when launch could\n"
 	    "not run it; 2 bad usage.  status: 0 running, 3 not running.\n"
 	    "logs and console print the VM's log and its (last) console output; vms\n"
@@ -99,7 +104,7 @@ bad_usage(const char *fmt, ...)
 
 enum {
 	OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV,
-	OPT_VOLUME, OPT_NET,
+	OPT_VOLUME, OPT_NET, OPT_MOUNT,
 };
 
 static const struct option longopts[] = {
@@ -113,6 +118,7 @@ static const struct option longopts[] = {
 	{ "no-env", no_argument, NULL, OPT_NO_ENV },
 	{ "volume", required_argument, NULL, OPT_VOLUME },
 	{ "net", no_argument, NULL, OPT_NET },
+	{ "mount", required_argument, NULL, OPT_MOUNT },
 	{ "publish", required_argument, NULL, 'p' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "force", no_argument, NULL, 'f' },
@@ -134,6 +140,20 @@ add_volume(struct launch_opts *o, const char *arg)
 		if (strncmp(o->volume[i], arg, strlen(v.name) + 1) == 0)
 			return bad_usage("--volume %s: volume %s given twice", arg, v.name);
 	o->volume[o->nvolume++] = arg;
+	return 0;
+}
+
+static int
+add_mount(struct launch_opts *o, const char *arg)
+{
+	static struct mount_share m;
+	char why[4400];
+
+	if (o->nmount == LAUNCH_MAX_MOUNTS)
+		return bad_usage("too many --mount options (at most %d)", LAUNCH_MAX_MOUNTS);
+	if (mount_parse_spec(arg, &m, why, sizeof(why)) != 0)
+		return bad_usage("--mount %s: %s", arg, why);
+	o->mount[o->nmount++] = arg;
 	return 0;
 }
 
@@ -166,6 +186,7 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 	case OPT_NO_ENV: o->no_env = true; break;
 	case OPT_VOLUME: return add_volume(o, arg);
 	case OPT_NET: o->net = true; break;
+	case OPT_MOUNT: return add_mount(o, arg);
 	case 'p':
 		if (o->nport == LAUNCH_MAX_PORTS)
 			return bad_usage("too many -p options");

@@ -8,6 +8,7 @@
 #define LAUNCH_MAX_ENV 256
 #define LAUNCH_MAX_VOLUMES 8
 #define LAUNCH_MAX_PORTS 16
+#define LAUNCH_MAX_MOUNTS 8      /* = MOUNT_MAX */
 
 struct launch_opts {
 	const char *state;    /* --state, or NULL for the default */
@@ -29,6 +30,8 @@ struct launch_opts {
 	bool net;             /* --net: user-mode networking */
 	const char *port[LAUNCH_MAX_PORTS];      /* -p HOST:GUEST (implies --net) */
 	int nport;
+	const char *mount[LAUNCH_MAX_MOUNTS];  /* --mount HOST:GUEST[:ro|rw][:symlinks=P] */
+	int nmount;
 };
 
 /* Exit statuses of launch itself (a command's own status passes through). */

@@ -111,6 +111,40 @@ add_net(struct argvec *a, const struct vm_config *c)
 	argvec_add(a, "virtio-net-pci,netdev=n0");
 }
 
+/* One vhost-user-fs device per --mount (tag m<i>, socket m<i>.sock). */
+static void
+add_mounts(struct argvec *a, const struct vm_config *c)
+{
+	for (int i = 0; i < c->nmounts; i++) {
+		char id[16], sock[32];
+
+		snprintf(id, sizeof(id), "m%d", i);
+		snprintf(sock, sizeof(sock), MOUNT_SOCK_FMT, i);
+		add_share(a, c->state, id, sock);
+	}
+}
+
+/* The kernel command line: fsbridge-init mounts every share, then runs
+ * the agent. */
+static void
+add_cmdline(struct argvec *a, const struct vm_config *c)
+{
+	char line[2048] = "console=ttyS0 quiet panic=-1"
+	    " fsbridge.share=root:" AGENT_ROOT_SHARE ":ro"
+	    " fsbridge.share=proj:" AGENT_PROJ_SHARE ":rw";
+
+	for (int i = 0; i < c->nmounts; i++) {
+		char one[64];
+
+		snprintf(one, sizeof(one), " fsbridge.share=m%d:" MOUNT_GUEST_FMT ":%s", i, i,
+		    c->mounts[i].ro ? "ro" : "rw");
+		strlcat(line, one, sizeof(line));
+	}
+	strlcat(line, " fsbridge.run=/fsbridge-agent", sizeof(line));
+	argvec_add(a, "-append");
+	argvec_add(a, line);
+}
+
 void
 qemu_argv(struct argvec *a, const struct vm_config *c)
 {
@@ -123,6 +157,7 @@ qemu_argv(struct argvec *a, const struct vm_config *c)
 	add_memory(a, c->mem_mib);
 	add_share(a, c->state, "root", ST_ROOT_SOCK);
 	add_share(a, c->state, "proj", ST_PROJ_SOCK);
+	add_mounts(a, c);
 	add_agent_port(a, c->state);
 	add_volumes(a, c);
 	add_net(a, c);
@@ -137,9 +172,5 @@ qemu_argv(struct argvec *a, const struct vm_config *c)
 	argvec_add(a, "-no-reboot");
 	argvec_add(a, "-serial");
 	argvec_addf(a, "file:%s/%s", c->state, ST_CONSOLE);
-	argvec_add(a, "-append");
-	argvec_add(a, "console=ttyS0 quiet panic=-1"
-	    " fsbridge.share=root:" AGENT_ROOT_SHARE ":ro"
-	    " fsbridge.share=proj:" AGENT_PROJ_SHARE ":rw"
-	    " fsbridge.run=/fsbridge-agent");
+	add_cmdline(a, c);
 }

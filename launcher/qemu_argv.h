@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "argvec.h"
+#include "mount_spec.h"
 #include "volume.h"
 
 struct vm_config {
@@ -17,6 +18,8 @@ struct vm_config {
 	bool net;              /* -netdev user + virtio-net */
 	const char *const *ports;  /* HOST:GUEST, forwarded from 127.0.0.1 */
 	int nports;
+	const struct mount_share *mounts;  /* one more vhost-user-fs each, tag m<i> */
+	int nmounts;
 };
 
 /* "off", or "on" and the forwards ("on 8080:80 2222:22"), into out. */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "frame_io.h"
+#include "mount_spec.h"
 #include "state_dir.h"
 
 int
@@ -156,11 +157,16 @@ state_clean_stale(const char *dir)
 {
 	static const char *const stale[] = {
 		ST_CTL_SOCK, ST_AGENT_SOCK, ST_ROOT_SOCK, ST_PROJ_SOCK, ST_PROJECT, ST_ACCEL,
-		ST_VOLUMES, ST_NET,
+		ST_VOLUMES, ST_NET, ST_MOUNTS,
 	};
-	char path[PATH_MAX];
+	char path[PATH_MAX], sock[32];
 
 	for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++)
 		if (state_path(path, sizeof(path), dir, stale[i]) == 0)
 			unlink(path);
+	for (int i = 0; i < MOUNT_MAX; i++) {
+		snprintf(sock, sizeof(sock), MOUNT_SOCK_FMT, i);
+		if (state_path(path, sizeof(path), dir, sock) == 0)
+			unlink(path);
+	}
 }

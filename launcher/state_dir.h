@@ -28,6 +28,7 @@
 #define ST_INITRD_KEY "initrd.key"
 #define ST_INITRD_ERR "initrd.err"     /* the image builder's messages */
 #define ST_VOLUMES "volumes"      /* the running VM's NAME:GUEST list */
+#define ST_MOUNTS "mounts"        /* the running VM's --mount list */
 #define ST_NET "net"              /* the running VM's network: off, or on and its -p list */
 
 #define DEFAULT_CPUS 2u

@@ -30,7 +30,7 @@
 
 static struct {
 	struct sup_params *p;
-	pid_t qemu, serve_root, serve_proj;
+	pid_t qemu, serve_root, serve_proj, serve_mount[MOUNT_MAX];
 	int agent_fd, listen_fd, log_fd;
 	unsigned cpus, mem_mib;
 	char initrd[4096];
@@ -95,6 +95,8 @@ cleanup(void)
 	stop_child(&S.qemu, SIGKILL);
 	stop_child(&S.serve_root, SIGTERM);
 	stop_child(&S.serve_proj, SIGTERM);
+	for (int i = 0; i < S.p->nmounts; i++)
+		stop_child(&S.serve_mount[i], SIGTERM);
 	if (S.listen_fd >= 0)
 		close(S.listen_fd);
 	state_path(path, sizeof(path), S.p->state, ST_CTL_SOCK);
@@ -254,6 +256,16 @@ start_servers(void)
 	wait_socket(ST_ROOT_SOCK, S.serve_root, 10);
 	wait_socket(ST_PROJ_SOCK, S.serve_proj, 10);
 	sup_log("serving / (read-only) and %s (read-write)", S.p->paths.project);
+	for (int i = 0; i < S.p->nmounts; i++) {
+		char sock[32], opts[64];
+
+		snprintf(sock, sizeof(sock), MOUNT_SOCK_FMT, i);
+		mount_serve_opts(&S.p->mounts[i], opts, sizeof(opts));
+		S.serve_mount[i] = start_serve(sock, opts[0] ? opts : NULL, S.p->mounts[i].host);
+		wait_socket(sock, S.serve_mount[i], 10);
+		sup_log("serving %s (%s) at %s", S.p->mounts[i].host, opts[0] ? opts : "rw",
+		    S.p->mounts[i].guest);
+	}
 }
 
 /* ---- QEMU and the agent ---- */
@@ -266,6 +278,7 @@ start_qemu(const char *accel)
 		.initrd = S.initrd, .accel = accel, .cpus = S.cpus, .mem_mib = S.mem_mib,
 		.vols = S.p->vols, .nvols = S.p->nvols, .net = S.p->net,
 		.ports = S.p->ports, .nports = S.p->nports,
+		.mounts = S.p->mounts, .nmounts = S.p->nmounts,
 	};
 	struct argvec a = { 0 };
 	char path[4096];
@@ -319,11 +332,13 @@ connect_agent(double end, char *why, size_t size)
 	}
 }
 
-/* HELLO: version, project, then a serial and a mount point per volume. */
+/* HELLO: version, project, then a serial and a mount point per volume,
+ * then per --mount the directory where fsbridge-init mounted its share
+ * (a path: volume names never start with '/') and the mount point. */
 static int
 send_hello(int fd)
 {
-	static unsigned char buf[4 + 4096 + VOLUME_MAX * (VOLUME_NAME_MAX + 1 + 1024)];
+	static unsigned char buf[4 + 4096 + (VOLUME_MAX + MOUNT_MAX) * (VOLUME_NAME_MAX + 1 + 1024)];
 	size_t len = 4;
 
 	ap_put32(buf, AP_VERSION);
@@ -334,6 +349,11 @@ send_hello(int fd)
 		len += strlen(S.p->vols[i].name) + 1;
 		memcpy(buf + len, S.p->vols[i].guest, strlen(S.p->vols[i].guest) + 1);
 		len += strlen(S.p->vols[i].guest) + 1;
+	}
+	for (int i = 0; i < S.p->nmounts; i++) {
+		len += (size_t)sprintf((char *)buf + len, MOUNT_GUEST_FMT, i) + 1;
+		memcpy(buf + len, S.p->mounts[i].guest, strlen(S.p->mounts[i].guest) + 1);
+		len += strlen(S.p->mounts[i].guest) + 1;
 	}
 	return frame_write(fd, AP_HELLO, 0, buf, len);
 }
@@ -462,6 +482,13 @@ serve_clients(void)
 	volume_list_text(S.p->vols, S.p->nvols, text, sizeof(text) - 1);
 	strlcat(text, "\n", sizeof(text));
 	state_write(S.p->state, ST_VOLUMES, text);
+	{
+		static char mtext[8192];
+
+		mount_list_text(S.p->mounts, S.p->nmounts, mtext, sizeof(mtext) - 1);
+		strlcat(mtext, "\n", sizeof(mtext));
+		state_write(S.p->state, ST_MOUNTS, mtext);
+	}
 	net_text(S.p->net, S.p->ports, S.p->nports, text, sizeof(text) - 1);
 	strlcat(text, "\n", sizeof(text));
 	state_write(S.p->state, ST_NET, text);
@@ -482,6 +509,15 @@ server_gone(pid_t *pid)
 		return false;
 	*pid = 0;
 	return true;
+}
+
+static bool
+mount_gone(void)
+{
+	for (int i = 0; i < S.p->nmounts; i++)
+		if (server_gone(&S.serve_mount[i]))
+			return true;
+	return false;
 }
 
 /* Until QEMU exits: signals stop it, a halt that takes too long kills it,
@@ -507,7 +543,7 @@ watch(const sigset_t *set)
 			sup_log("the guest did not power off in %d s: killing it", HALT_TIMEOUT_SECONDS);
 			break;
 		}
-		if (server_gone(&S.serve_root) || server_gone(&S.serve_proj)) {
+		if (server_gone(&S.serve_root) || server_gone(&S.serve_proj) || mount_gone()) {
 			sup_log("a file server exited: stopping the VM");
 			break;
 		}
@@ -530,6 +566,9 @@ supervisor_main(struct sup_params *p)
 	    p->net ? ", network" : "");
 	for (int i = 0; i < p->nvols; i++)
 		sup_log("volume %s (%s) at %s", p->vols[i].name, p->vols[i].image, p->vols[i].guest);
+	for (int i = 0; i < p->nmounts; i++)
+		sup_log("mount %s at %s (%s)", p->mounts[i].host, p->mounts[i].guest,
+		    p->mounts[i].ro ? "ro" : "rw");
 	read_sizes();
 	lock_volumes();
 	rc = initrd_ensure(p->state, p->paths.mkinitramfs, p->paths.agent, p->paths.kernel,

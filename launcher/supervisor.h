@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "locate.h"
+#include "mount_spec.h"
 #include "volume.h"
 
 #define BOOT_TIMEOUT_SECONDS 300
@@ -28,6 +29,8 @@ struct sup_params {
 	bool net;               /* user-mode networking */
 	const char *const *ports;  /* HOST:GUEST TCP forwards */
 	int nports;
+	struct mount_share mounts[MOUNT_MAX];  /* --mount: one server each */
+	int nmounts;
 };
 
 /* Runs the supervisor in this (already detached) process; never returns. */

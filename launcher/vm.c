@@ -170,6 +170,39 @@ check_volumes(const struct launch_opts *o, const char *state)
 	return -EBUSY;
 }
 
+/* The --mount options, resolved; -EINVAL after a message. */
+static int
+parse_mounts(const struct launch_opts *o, struct mount_share *m)
+{
+	char why[4400];
+
+	for (int i = 0; i < o->nmount; i++)
+		if (mount_parse_spec(o->mount[i], &m[i], why, sizeof(why)) != 0) {
+			fprintf(stderr, "launch: --mount %s: %s\n", o->mount[i], why);
+			return -EINVAL;
+		}
+	return 0;
+}
+
+/* A running VM serves the mounts asked for (none asked: any). */
+static int
+check_mounts(const struct launch_opts *o, const char *state)
+{
+	static struct mount_share m[LAUNCH_MAX_MOUNTS];
+	char want[8192], have[8192];
+
+	if (o->nmount == 0 || parse_mounts(o, m) != 0)
+		return o->nmount == 0 ? 0 : -EINVAL;
+	mount_list_text(m, o->nmount, want, sizeof(want));
+	if (state_read(state, ST_MOUNTS, have, sizeof(have)) != 0)
+		have[0] = '\0';
+	if (strcmp(want, have) == 0)
+		return 0;
+	fprintf(stderr, "launch: the running VM has %s%s, not %s; run 'launch halt' first "
+	    "to change its mounts\n", have[0] ? "mounts " : "no mounts", have, want);
+	return -EBUSY;
+}
+
 /* A running VM has the network asked for (none asked: any). */
 static int
 check_net(const struct launch_opts *o, const char *state)
@@ -216,6 +249,7 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	state_clean_stale(state);
 	memset(&sp, 0, sizeof(sp));
 	if (find_paths(o, &sp.paths) != 0 || prepare_volumes(o, &sp) != 0 ||
+	    parse_mounts(o, sp.mounts) != 0 ||
 	    pipe2(p, O_CLOEXEC) != 0) {
 		pidfile_remove(pfh);
 		return -EINVAL;
@@ -227,6 +261,7 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	sp.net = o->net;
 	sp.ports = o->port;
 	sp.nports = o->nport;
+	sp.nmounts = o->nmount;
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
@@ -282,7 +317,8 @@ vm_connect(const struct launch_opts *o, const char *state)
 		pid_t other = 0;
 		int fd = ctl_connect(state);
 
-		if (fd >= 0 && (check_volumes(o, state) != 0 || check_net(o, state) != 0)) {
+		if (fd >= 0 && (check_volumes(o, state) != 0 || check_net(o, state) != 0 ||
+		    check_mounts(o, state) != 0)) {
 			close(fd);
 			return -EBUSY;
 		}

@@ -1,0 +1,82 @@
+#!/bin/bash
+# mounts.sh: `launch --mount HOST:GUEST[:ro|rw][:symlinks=POLICY]`: usage
+# errors (no VM), the QEMU argv and serve options (a fake QEMU), then one
+# real TCG VM: a rw mount writes through to the host, a ro one gives EROFS,
+# symlinks=deny hides a link to /etc, a running VM refuses other mounts.
+# TAP.
+set -u
+
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+B=${top_builddir:-.}
+LAUNCH=$B/launcher/launch
+QEMU=${FSBRIDGE_QEMU:-qemu-system-$(uname -m)}
+[ -x "$LAUNCH" ] || skip_all "$LAUNCH not built"
+
+tmp=$(mktemp -d /tmp/fsb-mounts.XXXXXX)
+state=$tmp/state
+L() { "$LAUNCH" --state "$state" --accel tcg "$@"; }
+cleanup() {
+	"$LAUNCH" --state "$state" -q halt -f >/dev/null 2>&1
+	rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/proj/.git" "$tmp/rw" "$tmp/ro" "$tmp/links"
+echo hello > "$tmp/ro/file"
+ln -s /etc "$tmp/links/etc"
+echo plain > "$tmp/links/plain"
+cd "$tmp/proj" || exit 1
+
+# ---- usage errors: one line, exit 2, nothing started ----
+for spec in "$tmp/nope:/x" "$tmp/rw:rel" "$tmp/rw" "$tmp/rw:/x:bogus" \
+    "$tmp/rw:/x:symlinks=maybe" ":/x" "$tmp/rw:/"; do
+	L --mount "$spec" -- true 2> "$tmp/err"; rc=$?
+	check "--mount $spec: exit 2, one launch: line (got $rc)" \
+		bash -c '[ "$1" = 2 ] && [ "$(wc -l < "$2")" = 1 ] && grep -q "^launch: --mount" "$2"' _ "$rc" "$tmp/err"
+done
+check "... and no VM was started" bash -c '! [ -e "$1/pid" ] || ! L status >/dev/null' _ "$state"
+
+# ---- the QEMU argv, from a fake QEMU that records it and fails ----
+fake=$tmp/fake-qemu
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" > "%s"\nexit 1\n' "$tmp/argv" > "$fake"
+chmod +x "$fake"
+"$LAUNCH" --state "$tmp/fstate" --qemu "$fake" --accel tcg --mount "$tmp/rw:/mnt/rw" \
+	--mount "$tmp/ro:/mnt/ro:ro:symlinks=deny" -- true 2> "$tmp/err"; rc=$?
+check "a failed boot with mounts: 125 (got $rc)" [ "$rc" = 125 ]
+check "... one vhost-user-fs device per mount (m0, m1)" bash -c \
+	'grep -q "vhost-user-fs-pci,chardev=m0,tag=m0" "$1" && grep -q "vhost-user-fs-pci,chardev=m1,tag=m1" "$1"' _ "$tmp/argv"
+check "... fsbridge-init mounts them, m1 read-only" bash -c \
+	'grep -q "fsbridge.share=m0:/fsb/m0:rw fsbridge.share=m1:/fsb/m1:ro" "$1"' _ "$tmp/argv"
+check "... the servers got ro,symlinks=deny" grep -q "mount .*ro.*/mnt/ro\|serving $tmp/ro (ro,symlinks=deny)" "$tmp/fstate/log"
+check "... no server left running" bash -c '! pgrep -f "fsbridge serve --socket $1/" >/dev/null' _ "$tmp/fstate"
+
+command -v "$QEMU" >/dev/null 2>&1 || { echo "1..$n # real VM skipped: no $QEMU"; exit 0; }
+"$B/guest-overlay/fsbridge-mkinitramfs" --print-kernel >/dev/null 2>&1 ||
+	{ echo "1..$n # real VM skipped: no guest kernel"; exit 0; }
+
+# ---- one real VM ----
+L -q --mount "$tmp/rw:/mnt/rw" --mount "$tmp/ro:/mnt/ro:ro" \
+	--mount "$tmp/links:/mnt/links:symlinks=deny" -- sh -c 'echo from-guest > /mnt/rw/out'; rc=$?
+check "boot with three mounts, write under the rw one (got $rc)" [ "$rc" = 0 ]
+check "... the file appears on the host" bash -c '[ "$(cat "$1")" = from-guest ]' _ "$tmp/rw/out"
+out=$(L -- cat /mnt/ro/file 2>&1)
+check "the ro mount is readable (got '$out')" [ "$out" = hello ]
+out=$(L -- sh -c 'echo x > /mnt/ro/new' 2>&1); rc=$?
+check "... and refuses writes with EROFS (got $rc: $out)" \
+	bash -c '[ "$1" != 0 ] && [[ "$2" == *"Read-only file system"* ]] && ! [ -e "$3" ]' _ "$rc" "$out" "$tmp/ro/new"
+out=$(L -- sh -c 'ls /mnt/links; test -e /mnt/links/etc/passwd && echo LEAK' 2>&1)
+check "symlinks=deny hides the link to /etc (got '$(echo $out)')" \
+	bash -c '[[ "$1" == *plain* ]] && [[ "$1" != *etc* ]] && [[ "$1" != *LEAK* ]]' _ "$out"
+L --mount "$tmp/rw:/elsewhere" -- true 2> "$tmp/err"; rc=$?
+check "a running VM refuses other mounts (got $rc)" \
+	bash -c '[ "$1" = 125 ] && grep -q "launch halt" "$2" && [ "$(wc -l < "$2")" = 1 ]' _ "$rc" "$tmp/err"
+L --mount "$tmp/rw:/mnt/rw" --mount "$tmp/ro:/mnt/ro:ro" \
+	--mount "$tmp/links:/mnt/links:symlinks=deny" -- true; rc=$?
+check "... and accepts the same ones (got $rc)" [ "$rc" = 0 ]
+L -q halt; rc=$?
+check "halt (got $rc)" [ "$rc" = 0 ]
+echo "1..$n"
