@@ -61,6 +61,21 @@ local_fd_put(struct backend *b, struct inode *in)
 	local_node_fd_put(&LOCAL(b)->cache, in);
 }
 
+/* The fds of two inodes (link, rename), both or neither: 0 or -errno. */
+static int
+local_fd_get2(struct backend *b, struct inode *x, struct inode *y, int *fx, int *fy)
+{
+	*fx = local_fd_get(b, x);
+	if (*fx < 0)
+		return *fx;
+	*fy = local_fd_get(b, y);
+	if (*fy < 0) {
+		local_fd_put(b, x);
+		return *fy;
+	}
+	return 0;
+}
+
 static int
 local_stat_fd(int fd, struct stat *st)
 {
@@ -398,14 +413,9 @@ local_link(struct backend *b, struct inode *in, struct inode *newdir,
 	char path[64];
 	int fd, dfd, rc;
 
-	fd = local_fd_get(b, in);
-	if (fd < 0)
-		return fd;
-	dfd = local_fd_get(b, newdir);
-	if (dfd < 0) {
-		local_fd_put(b, in);
-		return dfd;
-	}
+	rc = local_fd_get2(b, in, newdir, &fd, &dfd);
+	if (rc != 0)
+		return rc;
 	local_proc_path(path, sizeof(path), fd);
 	rc = linkat(AT_FDCWD, path, dfd, newname, AT_SYMLINK_FOLLOW) != 0 ? -errno : 0;
 	if (rc == 0)
@@ -446,14 +456,9 @@ local_rename(struct backend *b, struct inode *olddir, const char *oldname,
 {
 	int ofd, nfd, rc;
 
-	ofd = local_fd_get(b, olddir);
-	if (ofd < 0)
-		return ofd;
-	nfd = local_fd_get(b, newdir);
-	if (nfd < 0) {
-		local_fd_put(b, olddir);
-		return nfd;
-	}
+	rc = local_fd_get2(b, olddir, newdir, &ofd, &nfd);
+	if (rc != 0)
+		return rc;
 	rc = renameat2(ofd, oldname, nfd, newname, flags) != 0 ? -errno : 0;
 	local_fd_put(b, newdir);
 	local_fd_put(b, olddir);
