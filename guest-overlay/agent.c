@@ -442,6 +442,14 @@ child_exec(const struct exec_req *r, int in, int out, int err)
 	signal(SIGPIPE, SIG_DFL);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(126);
+	if (r->flags & AP_EXEC_ISOLATED) {
+		char why[512];
+
+		if (agent_isolate_enter(why, sizeof(why)) != 0) {
+			dprintf(STDERR_FILENO, "launch: --isolated: %s\n", why);
+			_exit(126);
+		}
+	}
 	closefrom(3);
 	if (chdir(r->cwd) != 0)
 		child_fail("cannot enter", r->cwd, 126);
@@ -656,6 +664,7 @@ handle_hello(const unsigned char *payload, size_t len)
 		}
 		root_ready = true;
 		agent_log("root assembled, project %s", project);
+		agent_console_start();
 	}
 	ap_put32(reply, AP_VERSION);
 	send_frame(AP_HELLO, 0, reply, sizeof(reply));
@@ -754,8 +763,10 @@ reap_children(int sfd)
 		struct session *s = session_by_pid(pid);
 		unsigned char ex[8];
 
-		if (s == NULL)
+		if (s == NULL) {
+			agent_console_reaped(pid, status);
 			continue;
+		}
 		drain_output(s);
 		if (WIFSIGNALED(status)) {
 			ap_put32(ex, AP_KILLED);

@@ -2,7 +2,9 @@
 #ifndef FSB_AGENT_H
 #define FSB_AGENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Where fsbridge-init mounts the shares (kernel command line written by
  * the launcher) and where the agent assembles the new root. */
@@ -28,6 +30,21 @@ int agent_net_up(char *err, size_t errlen);
 /* The guest's processes as a table (launch ps); malloc'd, NULL when out
  * of memory.  *len is its length. */
 char *agent_ps_text(size_t *len);
+
+/* Keeps a descriptor of the initramfs root; call before chrooting away. */
+int agent_isolate_keep_root(void);
+
+/* In a command's child (launch --isolated): a mount namespace of its own
+ * and a fresh overlay of the host root with the shared root's mounts
+ * bound in it, chrooted into; 0, or -errno with a message in err. */
+int agent_isolate_enter(char *err, size_t errlen);
+
+/* Starts a shell on the serial console (launch console), in the root. */
+void agent_console_start(void);
+
+/* True when pid was the console shell (then started again, unless it
+ * exited at once). */
+bool agent_console_reaped(pid_t pid, int status);
 
 /* mkdir -p of an absolute path; -errno. */
 int agent_mkdir_p(const char *path);

@@ -129,6 +129,8 @@ agent_root_assemble(const char *project, const char *vols, size_t vlen,
 		rc = agent_volumes_mount(vols, vlen, err, errlen);
 	if (rc == 0)
 		rc = mount_api_filesystems(err, errlen);
+	if (rc == 0 && (rc = agent_isolate_keep_root()) != 0)
+		snprintf(err, errlen, "open /: %s", strerror(-rc));
 	if (rc != 0)
 		return rc;
 	if (chroot(AGENT_NEW_ROOT) != 0 || chdir("/") != 0) {

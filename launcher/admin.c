@@ -59,6 +59,7 @@ admin_status(const struct launch_opts *o, const char *state)
 		close(fd);
 	printf("%-8s %s\n", "dir", state);
 	print_file(state, "project", ST_PROJECT, "");
+	print_file(state, "root", ST_ROOT, "");
 	print_file(state, "accel", ST_ACCEL, "");
 	print_file(state, "cpus", ST_CPU, "");
 	print_file(state, "memory", ST_MEM, " MiB");

@@ -137,7 +137,8 @@ build_exec(struct buf *b, char *const argv[], const struct launch_opts *o)
 		ioctl(STDIN_FILENO, TIOCGWINSZ, &ws);
 	buf_u32(b, (uint32_t)getuid());
 	buf_u32(b, (uint32_t)getgid());
-	buf_u32(b, (use_pty ? AP_EXEC_PTY : 0) | (o->guest_ps ? AP_EXEC_PS : 0));
+	buf_u32(b, (use_pty ? AP_EXEC_PTY : 0) | (o->guest_ps ? AP_EXEC_PS : 0) |
+	    (o->isolated ? AP_EXEC_ISOLATED : 0));
 	buf_u32(b, ws.ws_row);
 	buf_u32(b, ws.ws_col);
 	buf_u32(b, argc);

@@ -20,7 +20,9 @@
  *           env[envc]; flags AP_EXEC_PTY: stdin/stdout/stderr on a new
  *           pseudo-terminal of rows x cols (its output comes as STDOUT;
  *           EOF on stdin is sent as ^D); flags AP_EXEC_PS: no command,
- *           the agent sends its process table (launch ps) and EXIT 0
+ *           the agent sends its process table (launch ps) and EXIT 0;
+ *           flags AP_EXEC_ISOLATED: the command gets a mount namespace
+ *           with a fresh overlay of the root (launch --isolated)
  *   WINSIZE u32 rows, u32 cols: the pseudo-terminal's size (SIGWINCH)
  *   ACK     u32 bytes: flow control.  host->agent: that much STDOUT/STDERR
  *           has been written out; the agent keeps at most AP_OUTPUT_WINDOW
@@ -73,6 +75,8 @@ enum ap_type {
 #define AP_EXEC_PTY 1u
 #define AP_EXEC_PS 2u      /* run nothing: the agent answers the guest's
                             * process list as STDOUT, then EXIT 0 */
+#define AP_EXEC_ISOLATED 4u /* a fresh overlay of the root for this
+                            * command alone (launch --isolated) */
 #define AP_EXEC_FIXED 28u  /* the u32 fields before the strings */
 
 enum ap_exit_how {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +151,21 @@ locate_project(const char *opt, char *out, size_t size)
 	if (strcmp(probe, "/") == 0)
 		return -EINVAL;
 	return copy_path(out, size, probe);
+}
+
+int
+locate_root(const char *opt, char *out, size_t size)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (opt == NULL)
+		return copy_path(out, size, "/");
+	if (realpath(opt, path) == NULL)
+		return -errno;
+	if (stat(path, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return copy_path(out, size, path);
 }

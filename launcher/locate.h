@@ -12,6 +12,7 @@ struct boot_paths {
 	char mkinitramfs[4096];
 	char agent[4096];
 	char project[4096];
+	char root[4096];     /* the guest's read-only root: / or --root */
 };
 
 /* A helper program: $env if set, else next to launch in the build tree
@@ -28,5 +29,8 @@ int locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t si
 /* --project, else the nearest parent of the working directory holding
  * .git, else the working directory; never "/" (-EINVAL). */
 int locate_project(const char *opt, char *out, size_t size);
+
+/* --root DIR resolved (a directory), else "/"; -errno. */
+int locate_root(const char *opt, char *out, size_t size);
 
 #endif

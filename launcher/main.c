@@ -18,6 +18,7 @@
 #include "accel.h"
 #include "admin.h"
 #include "agent_client.h"
+#include "console.h"
 #include "doctor.h"
 #include "mount_spec.h"
 #include "options.h"
@@ -31,7 +32,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: launch [OPTIONS] [--] CMD [ARGS...]\n"
-	    "       launch [OPTIONS] boot | status | halt [-f] | ps | logs | console | vms\n"
+	    "       launch [OPTIONS] boot | status | halt [-f] | ps | logs | console [-i] | vms\n"
 	    "       launch [OPTIONS] doctor\n"
 	    "       launch volume ls | create NAME SIZE | rm NAME | export NAME FILE.zst |\n"
 	    "                     import NAME FILE.zst\n"
@@ -61,6 +62,12 @@ usage(FILE *f)
 	    "  --mount HOST:GUEST[:ro|rw][:symlinks=deny|opaque|follow]\n"
 	    "                     share directory HOST (read-write unless ro; symlink\n"
 	    "                     policy as for fsbridge serve) at GUEST; repeatable\n"
+	    "  --root DIR         the guest's root tree, read-only with a throw-away\n"
+	    "                     overlay (default: this machine's /), e.g. an\n"
+	    "                     extracted Alpine or Debian root filesystem\n"
+	    "  --isolated         run CMD on a fresh overlay of the root: what it writes\n"
+	    "                     outside the project, volumes and mounts is gone when\n"
+	    "                     it exits (default: kept until the VM halts)\n"
 	    "  --net              user-mode networking (off by default)\n"
 	    "  -p, --publish HOST:GUEST\n"
 	    "                     forward 127.0.0.1:HOST to the guest's TCP port GUEST\n"
@@ -75,14 +82,16 @@ usage(FILE *f)
 	    "  -f, --force        halt: kill the VM instead of powering it off\n"
 	    "  -h, --help         this text\n"
 	    "\n"
-	    "Boot options (--project, --qemu, --kernel, --accel, --volume, --mount, --net,\n"
-	    "-p) apply when the VM boots; a running VM refuses other volumes or mounts.\n"
+	    "Boot options (--project, --root, --qemu, --kernel, --accel, --volume, --mount,\n"
+	    "--net, -p) apply when the VM boots; a running VM refuses another root, volumes or mounts.\n"
 	    "The VM's cpu and mem files in the state dir (default 2 and 1024) are read\n"
 	    "at each boot.\n"
 	    "Exit status: CMD's own (killed by signal S: 128+S); 125 when launch could\n"
 	    "not run it; 2 bad usage.  status: 0 running, 3 not running.\n"
-	    "logs and console print the VM's log and its (last) console output; vms\n"
-	    "lists this user's VMs in the default place; ps lists the guest's processes.\n"
+	    "logs prints the VM's log; console attaches to the running guest's serial\n"
+	    "console (a root shell; Ctrl-] detaches) when stdin is a terminal or with -i,\n"
+	    "else prints what it showed; vms lists this user's VMs in the default place;\n"
+	    "ps lists the guest's processes.\n"
 	    "doctor checks every prerequisite (exit 0 when all pass).  Volumes live in\n"
 	    "$FSBRIDGE_VOLUME_DIR, else $XDG_STATE_HOME/fsbridge/volumes (root:\n"
 	    "/run/fsbridge/volumes); export and import stream them through zstd.\n"
@@ -104,7 +113,7 @@ bad_usage(const char *fmt, ...)
 
 enum {
 	OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV,
-	OPT_VOLUME, OPT_NET, OPT_MOUNT,
+	OPT_VOLUME, OPT_NET, OPT_MOUNT, OPT_ROOT, OPT_ISOLATED,
 };
 
 static const struct option longopts[] = {
@@ -119,12 +128,33 @@ static const struct option longopts[] = {
 	{ "volume", required_argument, NULL, OPT_VOLUME },
 	{ "net", no_argument, NULL, OPT_NET },
 	{ "mount", required_argument, NULL, OPT_MOUNT },
+	{ "root", required_argument, NULL, OPT_ROOT },
+	{ "isolated", no_argument, NULL, OPT_ISOLATED },
 	{ "publish", required_argument, NULL, 'p' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "force", no_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* The --mount or --volume given earlier at guest path `guest`, or NULL. */
+static const char *
+guest_taken(const struct launch_opts *o, const char *guest)
+{
+	static struct mount_share m;
+	struct volume_attach v;
+	char why[4400];
+
+	for (int i = 0; i < o->nmount; i++)
+		if (mount_parse_spec(o->mount[i], &m, why, sizeof(why)) == 0 &&
+		    strcmp(m.guest, guest) == 0)
+			return o->mount[i];
+	for (int i = 0; i < o->nvolume; i++)
+		if (volume_parse_spec(o->volume[i], &v, why, sizeof(why)) == 0 &&
+		    strcmp(v.guest, guest) == 0)
+			return o->volume[i];
+	return NULL;
+}
 
 static int
 add_volume(struct launch_opts *o, const char *arg)
@@ -139,6 +169,9 @@ add_volume(struct launch_opts *o, const char *arg)
 	for (int i = 0; i < o->nvolume; i++)
 		if (strncmp(o->volume[i], arg, strlen(v.name) + 1) == 0)
 			return bad_usage("--volume %s: volume %s given twice", arg, v.name);
+	if (guest_taken(o, v.guest) != NULL)
+		return bad_usage("--volume %s: %s is already the place of %s", arg, v.guest,
+		    guest_taken(o, v.guest));
 	o->volume[o->nvolume++] = arg;
 	return 0;
 }
@@ -153,6 +186,9 @@ add_mount(struct launch_opts *o, const char *arg)
 		return bad_usage("too many --mount options (at most %d)", LAUNCH_MAX_MOUNTS);
 	if (mount_parse_spec(arg, &m, why, sizeof(why)) != 0)
 		return bad_usage("--mount %s: %s", arg, why);
+	if (guest_taken(o, m.guest) != NULL)
+		return bad_usage("--mount %s: %s is already the place of %s", arg, m.guest,
+		    guest_taken(o, m.guest));
 	o->mount[o->nmount++] = arg;
 	return 0;
 }
@@ -187,6 +223,8 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 	case OPT_VOLUME: return add_volume(o, arg);
 	case OPT_NET: o->net = true; break;
 	case OPT_MOUNT: return add_mount(o, arg);
+	case OPT_ROOT: o->root = arg; break;
+	case OPT_ISOLATED: o->isolated = true; break;
 	case 'p':
 		if (o->nport == LAUNCH_MAX_PORTS)
 			return bad_usage("too many -p options");
@@ -236,10 +274,15 @@ defaults(struct launch_opts *o)
 static int
 admin(const char *cmd, struct launch_opts *o, int argc, char **argv, const char *state)
 {
+	bool attach = false;
+
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(cmd, "halt") == 0 && (strcmp(argv[i], "-f") == 0 ||
 		    strcmp(argv[i], "--force") == 0))
 			o->force = true;
+		else if (strcmp(cmd, "console") == 0 && (strcmp(argv[i], "-i") == 0 ||
+		    strcmp(argv[i], "--attach") == 0))
+			attach = true;
 		else
 			return bad_usage("%s: unexpected argument '%s'", cmd, argv[i]);
 	}
@@ -248,7 +291,7 @@ admin(const char *cmd, struct launch_opts *o, int argc, char **argv, const char 
 	if (strcmp(cmd, "logs") == 0)
 		return admin_show(state, ST_LOG);
 	if (strcmp(cmd, "console") == 0)
-		return admin_show(state, ST_CONSOLE);
+		return console_attach(state, attach);
 	if (strcmp(cmd, "vms") == 0)
 		return admin_vms();
 	if (strcmp(cmd, "status") == 0)

@@ -35,36 +35,43 @@ bad(char *err, size_t errlen, const char *why)
 	return -EINVAL;
 }
 
-int
-mount_parse_spec(const char *spec, struct mount_share *m, char *err, size_t errlen)
+/* HOST up to its first unescaped ':' ("\:" is a colon, "\\" a
+ * backslash; an nfs:// URL's own colon is not a separator); the
+ * separator's position, or NULL when HOST is empty or too long. */
+static const char *
+take_host(const char *spec, char *host, size_t size)
 {
-	const char *c1 = strchr(spec, ':'), *g, *p;
-	char host[4096];
-	struct stat st;
-	size_t glen;
+	const char *p = spec;
+	size_t n = 0;
 
-	memset(m, 0, sizeof(*m));
-	if (c1 == NULL || c1 == spec)
-		return bad(err, errlen, "expected HOST:GUEST[:ro|rw][:symlinks=deny|opaque|follow]");
-	g = c1 + 1;
-	glen = strcspn(g, ":");
-	if (glen == 0 || g[0] != '/')
-		return bad(err, errlen, "GUEST must be an absolute path");
-	if (glen == 1 || glen >= sizeof(m->guest) || strstr(g, "/..") != NULL)
-		return bad(err, errlen, "GUEST must be a directory below / without '..'");
-	memcpy(m->guest, g, glen);
-	for (p = g + glen; *p == ':';) {
-		size_t n = strcspn(p + 1, ":");
-
-		if (!apply_field(p + 1, n, m))
-			return bad(err, errlen, "expected ro, rw or symlinks=deny|opaque|follow "
-			    "after HOST:GUEST");
-		p += 1 + n;
+	if (strncmp(spec, "nfs://", 6) == 0) {
+		memcpy(host, spec, 6);
+		n = 6;
+		p += 6;
 	}
-	if ((size_t)(c1 - spec) >= sizeof(host))
-		return bad(err, errlen, "HOST path too long");
-	memcpy(host, spec, (size_t)(c1 - spec));
-	host[c1 - spec] = '\0';
+	for (; *p != '\0' && *p != ':'; p++) {
+		if (p[0] == '\\' && (p[1] == ':' || p[1] == '\\'))
+			p++;
+		if (n + 1 >= size)
+			return NULL;
+		host[n++] = *p;
+	}
+	host[n] = '\0';
+	return n == 0 || *p != ':' ? NULL : p;
+}
+
+/* HOST resolved into m->host: an existing directory, or an nfs:// URL
+ * (which fsbridge serve checks when it starts). */
+static int
+resolve_host(const char *host, struct mount_share *m, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (strncmp(host, "nfs://", 6) == 0) {
+		if (strlcpy(m->host, host, sizeof(m->host)) >= sizeof(m->host))
+			return bad(err, errlen, "HOST URL too long");
+		return 0;
+	}
 	if (realpath(host, m->host) == NULL || stat(m->host, &st) != 0) {
 		snprintf(err, errlen, "%s: %s", host, strerror(errno));
 		return -errno;
@@ -74,6 +81,38 @@ mount_parse_spec(const char *spec, struct mount_share *m, char *err, size_t errl
 		return -ENOTDIR;
 	}
 	return 0;
+}
+
+int
+mount_parse_spec(const char *spec, struct mount_share *m, char *err, size_t errlen)
+{
+	char host[4096];
+	const char *c1, *g, *p;
+	size_t glen;
+
+	memset(m, 0, sizeof(*m));
+	c1 = take_host(spec, host, sizeof(host));
+	if (c1 == NULL)
+		return bad(err, errlen, "expected HOST:GUEST[:ro|rw][:symlinks=deny|opaque|follow] "
+		    "(write a ':' in HOST as '\\:')");
+	g = c1 + 1;
+	glen = strcspn(g, ":");
+	if (glen == 0 || g[0] != '/')
+		return bad(err, errlen, "GUEST must be an absolute path");
+	while (glen > 1 && g[glen - 1] == '/')
+		glen--;
+	if (glen == 1 || glen >= sizeof(m->guest) || strstr(g, "/..") != NULL)
+		return bad(err, errlen, "GUEST must be a directory below / without '..'");
+	memcpy(m->guest, g, glen);
+	for (p = g + strcspn(g, ":"); *p == ':';) {
+		size_t n = strcspn(p + 1, ":");
+
+		if (!apply_field(p + 1, n, m))
+			return bad(err, errlen, "expected ro, rw or symlinks=deny|opaque|follow "
+			    "after HOST:GUEST");
+		p += 1 + n;
+	}
+	return resolve_host(host, m, err, errlen);
 }
 
 void

@@ -17,6 +17,8 @@ struct launch_opts {
 	const char *kernel;   /* --kernel, else what fsbridge-mkinitramfs picks */
 	const char *accel;    /* --accel kvm|tcg|auto or FSBRIDGE_ACCEL, default tcg */
 	const char *project;  /* --project, else nearest parent of cwd with .git */
+	const char *root;     /* --root DIR: the guest's read-only root, default / */
+	bool isolated;        /* --isolated: a fresh overlay for this command */
 	bool no_env;          /* --no-env: only the -e variables */
 	const char *env[LAUNCH_MAX_ENV];  /* -e NAME=VALUE or -e NAME */
 	int nenv;

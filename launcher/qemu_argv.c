@@ -170,7 +170,11 @@ qemu_argv(struct argvec *a, const struct vm_config *c)
 	argvec_add(a, "-display");
 	argvec_add(a, "none");
 	argvec_add(a, "-no-reboot");
+	/* the serial console: a socket for launch console, logged to a file */
+	argvec_add(a, "-chardev");
+	argvec_addf(a, "socket,id=console,path=%s/%s,server=on,wait=off,logfile=%s/%s,"
+	    "logappend=off", c->state, ST_CONSOLE_SOCK, c->state, ST_CONSOLE);
 	argvec_add(a, "-serial");
-	argvec_addf(a, "file:%s/%s", c->state, ST_CONSOLE);
+	argvec_add(a, "chardev:console");
 	add_cmdline(a, c);
 }

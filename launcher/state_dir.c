@@ -156,7 +156,7 @@ void
 state_clean_stale(const char *dir)
 {
 	static const char *const stale[] = {
-		ST_CTL_SOCK, ST_AGENT_SOCK, ST_ROOT_SOCK, ST_PROJ_SOCK, ST_PROJECT, ST_ACCEL,
+		ST_CTL_SOCK, ST_AGENT_SOCK, ST_ROOT_SOCK, ST_PROJ_SOCK, ST_CONSOLE_SOCK, ST_CONSOLE_LOCK, ST_PROJECT, ST_ROOT, ST_ACCEL,
 		ST_VOLUMES, ST_NET, ST_MOUNTS,
 	};
 	char path[PATH_MAX], sock[32];

@@ -17,11 +17,14 @@
 #define ST_MEM "mem"
 #define ST_LOG "log"
 #define ST_CONSOLE "console"
+#define ST_CONSOLE_SOCK "console.sock"  /* QEMU's serial port (launch console) */
+#define ST_CONSOLE_LOCK "console.lock"  /* held by the attached launch console */
 #define ST_CTL_SOCK "ctl.sock"
 #define ST_AGENT_SOCK "agent.sock"
 #define ST_ROOT_SOCK "root.sock"
 #define ST_PROJ_SOCK "proj.sock"
 #define ST_PROJECT "project"
+#define ST_ROOT "root"            /* the running VM's root tree (/ or --root) */
 #define ST_ACCEL "accel"          /* the accelerator the running VM uses */
 #define ST_KVM_VERDICT "kvm-verdict"  /* auto: "works" or "broken: why" */
 #define ST_INITRD "initrd.img"

@@ -251,7 +251,7 @@ wait_socket(const char *name, pid_t pid, double seconds)
 static void
 start_servers(void)
 {
-	S.serve_root = start_serve(ST_ROOT_SOCK, "ro,symlinks=opaque", "/");
+	S.serve_root = start_serve(ST_ROOT_SOCK, "ro,symlinks=opaque", S.p->paths.root);
 	S.serve_proj = start_serve(ST_PROJ_SOCK, NULL, S.p->paths.project);
 	wait_socket(ST_ROOT_SOCK, S.serve_root, 10);
 	wait_socket(ST_PROJ_SOCK, S.serve_proj, 10);
@@ -479,6 +479,8 @@ serve_clients(void)
 
 	snprintf(text, sizeof(text), "%s\n", S.p->paths.project);
 	state_write(S.p->state, ST_PROJECT, text);
+	snprintf(text, sizeof(text), "%s\n", S.p->paths.root);
+	state_write(S.p->state, ST_ROOT, text);
 	volume_list_text(S.p->vols, S.p->nvols, text, sizeof(text) - 1);
 	strlcat(text, "\n", sizeof(text));
 	state_write(S.p->state, ST_VOLUMES, text);

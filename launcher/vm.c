@@ -108,10 +108,16 @@ find_paths(const struct launch_opts *o, struct boot_paths *bp)
 		return rc;
 	}
 	rc = locate_project(o->project, bp->project, sizeof(bp->project));
-	if (rc != 0)
+	if (rc != 0) {
 		fprintf(stderr, "launch: %s: %s\n", o->project ? o->project : "project directory",
 		    rc == -EINVAL ? "refusing to share / read-write (run launch in a project "
 		    "directory or use --project)" : strerror(-rc));
+		return rc;
+	}
+	rc = locate_root(o->root, bp->root, sizeof(bp->root));
+	if (rc != 0)
+		fprintf(stderr, "launch: --root %s: %s\n", o->root, rc == -ENOTDIR ?
+		    "not a directory" : strerror(-rc));
 	return rc;
 }
 
@@ -200,6 +206,29 @@ check_mounts(const struct launch_opts *o, const char *state)
 		return 0;
 	fprintf(stderr, "launch: the running VM has %s%s, not %s; run 'launch halt' first "
 	    "to change its mounts\n", have[0] ? "mounts " : "no mounts", have, want);
+	return -EBUSY;
+}
+
+/* A running VM has the root asked for (none asked: any). */
+static int
+check_root(const struct launch_opts *o, const char *state)
+{
+	char want[4096], have[4096];
+	size_t n;
+
+	if (o->root == NULL)
+		return 0;
+	if (locate_root(o->root, want, sizeof(want)) != 0)
+		strlcpy(want, o->root, sizeof(want));
+	if (state_read(state, ST_ROOT, have, sizeof(have)) != 0)
+		strlcpy(have, "/", sizeof(have));
+	n = strlen(have);
+	if (n > 0 && have[n - 1] == '\n')
+		have[n - 1] = '\0';
+	if (strcmp(want, have) == 0)
+		return 0;
+	fprintf(stderr, "launch: the running VM's root is %s, not %s; run 'launch halt' "
+	    "first to change it, or use --name for another VM\n", have, want);
 	return -EBUSY;
 }
 
@@ -318,7 +347,8 @@ vm_connect(const struct launch_opts *o, const char *state)
 		int fd = ctl_connect(state);
 
 		if (fd >= 0 && (check_volumes(o, state) != 0 || check_net(o, state) != 0 ||
-		    check_mounts(o, state) != 0)) {
+		    check_mounts(o, state) != 0 ||
+		    check_root(o, state) != 0)) {
 			close(fd);
 			return -EBUSY;
 		}

@@ -25,7 +25,7 @@ cleanup() {
 	rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
-mkdir -p "$tmp/proj/.git" "$tmp/rw" "$tmp/ro" "$tmp/links"
+mkdir -p "$tmp/proj/.git" "$tmp/rw" "$tmp/ro" "$tmp/links" "$tmp/a:b"
 echo hello > "$tmp/ro/file"
 ln -s /etc "$tmp/links/etc"
 echo plain > "$tmp/links/plain"
@@ -38,6 +38,12 @@ for spec in "$tmp/nope:/x" "$tmp/rw:rel" "$tmp/rw" "$tmp/rw:/x:bogus" \
 	check "--mount $spec: exit 2, one launch: line (got $rc)" \
 		bash -c '[ "$1" = 2 ] && [ "$(wc -l < "$2")" = 1 ] && grep -q "^launch: --mount" "$2"' _ "$rc" "$tmp/err"
 done
+L --mount "$tmp/rw:/x" --mount "$tmp/ro:/x/" -- true 2> "$tmp/err"; rc=$?
+check "two --mount at one GUEST: exit 2, one line naming the first (got $rc)" \
+	bash -c '[ "$1" = 2 ] && [ "$(wc -l < "$2")" = 1 ] && grep -q "/x is already the place of .*/rw:/x" "$2"' _ "$rc" "$tmp/err"
+L --mount "$tmp/rw:/x" --volume "fsbmountsvol:/x" -- true 2> "$tmp/err"; rc=$?
+check "a --volume at a --mount's GUEST: exit 2 (got $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "already the place of" "$2"' _ "$rc" "$tmp/err"
 L status >/dev/null; rc=$?
 check "... and no VM was started (status $rc)" [ "$rc" = 3 ]
 
@@ -46,13 +52,14 @@ fake=$tmp/fake-qemu
 printf '#!/bin/sh\nprintf "%%s\\n" "$@" > "%s"\nexit 1\n' "$tmp/argv" > "$fake"
 chmod +x "$fake"
 "$LAUNCH" --state "$tmp/fstate" --qemu "$fake" --accel tcg --mount "$tmp/rw:/mnt/rw" \
-	--mount "$tmp/ro:/mnt/ro:ro:symlinks=deny" -- true 2> "$tmp/err"; rc=$?
+	--mount "$tmp/ro:/mnt/ro:ro:symlinks=deny" --mount "$tmp/a\\:b:/mnt/colon:ro" -- true 2> "$tmp/err"; rc=$?
 check "a failed boot with mounts: 125 (got $rc)" [ "$rc" = 125 ]
 check "... one vhost-user-fs device per mount (m0, m1)" bash -c \
 	'grep -q "vhost-user-fs-pci,chardev=m0,tag=m0" "$1" && grep -q "vhost-user-fs-pci,chardev=m1,tag=m1" "$1"' _ "$tmp/argv"
 check "... fsbridge-init mounts them, m1 read-only" bash -c \
 	'grep -q "fsbridge.share=m0:/fsb/m0:rw fsbridge.share=m1:/fsb/m1:ro" "$1"' _ "$tmp/argv"
 check "... the servers got ro,symlinks=deny" grep -qF "serving $tmp/ro (ro,symlinks=deny) at /mnt/ro" "$tmp/fstate/log"
+check "... a HOST with an escaped colon (a\\:b) is served as $tmp/a:b" grep -qF "serving $tmp/a:b (ro) at /mnt/colon" "$tmp/fstate/log"
 check "... no server left running" bash -c '! pgrep -f "fsbridge serve --socket $1/" >/dev/null' _ "$tmp/fstate"
 
 command -v "$QEMU" >/dev/null 2>&1 || { echo "1..$n # real VM skipped: no $QEMU"; exit 0; }
