@@ -85,28 +85,31 @@ buf_str(struct buf *b, const char *s)
 	buf_add(b, s, strlen(s) + 1);
 }
 
-/* Is NAME of "NAME=VALUE" set by one of the -e options? */
+/* Is NAME of "NAME=VALUE" set by one of the -e options from `from` on? */
 static int
-overridden(const char *entry, const struct launch_opts *o)
+overridden(const char *entry, const struct launch_opts *o, int from)
 {
 	size_t n = strcspn(entry, "=");
 
-	for (int i = 0; i < o->nenv; i++)
+	for (int i = from; i < o->nenv; i++)
 		if (strncmp(o->env[i], entry, n) == 0 &&
 		    (o->env[i][n] == '=' || o->env[i][n] == '\0'))
 			return 1;
 	return 0;
 }
 
-/* The environment: the host's (unless --no-env), then -e entries. */
+/* The environment: the host's (unless --no-env), then -e entries, the
+ * last of each name. */
 static void
 collect_env(const struct launch_opts *o, const char **env, uint32_t *n, uint32_t max)
 {
 	*n = 0;
 	for (char **e = environ; !o->no_env && *e != NULL && *n < max; e++)
-		if (!overridden(*e, o))
+		if (!overridden(*e, o, 0))
 			env[(*n)++] = *e;
 	for (int i = 0; i < o->nenv && *n < max; i++) {
+		if (overridden(o->env[i], o, i + 1))
+			continue;       /* a later -e (or --env-file line) wins */
 		if (strchr(o->env[i], '=') != NULL) {
 			env[(*n)++] = o->env[i];
 		} else {

@@ -20,6 +20,7 @@
 #include "agent_client.h"
 #include "console.h"
 #include "doctor.h"
+#include "env_file.h"
 #include "mount_spec.h"
 #include "options.h"
 #include "state_dir.h"
@@ -73,6 +74,8 @@ usage(FILE *f)
 	    "                     forward 127.0.0.1:HOST to the guest's TCP port GUEST\n"
 	    "                     (implies --net); repeatable\n"
 	    "  -e NAME[=VALUE]    set (or pass) an environment variable; repeatable\n"
+	    "      --env-file FILE  the same, one NAME=VALUE or NAME per line ('#'\n"
+	    "                     comments); repeatable\n"
 	    "  -n                 stdin from /dev/null (launch reads its stdin eagerly)\n"
 	    "  -t, -T             run the command on a pseudo-terminal (-t) or on pipes\n"
 	    "                     (-T); default: a terminal when stdin and stdout are\n"
@@ -113,7 +116,7 @@ bad_usage(const char *fmt, ...)
 
 enum {
 	OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV,
-	OPT_VOLUME, OPT_NET, OPT_MOUNT, OPT_ROOT, OPT_ISOLATED,
+	OPT_VOLUME, OPT_NET, OPT_MOUNT, OPT_ROOT, OPT_ISOLATED, OPT_ENV_FILE,
 };
 
 static const struct option longopts[] = {
@@ -125,6 +128,7 @@ static const struct option longopts[] = {
 	{ "project", required_argument, NULL, OPT_PROJECT },
 	{ "env", required_argument, NULL, 'e' },
 	{ "no-env", no_argument, NULL, OPT_NO_ENV },
+	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "volume", required_argument, NULL, OPT_VOLUME },
 	{ "net", no_argument, NULL, OPT_NET },
 	{ "mount", required_argument, NULL, OPT_MOUNT },
@@ -220,6 +224,13 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 		o->env[o->nenv++] = arg;
 		break;
 	case OPT_NO_ENV: o->no_env = true; break;
+	case OPT_ENV_FILE: {
+		char why[256];
+
+		if (env_file_read(arg, o, why, sizeof(why)) != 0)
+			return bad_usage("--env-file %s: %s", arg, why);
+		break;
+	}
 	case OPT_VOLUME: return add_volume(o, arg);
 	case OPT_NET: o->net = true; break;
 	case OPT_MOUNT: return add_mount(o, arg);

@@ -83,6 +83,17 @@ out=$(FSB_TEST_VAR='x y$z' L -- printenv FSB_TEST_VAR < /dev/null)
 check "the environment is carried (got '$out')" [ "$out" = 'x y$z' ]
 out=$(L -e FSB_A=1 --no-env -- /usr/bin/env < /dev/null)
 check "--no-env -e NAME=VALUE passes only that (got '$out')" [ "$out" = FSB_A=1 ]
+printf '# comment\n\nFSB_F1=one two\nFSB_F2=a=b\nFSB_PASSED\n' > "$tmp/envf"
+out=$(FSB_PASSED=host L --no-env --env-file "$tmp/envf" -e FSB_F1=override -- /usr/bin/env < /dev/null | sort | tr '\n' ' ')
+check "--env-file: NAME=VALUE as written, NAME passes the host's, a later -e wins (got '$out')" \
+	[ "$out" = "FSB_F1=override FSB_F2=a=b FSB_PASSED=host " ]
+printf 'FSB_OK=1\nnot a name=2\n' > "$tmp/envbad"
+L --env-file "$tmp/envbad" -- true < /dev/null 2> "$tmp/err"; rc=$?
+check "--env-file with a bad line: exit 2, the line named (got $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "envbad: line 2: expected NAME=VALUE" "$2"' _ "$rc" "$tmp/err"
+L --env-file "$tmp/nonexistent" -- true < /dev/null 2> "$tmp/err"; rc=$?
+check "--env-file of a missing file: exit 2 (got $rc)" \
+	bash -c '[ "$1" = 2 ] && grep -q "No such file" "$2"' _ "$rc" "$tmp/err"
 out=$(L -- pwd < /dev/null)
 check "the working directory is carried (got $out)" [ "$out" = "$proj/sub" ]
 
