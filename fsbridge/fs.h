@@ -28,6 +28,9 @@ struct fs {
 	double fallback_timeout;	/* for entries nobody watches */
 	bool writeback;
 	bool no_open;		/* answer OPEN with ENOSYS: the kernel then opens nothing */
+	bool estale_vanished;	/* ESTALE for a node whose file has no name left
+				 * and that the client has not open: a guest
+				 * (no notifications) then walks the path again */
 	bool debug;
 	/* host change tracking (fs_watch.c) */
 	struct watcher *watcher;

@@ -189,6 +189,39 @@ fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 	fuse_reply_none(req);
 }
 
+/*
+ * A guest's kernel cannot be told that a file it knows was deleted or
+ * replaced on the host (no notifications over virtio-fs), so it would
+ * stat and open the old file until its entry times out.  A node whose
+ * file has no name left (st_nlink 0) and that the client has not open is
+ * answered ESTALE on GETATTR and OPEN: the guest's VFS then walks the
+ * path again (LOOKUP_REVAL) and finds what is there now.  A file the
+ * client has open keeps working after it is deleted, as POSIX wants.
+ */
+static bool
+fs_vanished(struct fs *fs, struct inode *in, const struct stat *st)
+{
+	bool unused;
+
+	if (!fs->estale_vanished || st->st_nlink != 0 || in->parent == NULL)
+		return false;
+	pthread_mutex_lock(&fs->inodes.lock);
+	unused = in->opens == 0;
+	pthread_mutex_unlock(&fs->inodes.lock);
+	return unused;
+}
+
+/* fs_vanished for a node about to be opened; -ESTALE or 0. */
+static int
+fs_check_vanished(struct fs *fs, struct inode *in)
+{
+	struct stat st;
+
+	if (!fs->estale_vanished || fs->backend->ops->getattr(fs->backend, in, &st) != 0)
+		return 0;
+	return fs_vanished(fs, in, &st) ? -ESTALE : 0;
+}
+
 static void
 fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -204,6 +237,8 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	rc = fs->backend->ops->getattr(fs->backend, in, &st);
+	if (rc == 0 && fi == NULL && fs_vanished(fs, in, &st))
+		rc = -ESTALE;
 	timeout = fs_watch_timeout(fs, in);
 	fs_put(fs, in);
 	if (rc != 0) {
@@ -277,6 +312,11 @@ fs_file_put(struct fs *fs, struct open_file *f)
 {
 	if (f == NULL || !file_table_put(&fs->files, f))
 		return;
+	if (f->fh != 0) {	/* registered by fs_file_register */
+		pthread_mutex_lock(&fs->inodes.lock);
+		f->inode->opens--;
+		pthread_mutex_unlock(&fs->inodes.lock);
+	}
 	if (f->is_dir)
 		fs->backend->ops->releasedir(fs->backend, &f->bf);
 	else
@@ -597,6 +637,9 @@ fs_file_register(struct fs *fs, struct inode *in, struct backend_file *bf,
 	if (f == NULL)
 		return -ENOMEM;
 	inode_table_pin(&fs->inodes, in);
+	pthread_mutex_lock(&fs->inodes.lock);
+	in->opens++;
+	pthread_mutex_unlock(&fs->inodes.lock);
 	f->inode = in;
 	f->bf = *bf;
 	f->is_dir = is_dir;
@@ -641,6 +684,8 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = S_ISDIR(in->type) ? -EISDIR : policy_check_open_type(in->type);
 	if (rc == 0)
 		rc = fs_check_open_flags(fs, fi->flags);
+	if (rc == 0)
+		rc = fs_check_vanished(fs, in);
 	if (rc == 0)
 		rc = fs->backend->ops->open(fs->backend, in, fs_open_flags(fs, fi->flags), &bf);
 	if (rc == 0) {
@@ -890,7 +935,9 @@ fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, FS_EBADID);
 		return;
 	}
-	rc = S_ISDIR(in->type) ? fs->backend->ops->opendir(fs->backend, in, &bf) : -ENOTDIR;
+	rc = S_ISDIR(in->type) ? fs_check_vanished(fs, in) : -ENOTDIR;
+	if (rc == 0)
+		rc = fs->backend->ops->opendir(fs->backend, in, &bf);
 	if (rc == 0) {
 		rc = fs_file_register(fs, in, &bf, true, fi, NULL);
 		if (rc != 0)

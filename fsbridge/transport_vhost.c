@@ -201,6 +201,9 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	/* a guest hears of no host change: only cache=always (nobody else
 	 * changes the tree) lets its kernel skip OPEN and keep pages */
 	t->fs->no_open = so->policy.cache == POLICY_CACHE_ALWAYS;
+	/* ... and a file deleted or replaced on the host is ESTALE to it,
+	 * so that it walks the path again (fs_vanished) */
+	t->fs->estale_vanished = so->policy.cache != POLICY_CACHE_ALWAYS;
 	t->se = rc == 0 ? fuse_session_new(&args, &fs_ops, sizeof(fs_ops), t->fs) : NULL;
 	fuse_opt_free_args(&args);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* the session wants an fd */

@@ -41,7 +41,7 @@ fi
 
 start_server() {
 	rm -f "$tmp/sock"
-	"$FSB" serve --socket "$tmp/sock" "$tmp/top/share" 2>> "$tmp/serve.log" &
+	"$FSB" serve --socket "$tmp/sock" "$@" "$tmp/top/share" 2>> "$tmp/serve.log" &
 	srv=$!
 	for _ in $(seq 100); do [ -S "$tmp/sock" ] && return 0; sleep 0.05; done
 	return 1
@@ -114,6 +114,23 @@ seen=$(grep -o 'seen after [0-9]* ms' "$tmp/watch.console")
 echo "# host change seen by the guest: ${seen:-never}"
 check "[consistency] a host edit (write + rename) is seen by the running guest within 2 s" \
 	bash -c '[ -n "$1" ] && [ "$(echo "$1" | awk "{print \$3}")" -le 2000 ]' _ "$seen"
+
+# the same with names and attributes cached for 60 s: a file replaced on
+# the host is answered ESTALE, so the guest's next open walks the path
+# again at once instead of opening the old file until the entry expires
+kill "$srv"; wait "$srv"
+start_server -o revalidate=60
+echo before > "$share/change.txt"
+: > "$tmp/watch60.console"
+boot "$tmp/watch60.console" /watcher 120 &
+qemu_bg=$!
+for _ in $(seq 600); do grep -q '^watcher: ready' "$tmp/watch60.console" && break; sleep 0.1; done
+echo changed > "$share/change.txt.tmp" && mv "$share/change.txt.tmp" "$share/change.txt"
+wait "$qemu_bg"
+seen=$(grep -o 'seen after [0-9]* ms' "$tmp/watch60.console")
+echo "# with revalidate=60, host replacement seen by the guest: ${seen:-never}"
+check "[consistency] revalidate=60: a file replaced on the host is seen by the next open (ESTALE, no 60 s wait)" \
+	bash -c '[ -n "$1" ] && [ "$(echo "$1" | awk "{print \$3}")" -le 10000 ]' _ "$seen"
 
 kill "$srv"; wait "$srv"; rc=$?
 srv=
