@@ -1,26 +1,53 @@
 /*
- * backend_nfs: an NFS export as a backend, through libnfs's synchronous
- * (nfs_*) API, plus a few NFSv4 COMPOUNDs of our own where libnfs 4.0
- * falls short (setattr, link, mknod; see "NFSv4 COMPOUNDs" below).
+ * backend_nfs: an NFS export as a backend, through libnfs: its
+ * synchronous (nfs_*) API for what holds NFSv4 state or is path based
+ * there (open, create, read, write, fsync, directory listings, statfs),
+ * and NFSv4 COMPOUNDs of our own for the rest (see "NFSv4 by file
+ * handle" below).
  *
- * Nodes.  libnfs's high-level API is path based, so a node keeps no file
- * handle of its own: its state is the server's fileid (st_ino, stable for
- * the session) and whether it was found by following a link.  Its path
- * relative to the export is rebuilt for each request from the last-known
- * parent and name the inode table keeps (inode_table_location), and
- * getattr checks the fileid found there (-ESTALE if another file took its
- * place; a file unlinked while open is then stat'ed through its handle).
- * Open files hold libnfs's own handle (struct nfsfh).
+ * Nodes.  A node keeps the server's fileid (st_ino, stable for the
+ * session), whether it was found by following a link and, over NFSv4,
+ * the server's file handle.  Over NFSv4 these requests start from the
+ * handles of the nodes they are about (PUTFH), never from a path:
+ *   lookup          PUTFH(dir) LOOKUP(name) GETFH GETATTR
+ *   getattr         PUTFH GETATTR
+ *   setattr         PUTFH SETATTR GETATTR (anonymous stateid)
+ *   readlink        PUTFH READLINK
+ *   mkdir, symlink, mknod of a special file
+ *                   PUTFH(dir) CREATE GETFH GETATTR
+ *   unlink, rmdir   PUTFH(dir) LOOKUP VERIFY|NVERIFY(type) PUTFH(dir) REMOVE
+ *   rename          PUTFH(olddir) SAVEFH PUTFH(newdir) RENAME
+ *   link            PUTFH(node) SAVEFH PUTFH(newdir) LINK LOOKUP GETFH GETATTR
+ *   O_TRUNC at open PUTFH SETATTR(size 0), once the file is open (below)
+ * so none of them follows, or even meets, a symlink on the way: a
+ * directory replaced by a link on the server since we looked it up is
+ * not walked through.  A handle the server no longer knows (STALE,
+ * FHEXPIRED, BADHANDLE: a server without persistent handles restarted,
+ * or, with Ganesha's VFS FSAL, a directory renamed behind its back) is
+ * found again by walking the node's last-known path (kept by the inode
+ * table, inode_table_location) with LOOKUPs from the server's root, and
+ * kept only if the same fileid is there; the request is made again once
+ * (it never ran: its PUTFH failed).  Otherwise it fails with ESTALE.
  *
- * Symlinks.  The final component is never followed: lstat, O_NOFOLLOW
- * opens and creates, LOOKUP-only COMPOUNDs for setattr/link/mknod over
- * NFSv4 (lchmod/lchown/lutimes over NFSv3), readlink returns the target
- * bytes.  Only follow mode (lookup with follow) stats through a link.
- * Limitation of the path-based API: libnfs resolves a symlink met in an
- * *intermediate* component (a directory replaced by a link on the server
- * since we looked it up) within the export's namespace instead of
- * failing; the fileid checks catch the consequences for getattr, open
- * after a reconnection and link, not for every call.
+ * Still by path, with the last-known path rebuilt for each request:
+ *   - open, and create (mknod of a regular file too): libnfs's OPEN keeps
+ *     the NFSv4 open state; the file opened is checked to have the
+ *     node's fileid (ESTALE otherwise), before O_TRUNC is applied by
+ *     handle.  A create checks afterwards, by the directory's handle,
+ *     that the file it made is dir/name: if libnfs's walk went through a
+ *     link swapped in on the server meanwhile, the create fails with
+ *     ESTALE (the stray empty file stays where the walk led, inside the
+ *     export: libnfs resolves links within it);
+ *   - opendir (libnfs reads the whole listing) and statfs (the root);
+ *   - every request about a node without a handle: NFSv3 (all of it), and
+ *     nodes found by following a link (follow mode), and their entries.
+ * libnfs resolves a symlink met in an intermediate component of such a
+ * path within the export's namespace instead of failing.
+ *
+ * Symlinks.  The final component is never followed: LOOKUP-only
+ * COMPOUNDs over NFSv4; lstat, O_NOFOLLOW opens and creates, and
+ * lchmod/lchown/lutimes over NFSv3; readlink returns the target bytes.
+ * Only follow mode (lookup with follow) stats through a link, by path.
  *
  * Concurrency.  A pool of libnfs contexts, each with its own mutex and
  * connection; a request takes a free one (round robin).  An open file
@@ -552,12 +579,13 @@ nfs_entry_at(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
 	return out->bdata == NULL ? -ENOMEM : 0;
 }
 
-/* ---- NFSv4 SETATTR, by a COMPOUND of our own ----
+/* ---- NFSv4 COMPOUNDs of our own ----
  *
  * libnfs 4.0 sets attributes over NFSv4 by OPENing the object first,
- * which fails for directories and symlinks.  This sends PUTROOTFH,
- * LOOKUP for each component of the export and of the path (a LOOKUP never
- * follows a symlink), then SETATTR with the anonymous stateid.
+ * which fails for directories and symlinks, makes no special files, and
+ * walks paths.  These COMPOUNDs address objects by path (PUTROOTFH, then
+ * LOOKUP for each component of the export and of the path: a LOOKUP never
+ * follows a symlink) where a node has no handle, and by handle (below).
  */
 
 /* What a COMPOUND of ours brought back, copied out of the reply in its
@@ -1420,21 +1448,29 @@ nfs4_fh_getattr(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
 
 /* PUTFH SETATTR(anonymous stateid) GETATTR */
 static int
-nfs4_fh_setattr(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
-    const struct backend_setattr *sa, struct stat *st)
+nfs4_fh_setattr_at(struct backend_nfs *nb, struct nfs_conn *c, const struct nfs4_fh *fh,
+    const struct backend_setattr *sa, struct nfs4_out *o)
 {
 	struct nfs4_cmp m = { .n = 0 };
 	nfs_argop4 *op;
+
+	nfs4_putfh(&m, fh);
+	op = nfs4_op(&m, OP_SETATTR);
+	nfs4_cmp_fattr(&m, &op->nfs_argop4_u.opsetattr.obj_attributes, sa);
+	nfs4_getattr(&m);
+	return nfs4_cmp_run(nb, c, &m, o);
+}
+
+static int
+nfs4_fh_setattr(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    const struct backend_setattr *sa, struct stat *st)
+{
 	struct nfs4_fh fh;
 	struct nfs4_out o;
 	int rc;
 
 	nfs_node_fh(nb, in, &fh);
-	nfs4_putfh(&m, &fh);
-	op = nfs4_op(&m, OP_SETATTR);
-	nfs4_cmp_fattr(&m, &op->nfs_argop4_u.opsetattr.obj_attributes, sa);
-	nfs4_getattr(&m);
-	rc = nfs4_cmp_run(nb, c, &m, &o);
+	rc = nfs4_fh_setattr_at(nb, c, &fh, sa, &o);
 	if (rc != 0)
 		return rc;
 	return st != NULL ? nfs4_same(in, &o, st) : 0;
@@ -1990,7 +2026,8 @@ struct nfs_make {
 };
 
 static int nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c,
-    const char *path, int flags, mode_t mode, struct nfsfh **fh);
+    const char *path, int flags, mode_t mode, struct nfsfh **fh, bool *created);
+static const struct backend_setattr nfs_create_times;
 
 /* Make dir/name (whose path is `path`) on a locked context. */
 static int
@@ -2003,9 +2040,12 @@ nfs_make_call(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
 	case NFS_MAKE_NODE:
 		if (S_ISREG(m->mode)) {
 			struct nfsfh *fh;
+			bool created;
 			int rc = nfs_create_open(nb, c, path, O_WRONLY | O_CREAT | O_EXCL,
-			    m->mode, &fh);
+			    m->mode, &fh, &created);
 
+			if (rc == 0 && nb->v4)	/* (odd times are no reason to fail) */
+				(void)nfs4_setattr(nb, c, path, &nfs_create_times);
 			if (rc == 0)
 				nfs_close(c->nfs, fh);
 			return rc;
@@ -2046,6 +2086,26 @@ nfs_make_fh(struct backend_nfs *nb, struct inode *dir, const char *name,
 	return rc != 0 ? rc : nfs4_entry(nb, &o, out);
 }
 
+static int nfsb_create(struct backend *b, struct inode *dir, const char *name,
+    mode_t mode, int flags, const struct backend_cred *cred,
+    struct backend_entry *out, struct backend_file *fout);
+static void nfsb_release(struct backend *b, struct backend_file *bf);
+
+/* A regular file (mknod) in a directory with a handle: an exclusive
+ * create, checked as create checks it, then closed. */
+static int
+nfs_make_file(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    const struct backend_cred *cred, struct backend_entry *out)
+{
+	struct backend_file f;
+	int rc;
+
+	rc = nfsb_create(b, dir, name, mode, O_WRONLY | O_CREAT | O_EXCL, cred, out, &f);
+	if (rc == 0)
+		nfsb_release(b, &f);
+	return rc;
+}
+
 /* The common frame of mknod/mkdir/symlink: create, then stat.  A
  * regular file (mknod S_IFREG) is an OPEN, made by path (libnfs). */
 static int
@@ -2058,7 +2118,9 @@ nfs_make(struct backend *b, struct inode *dir, const char *name,
 	struct nfs_conn *c;
 	int rc, tries = 1;
 
-	if (nfs_node_has_fh(dir) && !(m->kind == NFS_MAKE_NODE && S_ISREG(m->mode)))
+	if (nfs_node_has_fh(dir) && m->kind == NFS_MAKE_NODE && S_ISREG(m->mode))
+		return nfs_make_file(b, dir, name, m->mode, cred, out);
+	if (nfs_node_has_fh(dir))
 		return nfs_make_fh(nb, dir, name, m, cred, out);
 
 	rc = nfs_path(nb, dir, dpath, sizeof(dpath));
@@ -2438,28 +2500,55 @@ nfsb_open(struct backend *b, struct inode *in, int flags, struct backend_file *o
 	return 0;
 }
 
+static const struct backend_setattr nfs_create_times = {
+	.valid = FSB_SET_ATIME | FSB_SET_ATIME_NOW | FSB_SET_MTIME | FSB_SET_MTIME_NOW,
+};
+
 /*
  * Open path, creating it with mode if needed.  libnfs 4.0's NFSv4 create
  * is always exclusive (and sets the mode only then), so O_CREAT without
  * O_EXCL is an exclusive create and, if the file exists, a plain open.
+ * An exclusive create stores its verifier in the times: where *created,
+ * the caller sets them (nfs_create_times).
  */
 static int
 nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
-    int flags, mode_t mode, struct nfsfh **fh)
+    int flags, mode_t mode, struct nfsfh **fh, bool *created)
 {
-	/* an exclusive create stores its verifier in the times */
-	static const struct backend_setattr now = {
-		.valid = FSB_SET_ATIME | FSB_SET_ATIME_NOW | FSB_SET_MTIME | FSB_SET_MTIME_NOW,
-	};
 	int rc;
 
 	rc = nfs_create(c->nfs, path, nfs_open_flags(flags | O_CREAT | O_EXCL, false),
 	    (int)(mode & 07777), fh);
-	if (rc == 0 && nb->v4)	/* (the file is open: odd times are no reason to fail) */
-		(void)nfs4_setattr(nb, c, path, &now);
+	*created = rc == 0;
 	if (rc == -EEXIST && !(flags & O_EXCL))
 		rc = nfs_open(c->nfs, path, nfs_open_flags(flags & ~O_CREAT, false), fh);
 	return rc;
+}
+
+/*
+ * The entry of the file just opened (fh; made if created) as dir/name,
+ * found by dir's handle: it must be the file open, or libnfs's walk to
+ * dir went through a link swapped in on the server (ESTALE).
+ */
+static int
+nfs_created_entry(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
+    const char *name, struct nfsfh *fh, bool created, struct backend_entry *out)
+{
+	struct nfs_stat_64 s;
+	struct nfs4_out o, t;
+	int rc, stale = 0;
+
+	do {
+		rc = nfs4_fh_lookup(nb, c, dir, name, &o);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, dir, NULL));
+	if (rc == 0)
+		rc = nfs_fstat64(c->nfs, fh, &s);
+	if (rc == 0 && (!o.has_st || (uint64_t)o.st.st_ino != s.nfs_ino))
+		rc = -ESTALE;
+	if (rc == 0 && created &&	/* (the file is open: odd times are no reason to fail) */
+	    nfs4_fh_setattr_at(nb, c, &o.fh, &nfs_create_times, &t) == 0 && t.has_st)
+		o.st = t.st;
+	return rc != 0 ? rc : nfs4_entry(nb, &o, out);
 }
 
 static int
@@ -2472,6 +2561,7 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 	struct nfs_file *f = NULL;
 	struct nfs_conn *c;
 	struct nfsfh *fh;
+	bool created;
 	int rc, tries = 1;
 
 	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
@@ -2481,11 +2571,17 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 	if (rc != 0)
 		return rc;
 	nfs_cred_enter(nb, c, cred);
-	rc = nfs_create_open(nb, c, path, flags, mode, &fh);
+	rc = nfs_create_open(nb, c, path, flags, mode, &fh, &created);
 	nfs_cred_leave(nb, c, cred);
 	nfs_conn_retry(nb, c, &rc, false, &tries);
 	if (rc == 0) {
-		rc = nfs_entry_at(nb, c, path, false, out);
+		if (nfs_node_has_fh(dir))
+			rc = nfs_created_entry(nb, c, dir, name, fh, created, out);
+		else {
+			if (created && nb->v4)	/* (odd times are no reason to fail) */
+				(void)nfs4_setattr(nb, c, path, &nfs_create_times);
+			rc = nfs_entry_at(nb, c, path, false, out);
+		}
 		f = rc == 0 ? nfs_file_new(c, path, flags, out->st.st_ino, false) : NULL;
 		if (rc == 0 && f == NULL) {
 			free(out->bdata);
