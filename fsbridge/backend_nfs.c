@@ -63,7 +63,10 @@
  * (create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr,
  * write, fsync) fails with EIO.  Open files are re-opened lazily on the
  * new connection (without O_TRUNC/O_CREAT/O_EXCL) and checked to be the
- * same fileid.
+ * same fileid.  Nodes keep their handles across a reconnection: a server
+ * with persistent handles (Ganesha's VFS FSAL) still knows them; one
+ * that does not answers STALE and the node is found again by its path
+ * (see Nodes).
  *
  * Caching.  libnfs's directory cache is off and no host watcher exists
  * for NFS (host_fd_get is NULL): the server then gives every entry its
