@@ -1,26 +1,53 @@
 /*
- * backend_nfs: an NFS export as a backend, through libnfs's synchronous
- * (nfs_*) API, plus a few NFSv4 COMPOUNDs of our own where libnfs 4.0
- * falls short (setattr, link, mknod; see "NFSv4 COMPOUNDs" below).
+ * backend_nfs: an NFS export as a backend, through libnfs: its
+ * synchronous (nfs_*) API for what holds NFSv4 state or is path based
+ * there (open, create, read, write, fsync, directory listings, statfs),
+ * and NFSv4 COMPOUNDs of our own for the rest (see "NFSv4 by file
+ * handle" below).
  *
- * Nodes.  libnfs's high-level API is path based, so a node keeps no file
- * handle of its own: its state is the server's fileid (st_ino, stable for
- * the session) and whether it was found by following a link.  Its path
- * relative to the export is rebuilt for each request from the last-known
- * parent and name the inode table keeps (inode_table_location), and
- * getattr checks the fileid found there (-ESTALE if another file took its
- * place; a file unlinked while open is then stat'ed through its handle).
- * Open files hold libnfs's own handle (struct nfsfh).
+ * Nodes.  A node keeps the server's fileid (st_ino, stable for the
+ * session), whether it was found by following a link and, over NFSv4,
+ * the server's file handle.  Over NFSv4 these requests start from the
+ * handles of the nodes they are about (PUTFH), never from a path:
+ *   lookup          PUTFH(dir) LOOKUP(name) GETFH GETATTR
+ *   getattr         PUTFH GETATTR
+ *   setattr         PUTFH SETATTR GETATTR (anonymous stateid)
+ *   readlink        PUTFH READLINK
+ *   mkdir, symlink, mknod of a special file
+ *                   PUTFH(dir) CREATE GETFH GETATTR
+ *   unlink, rmdir   PUTFH(dir) LOOKUP VERIFY|NVERIFY(type) PUTFH(dir) REMOVE
+ *   rename          PUTFH(olddir) SAVEFH PUTFH(newdir) RENAME
+ *   link            PUTFH(node) SAVEFH PUTFH(newdir) LINK LOOKUP GETFH GETATTR
+ *   O_TRUNC at open PUTFH SETATTR(size 0), once the file is open (below)
+ * so none of them follows, or even meets, a symlink on the way: a
+ * directory replaced by a link on the server since we looked it up is
+ * not walked through.  A handle the server no longer knows (STALE,
+ * FHEXPIRED, BADHANDLE: a server without persistent handles restarted,
+ * or, with Ganesha's VFS FSAL, a directory renamed behind its back) is
+ * found again by walking the node's last-known path (kept by the inode
+ * table, inode_table_location) with LOOKUPs from the server's root, and
+ * kept only if the same fileid is there; the request is made again once
+ * (it never ran: its PUTFH failed).  Otherwise it fails with ESTALE.
  *
- * Symlinks.  The final component is never followed: lstat, O_NOFOLLOW
- * opens and creates, LOOKUP-only COMPOUNDs for setattr/link/mknod over
- * NFSv4 (lchmod/lchown/lutimes over NFSv3), readlink returns the target
- * bytes.  Only follow mode (lookup with follow) stats through a link.
- * Limitation of the path-based API: libnfs resolves a symlink met in an
- * *intermediate* component (a directory replaced by a link on the server
- * since we looked it up) within the export's namespace instead of
- * failing; the fileid checks catch the consequences for getattr, open
- * after a reconnection and link, not for every call.
+ * Still by path, with the last-known path rebuilt for each request:
+ *   - open, and create (mknod of a regular file too): libnfs's OPEN keeps
+ *     the NFSv4 open state; the file opened is checked to have the
+ *     node's fileid (ESTALE otherwise), before O_TRUNC is applied by
+ *     handle.  A create checks afterwards, by the directory's handle,
+ *     that the file it made is dir/name: if libnfs's walk went through a
+ *     link swapped in on the server meanwhile, the create fails with
+ *     ESTALE (the stray empty file stays where the walk led, inside the
+ *     export: libnfs resolves links within it);
+ *   - opendir (libnfs reads the whole listing) and statfs (the root);
+ *   - every request about a node without a handle: NFSv3 (all of it), and
+ *     nodes found by following a link (follow mode), and their entries.
+ * libnfs resolves a symlink met in an intermediate component of such a
+ * path within the export's namespace instead of failing.
+ *
+ * Symlinks.  The final component is never followed: LOOKUP-only
+ * COMPOUNDs over NFSv4; lstat, O_NOFOLLOW opens and creates, and
+ * lchmod/lchown/lutimes over NFSv3; readlink returns the target bytes.
+ * Only follow mode (lookup with follow) stats through a link, by path.
  *
  * Concurrency.  A pool of libnfs contexts, each with its own mutex and
  * connection; a request takes a free one (round robin).  An open file
@@ -36,7 +63,10 @@
  * (create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr,
  * write, fsync) fails with EIO.  Open files are re-opened lazily on the
  * new connection (without O_TRUNC/O_CREAT/O_EXCL) and checked to be the
- * same fileid.
+ * same fileid.  Nodes keep their handles across a reconnection: a server
+ * with persistent handles (Ganesha's VFS FSAL) still knows them; one
+ * that does not answers STALE and the node is found again by its path
+ * (see Nodes).
  *
  * Caching.  libnfs's directory cache is off and no host watcher exists
  * for NFS (host_fd_get is NULL): the server then gives every entry its
@@ -129,7 +159,8 @@ struct backend_nfs {
 	struct nfs_conn *conns;
 	unsigned int next;		/* round robin start */
 	bool as_root;			/* create under the caller's ids */
-	bool v4;			/* NFSv4: setattr by our own COMPOUND */
+	bool v4;			/* NFSv4: nodes keep file handles */
+	pthread_mutex_t fh_lock;	/* the handles of nodes */
 	/* open files, so an inode gone from its path (unlinked while
 	 * open) can still be stat'ed through one of them */
 	pthread_mutex_t files_lock;
@@ -137,11 +168,18 @@ struct backend_nfs {
 	TAILQ_HEAD(, nfs_file) files;
 };
 
+/* An NFSv4 file handle. */
+struct nfs4_fh {
+	uint32_t len;			/* 0: none */
+	char val[NFS4_FHSIZE];
+};
+
 /* Per-inode state. */
 struct nfs_node {
 	uint64_t ino;
 	bool root;
 	bool followed;
+	struct nfs4_fh fh;		/* NFSv4, not followed; under fh_lock */
 };
 
 /* An open file. */
@@ -544,213 +582,132 @@ nfs_entry_at(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
 	return out->bdata == NULL ? -ENOMEM : 0;
 }
 
-/* ---- backend operations ---- */
-
-static void
-nfs_reused_free(struct backend_nfs *nb)
-{
-	struct nfs_reused *r, *next;
-
-	RB_FOREACH_SAFE(r, nfs_reused_tree, &nb->reused, next) {
-		RB_REMOVE(nfs_reused_tree, &nb->reused, r);
-		free(r);
-	}
-	pthread_mutex_destroy(&nb->reused_lock);
-}
-
-static void
-nfsb_destroy(struct backend *b)
-{
-	struct backend_nfs *nb = NFSB(b);
-	unsigned int i;
-
-	for (i = 0; i < nb->nconn; i++) {
-		if (nb->conns[i].nfs != NULL)
-			nfs_destroy_context(nb->conns[i].nfs);
-		pthread_mutex_destroy(&nb->conns[i].lock);
-	}
-	free(nb->conns);
-	pthread_mutex_destroy(&nb->files_lock);
-	nfs_reused_free(nb);
-	pthread_cond_destroy(&nb->files_idle);
-	free(nb->url);
-	free(nb->server);
-	free(nb->export);
-	free(nb);
-}
-
-static int
-nfsb_root(struct backend *b, struct backend_entry *out)
-{
-	struct backend_nfs *nb = NFSB(b);
-	struct nfs_conn *c;
-	struct nfs_node *n;
-	int rc;
-
-	rc = nfs_conn_get(nb, &c);
-	if (rc != 0)
-		return rc;
-	rc = nfs_stat_path(nb, c, "/", false, &out->st);
-	nfs_conn_unlock(c);
-	if (rc != 0)
-		return rc;
-	if (!S_ISDIR(out->st.st_mode))
-		return -ENOTDIR;
-	n = nfs_node_new(&out->st, false);
-	if (n == NULL)
-		return -ENOMEM;
-	n->root = true;
-	out->bdata = n;
-	return 0;
-}
-
-static void
-nfsb_node_release(struct backend *b, void *bdata)
-{
-	free(bdata);
-}
-
-static void
-nfsb_attach(struct backend *b, struct inode_table *t)
-{
-	b->inodes = t;
-}
-
-static int
-nfsb_lookup(struct backend *b, struct inode *dir, const char *name, bool follow,
-    struct backend_entry *out)
-{
-	struct backend_nfs *nb = NFSB(b);
-	char path[NFS_PATH_MAX];
-	struct nfs_conn *c;
-	int rc;
-
-	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
-	if (rc != 0)
-		return rc;
-	rc = nfs_conn_get(nb, &c);
-	if (rc != 0)
-		return rc;
-	rc = nfs_entry_at(nb, c, path, follow, out);
-	nfs_conn_unlock(c);
-	return rc;
-}
-
-/* Stat an inode by its path and check it is still the same file. */
-static int
-nfs_getattr_conn(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
-    const char *path, struct stat *out)
-{
-	struct nfs_node *n = nfs_node_of(in);
-	int rc;
-
-	rc = nfs_stat_path(nb, c, path, n->followed, out);
-	if (rc == 0 && !n->root && (uint64_t)out->st_ino != n->ino)
-		rc = -ESTALE;
-	else if (rc == -ENOENT && !n->root)
-		rc = -ESTALE;
-	return rc;
-}
-
-static int
-nfsb_getattr(struct backend *b, struct inode *in, struct stat *out)
-{
-	struct backend_nfs *nb = NFSB(b);
-	char path[NFS_PATH_MAX];
-	struct nfs_conn *c;
-	int rc;
-
-	rc = nfs_path(nb, in, path, sizeof(path));
-	if (rc != 0)
-		return rc;
-	rc = nfs_conn_get(nb, &c);
-	if (rc != 0)
-		return rc;
-	rc = nfs_getattr_conn(nb, c, in, path, out);
-	nfs_conn_unlock(c);
-	if (rc == -ESTALE)
-		rc = nfs_getattr_open(nb, nfs_node_of(in)->ino, out);
-	return rc;
-}
-
-/* Times for lutimes: microseconds; OMIT keeps the current value, NOW
- * is this host's clock. */
-static void
-nfs_setattr_times(const struct backend_setattr *sa, const struct stat *cur,
-    struct timeval tv[2])
-{
-	struct timeval now;
-
-	gettimeofday(&now, NULL);
-	tv[0].tv_sec = cur->st_atim.tv_sec;
-	tv[0].tv_usec = cur->st_atim.tv_nsec / 1000;
-	tv[1].tv_sec = cur->st_mtim.tv_sec;
-	tv[1].tv_usec = cur->st_mtim.tv_nsec / 1000;
-	if (sa->valid & FSB_SET_ATIME_NOW)
-		tv[0] = now;
-	else if (sa->valid & FSB_SET_ATIME) {
-		tv[0].tv_sec = sa->atime.tv_sec;
-		tv[0].tv_usec = sa->atime.tv_nsec / 1000;
-	}
-	if (sa->valid & FSB_SET_MTIME_NOW)
-		tv[1] = now;
-	else if (sa->valid & FSB_SET_MTIME) {
-		tv[1].tv_sec = sa->mtime.tv_sec;
-		tv[1].tv_usec = sa->mtime.tv_nsec / 1000;
-	}
-}
-
-/* Truncate a file by path without following a final symlink. */
-static int
-nfs_truncate_path(struct nfs_context *nfs, const char *path, off_t size)
-{
-	struct nfsfh *fh;
-	int rc;
-
-	rc = nfs_open(nfs, path, O_WRONLY | O_NOFOLLOW, &fh);
-	if (rc != 0)
-		return rc;
-	rc = nfs_ftruncate(nfs, fh, (uint64_t)size);
-	nfs_close(nfs, fh);
-	return rc;
-}
-
-/* ---- NFSv4 SETATTR, by a COMPOUND of our own ----
+/* ---- NFSv4 COMPOUNDs of our own ----
  *
  * libnfs 4.0 sets attributes over NFSv4 by OPENing the object first,
- * which fails for directories and symlinks.  This sends PUTROOTFH,
- * LOOKUP for each component of the export and of the path (a LOOKUP never
- * follows a symlink), then SETATTR with the anonymous stateid.
+ * which fails for directories and symlinks, makes no special files, and
+ * walks paths.  These COMPOUNDs address objects by path (PUTROOTFH, then
+ * LOOKUP for each component of the export and of the path: a LOOKUP never
+ * follows a symlink) where a node has no handle, and by handle (below).
  */
+
+/* What a COMPOUND of ours brought back, copied out of the reply in its
+ * callback (libnfs frees the reply after). */
+struct nfs4_out {
+	nfsstat4 status;
+	nfs_opnum4 failed;	/* the op that failed, if status != NFS4_OK */
+	struct nfs4_fh fh;	/* the last GETFH's */
+	bool has_st;
+	struct stat st;		/* the last GETATTR's */
+	char *link;		/* READLINK's target (malloc'd) */
+};
 
 struct nfs4_call {
 	bool done;
 	int status;		/* 0 or -errno */
+	struct nfs4_out *out;	/* NULL: the status is all */
 };
+
+/* An NFSv4 status as -errno.  A handle the server no longer knows is
+ * ESTALE (libnfs says EIO, which would look like a broken connection). */
+static int
+nfs4_errno(nfsstat4 status)
+{
+	switch (status) {
+	case NFS4_OK:
+		return 0;
+	case NFS4ERR_STALE: case NFS4ERR_FHEXPIRED: case NFS4ERR_BADHANDLE:
+		return -ESTALE;
+	case NFS4ERR_SYMLINK:	/* a LOOKUP from a symlink: not a directory */
+		return -ENOTDIR;
+	case NFS4ERR_DQUOT:
+		return -EDQUOT;
+	default:
+		return nfsstat4_to_errno((int)status);
+	}
+}
+
+static int nfs4_decode_attrs(const fattr4 *fa, struct stat *st);
+
+static int
+nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
+{
+	const nfs_resop4 *r;
+	const nfs_fh4 *fh;
+	const linktext4 *lt;
+	u_int i;
+
+	out->status = res->status;
+	for (i = 0; i < res->resarray.resarray_len; i++) {
+		r = &res->resarray.resarray_val[i];
+		out->failed = r->resop;
+		switch (r->resop) {
+		case OP_GETFH:
+			if (r->nfs_resop4_u.opgetfh.status != NFS4_OK)
+				break;
+			fh = &r->nfs_resop4_u.opgetfh.GETFH4res_u.resok4.object;
+			if (fh->nfs_fh4_len == 0 || fh->nfs_fh4_len > NFS4_FHSIZE)
+				return -EIO;
+			out->fh.len = fh->nfs_fh4_len;
+			memcpy(out->fh.val, fh->nfs_fh4_val, fh->nfs_fh4_len);
+			break;
+		case OP_GETATTR:
+			if (r->nfs_resop4_u.opgetattr.status != NFS4_OK)
+				break;
+			if (nfs4_decode_attrs(&r->nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes,
+			    &out->st) != 0)
+				return -EIO;
+			out->has_st = true;
+			break;
+		case OP_READLINK:
+			if (r->nfs_resop4_u.opreadlink.status != NFS4_OK)
+				break;
+			lt = &r->nfs_resop4_u.opreadlink.READLINK4res_u.resok4.link;
+			free(out->link);
+			out->link = strndup(lt->utf8string_val, lt->utf8string_len);
+			if (out->link == NULL)
+				return -ENOMEM;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
 
 static void
 nfs4_call_cb(struct rpc_context *rpc, int status, void *data, void *private_data)
 {
 	struct nfs4_call *call = private_data;
 	COMPOUND4res *res = data;
+	int rc;
 
 	call->done = true;
-	if (status != RPC_STATUS_SUCCESS)
+	if (status != RPC_STATUS_SUCCESS) {
 		call->status = status == RPC_STATUS_CANCEL ? -EINTR : -EIO;
-	else
-		call->status = res->status == NFS4_OK ? 0 : nfsstat4_to_errno(res->status);
+		return;
+	}
+	call->status = nfs4_errno(res->status);
+	if (call->out != NULL && (rc = nfs4_decode(res, call->out)) != 0 && call->status == 0)
+		call->status = rc;
 }
 
-/* Run one COMPOUND to completion on a locked context. */
+/* Run one COMPOUND to completion on a locked context; out (or NULL)
+ * receives what it brought back. */
 static int
-nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args)
+nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args,
+    struct nfs4_out *out)
 {
 	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
-	struct nfs4_call call = { false, 0 };
+	struct nfs4_call call = { false, 0, out };
 	struct timespec start, now;
 	struct pollfd pfd;
+	int rc;
 
-	if (rpc_nfs4_compound_async(rpc, nfs4_call_cb, args, &call) != 0)
+	rc = rpc_nfs4_compound_async(rpc, nfs4_call_cb, args, &call);
+	if (rc == -2)		/* it does not fit libnfs's encoding buffer */
+		return -ENAMETOOLONG;
+	if (rc != 0)
 		return -EIO;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (!call.done) {
@@ -962,14 +919,15 @@ nfs4_req_for(struct backend_nfs *nb, const char *p1, const char *p2, unsigned in
 }
 
 static int
-nfs4_req_run(struct nfs4_req *r, struct backend_nfs *nb, struct nfs_conn *c)
+nfs4_req_run(struct nfs4_req *r, struct backend_nfs *nb, struct nfs_conn *c,
+    struct nfs4_out *out)
 {
 	COMPOUND4args args;
 
 	memset(&args, 0, sizeof(args));
 	args.argarray.argarray_len = r->n;
 	args.argarray.argarray_val = r->ops;
-	return nfs4_compound(nb, c, &args);
+	return nfs4_compound(nb, c, &args, out);
 }
 
 static void
@@ -999,7 +957,7 @@ nfs4_setattr(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
 		nfs4_encode_setattr(sa, r->mask, &r->attrs);
 		memset(&op->nfs_argop4_u.opsetattr.stateid, 0, sizeof(stateid4));	/* anonymous */
 		nfs4_set_fattr(&op->nfs_argop4_u.opsetattr.obj_attributes, r);
-		rc = nfs4_req_run(r, nb, c);
+		rc = nfs4_req_run(r, nb, c, NULL);
 	}
 	nfs4_req_free(r);
 	return rc;
@@ -1031,7 +989,7 @@ nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
 	if (rc == 0) {
 		op->nfs_argop4_u.oplink.newname.utf8string_len = (u_int)strlen(name);
 		op->nfs_argop4_u.oplink.newname.utf8string_val = name;
-		rc = nfs4_req_run(r, nb, c);
+		rc = nfs4_req_run(r, nb, c, NULL);
 	}
 	nfs4_req_free(r);
 	return rc;
@@ -1075,8 +1033,807 @@ nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
 		nfs4_set_fattr(&ca->createattrs, r);
 	}
 	if (rc == 0)
-		rc = nfs4_req_run(r, nb, c);
+		rc = nfs4_req_run(r, nb, c, NULL);
 	nfs4_req_free(r);
+	return rc;
+}
+
+/* ---- NFSv4 by file handle ----
+ *
+ * Over NFSv4 a node keeps the server's file handle (all but those found
+ * by following a link, which have none and are reached by path), and
+ * the requests about it or its entries start from that handle (PUTFH)
+ * instead of walking a path: no request of these follows or even meets
+ * a symlink on the way.  A handle the server no longer knows (STALE,
+ * FHEXPIRED, BADHANDLE: a server without persistent handles restarted)
+ * is found again by walking the node's last-known path with LOOKUPs, and
+ * kept if the same fileid is there; the request is then made once more.
+ */
+
+/* Reading XDR. */
+struct nfs4_rd {
+	const unsigned char *p;
+	size_t left;
+	bool bad;
+};
+
+static uint32_t
+rd_u32(struct nfs4_rd *r)
+{
+	uint32_t v;
+
+	if (r->left < 4) {
+		r->bad = true;
+		return 0;
+	}
+	memcpy(&v, r->p, 4);
+	r->p += 4;
+	r->left -= 4;
+	return ntohl(v);
+}
+
+static uint64_t
+rd_u64(struct nfs4_rd *r)
+{
+	uint64_t hi = rd_u32(r);
+
+	return hi << 32 | rd_u32(r);
+}
+
+/* An owner or group: a number (Ganesha's Only_Numeric_Owners), else
+ * nobody, as libnfs has it. */
+static uint32_t
+rd_id(struct nfs4_rd *r)
+{
+	uint32_t len = rd_u32(r), i;
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+	uint64_t id = 0;
+	bool num = len > 0 && len <= 10;
+
+	if (r->bad || padded > r->left) {
+		r->bad = true;
+		return 0;
+	}
+	for (i = 0; num && i < len; i++) {
+		if (r->p[i] < '0' || r->p[i] > '9')
+			num = false;
+		id = id * 10 + (uint64_t)(r->p[i] - '0');
+	}
+	r->p += padded;
+	r->left -= padded;
+	return num && id < UINT32_MAX ? (uint32_t)id : 65534;
+}
+
+static void
+rd_time(struct nfs4_rd *r, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(int64_t)rd_u64(r);
+	ts->tv_nsec = (long)rd_u32(r);
+}
+
+static mode_t
+nfs4_type_mode(uint32_t type)
+{
+	switch (type) {
+	case NF4REG: return S_IFREG;
+	case NF4DIR: return S_IFDIR;
+	case NF4BLK: return S_IFBLK;
+	case NF4CHR: return S_IFCHR;
+	case NF4LNK: return S_IFLNK;
+	case NF4SOCK: return S_IFSOCK;
+	case NF4FIFO: return S_IFIFO;
+	}
+	return 0;
+}
+
+/* What each GETATTR of ours asks for (nfs4_decode_attrs reads these). */
+static uint32_t nfs4_attr_mask[2] = {
+	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID,
+	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
+	    1u << (FATTR4_OWNER - 32) | 1u << (FATTR4_OWNER_GROUP - 32) |
+	    1u << (FATTR4_RAWDEV - 32) | 1u << (FATTR4_SPACE_USED - 32) |
+	    1u << (FATTR4_TIME_ACCESS - 32) | 1u << (FATTR4_TIME_METADATA - 32) |
+	    1u << (FATTR4_TIME_MODIFY - 32),
+};
+
+/* A fattr4 holding (some of) nfs4_attr_mask as a stat, the way
+ * nfs_stat_convert makes one. */
+static int
+nfs4_decode_attrs(const fattr4 *fa, struct stat *st)
+{
+	struct nfs4_rd r = {
+		(const unsigned char *)fa->attr_vals.attrlist4_val,
+		fa->attr_vals.attrlist4_len, false
+	};
+	uint32_t type = 0, word, major;
+	uint64_t used = 0;
+	unsigned int bit;
+
+	memset(st, 0, sizeof(*st));
+	st->st_blksize = 4096;
+	for (bit = 0; bit < 64 && !r.bad; bit++) {
+		word = bit / 32 < fa->attrmask.bitmap4_len ? fa->attrmask.bitmap4_val[bit / 32] : 0;
+		if (!(word & (1u << (bit % 32))))
+			continue;
+		switch (bit) {
+		case FATTR4_TYPE: type = rd_u32(&r); break;
+		case FATTR4_SIZE: st->st_size = (off_t)rd_u64(&r); break;
+		case FATTR4_FILEID: st->st_ino = (ino_t)rd_u64(&r); break;
+		case FATTR4_MODE: st->st_mode |= (mode_t)(rd_u32(&r) & 07777); break;
+		case FATTR4_NUMLINKS: st->st_nlink = (nlink_t)rd_u32(&r); break;
+		case FATTR4_OWNER: st->st_uid = (uid_t)rd_id(&r); break;
+		case FATTR4_OWNER_GROUP: st->st_gid = (gid_t)rd_id(&r); break;
+		case FATTR4_RAWDEV:
+			major = rd_u32(&r);
+			st->st_rdev = makedev(major, rd_u32(&r));
+			break;
+		case FATTR4_SPACE_USED: used = rd_u64(&r); break;
+		case FATTR4_TIME_ACCESS: rd_time(&r, &st->st_atim); break;
+		case FATTR4_TIME_METADATA: rd_time(&r, &st->st_ctim); break;
+		case FATTR4_TIME_MODIFY: rd_time(&r, &st->st_mtim); break;
+		default:
+			return -EIO;	/* not asked for: its size is unknown */
+		}
+	}
+	if (r.bad)
+		return -EIO;
+	st->st_mode |= nfs4_type_mode(type);
+	st->st_blocks = (blkcnt_t)((used + 511) / 512);
+	return 0;
+}
+
+#define NFS4_OPS_MAX	8
+
+/* A COMPOUND by handle, built on the stack.  The handles and names its
+ * ops point to are the caller's, alive until it has run. */
+struct nfs4_cmp {
+	nfs_argop4 ops[NFS4_OPS_MAX];
+	unsigned int n;
+	bool overflow;
+	uint32_t mask[2];		/* SETATTR/CREATE attributes */
+	struct nfs4_xdr attrs;
+	uint32_t vmask;			/* [N]VERIFY: the type is a directory */
+	char vtype[4];
+};
+
+static nfs_argop4 *
+nfs4_op(struct nfs4_cmp *m, nfs_opnum4 opnum)
+{
+	nfs_argop4 *op;
+
+	if (m->n >= NFS4_OPS_MAX) {
+		m->overflow = true;	/* a bug: refused by nfs4_cmp_run */
+		op = &m->ops[NFS4_OPS_MAX - 1];
+	} else
+		op = &m->ops[m->n++];
+	memset(op, 0, sizeof(*op));
+	op->argop = opnum;
+	return op;
+}
+
+static void
+nfs4_str(utf8string *u, const char *s)
+{
+	u->utf8string_len = (u_int)strlen(s);
+	u->utf8string_val = (char *)s;
+}
+
+static void
+nfs4_putfh(struct nfs4_cmp *m, const struct nfs4_fh *fh)
+{
+	nfs_fh4 *o = &nfs4_op(m, OP_PUTFH)->nfs_argop4_u.opputfh.object;
+
+	o->nfs_fh4_len = fh->len;
+	o->nfs_fh4_val = (char *)fh->val;
+}
+
+static void
+nfs4_lookup(struct nfs4_cmp *m, const char *name)
+{
+	nfs4_str(&nfs4_op(m, OP_LOOKUP)->nfs_argop4_u.oplookup.objname, name);
+}
+
+static void
+nfs4_getattr(struct nfs4_cmp *m)
+{
+	bitmap4 *b = &nfs4_op(m, OP_GETATTR)->nfs_argop4_u.opgetattr.attr_request;
+
+	b->bitmap4_len = 2;
+	b->bitmap4_val = nfs4_attr_mask;
+}
+
+/* The handle and attributes of the current object. */
+static void
+nfs4_getfh_attrs(struct nfs4_cmp *m)
+{
+	nfs4_op(m, OP_GETFH);
+	nfs4_getattr(m);
+}
+
+static void
+nfs4_cmp_fattr(struct nfs4_cmp *m, fattr4 *fa, const struct backend_setattr *sa)
+{
+	nfs4_encode_setattr(sa, m->mask, &m->attrs);
+	fa->attrmask.bitmap4_len = 2;
+	fa->attrmask.bitmap4_val = m->mask;
+	fa->attr_vals.attrlist4_len = (u_int)m->attrs.len;
+	fa->attr_vals.attrlist4_val = m->attrs.buf;
+}
+
+/* VERIFY (or NVERIFY) that the current object is a directory. */
+static void
+nfs4_verify_dir(struct nfs4_cmp *m, bool is_dir)
+{
+	nfs_argop4 *op = nfs4_op(m, is_dir ? OP_VERIFY : OP_NVERIFY);
+	fattr4 *fa = is_dir ? &op->nfs_argop4_u.opverify.obj_attributes :
+	    &op->nfs_argop4_u.opnverify.obj_attributes;
+	uint32_t be = htonl(NF4DIR);
+
+	m->vmask = 1u << FATTR4_TYPE;
+	memcpy(m->vtype, &be, 4);
+	fa->attrmask.bitmap4_len = 1;
+	fa->attrmask.bitmap4_val = &m->vmask;
+	fa->attr_vals.attrlist4_len = 4;
+	fa->attr_vals.attrlist4_val = m->vtype;
+}
+
+static int
+nfs4_cmp_run(struct backend_nfs *nb, struct nfs_conn *c, struct nfs4_cmp *m,
+    struct nfs4_out *out)
+{
+	COMPOUND4args args;
+
+	memset(out, 0, sizeof(*out));
+	if (m->overflow)
+		return -EIO;
+	memset(&args, 0, sizeof(args));
+	args.argarray.argarray_len = m->n;
+	args.argarray.argarray_val = m->ops;
+	return nfs4_compound(nb, c, &args, out);
+}
+
+/* A copy of in's handle; false if it has none (NFSv3, or in was found
+ * by following a link). */
+static bool
+nfs_node_fh(struct backend_nfs *nb, struct inode *in, struct nfs4_fh *fh)
+{
+	struct nfs_node *n = nfs_node_of(in);
+
+	pthread_mutex_lock(&nb->fh_lock);
+	*fh = n->fh;
+	pthread_mutex_unlock(&nb->fh_lock);
+	return fh->len != 0;
+}
+
+static bool
+nfs_node_has_fh(struct inode *in)
+{
+	return nfs_node_of(in)->fh.len != 0;	/* set at creation, never cleared */
+}
+
+/* The attributes a request by handle brought back, checked to be in's. */
+static int
+nfs4_same(struct inode *in, const struct nfs4_out *o, struct stat *st)
+{
+	struct nfs_node *n = nfs_node_of(in);
+
+	if (!o->has_st)
+		return -EIO;
+	if (!n->root && (uint64_t)o->st.st_ino != n->ino)
+		return -ESTALE;
+	*st = o->st;
+	return 0;
+}
+
+/* PUTROOTFH LOOKUP... GETFH GETATTR: path (relative to the export) by
+ * LOOKUPs from the server's root, none following a link. */
+static int
+nfs4_walk(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    struct nfs4_out *o)
+{
+	struct nfs4_req *r;
+	nfs_argop4 *op;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	r = nfs4_req_for(nb, path, NULL, 2);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = nfs4_req_walk(r, nb, path);
+	if (rc == 0 && (nfs4_req_op(r, OP_GETFH) == NULL ||
+	    (op = nfs4_req_op(r, OP_GETATTR)) == NULL))
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		op->nfs_argop4_u.opgetattr.attr_request.bitmap4_len = 2;
+		op->nfs_argop4_u.opgetattr.attr_request.bitmap4_val = nfs4_attr_mask;
+		rc = nfs4_req_run(r, nb, c, o);
+	}
+	nfs4_req_free(r);
+	free(o->link);
+	o->link = NULL;
+	if (rc == 0 && (o->fh.len == 0 || !o->has_st))
+		rc = -EIO;
+	return rc;
+}
+
+/*
+ * Find in's handle again by its last-known path after the server said
+ * it no longer knows the old one: 0 if the same fileid is there.
+ */
+static int
+nfs4_rewalk(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in)
+{
+	struct nfs_node *n = nfs_node_of(in);
+	char path[NFS_PATH_MAX];
+	struct nfs4_out o;
+	int rc;
+
+	rc = nfs_path(nb, in, path, sizeof(path));
+	if (rc == 0)
+		rc = nfs4_walk(nb, c, path, &o);
+	if (rc == 0 && !n->root && (uint64_t)o.st.st_ino != n->ino)
+		rc = -ESTALE;
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		rc = -ESTALE;
+	if (rc == 0) {
+		pthread_mutex_lock(&nb->fh_lock);
+		n->fh = o.fh;
+		pthread_mutex_unlock(&nb->fh_lock);
+	}
+	return rc;
+}
+
+/*
+ * After a request by handle about a (and b) failed with rc: if the
+ * server did not know a handle, find them again; true if the request
+ * should be made once more (it never ran: its PUTFH failed).
+ */
+static bool
+nfs4_stale_retry(struct backend_nfs *nb, struct nfs_conn *c, int rc, int *tries,
+    struct inode *a, struct inode *b)
+{
+	if (rc != -ESTALE || (*tries)++ > 0 || c->nfs == NULL)
+		return false;
+	if (nfs4_rewalk(nb, c, a) != 0)
+		return false;
+	return b == NULL || b == a || nfs4_rewalk(nb, c, b) == 0;
+}
+
+/* A new node from what a request by handle brought back. */
+static int
+nfs4_entry(struct backend_nfs *nb, const struct nfs4_out *o, struct backend_entry *out)
+{
+	struct nfs_node *n;
+
+	if (!o->has_st || o->fh.len == 0)
+		return -EIO;
+	out->st = o->st;
+	nfs_key_entry(nb, &out->st);
+	n = nfs_node_new(&out->st, false);
+	if (n == NULL)
+		return -ENOMEM;
+	n->fh = o->fh;
+	out->bdata = n;
+	return 0;
+}
+
+/* PUTFH(dir) LOOKUP(name) GETFH GETATTR: dir/name, never followed. */
+static int
+nfs4_fh_lookup(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
+    const char *name, struct nfs4_out *o)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh dfh;
+
+	nfs_node_fh(nb, dir, &dfh);
+	nfs4_putfh(&m, &dfh);
+	nfs4_lookup(&m, name);
+	nfs4_getfh_attrs(&m);
+	return nfs4_cmp_run(nb, c, &m, o);
+}
+
+/* PUTFH GETATTR */
+static int
+nfs4_fh_getattr(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    struct stat *st)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh fh;
+	struct nfs4_out o;
+	int rc;
+
+	nfs_node_fh(nb, in, &fh);
+	nfs4_putfh(&m, &fh);
+	nfs4_getattr(&m);
+	rc = nfs4_cmp_run(nb, c, &m, &o);
+	return rc != 0 ? rc : nfs4_same(in, &o, st);
+}
+
+/* PUTFH SETATTR(anonymous stateid) GETATTR */
+static int
+nfs4_fh_setattr_at(struct backend_nfs *nb, struct nfs_conn *c, const struct nfs4_fh *fh,
+    const struct backend_setattr *sa, struct nfs4_out *o)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	nfs_argop4 *op;
+
+	nfs4_putfh(&m, fh);
+	op = nfs4_op(&m, OP_SETATTR);
+	nfs4_cmp_fattr(&m, &op->nfs_argop4_u.opsetattr.obj_attributes, sa);
+	nfs4_getattr(&m);
+	return nfs4_cmp_run(nb, c, &m, o);
+}
+
+static int
+nfs4_fh_setattr(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    const struct backend_setattr *sa, struct stat *st)
+{
+	struct nfs4_fh fh;
+	struct nfs4_out o;
+	int rc;
+
+	nfs_node_fh(nb, in, &fh);
+	rc = nfs4_fh_setattr_at(nb, c, &fh, sa, &o);
+	if (rc != 0)
+		return rc;
+	return st != NULL ? nfs4_same(in, &o, st) : 0;
+}
+
+/* PUTFH READLINK: the target, exactly as long as the server says. */
+static int
+nfs4_fh_readlink(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    char **target)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh fh;
+	struct nfs4_out o;
+	int rc;
+
+	nfs_node_fh(nb, in, &fh);
+	nfs4_putfh(&m, &fh);
+	nfs4_op(&m, OP_READLINK);
+	rc = nfs4_cmp_run(nb, c, &m, &o);
+	if (rc == 0 && o.link == NULL)
+		rc = -EIO;
+	if (rc != 0) {
+		free(o.link);
+		return rc;
+	}
+	*target = o.link;
+	return 0;
+}
+
+/* PUTFH(dir) CREATE(name) GETFH GETATTR: a directory, symlink or
+ * special file. */
+static int
+nfs4_fh_create(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
+    const char *name, mode_t mode, dev_t rdev, const char *target, struct nfs4_out *o)
+{
+	struct backend_setattr sa = { .valid = FSB_SET_MODE, .mode = mode & 07777 };
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh dfh;
+	CREATE4args *ca;
+
+	nfs_node_fh(nb, dir, &dfh);
+	nfs4_putfh(&m, &dfh);
+	ca = &nfs4_op(&m, OP_CREATE)->nfs_argop4_u.opcreate;
+	switch (mode & S_IFMT) {
+	case S_IFDIR: ca->objtype.type = NF4DIR; break;
+	case S_IFLNK: ca->objtype.type = NF4LNK; break;
+	case S_IFIFO: ca->objtype.type = NF4FIFO; break;
+	case S_IFSOCK: ca->objtype.type = NF4SOCK; break;
+	case S_IFCHR: ca->objtype.type = NF4CHR; break;
+	case S_IFBLK: ca->objtype.type = NF4BLK; break;
+	default: return -EINVAL;
+	}
+	if (S_ISLNK(mode))
+		nfs4_str(&ca->objtype.createtype4_u.linkdata, target);
+	else {
+		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
+		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
+		nfs4_cmp_fattr(&m, &ca->createattrs, &sa);
+	}
+	nfs4_str(&ca->objname, name);
+	nfs4_getfh_attrs(&m);
+	return nfs4_cmp_run(nb, c, &m, o);
+}
+
+/* PUTFH(dir) LOOKUP(name) [N]VERIFY(a directory) PUTFH(dir) REMOVE(name):
+ * the type is checked in the same request that removes. */
+static int
+nfs4_fh_remove(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
+    const char *name, bool is_dir)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh dfh;
+	struct nfs4_out o;
+	int rc;
+
+	nfs_node_fh(nb, dir, &dfh);
+	nfs4_putfh(&m, &dfh);
+	nfs4_lookup(&m, name);
+	nfs4_verify_dir(&m, is_dir);
+	nfs4_putfh(&m, &dfh);
+	nfs4_str(&nfs4_op(&m, OP_REMOVE)->nfs_argop4_u.opremove.target, name);
+	rc = nfs4_cmp_run(nb, c, &m, &o);
+	if (o.status == NFS4ERR_NOT_SAME && o.failed == OP_VERIFY)
+		rc = -ENOTDIR;
+	else if (o.status == NFS4ERR_SAME && o.failed == OP_NVERIFY)
+		rc = -EISDIR;
+	return rc;
+}
+
+/* PUTFH(olddir) SAVEFH PUTFH(newdir) RENAME */
+static int
+nfs4_fh_rename(struct backend_nfs *nb, struct nfs_conn *c, struct inode *olddir,
+    const char *oldname, struct inode *newdir, const char *newname)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh ofh, nfh;
+	struct nfs4_out o;
+	RENAME4args *ra;
+
+	nfs_node_fh(nb, olddir, &ofh);
+	nfs_node_fh(nb, newdir, &nfh);
+	nfs4_putfh(&m, &ofh);
+	nfs4_op(&m, OP_SAVEFH);
+	nfs4_putfh(&m, &nfh);
+	ra = &nfs4_op(&m, OP_RENAME)->nfs_argop4_u.oprename;
+	nfs4_str(&ra->oldname, oldname);
+	nfs4_str(&ra->newname, newname);
+	return nfs4_cmp_run(nb, c, &m, &o);
+}
+
+/* PUTFH(in) SAVEFH PUTFH(newdir) LINK LOOKUP GETFH GETATTR */
+static int
+nfs4_fh_link(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    struct inode *newdir, const char *newname, struct nfs4_out *o)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh fh, dfh;
+
+	nfs_node_fh(nb, in, &fh);
+	nfs_node_fh(nb, newdir, &dfh);
+	nfs4_putfh(&m, &fh);
+	nfs4_op(&m, OP_SAVEFH);
+	nfs4_putfh(&m, &dfh);
+	nfs4_str(&nfs4_op(&m, OP_LINK)->nfs_argop4_u.oplink.newname, newname);
+	nfs4_lookup(&m, newname);
+	nfs4_getfh_attrs(&m);
+	return nfs4_cmp_run(nb, c, &m, o);
+}
+
+/* ---- backend operations ---- */
+
+static void
+nfs_reused_free(struct backend_nfs *nb)
+{
+	struct nfs_reused *r, *next;
+
+	RB_FOREACH_SAFE(r, nfs_reused_tree, &nb->reused, next) {
+		RB_REMOVE(nfs_reused_tree, &nb->reused, r);
+		free(r);
+	}
+	pthread_mutex_destroy(&nb->reused_lock);
+}
+
+static void
+nfsb_destroy(struct backend *b)
+{
+	struct backend_nfs *nb = NFSB(b);
+	unsigned int i;
+
+	for (i = 0; i < nb->nconn; i++) {
+		if (nb->conns[i].nfs != NULL)
+			nfs_destroy_context(nb->conns[i].nfs);
+		pthread_mutex_destroy(&nb->conns[i].lock);
+	}
+	free(nb->conns);
+	pthread_mutex_destroy(&nb->files_lock);
+	pthread_mutex_destroy(&nb->fh_lock);
+	nfs_reused_free(nb);
+	pthread_cond_destroy(&nb->files_idle);
+	free(nb->url);
+	free(nb->server);
+	free(nb->export);
+	free(nb);
+}
+
+static int
+nfsb_root(struct backend *b, struct backend_entry *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_conn *c;
+	struct nfs_node *n;
+	int rc;
+
+	struct nfs4_out o;
+	int tries = 0;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	if (nb->v4) {
+		do {
+			rc = nfs4_walk(nb, c, "/", &o);
+		} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+		if (rc == 0)
+			out->st = o.st;
+	} else
+		rc = nfs_stat_path(nb, c, "/", false, &out->st);
+	nfs_conn_unlock(c);
+	if (rc != 0)
+		return rc;
+	if (!S_ISDIR(out->st.st_mode))
+		return -ENOTDIR;
+	n = nfs_node_new(&out->st, false);
+	if (n == NULL)
+		return -ENOMEM;
+	n->root = true;
+	if (nb->v4)
+		n->fh = o.fh;
+	out->bdata = n;
+	return 0;
+}
+
+static void
+nfsb_node_release(struct backend *b, void *bdata)
+{
+	free(bdata);
+}
+
+static void
+nfsb_attach(struct backend *b, struct inode_table *t)
+{
+	b->inodes = t;
+}
+
+/* dir/name by path (a directory found by following a link, NFSv3). */
+static int
+nfs_lookup_path(struct backend_nfs *nb, struct inode *dir, const char *name,
+    bool follow, struct backend_entry *out)
+{
+	char path[NFS_PATH_MAX];
+	struct nfs_conn *c;
+	int rc;
+
+	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nfs_entry_at(nb, c, path, follow, out);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
+/*
+ * dir/name by dir's handle.  A symlink to follow (follow mode) is then
+ * stat'ed through by path: what it leads to is a node without a handle.
+ */
+static int
+nfsb_lookup(struct backend *b, struct inode *dir, const char *name, bool follow,
+    struct backend_entry *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct backend_entry through;
+	struct nfs4_out o;
+	struct nfs_conn *c;
+	int rc, tries = 0, stale = 0;
+
+	if (!nfs_node_has_fh(dir))
+		return nfs_lookup_path(nb, dir, name, follow, out);
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs4_fh_lookup(nb, c, dir, name, &o);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, dir, NULL) ||
+	    nfs_conn_retry(nb, c, &rc, true, &tries));
+	nfs_conn_unlock(c);
+	if (rc == 0)
+		rc = nfs4_entry(nb, &o, out);
+	if (rc != 0 || !follow || !S_ISLNK(out->st.st_mode))
+		return rc;
+	if (nfs_lookup_path(nb, dir, name, true, &through) != 0)
+		return 0;	/* the link as it is */
+	nfsb_node_release(b, out->bdata);
+	*out = through;
+	return 0;
+}
+
+/* Stat an inode by its path and check it is still the same file. */
+static int
+nfs_getattr_conn(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    const char *path, struct stat *out)
+{
+	struct nfs_node *n = nfs_node_of(in);
+	int rc;
+
+	rc = nfs_stat_path(nb, c, path, n->followed, out);
+	if (rc == 0 && !n->root && (uint64_t)out->st_ino != n->ino)
+		rc = -ESTALE;
+	else if (rc == -ENOENT && !n->root)
+		rc = -ESTALE;
+	return rc;
+}
+
+/* Stat an inode by its handle, or its path if it has none. */
+static int
+nfs_getattr_any(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    struct stat *out)
+{
+	char path[NFS_PATH_MAX];
+	int rc, tries = 0, stale = 0;
+
+	if (!nfs_node_has_fh(in)) {
+		rc = nfs_path(nb, in, path, sizeof(path));
+		return rc != 0 ? rc : nfs_getattr_conn(nb, c, in, path, out);
+	}
+	do {
+		rc = nfs4_fh_getattr(nb, c, in, out);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, in, NULL) ||
+	    nfs_conn_retry(nb, c, &rc, true, &tries));
+	return rc;
+}
+
+static int
+nfsb_getattr(struct backend *b, struct inode *in, struct stat *out)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_conn *c;
+	int rc;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nfs_getattr_any(nb, c, in, out);
+	nfs_conn_unlock(c);
+	if (rc == -ESTALE)
+		rc = nfs_getattr_open(nb, nfs_node_of(in)->ino, out);
+	return rc;
+}
+
+/* Times for lutimes: microseconds; OMIT keeps the current value, NOW
+ * is this host's clock. */
+static void
+nfs_setattr_times(const struct backend_setattr *sa, const struct stat *cur,
+    struct timeval tv[2])
+{
+	struct timeval now;
+
+	gettimeofday(&now, NULL);
+	tv[0].tv_sec = cur->st_atim.tv_sec;
+	tv[0].tv_usec = cur->st_atim.tv_nsec / 1000;
+	tv[1].tv_sec = cur->st_mtim.tv_sec;
+	tv[1].tv_usec = cur->st_mtim.tv_nsec / 1000;
+	if (sa->valid & FSB_SET_ATIME_NOW)
+		tv[0] = now;
+	else if (sa->valid & FSB_SET_ATIME) {
+		tv[0].tv_sec = sa->atime.tv_sec;
+		tv[0].tv_usec = sa->atime.tv_nsec / 1000;
+	}
+	if (sa->valid & FSB_SET_MTIME_NOW)
+		tv[1] = now;
+	else if (sa->valid & FSB_SET_MTIME) {
+		tv[1].tv_sec = sa->mtime.tv_sec;
+		tv[1].tv_usec = sa->mtime.tv_nsec / 1000;
+	}
+}
+
+/* Truncate a file by path without following a final symlink. */
+static int
+nfs_truncate_path(struct nfs_context *nfs, const char *path, off_t size)
+{
+	struct nfsfh *fh;
+	int rc;
+
+	rc = nfs_open(nfs, path, O_WRONLY | O_NOFOLLOW, &fh);
+	if (rc != 0)
+		return rc;
+	rc = nfs_ftruncate(nfs, fh, (uint64_t)size);
+	nfs_close(nfs, fh);
 	return rc;
 }
 
@@ -1119,6 +1876,26 @@ nfs_setattr_steps(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
  * context reconnected since. */
 static int nfs_file_ready(struct backend_nfs *nb, struct nfs_file *f);
 
+/* One SETATTR by handle, with the attributes after it (a mutation: no
+ * retry but where the handle was unknown, and nothing ran). */
+static int
+nfs4_setattr_fh(struct backend_nfs *nb, struct inode *in,
+    const struct backend_setattr *sa, struct stat *out)
+{
+	struct nfs_conn *c;
+	int rc, tries = 1, stale = 0;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs4_fh_setattr(nb, c, in, sa, out);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, in, NULL));
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
 static int
 nfsb_setattr(struct backend *b, struct inode *in, struct backend_file *bf,
     const struct backend_setattr *sa, struct stat *out)
@@ -1128,6 +1905,9 @@ nfsb_setattr(struct backend *b, struct inode *in, struct backend_file *bf,
 	char path[NFS_PATH_MAX];
 	struct nfs_conn *c;
 	int rc, tries = 1;
+
+	if (nfs_node_has_fh(in))
+		return nfs4_setattr_fh(nb, in, sa, out);
 
 	rc = nfs_path(nb, in, path, sizeof(path));
 	if (rc != 0)
@@ -1149,30 +1929,46 @@ nfsb_setattr(struct backend *b, struct inode *in, struct backend_file *bf,
 	return rc;
 }
 
+/* A link's target by its path (a node without a handle). */
 static int
-nfsb_readlink(struct backend *b, struct inode *in, char *buf, size_t size)
+nfs_readlink_path(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    char **target)
 {
-	struct backend_nfs *nb = NFSB(b);
 	struct nfs_stat_64 st;
 	char path[NFS_PATH_MAX];
-	struct nfs_conn *c;
-	char *target = NULL;
 	int rc, tries = 0;
 
 	rc = nfs_path(nb, in, path, sizeof(path));
 	if (rc != 0)
 		return rc;
-	rc = nfs_conn_get(nb, &c);
-	if (rc != 0)
-		return rc;
 	do {
-		rc = nfs_readlink2(c->nfs, path, &target);
+		rc = nfs_readlink2(c->nfs, path, target);
 		/* libnfs 4.0 may leave a long NFSv4 target unterminated: the
 		 * link's size says where it ends */
 		if (rc == 0 && nfs_lstat64(c->nfs, path, &st) == 0 &&
-		    st.nfs_size < strlen(target))
-			target[st.nfs_size] = '\0';
+		    st.nfs_size < strlen(*target))
+			(*target)[st.nfs_size] = '\0';
 	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+	return rc;
+}
+
+static int
+nfsb_readlink(struct backend *b, struct inode *in, char *buf, size_t size)
+{
+	struct backend_nfs *nb = NFSB(b);
+	struct nfs_conn *c;
+	char *target = NULL;
+	int rc, tries = 0, stale = 0;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	if (!nfs_node_has_fh(in))
+		rc = nfs_readlink_path(nb, c, in, &target);
+	else do {
+		rc = nfs4_fh_readlink(nb, c, in, &target);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, in, NULL) ||
+	    nfs_conn_retry(nb, c, &rc, true, &tries));
 	nfs_conn_unlock(c);
 	if (rc != 0)
 		return rc;
@@ -1233,7 +2029,8 @@ struct nfs_make {
 };
 
 static int nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c,
-    const char *path, int flags, mode_t mode, struct nfsfh **fh);
+    const char *path, int flags, mode_t mode, struct nfsfh **fh, bool *created);
+static const struct backend_setattr nfs_create_times;
 
 /* Make dir/name (whose path is `path`) on a locked context. */
 static int
@@ -1246,9 +2043,12 @@ nfs_make_call(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
 	case NFS_MAKE_NODE:
 		if (S_ISREG(m->mode)) {
 			struct nfsfh *fh;
+			bool created;
 			int rc = nfs_create_open(nb, c, path, O_WRONLY | O_CREAT | O_EXCL,
-			    m->mode, &fh);
+			    m->mode, &fh, &created);
 
+			if (rc == 0 && nb->v4)	/* (odd times are no reason to fail) */
+				(void)nfs4_setattr(nb, c, path, &nfs_create_times);
 			if (rc == 0)
 				nfs_close(c->nfs, fh);
 			return rc;
@@ -1264,7 +2064,53 @@ nfs_make_call(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
 	return -EINVAL;
 }
 
-/* The common frame of mknod/mkdir/symlink: create, then stat. */
+/* A directory, symlink or special file in dir by dir's handle: one
+ * CREATE that brings the new node's handle and attributes back. */
+static int
+nfs_make_fh(struct backend_nfs *nb, struct inode *dir, const char *name,
+    const struct nfs_make *m, const struct backend_cred *cred,
+    struct backend_entry *out)
+{
+	mode_t mode = m->kind == NFS_MAKE_DIR ? S_IFDIR | (m->mode & 07777) : m->mode;
+	struct nfs4_out o;
+	struct nfs_conn *c;
+	int rc, tries = 1, stale = 0;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	nfs_cred_enter(nb, c, cred);
+	do {
+		rc = nfs4_fh_create(nb, c, dir, name, mode, m->rdev, m->target, &o);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, dir, NULL));
+	nfs_cred_leave(nb, c, cred);
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	nfs_conn_unlock(c);
+	return rc != 0 ? rc : nfs4_entry(nb, &o, out);
+}
+
+static int nfsb_create(struct backend *b, struct inode *dir, const char *name,
+    mode_t mode, int flags, const struct backend_cred *cred,
+    struct backend_entry *out, struct backend_file *fout);
+static void nfsb_release(struct backend *b, struct backend_file *bf);
+
+/* A regular file (mknod) in a directory with a handle: an exclusive
+ * create, checked as create checks it, then closed. */
+static int
+nfs_make_file(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    const struct backend_cred *cred, struct backend_entry *out)
+{
+	struct backend_file f;
+	int rc;
+
+	rc = nfsb_create(b, dir, name, mode, O_WRONLY | O_CREAT | O_EXCL, cred, out, &f);
+	if (rc == 0)
+		nfsb_release(b, &f);
+	return rc;
+}
+
+/* The common frame of mknod/mkdir/symlink: create, then stat.  A
+ * regular file (mknod S_IFREG) is an OPEN, made by path (libnfs). */
 static int
 nfs_make(struct backend *b, struct inode *dir, const char *name,
     const struct nfs_make *m, const struct backend_cred *cred,
@@ -1274,6 +2120,11 @@ nfs_make(struct backend *b, struct inode *dir, const char *name,
 	char path[NFS_PATH_MAX], dpath[NFS_PATH_MAX];
 	struct nfs_conn *c;
 	int rc, tries = 1;
+
+	if (nfs_node_has_fh(dir) && m->kind == NFS_MAKE_NODE && S_ISREG(m->mode))
+		return nfs_make_file(b, dir, name, m->mode, cred, out);
+	if (nfs_node_has_fh(dir))
+		return nfs_make_fh(nb, dir, name, m, cred, out);
 
 	rc = nfs_path(nb, dir, dpath, sizeof(dpath));
 	if (rc == 0)
@@ -1327,6 +2178,25 @@ nfsb_symlink(struct backend *b, struct inode *dir, const char *name,
  * file than `in` is taken back (-ESTALE).
  */
 static int
+nfs_link_fh(struct backend_nfs *nb, struct inode *in, struct inode *newdir,
+    const char *newname, struct backend_entry *out)
+{
+	struct nfs4_out o;
+	struct nfs_conn *c;
+	int rc, tries = 1, stale = 0;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs4_fh_link(nb, c, in, newdir, newname, &o);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, in, newdir));
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	nfs_conn_unlock(c);
+	return rc != 0 ? rc : nfs4_entry(nb, &o, out);
+}
+
+static int
 nfsb_link(struct backend *b, struct inode *in, struct inode *newdir,
     const char *newname, struct backend_entry *out)
 {
@@ -1337,6 +2207,8 @@ nfsb_link(struct backend *b, struct inode *in, struct inode *newdir,
 
 	if ((S_ISLNK(in->type) && !nb->v4) || nfs_node_of(in)->followed)
 		return -EPERM;
+	if (nfs_node_has_fh(in) && nfs_node_has_fh(newdir))
+		return nfs_link_fh(nb, in, newdir, newname, out);
 	rc = nfs_path(nb, in, oldpath, sizeof(oldpath));
 	if (rc == 0)
 		rc = nfs_path(nb, newdir, dirpath, sizeof(dirpath));
@@ -1367,8 +2239,19 @@ nfs_remove(struct backend *b, struct inode *dir, const char *name, bool is_dir)
 	struct backend_nfs *nb = NFSB(b);
 	char path[NFS_PATH_MAX];
 	struct nfs_conn *c;
-	int rc, tries = 1;
+	int rc, tries = 1, stale = 0;
 
+	if (nfs_node_has_fh(dir)) {
+		rc = nfs_conn_get(nb, &c);
+		if (rc != 0)
+			return rc;
+		do {
+			rc = nfs4_fh_remove(nb, c, dir, name, is_dir);
+		} while (nfs4_stale_retry(nb, c, rc, &stale, dir, NULL));
+		nfs_conn_retry(nb, c, &rc, false, &tries);
+		nfs_conn_unlock(c);
+		return rc;
+	}
 	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
 	if (rc != 0)
 		return rc;
@@ -1393,6 +2276,33 @@ nfsb_rmdir(struct backend *b, struct inode *dir, const char *name)
 	return nfs_remove(b, dir, name, true);
 }
 
+/* A rename by the handles of both directories. */
+static int
+nfs_rename_fh(struct backend_nfs *nb, struct inode *olddir, const char *oldname,
+    struct inode *newdir, const char *newname, unsigned int flags)
+{
+	struct nfs4_out o;
+	struct nfs_conn *c;
+	int rc, tries = 1, stale = 0;
+
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	if (flags & RENAME_NOREPLACE) {
+		do {
+			rc = nfs4_fh_lookup(nb, c, newdir, newname, &o);
+		} while (nfs4_stale_retry(nb, c, rc, &stale, newdir, NULL));
+		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
+		stale = 0;
+	}
+	if (rc == 0) do {
+		rc = nfs4_fh_rename(nb, c, olddir, oldname, newdir, newname);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, olddir, newdir));
+	nfs_conn_retry(nb, c, &rc, false, &tries);
+	nfs_conn_unlock(c);
+	return rc;
+}
+
 /* RENAME_NOREPLACE is checked before the rename (NFS has no atomic
  * form: a racing creation on the server may still be replaced);
  * RENAME_EXCHANGE cannot be done. */
@@ -1408,6 +2318,8 @@ nfsb_rename(struct backend *b, struct inode *olddir, const char *oldname,
 
 	if (flags & RENAME_EXCHANGE)
 		return -EINVAL;
+	if (nfs_node_has_fh(olddir) && nfs_node_has_fh(newdir))
+		return nfs_rename_fh(nb, olddir, oldname, newdir, newname, flags);
 	rc = nfs_child_path(nb, olddir, oldname, oldpath, sizeof(oldpath));
 	if (rc == 0)
 		rc = nfs_child_path(nb, newdir, newname, newpath, sizeof(newpath));
@@ -1477,6 +2389,17 @@ nfs_file_ready(struct backend_nfs *nb, struct nfs_file *f)
 	f->fh = fh;
 	f->gen = f->conn->gen;
 	return 0;
+}
+
+/* Close f's handle if it belongs to its context's connection. */
+static void
+nfs_file_close(struct nfs_file *f)
+{
+	pthread_mutex_lock(&f->conn->lock);
+	if (f->fh != NULL && f->gen == f->conn->gen && f->conn->nfs != NULL)
+		nfs_close(f->conn->nfs, f->fh);
+	f->fh = NULL;
+	pthread_mutex_unlock(&f->conn->lock);
 }
 
 static void
@@ -1552,13 +2475,24 @@ nfsb_open(struct backend *b, struct inode *in, int flags, struct backend_file *o
 		nfs_conn_unlock(c);
 		return -ENOMEM;
 	}
-	/* O_TRUNC at open is a mutation: only retried when nothing ran */
+	/* O_TRUNC at open is a mutation: only retried when nothing ran.
+	 * A node with a handle is truncated by it once the file opened by
+	 * path has proved to be that node's */
 	f->flags = flags & ~(O_CREAT | O_EXCL);
+	if (nfs_node_has_fh(in))
+		f->flags &= ~O_TRUNC;
 	do {
 		rc = nfs_file_ready(nb, f);
-	} while (nfs_conn_retry(nb, c, &rc, !(flags & O_TRUNC), &tries));
+	} while (nfs_conn_retry(nb, c, &rc, !(f->flags & O_TRUNC), &tries));
 	f->flags &= ~O_TRUNC;
 	nfs_conn_unlock(c);
+	if (rc == 0 && (flags & O_TRUNC) && nfs_node_has_fh(in)) {
+		static const struct backend_setattr empty = { .valid = FSB_SET_SIZE, .size = 0 };
+
+		rc = nfs4_setattr_fh(nb, in, &empty, NULL);
+		if (rc != 0)
+			nfs_file_close(f);
+	}
 	if (rc != 0) {
 		free(f);
 		return rc;
@@ -1569,28 +2503,55 @@ nfsb_open(struct backend *b, struct inode *in, int flags, struct backend_file *o
 	return 0;
 }
 
+static const struct backend_setattr nfs_create_times = {
+	.valid = FSB_SET_ATIME | FSB_SET_ATIME_NOW | FSB_SET_MTIME | FSB_SET_MTIME_NOW,
+};
+
 /*
  * Open path, creating it with mode if needed.  libnfs 4.0's NFSv4 create
  * is always exclusive (and sets the mode only then), so O_CREAT without
  * O_EXCL is an exclusive create and, if the file exists, a plain open.
+ * An exclusive create stores its verifier in the times: where *created,
+ * the caller sets them (nfs_create_times).
  */
 static int
 nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
-    int flags, mode_t mode, struct nfsfh **fh)
+    int flags, mode_t mode, struct nfsfh **fh, bool *created)
 {
-	/* an exclusive create stores its verifier in the times */
-	static const struct backend_setattr now = {
-		.valid = FSB_SET_ATIME | FSB_SET_ATIME_NOW | FSB_SET_MTIME | FSB_SET_MTIME_NOW,
-	};
 	int rc;
 
 	rc = nfs_create(c->nfs, path, nfs_open_flags(flags | O_CREAT | O_EXCL, false),
 	    (int)(mode & 07777), fh);
-	if (rc == 0 && nb->v4)	/* (the file is open: odd times are no reason to fail) */
-		(void)nfs4_setattr(nb, c, path, &now);
+	*created = rc == 0;
 	if (rc == -EEXIST && !(flags & O_EXCL))
 		rc = nfs_open(c->nfs, path, nfs_open_flags(flags & ~O_CREAT, false), fh);
 	return rc;
+}
+
+/*
+ * The entry of the file just opened (fh; made if created) as dir/name,
+ * found by dir's handle: it must be the file open, or libnfs's walk to
+ * dir went through a link swapped in on the server (ESTALE).
+ */
+static int
+nfs_created_entry(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
+    const char *name, struct nfsfh *fh, bool created, struct backend_entry *out)
+{
+	struct nfs_stat_64 s;
+	struct nfs4_out o, t;
+	int rc, stale = 0;
+
+	do {
+		rc = nfs4_fh_lookup(nb, c, dir, name, &o);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, dir, NULL));
+	if (rc == 0)
+		rc = nfs_fstat64(c->nfs, fh, &s);
+	if (rc == 0 && (!o.has_st || (uint64_t)o.st.st_ino != s.nfs_ino))
+		rc = -ESTALE;
+	if (rc == 0 && created &&	/* (the file is open: odd times are no reason to fail) */
+	    nfs4_fh_setattr_at(nb, c, &o.fh, &nfs_create_times, &t) == 0 && t.has_st)
+		o.st = t.st;
+	return rc != 0 ? rc : nfs4_entry(nb, &o, out);
 }
 
 static int
@@ -1603,6 +2564,7 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 	struct nfs_file *f = NULL;
 	struct nfs_conn *c;
 	struct nfsfh *fh;
+	bool created;
 	int rc, tries = 1;
 
 	rc = nfs_child_path(nb, dir, name, path, sizeof(path));
@@ -1612,11 +2574,17 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 	if (rc != 0)
 		return rc;
 	nfs_cred_enter(nb, c, cred);
-	rc = nfs_create_open(nb, c, path, flags, mode, &fh);
+	rc = nfs_create_open(nb, c, path, flags, mode, &fh, &created);
 	nfs_cred_leave(nb, c, cred);
 	nfs_conn_retry(nb, c, &rc, false, &tries);
 	if (rc == 0) {
-		rc = nfs_entry_at(nb, c, path, false, out);
+		if (nfs_node_has_fh(dir))
+			rc = nfs_created_entry(nb, c, dir, name, fh, created, out);
+		else {
+			if (created && nb->v4)	/* (odd times are no reason to fail) */
+				(void)nfs4_setattr(nb, c, path, &nfs_create_times);
+			rc = nfs_entry_at(nb, c, path, false, out);
+		}
 		f = rc == 0 ? nfs_file_new(c, path, flags, out->st.st_ino, false) : NULL;
 		if (rc == 0 && f == NULL) {
 			free(out->bdata);
@@ -1734,10 +2702,7 @@ nfsb_release(struct backend *b, struct backend_file *bf)
 	struct nfs_file *f = bf->priv;
 
 	nfs_file_unregister(NFSB(b), f);
-	pthread_mutex_lock(&f->conn->lock);
-	if (f->fh != NULL && f->gen == f->conn->gen && f->conn->nfs != NULL)
-		nfs_close(f->conn->nfs, f->fh);
-	pthread_mutex_unlock(&f->conn->lock);
+	nfs_file_close(f);
 	free(f);
 	bf->priv = NULL;
 }
@@ -2259,6 +3224,7 @@ backend_nfs_new(const char *url, unsigned int pool_size, struct backend **out)
 	nb->as_root = geteuid() == 0;
 	pthread_mutex_init(&nb->files_lock, NULL);
 	pthread_mutex_init(&nb->reused_lock, NULL);
+	pthread_mutex_init(&nb->fh_lock, NULL);
 	RB_INIT(&nb->reused);
 	pthread_cond_init(&nb->files_idle, NULL);
 	TAILQ_INIT(&nb->files);

@@ -11,6 +11,15 @@
 # follows links on the host (outer namespace) can show OUT's real contents.
 # Under symlinks=follow the server does follow, which shows the technique
 # detects it.
+#
+# Over another backend (tests/nfs/nfs.sh runs the suite over NFS):
+#   ESCAPE_DIR     an existing, empty directory to work in instead of a new
+#                  one in /tmp (the caller exports it; it is left in place)
+#   ESCAPE_SOURCE  what to mount instead of SRC, with @POLICY@ standing for
+#                  the policy's name (deny, opaque, follow, ro), e.g.
+#                  nfs://127.0.0.1/esc/src-@POLICY@?version=4: it must serve
+#                  SRC.  Points such a backend cannot pass whatever it does
+#                  (known_limit below) are reported as TODO with the reason.
 set -u
 export LC_ALL=C
 
@@ -36,8 +45,13 @@ for cand in "${top_builddir:-.}/tests/mount/escape_race" "$(dirname "$0")/escape
 done
 ITERATIONS=${ESCAPE_RACE_ITERATIONS:-5000}
 
-T=$(mktemp -d /tmp/fsb-escape.XXXXXX) || skip_all "mktemp failed"
-T=$(realpath "$T")
+if [ -n "${ESCAPE_DIR:-}" ]; then
+	T=$(realpath "$ESCAPE_DIR") || skip_all "ESCAPE_DIR $ESCAPE_DIR is missing"
+	[ -z "$(ls -A "$T")" ] || skip_all "ESCAPE_DIR $T is not empty"
+else
+	T=$(mktemp -d /tmp/fsb-escape.XXXXXX) || skip_all "mktemp failed"
+	T=$(realpath "$T")
+fi
 W=$T/scratch		# capture files; not part of the host snapshot
 HOSTD=$T/host		# files outside every share
 mkdir -p "$W" "$HOSTD"
@@ -61,18 +75,37 @@ cleanup() {
 			left=1
 		fi
 	done
-	[ "$left" = 0 ] && rm -rf --one-file-system "$T"
+	[ "$left" = 0 ] && [ -z "${ESCAPE_DIR:-}" ] && rm -rf --one-file-system "$T"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+
+# Points a backend other than a local directory cannot pass, whatever the
+# server does; never one that would let a client out.
+known_limit() {	# known_limit NAME: the reason, or failure
+	case ${ESCAPE_SOURCE:-} in
+	nfs://*) ;;
+	*) return 1 ;;
+	esac
+	case $1 in
+	*"user.* round-trips"*) echo "NFSv4.0 has no extended attributes (RFC 8276, NFSv4.2)" ;;
+	"[follow] control"* | "[follow] race control"*)
+		echo "over NFS, follow resolves a link on the server within the mounted export (libnfs): OUT, outside it, is not reached" ;;
+	*) return 1 ;;
+	esac
+}
 
 # --- TAP ---
 n=0
 failures=0
 report() {	# report GOOD NAME [DIAGNOSTIC]
+	local why
 	n=$((n + 1))
 	if [ "$1" = 1 ]; then
 		echo "ok $n - $2"
+	elif why=$(known_limit "$2"); then
+		echo "not ok $n - $2 # TODO $why"
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -n 3 | sed 's/^/#   /'
 	else
 		failures=$((failures + 1))
 		echo "not ok $n - $2"
@@ -206,9 +239,10 @@ out_untouched() {	# out_untouched POLICY: its OUT as it was at the start
 }
 
 do_mount() {	# do_mount POLICY OPTIONS
-	local p=$1 rc _
+	local p=$1 rc _ src=$SRC
+	[ -n "${ESCAPE_SOURCE:-}" ] && src=${ESCAPE_SOURCE//@POLICY@/$p}
 	MOUNTS+=("$MNT")
-	timeout -k 5 30 "$FSBRIDGE" mount -o "$2" "$SRC" "$MNT" >"$W/out" 2>"$W/err" </dev/null
+	timeout -k 5 30 "$FSBRIDGE" mount -o "$2" "$src" "$MNT" >"$W/out" 2>"$W/err" </dev/null
 	rc=$?
 	for _ in $(seq 1 50); do
 		is_mounted "$MNT" && break

@@ -11,7 +11,12 @@
 #   - restarts the server in the middle of a read loop: reads fail with
 #     EIO or succeed, none hangs, and they work again after the restart;
 #   - checks symlinks are served verbatim, ro refuses writes, and that the
-#     CLI's NFS errors are one line with a non-zero exit, nothing mounted.
+#     CLI's NFS errors are one line with a non-zero exit, nothing mounted;
+#   - runs the escape suite (tests/mount/escape.sh) with each of its shares
+#     mounted as nfs://127.0.0.1/ESCAPE/src-POLICY from a second export
+#     that holds the suite's whole working directory: the links out of a
+#     share lead to directories the same server exports, so a backend that
+#     followed one (or walked "..") on the server would show them.
 # Speaks TAP.  Skips (saying why) only where Ganesha cannot run here.
 #
 # Environment: FSBRIDGE (the fsbridge binary), top_builddir (where
@@ -36,10 +41,12 @@ builddir=${top_builddir:-.}
 BACKEND_TEST=$builddir/tests/nfs/nfs_backend_test
 COMPARE=$builddir/tests/mount/posix_compare
 PSEUDO=/fsbtest
+ESCAPE_PSEUDO=/fsbescape
+ESCAPE_SH=${top_srcdir:-$(dirname "$0")/../..}/tests/mount/escape.sh
 
 T=$(mktemp -d /tmp/fsb-nfs.XXXXXX) || skip_all "mktemp failed"
 EXPORT=$T/export
-mkdir -p "$EXPORT" "$T/mnt" "$T/ref" "$T/ganesha"
+mkdir -p "$EXPORT" "$T/mnt" "$T/ref" "$T/ganesha" "$T/escape"
 GPID=
 MOUNTED=
 
@@ -107,6 +114,17 @@ EXPORT {
 	Export_Id = 1;
 	Path = $EXPORT;
 	Pseudo = $PSEUDO;
+	Access_Type = RW;
+	Squash = No_Root_Squash;
+	Protocols = 4;
+	SecType = sys;
+	Attr_Expiration_Time = 0;
+	FSAL { Name = VFS; }
+}
+EXPORT {
+	Export_Id = 2;
+	Path = $T/escape;
+	Pseudo = $ESCAPE_PSEUDO;
 	Access_Type = RW;
 	Squash = No_Root_Squash;
 	Protocols = 4;
@@ -436,6 +454,52 @@ mount_tests() {
 	cli_errors
 }
 
+# Relay a TAP stream as our own points, each name prefixed: its TODO and
+# SKIP directives kept, a skip_all plan turned into one skipped point.
+relay_tap() {	# relay_tap PREFIX < TAP
+	local line rest num seen=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "* | "not ok "*)
+			rest=${line#not }
+			rest=${rest#ok }
+			num=${rest%%[!0-9]*}
+			rest=${rest#"$num"}
+			rest=${rest# - }
+			seen=$((seen + 1))
+			if [ "${line#not }" = "$line" ]; then
+				ok "$1 $rest"
+			elif [ "${rest#* # TODO }" != "$rest" ]; then
+				t=$((t + 1))
+				echo "not ok $t - $1 $rest"
+			else
+				not_ok "$1 $rest"
+			fi
+			;;
+		"1..0 # SKIP"*) skip "$1 suite" "${line#1..0 # SKIP }"; seen=$((seen + 1)) ;;
+		"1.."*) ;;
+		"#"*) echo "$line" ;;
+		*) echo "# $line" ;;
+		esac
+	done
+	[ "$seen" -gt 0 ] || not_ok "$1 printed no result"
+}
+
+# The escape suite, its shares served by Ganesha from $T/escape.
+escape_tests() {
+	if [ -z "${FSBRIDGE:-}" ] || [ ! -x "$FSBRIDGE" ]; then
+		skip "[escape] suite over nfs://" "FSBRIDGE not set"
+		return
+	fi
+	if [ ! -r "$ESCAPE_SH" ]; then
+		not_ok "[escape] tests/mount/escape.sh is there ($ESCAPE_SH)"
+		return
+	fi
+	relay_tap "[escape]" < <(ESCAPE_DIR=$T/escape \
+		ESCAPE_SOURCE="nfs://127.0.0.1$ESCAPE_PSEUDO/src-@POLICY@?version=4&nfsport=$PORT" \
+		timeout -k 10 900 bash "$ESCAPE_SH" 2>&1)
+}
+
 # bench/run-nfs.sh sets NFS_BENCH_FILES: the small-file workload through
 # fsbridge over NFS, through the kernel's NFS client when it can mount
 # here, and through fsbridge over the exported directory itself.
@@ -460,6 +524,7 @@ if [ -n "${NFS_BENCH_FILES:-}" ]; then
 fi
 backend_tests
 mount_tests
+escape_tests
 echo "1..$t"
 [ "$failures" = 0 ] || echo "# $failures of $t failed"
 exit 0

@@ -317,6 +317,90 @@ test_host_changes(struct inode *root)
 	inode_table_put(&table, in);
 }
 
+static void
+put_file(const char *rel, const char *content)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	local_path(path, sizeof(path), rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		(void)!write(fd, content, strlen(content));
+		close(fd);
+	}
+}
+
+static ino_t
+local_ino(const char *rel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	local_path(path, sizeof(path), rel);
+	return lstat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/*
+ * A directory the client knows is moved away on the server and a symlink
+ * to another directory put in its place: requests about the known
+ * directory and its entries reach that directory (by its handle) or fail
+ * with ESTALE (Ganesha's VFS FSAL does not know the handle of a directory
+ * renamed behind its back), never the link's target.
+ */
+static void
+test_swapped_dir(struct inode *root)
+{
+	struct backend_cred cred = { getuid(), getgid() };
+	char path[PATH_MAX], path2[PATH_MAX];
+	struct backend_entry e;
+	struct inode *d;
+	struct stat st;
+	int rc;
+
+	local_path(path, sizeof(path), "sw");
+	mkdir(path, 0755);
+	local_path(path, sizeof(path), "other");
+	mkdir(path, 0755);
+	put_file("sw/f", "in sw\n");
+	put_file("other/f", "in other\n");
+	d = lookup(root, "sw", &rc);
+	ok(d != NULL, "[swap] lookup sw: %d", rc);
+	if (d == NULL)
+		return;
+	local_path(path, sizeof(path), "sw");
+	local_path(path2, sizeof(path2), "sw.moved");
+	rename(path, path2);
+	(void)!symlink("other", path);
+	rc = be->ops->getattr(be, d, &st);
+	ok((rc == 0 && S_ISDIR(st.st_mode) && st.st_ino == local_ino("sw.moved")) || rc == -ESTALE,
+	    "[swap] getattr of the known directory: it, or ESTALE (%d)", rc);
+	rc = be->ops->lookup(be, d, "f", false, &e);
+	ok((rc == 0 && e.st.st_ino == local_ino("sw.moved/f")) || rc == -ESTALE,
+	    "[swap] lookup in it finds its own entry or ESTALE, not the link target's: %d", rc);
+	if (rc == 0)
+		be->ops->node_release(be, e.bdata);
+	rc = be->ops->mkdir(be, d, "made", 0755, &cred, &e);
+	ok(local_ino("other/made") == 0 && (rc == 0) == (local_ino("sw.moved/made") != 0),
+	    "[swap] mkdir in it lands in it or fails, not in the link target: %d", rc);
+	if (rc == 0)
+		be->ops->node_release(be, e.bdata);
+	rc = be->ops->unlink(be, d, "f");
+	ok(local_ino("other/f") != 0 && (rc == 0) == (local_ino("sw.moved/f") == 0),
+	    "[swap] unlink in it removes its entry or fails, not the link target's: %d", rc);
+	inode_table_put(&table, d);
+	unlink(path);
+	local_path(path, sizeof(path), "sw.moved/made");
+	rmdir(path);
+	rmdir(path2);
+	local_path(path, sizeof(path), "other/f");
+	unlink(path);
+	local_path(path, sizeof(path), "other/made");
+	rmdir(path);
+	local_path(path, sizeof(path), "other");
+	rmdir(path);
+}
+
 static void *
 parallel_worker(void *arg)
 {
@@ -422,6 +506,7 @@ main(int argc, char **argv)
 	test_dirs(table.root);
 	test_symlinks(table.root);
 	test_host_changes(table.root);
+	test_swapped_dir(table.root);
 	test_parallel(table.root);
 	test_statfs(table.root);
 	if (argc > 3)
