@@ -28,6 +28,7 @@ struct fs {
 	double fallback_timeout;	/* for entries nobody watches */
 	bool writeback;
 	bool no_open;		/* answer OPEN with ENOSYS: the kernel then opens nothing */
+	bool readdirplus_all;	/* every listing chunk with attributes, not the first only */
 	bool debug;
 	/* host change tracking (fs_watch.c) */
 	struct watcher *watcher;

@@ -1296,6 +1296,12 @@ fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	 * send a SETATTR for O_TRUNC instead */
 	if (fs->no_open)
 		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* READDIRPLUS_AUTO sends only a listing's first chunk with
+	 * attributes (glibc reads all chunks before the caller can stat
+	 * anything); where a round trip costs far more than a bigger
+	 * listing, every chunk carries them and later stats find the cache */
+	if (fs->readdirplus_all)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	/* small files: a plain copy beats setting up a pipe to splice */
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 }

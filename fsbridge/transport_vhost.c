@@ -201,6 +201,9 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	/* a guest hears of no host change: only cache=always (nobody else
 	 * changes the tree) lets its kernel skip OPEN and keep pages */
 	t->fs->no_open = so->policy.cache == POLICY_CACHE_ALWAYS;
+	/* a guest's round trip costs hundreds of µs: a listing carries the
+	 * attributes of all its entries */
+	t->fs->readdirplus_all = true;
 	t->se = rc == 0 ? fuse_session_new(&args, &fs_ops, sizeof(fs_ops), t->fs) : NULL;
 	fuse_opt_free_args(&args);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* the session wants an fd */
