@@ -204,6 +204,11 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	/* a guest's round trip costs hundreds of µs: a listing carries the
 	 * attributes of all its entries */
 	t->fs->readdirplus_all = true;
+	/* no writeback cache for a guest: with it the kernel marks a file's
+	 * block count stale at every close (fuse_flush), so the next stat()
+	 * is a GETATTR, and it sends a SETATTR for the times at every close
+	 * after a write and at every unlink */
+	t->fs->writeback = false;
 	t->se = rc == 0 ? fuse_session_new(&args, &fs_ops, sizeof(fs_ops), t->fs) : NULL;
 	fuse_opt_free_args(&args);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* the session wants an fd */
