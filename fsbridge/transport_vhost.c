@@ -223,10 +223,11 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 		t->fs = NULL;
 		return -EIO;
 	}
-	/* no notifications reach a guest: watch for change counters and
-	 * stale marks only (the fs picks short timeouts without a session) */
-	if (so->policy.cache != POLICY_CACHE_NONE)
-		(void)fs_watch_start(t->fs, so->watch, NULL);
+	/* no host watcher: no notification reaches a guest, and what one
+	 * would record decides nothing here (timeouts are the revalidate=
+	 * fallback without a session, keep-cache compares mtime and size);
+	 * a fanotify mark would wake the server for every change anyone
+	 * makes on the whole host filesystem */
 	return 0;
 }
 
