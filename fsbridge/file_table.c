@@ -85,6 +85,21 @@ file_table_remove(struct file_table *t, uint64_t fh, bool is_dir)
 	return f;
 }
 
+struct open_file *
+file_table_remove_any(struct file_table *t)
+{
+	struct open_file *f;
+
+	pthread_mutex_lock(&t->lock);
+	f = RB_MIN(open_file_tree, &t->files);
+	if (f != NULL) {
+		RB_REMOVE(open_file_tree, &t->files, f);
+		t->count--;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return f;
+}
+
 uint64_t
 file_table_count(struct file_table *t)
 {

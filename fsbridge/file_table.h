@@ -46,6 +46,8 @@ bool file_table_put(struct file_table *t, struct open_file *f);
 /* Remove the handle (on release) and take the table's reference over to
  * the caller: NULL if unknown.  The caller puts it. */
 struct open_file *file_table_remove(struct file_table *t, uint64_t fh, bool is_dir);
+/* Remove any one handle, as file_table_remove does; NULL when empty. */
+struct open_file *file_table_remove_any(struct file_table *t);
 uint64_t file_table_count(struct file_table *t);
 
 #endif

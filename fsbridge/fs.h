@@ -17,6 +17,9 @@
 #include "policy.h"
 #include "watch.h"
 
+/* Created files' handles kept open in no-open mode (a ring). */
+#define FS_CREATED_MAX 256
+
 struct fs {
 	struct policy policy;
 	struct backend *backend;
@@ -31,6 +34,12 @@ struct fs {
 	bool estale_vanished;	/* ESTALE for a node whose file has no name left
 				 * and that the client has not open: a guest
 				 * (no notifications) then walks the path again */
+	bool readdirplus_all;	/* every listing chunk with attributes, not the first only */
+	/* no-open mode: handles of created files, oldest first (see
+	 * fs_create); a kernel that knows no-open never releases them */
+	pthread_mutex_t created_lock;
+	uint64_t created[FS_CREATED_MAX];
+	unsigned int created_next;
 	bool debug;
 	/* host change tracking (fs_watch.c) */
 	struct watcher *watcher;

@@ -272,8 +272,14 @@ fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 	int rc;
 
 	*err = EBADF;
-	if (fi != NULL && fi->fh != 0)
-		return fs_file(fs, fi, is_dir);
+	if (fi != NULL && fi->fh != 0) {
+		f = fs_file(fs, fi, is_dir);
+		/* in no-open mode a created file's handle may have been
+		 * closed (fs_created_keep); handles are never reused, so an
+		 * unknown one is served like handle 0 */
+		if (f != NULL || !fs->no_open)
+			return f;
+	}
 	if (!fs->no_open)
 		return NULL;
 	in = fs_inode(fs, ino);
@@ -377,7 +383,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rc = S_ISDIR(in->type) ? -EISDIR : -EINVAL;
 	if (rc == 0 && fi != NULL && fi->fh != 0) {
 		f = fs_file(fs, fi, false);
-		if (f == NULL)
+		if (f == NULL && !fs->no_open)	/* see fs_open_for */
 			rc = -EBADF;
 	}
 	if (rc == 0) {
@@ -702,6 +708,32 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_open(req, fi);
 }
 
+/*
+ * In no-open mode the kernel sends no RELEASE once an OPEN has been
+ * answered ENOSYS, not even for files opened by CREATE, whose handles
+ * would then stay open for good.  The newest FS_CREATED_MAX of them stay
+ * open (a file is usually written right after its creation, through the
+ * descriptor that created it, whatever its mode); the oldest is closed to
+ * make room, and a request that still names it is served by opening the
+ * inode for that request, as for handle 0.
+ */
+static void
+fs_created_keep(struct fs *fs, uint64_t fh)
+{
+	struct open_file *old;
+	uint64_t old_fh;
+
+	pthread_mutex_lock(&fs->created_lock);
+	old_fh = fs->created[fs->created_next];
+	fs->created[fs->created_next] = fh;
+	fs->created_next = (fs->created_next + 1) % FS_CREATED_MAX;
+	pthread_mutex_unlock(&fs->created_lock);
+	if (old_fh == 0)
+		return;
+	old = file_table_remove(&fs->files, old_fh, false);	/* NULL: released */
+	fs_file_put(fs, old);
+}
+
 static void
 fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
     struct fuse_file_info *fi)
@@ -712,6 +744,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct backend_file bf;
 	struct backend_cred cred;
 	struct inode *dir, *in = NULL;
+	uint64_t fh;
 	int rc;
 
 	dir = fs_inode(fs, parent);
@@ -749,8 +782,11 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	fh = fi->fh;
 	fuse_reply_create(req, &e, fi);
 	fs_put(fs, in);
+	if (fs->no_open)
+		fs_created_keep(fs, fh);
 }
 
 static void
@@ -1343,6 +1379,12 @@ fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	 * send a SETATTR for O_TRUNC instead */
 	if (fs->no_open)
 		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* READDIRPLUS_AUTO sends only a listing's first chunk with
+	 * attributes (glibc reads all chunks before the caller can stat
+	 * anything); where a round trip costs far more than a bigger
+	 * listing, every chunk carries them and later stats find the cache */
+	if (fs->readdirplus_all)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	/* small files: a plain copy beats setting up a pipe to splice */
 	conn->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 }
@@ -1414,6 +1456,7 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 	}
 	backend->ops->attach(backend, &fs->inodes);
 	file_table_init(&fs->files);
+	pthread_mutex_init(&fs->created_lock, NULL);
 	switch (policy->cache) {
 	case POLICY_CACHE_NONE:
 		fs->entry_timeout = fs->attr_timeout = fs->negative_timeout = 0;
@@ -1437,7 +1480,14 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 void
 fs_destroy(struct fs *fs)
 {
+	struct open_file *f;
+
 	fs_watch_stop(fs);
+	/* whatever the client left open (a guest that went away, handles
+	 * of created files in no-open mode) */
+	while ((f = file_table_remove_any(&fs->files)) != NULL)
+		fs_file_put(fs, f);
+	pthread_mutex_destroy(&fs->created_lock);
 	inode_table_destroy(&fs->inodes);
 	fs->backend->ops->destroy(fs->backend);
 }

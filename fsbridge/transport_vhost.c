@@ -204,6 +204,14 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	/* ... and a file deleted or replaced on the host is ESTALE to it,
 	 * so that it walks the path again (fs_vanished) */
 	t->fs->estale_vanished = so->policy.cache != POLICY_CACHE_ALWAYS;
+	/* a guest's round trip costs hundreds of µs: a listing carries the
+	 * attributes of all its entries */
+	t->fs->readdirplus_all = true;
+	/* no writeback cache for a guest: with it the kernel marks a file's
+	 * block count stale at every close (fuse_flush), so the next stat()
+	 * is a GETATTR, and it sends a SETATTR for the times at every close
+	 * after a write and at every unlink */
+	t->fs->writeback = false;
 	t->se = rc == 0 ? fuse_session_new(&args, &fs_ops, sizeof(fs_ops), t->fs) : NULL;
 	fuse_opt_free_args(&args);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* the session wants an fd */
@@ -218,10 +226,11 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 		t->fs = NULL;
 		return -EIO;
 	}
-	/* no notifications reach a guest: watch for change counters and
-	 * stale marks only (the fs picks short timeouts without a session) */
-	if (so->policy.cache != POLICY_CACHE_NONE)
-		(void)fs_watch_start(t->fs, so->watch, NULL);
+	/* no host watcher: no notification reaches a guest, and what one
+	 * would record decides nothing here (timeouts are the revalidate=
+	 * fallback without a session, keep-cache compares mtime and size);
+	 * a fanotify mark would wake the server for every change anyone
+	 * makes on the whole host filesystem */
 	return 0;
 }
 
