@@ -1167,6 +1167,20 @@ fs_xattr_refusal(const char *name)
 	return -EOPNOTSUPP;
 }
 
+/*
+ * xattr=none: ENOSYS, after which the client's kernel answers every xattr
+ * call itself (EOPNOTSUPP, as a file system without xattrs) and stops
+ * asking -- it otherwise asks for security.capability before every write.
+ */
+static bool
+fs_no_xattrs(fuse_req_t req, struct fs *fs)
+{
+	if (fs->policy.xattr_allowed != 0)
+		return false;
+	fuse_reply_err(req, ENOSYS);
+	return true;
+}
+
 static void
 fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
     size_t size, int flags)
@@ -1175,6 +1189,8 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 	struct inode *in;
 	int rc;
 
+	if (fs_no_xattrs(req, fs))
+		return;
 	in = fs_inode(fs, ino);
 	if (in == NULL) {
 		fuse_reply_err(req, FS_EBADID);
@@ -1212,6 +1228,8 @@ fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	char *buf = NULL;
 	ssize_t n;
 
+	if (fs_no_xattrs(req, fs))
+		return;
 	in = fs_inode(fs, ino);
 	if (in == NULL) {
 		fuse_reply_err(req, FS_EBADID);
@@ -1236,6 +1254,8 @@ fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	char *buf = NULL;
 	ssize_t n, full;
 
+	if (fs_no_xattrs(req, fs))
+		return;
 	in = fs_inode(fs, ino);
 	if (in == NULL) {
 		fuse_reply_err(req, FS_EBADID);
@@ -1266,6 +1286,8 @@ fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct inode *in;
 	int rc;
 
+	if (fs_no_xattrs(req, fs))
+		return;
 	in = fs_inode(fs, ino);
 	if (in == NULL) {
 		fuse_reply_err(req, FS_EBADID);

@@ -37,4 +37,21 @@ check "and says how to clear it" grep -q "dead FUSE mount is there (run 'fsbridg
 check "fsbridge umount clears a dead mount" "$FSBRIDGE" umount "$tmp/dead"
 check "the mount point works again" "$FSBRIDGE" mount "$tmp/src" "$tmp/dead"
 check "and unmounts" "$FSBRIDGE" umount "$tmp/dead"
+# xattr=none: no xattrs at all (EOPNOTSUPP), the host's are untouched
+if command -v setfattr > /dev/null; then
+	echo x > "$tmp/src/xf"
+	host_xattr=no
+	setfattr -n user.host -v kept "$tmp/src/xf" 2>/dev/null && host_xattr=yes
+	"$FSBRIDGE" mount -o xattr=none "$tmp/src" "$tmp/dead"
+	out=$(setfattr -n user.a -v 1 "$tmp/dead/xf" 2>&1; getfattr -n user.host "$tmp/dead/xf" 2>&1)
+	check "xattr=none: setxattr and getxattr fail with EOPNOTSUPP" \
+		bash -c '[ "$(grep -c "Operation not supported" <<< "$1")" = 2 ]' _ "$out"
+	echo y >> "$tmp/dead/xf"
+	check "... writes work" bash -c '[ "$(cat "$1")" = "x
+y" ]' _ "$tmp/src/xf"
+	[ "$host_xattr" = yes ] &&
+		check "... and the host's own xattr is untouched" \
+			bash -c 'getfattr -n user.host --only-values "$1" 2>/dev/null | grep -qx kept' _ "$tmp/src/xf"
+	"$FSBRIDGE" umount "$tmp/dead"
+fi
 echo "1..$n"
