@@ -501,14 +501,17 @@ escape_tests() {
 }
 
 # bench/run-nfs.sh sets NFS_BENCH_FILES: the small-file workload through
-# fsbridge over NFS, through the kernel's NFS client when it can mount
-# here, and through fsbridge over the exported directory itself.
+# fsbridge over NFS, straight through libnfs (bench/nfs_direct, no FUSE),
+# through the kernel's NFS client when it can mount here, and through
+# fsbridge over the exported directory itself.
 nfs_bench() {
 	local sf=$top_builddir/bench/smallfile n=$NFS_BENCH_FILES kmnt=$T/kmnt
-	mkdir -p "$EXPORT/bench-nfs" "$EXPORT/bench-local" "$T/lmnt" "$kmnt"
+	local direct=$top_builddir/bench/nfs_direct
+	mkdir -p "$EXPORT/bench-nfs" "$EXPORT/bench-direct" "$EXPORT/bench-local" "$T/lmnt" "$kmnt"
 	nfs_mount || return
 	echo "bench: fsbridge-nfs $("$sf" -n "$n" -d 20 --json "$mnt/bench-nfs" | tr '\n' ' ')"
 	nfs_umount
+	echo "bench: libnfs-direct $("$direct" -n "$n" -d 20 --json "$URL" /bench-direct | tr '\n' ' ')"
 	if timeout 20 mount -t nfs4 -o "port=$PORT,vers=4.0" "127.0.0.1:$PSEUDO" "$kmnt" 2>/dev/null; then
 		echo "bench: kernel-nfs $("$sf" -n "$n" -d 20 --json "$kmnt/bench-nfs" | tr '\n' ' ')"
 		umount "$kmnt"
