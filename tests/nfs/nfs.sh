@@ -312,6 +312,13 @@ policy_mount() {
 		"[policy] symlinks=deny hides links that lead out of the share"
 	check "$([ "$(cat "$mnt/inside" 2>/dev/null)" = data ]; echo $?)" \
 		"[policy] symlinks=deny keeps a link that stays inside"
+	local listing
+	listing=" $(ls -A "$mnt" 2>/dev/null | tr '\n' ' ') "
+	check "$([[ $listing == *" inside "* && $listing == *" target "* && $listing != *"-out "* ]]; echo $?)" \
+		"[policy] symlinks=deny: a listing (by handle) shows the link inside, not those leading out" "$listing"
+	# shellcheck disable=SC2010 # what ls shows is the point
+	listing=$(ls -lA "$mnt" 2>&1 | grep -e '-out' -e 'No such')
+	check "$([ -z "$listing" ]; echo $?)" "[policy] ... nor does a long listing (ls -l)" "$listing"
 	check "$(! ln -s x "$mnt/new-link" 2>/dev/null; echo $?)" \
 		"[policy] symlinks=deny refuses to make a link"
 	check "$(! mknod "$mnt/null" c 1 3 2>/dev/null && [ ! -e "$EXPORT/null" ]; echo $?)" \
