@@ -61,12 +61,18 @@ struct backend_setattr {
 	struct timespec mtime;
 };
 
-/* One directory entry, as read. */
+/* One directory entry, as read.  A backend whose listing brings each
+ * entry's attributes (NFSv4 READDIR) may also fill `entry` as lookup
+ * (dir, name, follow=false) would and set has_entry: the caller then
+ * adopts entry.bdata or releases it (node_release).  The caller clears
+ * has_entry before each readdir. */
 struct backend_dirent {
 	uint64_t ino;
 	off_t next_off;
 	unsigned char type;	/* DT_* */
 	char name[256];
+	bool has_entry;
+	struct backend_entry entry;
 };
 
 struct backend_ops {

@@ -1,7 +1,7 @@
 /*
  * backend_nfs: an NFS export as a backend, through libnfs: its
  * synchronous (nfs_*) API for what holds NFSv4 state or is path based
- * there (open, create, read, write, fsync, directory listings, statfs),
+ * there (open, create, read, write, fsync, statfs, and all of NFSv3),
  * and NFSv4 COMPOUNDs of our own for the rest (see "NFSv4 by file
  * handle" below).
  *
@@ -19,6 +19,11 @@
  *   rename          PUTFH(olddir) SAVEFH PUTFH(newdir) RENAME
  *   link            PUTFH(node) SAVEFH PUTFH(newdir) LINK LOOKUP GETFH GETATTR
  *   O_TRUNC at open PUTFH SETATTR(size 0), once the file is open (below)
+ *   opendir/readdir PUTFH(dir) READDIR(cookie, cookieverf), a page (64 KiB)
+ *                   at a time as it is read, asking for each entry's
+ *                   attributes and FILEHANDLE (and RDATTR_ERROR): an entry
+ *                   comes back with a node, so READDIRPLUS makes no LOOKUP
+ *                   (one that came without them is looked up by handle)
  * so none of them follows, or even meets, a symlink on the way: a
  * directory replaced by a link on the server since we looked it up is
  * not walked through.  A handle the server no longer knows (STALE,
@@ -38,9 +43,11 @@
  *     link swapped in on the server meanwhile, the create fails with
  *     ESTALE (the stray empty file stays where the walk led, inside the
  *     export: libnfs resolves links within it);
- *   - opendir (libnfs reads the whole listing) and statfs (the root);
+ *   - statfs (the root);
  *   - every request about a node without a handle: NFSv3 (all of it), and
- *     nodes found by following a link (follow mode), and their entries.
+ *     nodes found by following a link (follow mode), and their entries;
+ *     their listings are libnfs's (read whole at opendir), and over
+ *     NFSv4 each entry is stat'ed for its fileid (libnfs 4.0 gives none).
  * libnfs resolves a symlink met in an intermediate component of such a
  * path within the export's namespace instead of failing.
  *
@@ -174,6 +181,25 @@ struct nfs4_fh {
 	char val[NFS4_FHSIZE];
 };
 
+/* An entry of a listing read by handle. */
+struct nfs4_dirent {
+	char *name;
+	uint64_t cookie;
+	bool full;		/* its attributes and handle came with it */
+	struct stat st;
+	struct nfs4_fh fh;
+};
+
+/* The entries of one READDIR reply (the server's "." and ".." and names
+ * that are no single component left out), and where to go on from. */
+struct nfs4_dirpage {
+	struct nfs4_dirent *ents;
+	size_t n, cap;
+	uint64_t cookie;	/* the last entry's (whether kept or not) */
+	char verf[NFS4_VERIFIER_SIZE];
+	bool eof;
+};
+
 /* Per-inode state. */
 struct nfs_node {
 	uint64_t ino;
@@ -195,11 +221,20 @@ struct nfs_file {
 	char path[];
 };
 
-/* An open directory: its listing is read whole at open (libnfs does),
- * and reading it, seeking in it and closing it need no context. */
+/*
+ * An open directory.  Positions count entries: 0 ".", 1 "..", then the
+ * server's entries in its order.  A directory with a handle (NFSv4) is
+ * read a READDIR page at a time from that handle, a page holding the
+ * entries' attributes and handles; `in` is pinned by the open file.
+ * Otherwise (NFSv3, or found by following a link) libnfs reads the
+ * listing whole at open, by path.
+ */
 struct nfs_dir {
-	struct nfsdir *dir;
-	off_t pos;			/* index of the next entry (0 ".", 1 "..") */
+	struct inode *in;		/* by handle */
+	struct nfs4_dirpage page;	/* by handle: the current page */
+	off_t base;			/* by handle: position of page.ents[0] */
+	struct nfsdir *dir;		/* by path */
+	off_t pos;			/* position of the next entry */
 	uint64_t ino, parent_ino;	/* for "." and ".." */
 	char path[];
 };
@@ -600,6 +635,7 @@ struct nfs4_out {
 	bool has_st;
 	struct stat st;		/* the last GETATTR's */
 	char *link;		/* READLINK's target (malloc'd) */
+	struct nfs4_dirpage *page;	/* READDIR's entries go here */
 };
 
 struct nfs4_call {
@@ -627,7 +663,9 @@ nfs4_errno(nfsstat4 status)
 	}
 }
 
-static int nfs4_decode_attrs(const fattr4 *fa, struct stat *st);
+static int nfs4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfs4_fh *fh,
+    uint32_t *rderr);
+static int nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page);
 
 static int
 nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
@@ -636,6 +674,7 @@ nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
 	const nfs_fh4 *fh;
 	const linktext4 *lt;
 	u_int i;
+	int rc;
 
 	out->status = res->status;
 	for (i = 0; i < res->resarray.resarray_len; i++) {
@@ -655,9 +694,17 @@ nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
 			if (r->nfs_resop4_u.opgetattr.status != NFS4_OK)
 				break;
 			if (nfs4_decode_attrs(&r->nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes,
-			    &out->st) != 0)
+			    &out->st, NULL, NULL) != 0)
 				return -EIO;
 			out->has_st = true;
+			break;
+		case OP_READDIR:
+			if (r->nfs_resop4_u.opreaddir.status != NFS4_OK || out->page == NULL)
+				break;
+			rc = nfs4_decode_page(&r->nfs_resop4_u.opreaddir.READDIR4res_u.resok4,
+			    out->page);
+			if (rc != 0)
+				return rc;
 			break;
 		case OP_READLINK:
 			if (r->nfs_resop4_u.opreadlink.status != NFS4_OK)
@@ -1136,10 +1183,41 @@ static uint32_t nfs4_attr_mask[2] = {
 	    1u << (FATTR4_TIME_MODIFY - 32),
 };
 
+/* What READDIR asks for about each entry: the same, its handle, and an
+ * error in place of the attributes of an entry the server cannot read
+ * (instead of failing the whole listing). */
+static uint32_t nfs4_readdir_mask[2] = {
+	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID |
+	    1u << FATTR4_RDATTR_ERROR | 1u << FATTR4_FILEHANDLE,
+	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
+	    1u << (FATTR4_OWNER - 32) | 1u << (FATTR4_OWNER_GROUP - 32) |
+	    1u << (FATTR4_RAWDEV - 32) | 1u << (FATTR4_SPACE_USED - 32) |
+	    1u << (FATTR4_TIME_ACCESS - 32) | 1u << (FATTR4_TIME_METADATA - 32) |
+	    1u << (FATTR4_TIME_MODIFY - 32),
+};
+
+/* A filehandle attribute (nfs_fh4). */
+static void
+rd_fh(struct nfs4_rd *r, struct nfs4_fh *fh)
+{
+	uint32_t len = rd_u32(r);
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+
+	if (r->bad || len == 0 || len > NFS4_FHSIZE || padded > r->left) {
+		r->bad = true;
+		return;
+	}
+	fh->len = len;
+	memcpy(fh->val, r->p, len);
+	r->p += padded;
+	r->left -= padded;
+}
+
 /* A fattr4 holding (some of) nfs4_attr_mask as a stat, the way
- * nfs_stat_convert makes one. */
+ * nfs_stat_convert makes one.  fh and rderr (or NULL: then they are not
+ * expected) receive the FILEHANDLE and RDATTR_ERROR of a READDIR entry. */
 static int
-nfs4_decode_attrs(const fattr4 *fa, struct stat *st)
+nfs4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfs4_fh *fh, uint32_t *rderr)
 {
 	struct nfs4_rd r = {
 		(const unsigned char *)fa->attr_vals.attrlist4_val,
@@ -1171,6 +1249,16 @@ nfs4_decode_attrs(const fattr4 *fa, struct stat *st)
 		case FATTR4_TIME_ACCESS: rd_time(&r, &st->st_atim); break;
 		case FATTR4_TIME_METADATA: rd_time(&r, &st->st_ctim); break;
 		case FATTR4_TIME_MODIFY: rd_time(&r, &st->st_mtim); break;
+		case FATTR4_RDATTR_ERROR:
+			if (rderr == NULL)
+				return -EIO;
+			*rderr = rd_u32(&r);
+			break;
+		case FATTR4_FILEHANDLE:
+			if (fh == NULL)
+				return -EIO;
+			rd_fh(&r, fh);
+			break;
 		default:
 			return -EIO;	/* not asked for: its size is unknown */
 		}
@@ -1179,6 +1267,77 @@ nfs4_decode_attrs(const fattr4 *fa, struct stat *st)
 		return -EIO;
 	st->st_mode |= nfs4_type_mode(type);
 	st->st_blocks = (blkcnt_t)((used + 511) / 512);
+	return 0;
+}
+
+/* Is name, as a server listed it, a single component we can serve? */
+static bool
+nfs4_name_ok(const char *name, u_int len)
+{
+	if (len == 0 || len > NAME_MAX || memchr(name, '/', len) != NULL ||
+	    memchr(name, '\0', len) != NULL)
+		return false;
+	return !(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
+}
+
+/* Free the entries of a page (it can be filled again). */
+static void
+nfs4_page_clear(struct nfs4_dirpage *page)
+{
+	size_t i;
+
+	for (i = 0; i < page->n; i++)
+		free(page->ents[i].name);
+	page->n = 0;
+	page->eof = false;
+}
+
+/* Copy a READDIR reply's entries into page (after those it holds). */
+static int
+nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page)
+{
+	const uint32_t need[2] = {
+		1u << FATTR4_TYPE | 1u << FATTR4_FILEID | 1u << FATTR4_FILEHANDLE,
+		1u << (FATTR4_MODE - 32),
+	};
+	const entry4 *e;
+	struct nfs4_dirent *d, *grown;
+	const bitmap4 *got;
+	uint32_t rderr;
+	size_t cap;
+
+	memcpy(page->verf, rd->cookieverf, sizeof(page->verf));
+	/* a page without entries that is not the last would have us ask
+	 * for it forever */
+	page->eof = rd->reply.eof != 0 || rd->reply.entries == NULL;
+	for (e = rd->reply.entries; e != NULL; e = e->nextentry) {
+		page->cookie = e->cookie;
+		if (!nfs4_name_ok(e->name.utf8string_val, e->name.utf8string_len))
+			continue;
+		if (page->n == page->cap) {
+			cap = page->cap != 0 ? 2 * page->cap : 64;
+			grown = realloc(page->ents, cap * sizeof(*grown));
+			if (grown == NULL)
+				return -ENOMEM;
+			page->ents = grown;
+			page->cap = cap;
+		}
+		d = &page->ents[page->n];
+		memset(d, 0, sizeof(*d));
+		d->name = strndup(e->name.utf8string_val, e->name.utf8string_len);
+		if (d->name == NULL)
+			return -ENOMEM;
+		d->cookie = e->cookie;
+		rderr = NFS4_OK;
+		got = &e->attrs.attrmask;
+		/* the attributes are complete, or the entry will be
+		 * looked up on its own */
+		d->full = nfs4_decode_attrs(&e->attrs, &d->st, &d->fh, &rderr) == 0 &&
+		    rderr == NFS4_OK && d->fh.len != 0 && got->bitmap4_len >= 2 &&
+		    (got->bitmap4_val[0] & need[0]) == need[0] &&
+		    (got->bitmap4_val[1] & need[1]) == need[1];
+		page->n++;
+	}
 	return 0;
 }
 
@@ -1194,6 +1353,7 @@ struct nfs4_cmp {
 	struct nfs4_xdr attrs;
 	uint32_t vmask;			/* [N]VERIFY: the type is a directory */
 	char vtype[4];
+	struct nfs4_dirpage *page;	/* READDIR's entries go here */
 };
 
 static nfs_argop4 *
@@ -1284,6 +1444,7 @@ nfs4_cmp_run(struct backend_nfs *nb, struct nfs_conn *c, struct nfs4_cmp *m,
 	COMPOUND4args args;
 
 	memset(out, 0, sizeof(*out));
+	out->page = m->page;
 	if (m->overflow)
 		return -EIO;
 	memset(&args, 0, sizeof(args));
@@ -1601,6 +1762,40 @@ nfs4_fh_link(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
 	nfs4_lookup(&m, newname);
 	nfs4_getfh_attrs(&m);
 	return nfs4_cmp_run(nb, c, &m, o);
+}
+
+/* How much of a listing one READDIR asks for: its names and cookies, and
+ * the whole reply (libnfs takes replies of up to 1 MiB). */
+#define NFS4_READDIR_DIRCOUNT	16384
+#define NFS4_READDIR_MAXCOUNT	65536
+
+/* PUTFH(dir) READDIR(cookie): the next page of dir's listing, each entry
+ * with its attributes and handle.  page is emptied first. */
+static int
+nfs4_fh_readdir(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
+    uint64_t cookie, const char *verf, struct nfs4_dirpage *page)
+{
+	struct nfs4_cmp m = { .n = 0 };
+	struct nfs4_fh dfh;
+	struct nfs4_out o;
+	READDIR4args *ra;
+	int rc;
+
+	nfs4_page_clear(page);
+	nfs_node_fh(nb, dir, &dfh);
+	nfs4_putfh(&m, &dfh);
+	ra = &nfs4_op(&m, OP_READDIR)->nfs_argop4_u.opreaddir;
+	ra->cookie = cookie;
+	memcpy(ra->cookieverf, verf, sizeof(ra->cookieverf));
+	ra->dircount = NFS4_READDIR_DIRCOUNT;
+	ra->maxcount = NFS4_READDIR_MAXCOUNT;
+	ra->attr_request.bitmap4_len = 2;
+	ra->attr_request.bitmap4_val = nfs4_readdir_mask;
+	m.page = page;
+	rc = nfs4_cmp_run(nb, c, &m, &o);
+	if (o.status == NFS4ERR_BAD_COOKIE || o.status == NFS4ERR_NOT_SAME)
+		return -EAGAIN;		/* the directory changed: start again */
+	return rc;
 }
 
 /* ---- backend operations ---- */
@@ -2786,6 +2981,62 @@ nfs_dir_dots(struct backend_nfs *nb, struct inode *in, struct nfs_dir *d)
 	}
 }
 
+/*
+ * Read the page of d's listing that starts at `cookie` (0: the first)
+ * into d->page, as positions from base on.  A cookie the server no
+ * longer takes (the directory changed) is -EAGAIN.
+ */
+static int
+nfs_dir_page(struct backend_nfs *nb, struct nfs_dir *d, uint64_t cookie,
+    const char *verf, off_t base)
+{
+	struct nfs_conn *c;
+	int rc, tries = 0, stale = 0;
+
+	d->base = 0;		/* no page, should this fail */
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	do {
+		rc = nfs4_fh_readdir(nb, c, d->in, cookie, verf, &d->page);
+	} while (nfs4_stale_retry(nb, c, rc, &stale, d->in, NULL) ||
+	    nfs_conn_retry(nb, c, &rc, true, &tries));
+	nfs_conn_unlock(c);
+	if (rc != 0) {
+		nfs4_page_clear(&d->page);
+		return rc;
+	}
+	d->base = base;
+	return 0;
+}
+
+/* Make d->page the page holding position off (>= 2), or the last page if
+ * off is past the end. */
+static int
+nfs_dir_seek(struct backend_nfs *nb, struct nfs_dir *d, off_t off)
+{
+	static const char noverf[NFS4_VERIFIER_SIZE];
+	bool restarted = false;
+	int rc;
+
+	for (;;) {
+		if (d->base >= 2 && off >= d->base &&
+		    (off < d->base + (off_t)d->page.n || d->page.eof))
+			return 0;
+		if (d->base < 2 || off < d->base)
+			rc = nfs_dir_page(nb, d, 0, noverf, 2);
+		else
+			rc = nfs_dir_page(nb, d, d->page.cookie, d->page.verf,
+			    d->base + (off_t)d->page.n);
+		if (rc == -EAGAIN && !restarted) {
+			restarted = true;	/* from the start, skipping to off */
+			continue;
+		}
+		if (rc != 0)
+			return rc == -EAGAIN ? -EIO : rc;
+	}
+}
+
 static int
 nfsb_opendir(struct backend *b, struct inode *in, struct backend_file *out)
 {
@@ -2795,6 +3046,23 @@ nfsb_opendir(struct backend *b, struct inode *in, struct backend_file *out)
 	struct nfs_dir *d;
 	int rc, tries = 0;
 
+	if (nfs_node_has_fh(in)) {
+		/* the first page now: an error shows at opendir */
+		d = calloc(1, sizeof(*d) + 1);
+		if (d == NULL)
+			return -ENOMEM;
+		d->in = in;
+		nfs_dir_dots(nb, in, d);
+		rc = nfs_dir_seek(nb, d, 2);
+		if (rc != 0) {
+			free(d->page.ents);
+			free(d);
+			return rc;
+		}
+		out->fd = -1;
+		out->priv = d;
+		return 0;
+	}
 	rc = nfs_path(nb, in, path, sizeof(path));
 	if (rc != 0)
 		return rc;
@@ -2889,6 +3157,52 @@ nfs_dir_next(struct nfs_dir *d)
 	return e;
 }
 
+/*
+ * The entry at position off (>= 2) of a listing by handle, with its
+ * attributes and a node for it (as a lookup without follow makes): a
+ * READDIRPLUS needs no request of its own for it.  An entry whose
+ * attributes did not come with the listing is looked up by handle.
+ */
+static int
+nfs_readdir_fh(struct backend_nfs *nb, struct nfs_dir *d, off_t off,
+    struct backend_dirent *ent)
+{
+	struct nfs4_dirent *e;
+	struct nfs4_out o;
+	int rc;
+
+	rc = nfs_dir_seek(nb, d, off);
+	if (rc != 0)
+		return rc;
+	if (off >= d->base + (off_t)d->page.n)
+		return 0;
+	e = &d->page.ents[off - d->base];
+	d->pos = off + 1;
+	strlcpy(ent->name, e->name, sizeof(ent->name));
+	ent->next_off = d->pos;
+	if (e->full) {
+		memset(&o, 0, sizeof(o));
+		o.has_st = true;
+		o.st = e->st;
+		o.fh = e->fh;
+		rc = nfs4_entry(nb, &o, &ent->entry);
+	} else {
+		rc = nfsb_lookup(&nb->base, d->in, e->name, false, &ent->entry);
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc != 0) {
+		/* gone meanwhile: listed still, but not as "deleted" */
+		ent->ino = (uint64_t)-1;
+		ent->type = DT_UNKNOWN;
+		return 1;
+	}
+	ent->has_entry = true;
+	ent->ino = (uint64_t)ent->entry.st.st_ino;
+	ent->type = IFTODT(ent->entry.st.st_mode);
+	return 1;
+}
+
 static int
 nfsb_readdir(struct backend *b, struct backend_file *bf, off_t off,
     struct backend_dirent *ent)
@@ -2897,16 +3211,22 @@ nfsb_readdir(struct backend *b, struct backend_file *bf, off_t off,
 	struct nfs_dir *d = bf->priv;
 	struct nfsdirent *e = NULL;
 
-	/* entries are in memory: no round trip but for a missing fileid
-	 * (the caller serialises requests on one open directory) */
+	/* by path, entries are in memory: no round trip but for a
+	 * missing fileid (the caller serialises requests on one open
+	 * directory) */
 	if (off == 0 && d->pos != 0) {
-		int rc = nfs_dir_reload(nb, d);
+		int rc = 0;
 
+		if (d->in != NULL)
+			d->base = 0;	/* the next entry reads the first page again */
+		else
+			rc = nfs_dir_reload(nb, d);
 		if (rc != 0)
 			return rc;
 	}
 	if (off < 2) {
-		nfs_rewinddir(NULL, d->dir);	/* the server's entries come next */
+		if (d->in == NULL)
+			nfs_rewinddir(NULL, d->dir);	/* the server's entries come next */
 		d->pos = off + 1;
 		strcpy(ent->name, off == 0 ? "." : "..");
 		ent->type = DT_DIR;
@@ -2914,6 +3234,8 @@ nfsb_readdir(struct backend *b, struct backend_file *bf, off_t off,
 		ent->next_off = d->pos;
 		return 1;
 	}
+	if (d->in != NULL)
+		return nfs_readdir_fh(nb, d, off, ent);
 	if (off != d->pos) {
 		nfs_rewinddir(NULL, d->dir);
 		for (d->pos = 2; d->pos < off && nfs_dir_next(d) != NULL; d->pos++)
@@ -2940,7 +3262,10 @@ nfsb_releasedir(struct backend *b, struct backend_file *bf)
 {
 	struct nfs_dir *d = bf->priv;
 
-	nfs_closedir(NULL, d->dir);	/* no context: just free it */
+	if (d->dir != NULL)
+		nfs_closedir(NULL, d->dir);	/* no context: just free it */
+	nfs4_page_clear(&d->page);
+	free(d->page.ents);
 	free(d);
 	bf->priv = NULL;
 }

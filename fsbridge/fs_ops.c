@@ -1024,13 +1024,27 @@ fs_dirent_known(struct fs *fs, struct inode *dir, const struct backend_dirent *e
 }
 
 /*
+ * Can the entry the backend's listing brought be taken as the lookup of
+ * its name?  Not for a symlink the policy follows (the lookup goes
+ * through it).
+ */
+static bool
+fs_dirent_has_entry(struct fs *fs, const struct backend_dirent *ent)
+{
+	return ent->has_entry && !(S_ISLNK(ent->entry.st.st_mode) &&
+	    policy_follows_symlinks(&fs->policy));
+}
+
+/*
  * Add one directory entry to buf.  Returns the size it took (which may
  * exceed rem: then nothing was added and the caller stops), 0 to skip the
- * entry (hidden, or gone since it was listed), or -errno.
+ * entry (hidden, or gone since it was listed), or -errno.  An entry the
+ * backend brought (ent->has_entry) is used in place of a lookup, and
+ * has_entry cleared; the caller releases one still set.
  */
 static ssize_t
 fs_add_dirent(fuse_req_t req, struct fs *fs, struct inode *dir,
-    const struct backend_dirent *ent, char *p, size_t rem, bool plus)
+    struct backend_dirent *ent, char *p, size_t rem, bool plus)
 {
 	struct fuse_entry_param e;
 	struct inode *in;
@@ -1049,7 +1063,10 @@ fs_add_dirent(fuse_req_t req, struct fs *fs, struct inode *dir,
 		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
 
 	rc = policy_check_name(ent->name);
-	if (rc == 0 && (rc = fs_dirent_known(fs, dir, ent, &e, &in)) == -ENOENT)
+	if (rc == 0 && fs_dirent_has_entry(fs, ent)) {
+		ent->has_entry = false;		/* adopted, or released there */
+		rc = fs_entry_adopt(fs, dir, ent->name, &ent->entry, &e, &in);
+	} else if (rc == 0 && (rc = fs_dirent_known(fs, dir, ent, &e, &in)) == -ENOENT)
 		rc = fs_do_lookup(fs, dir, ent->name, &e, &in);
 	if (rc == -ENOENT || rc == -ESTALE)
 		return 0;
@@ -1097,10 +1114,13 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (;;) {
 		ssize_t n;
 
+		ent.has_entry = false;
 		rc = fs->backend->ops->readdir(fs->backend, &f->bf, off, &ent);
 		if (rc <= 0)
 			break;
 		n = fs_add_dirent(req, fs, f->inode, &ent, p, rem, plus);
+		if (ent.has_entry)
+			fs->backend->ops->node_release(fs->backend, ent.entry.bdata);
 		if (n < 0) {
 			rc = (int)n;
 			break;

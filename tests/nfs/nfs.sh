@@ -29,13 +29,9 @@ skip_all() {
 	exit 0
 }
 
-[ "$(id -u)" = 0 ] || skip_all "needs root (NFS-Ganesha's VFS FSAL uses open_by_handle_at; FUSE mount)"
-GANESHA=$(command -v ganesha.nfsd) ||
-	skip_all "ganesha.nfsd not found (apt-get install nfs-ganesha nfs-ganesha-vfs)"
-for lib in /usr/lib/*/ganesha/libfsalvfs.so /usr/lib/ganesha/libfsalvfs.so /usr/lib64/ganesha/libfsalvfs.so; do
-	[ -e "$lib" ] && FSAL_OK=1
-done
-[ -n "${FSAL_OK:-}" ] || skip_all "Ganesha's VFS FSAL is missing (apt-get install nfs-ganesha-vfs)"
+# shellcheck source=tests/nfs/ganesha-lib.sh
+. "$(dirname "$0")/ganesha-lib.sh"
+ganesha_check
 
 builddir=${top_builddir:-.}
 BACKEND_TEST=$builddir/tests/nfs/nfs_backend_test
@@ -46,8 +42,7 @@ ESCAPE_SH=${top_srcdir:-$(dirname "$0")/../..}/tests/mount/escape.sh
 
 T=$(mktemp -d /tmp/fsb-nfs.XXXXXX) || skip_all "mktemp failed"
 EXPORT=$T/export
-mkdir -p "$EXPORT" "$T/mnt" "$T/ref" "$T/ganesha" "$T/escape"
-GPID=
+mkdir -p "$EXPORT" "$T/mnt" "$T/ref" "$T/escape"
 MOUNTED=
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
@@ -81,109 +76,11 @@ skip() {
 	echo "ok $t - $1 # SKIP $2"
 }
 
-# A TCP port nobody listens on.
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! ss -Hltn "sport = :$p" 2>/dev/null | grep -q .; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-PORT=$(free_port) || skip_all "no free TCP port for Ganesha"
+ganesha_setup "$T/ganesha"
 URL="nfs://127.0.0.1$PSEUDO?version=4&nfsport=$PORT"
-
-cat >"$T/ganesha/ganesha.conf" <<EOF
-NFS_CORE_PARAM {
-	Protocols = 4;
-	Bind_addr = 127.0.0.1;
-	NFS_Port = $PORT;
-	Enable_NLM = false;
-	Enable_RQUOTA = false;
-}
-NFSV4 {
-	Graceless = true;
-	Only_Numeric_Owners = true;
-}
-NFS_KRB5 { Active_krb5 = false; }
-EXPORT {
-	Export_Id = 1;
-	Path = $EXPORT;
-	Pseudo = $PSEUDO;
-	Access_Type = RW;
-	Squash = No_Root_Squash;
-	Protocols = 4;
-	SecType = sys;
-	Attr_Expiration_Time = 0;
-	FSAL { Name = VFS; }
-}
-EXPORT {
-	Export_Id = 2;
-	Path = $T/escape;
-	Pseudo = $ESCAPE_PSEUDO;
-	Access_Type = RW;
-	Squash = No_Root_Squash;
-	Protocols = 4;
-	SecType = sys;
-	Attr_Expiration_Time = 0;
-	FSAL { Name = VFS; }
-}
-EOF
-
-# Ganesha runs in the foreground (-F) from small scripts that keep its
-# pid in $GCHILD: whoever restarts it (this script, or nfs_backend_test
-# through $RESTART) updates that file, so the trap stops the one running.
-GCHILD=$T/ganesha/child
-cat >"$T/ganesha/start" <<EOF
-#!/bin/sh
-'$GANESHA' -F -f '$T/ganesha/ganesha.conf' -L '$T/ganesha/log' -p '$T/ganesha/pid' </dev/null >/dev/null 2>&1 &
-echo \$! >'$GCHILD'
-for i in \$(seq 100); do
-	ss -Hltn 'sport = :$PORT' | grep -q . && exit 0
-	kill -0 \$(cat '$GCHILD') 2>/dev/null || exit 1
-	sleep 0.1
-done
-exit 1
-EOF
-cat >"$T/ganesha/stop" <<EOF
-#!/bin/sh
-p=\$(cat '$GCHILD' 2>/dev/null)
-[ -n "\$p" ] || exit 0
-kill -TERM \$p 2>/dev/null
-for i in \$(seq 100); do
-	kill -0 \$p 2>/dev/null || exit 0
-	sleep 0.1
-done
-kill -KILL \$p 2>/dev/null
-exit 0
-EOF
-chmod +x "$T/ganesha/start" "$T/ganesha/stop"
-RESTART="'$T/ganesha/stop' && '$T/ganesha/start'"
-
-ganesha_start() {
-	GPID=started
-	"$T/ganesha/start"
-}
-
-ganesha_stop() {
-	[ -n "$GPID" ] || return 0
-	"$T/ganesha/stop"
-	GPID=
-}
-
-ganesha_restart() {
-	ganesha_stop
-	ganesha_start
-}
-
-if ! ganesha_start; then
-	reason=$(grep -E 'CRIT|FATAL' "$T/ganesha/log" 2>/dev/null | grep -v DBUS | tail -n 1 | cut -c1-200)
-	skip_all "NFS-Ganesha did not start on 127.0.0.1:$PORT${reason:+: $reason}"
-fi
+ganesha_export 1 "$EXPORT" "$PSEUDO"
+ganesha_export 2 "$T/escape" "$ESCAPE_PSEUDO"
+ganesha_first_start
 
 # ---- the backend on its own ----
 backend_tests() {
@@ -415,6 +312,13 @@ policy_mount() {
 		"[policy] symlinks=deny hides links that lead out of the share"
 	check "$([ "$(cat "$mnt/inside" 2>/dev/null)" = data ]; echo $?)" \
 		"[policy] symlinks=deny keeps a link that stays inside"
+	local listing
+	listing=" $(ls -A "$mnt" 2>/dev/null | tr '\n' ' ') "
+	check "$([[ $listing == *" inside "* && $listing == *" target "* && $listing != *"-out "* ]]; echo $?)" \
+		"[policy] symlinks=deny: a listing (by handle) shows the link inside, not those leading out" "$listing"
+	# shellcheck disable=SC2010 # what ls shows is the point
+	listing=$(ls -lA "$mnt" 2>&1 | grep -e '-out' -e 'No such')
+	check "$([ -z "$listing" ]; echo $?)" "[policy] ... nor does a long listing (ls -l)" "$listing"
 	check "$(! ln -s x "$mnt/new-link" 2>/dev/null; echo $?)" \
 		"[policy] symlinks=deny refuses to make a link"
 	check "$(! mknod "$mnt/null" c 1 3 2>/dev/null && [ ! -e "$EXPORT/null" ]; echo $?)" \
@@ -501,14 +405,17 @@ escape_tests() {
 }
 
 # bench/run-nfs.sh sets NFS_BENCH_FILES: the small-file workload through
-# fsbridge over NFS, through the kernel's NFS client when it can mount
-# here, and through fsbridge over the exported directory itself.
+# fsbridge over NFS, straight through libnfs (bench/nfs_direct, no FUSE),
+# through the kernel's NFS client when it can mount here, and through
+# fsbridge over the exported directory itself.
 nfs_bench() {
 	local sf=$top_builddir/bench/smallfile n=$NFS_BENCH_FILES kmnt=$T/kmnt
-	mkdir -p "$EXPORT/bench-nfs" "$EXPORT/bench-local" "$T/lmnt" "$kmnt"
+	local direct=$top_builddir/bench/nfs_direct
+	mkdir -p "$EXPORT/bench-nfs" "$EXPORT/bench-direct" "$EXPORT/bench-local" "$T/lmnt" "$kmnt"
 	nfs_mount || return
 	echo "bench: fsbridge-nfs $("$sf" -n "$n" -d 20 --json "$mnt/bench-nfs" | tr '\n' ' ')"
 	nfs_umount
+	echo "bench: libnfs-direct $("$direct" -n "$n" -d 20 --json "$URL" /bench-direct | tr '\n' ' ')"
 	if timeout 20 mount -t nfs4 -o "port=$PORT,vers=4.0" "127.0.0.1:$PSEUDO" "$kmnt" 2>/dev/null; then
 		echo "bench: kernel-nfs $("$sf" -n "$n" -d 20 --json "$kmnt/bench-nfs" | tr '\n' ' ')"
 		umount "$kmnt"

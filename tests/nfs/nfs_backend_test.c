@@ -97,9 +97,11 @@ listing_has(struct inode *dir, const char *name, uint64_t ino)
 
 	if (be->ops->opendir(be, dir, &f) != 0)
 		return false;
-	while (be->ops->readdir(be, &f, off, &ent) == 1) {
+	for (ent.has_entry = false; be->ops->readdir(be, &f, off, &ent) == 1; ent.has_entry = false) {
 		if (strcmp(ent.name, name) == 0 && (ino == 0 || ent.ino == ino))
 			found = true;
+		if (ent.has_entry)
+			be->ops->node_release(be, ent.entry.bdata);
 		off = ent.next_off;
 	}
 	be->ops->releasedir(be, &f);
@@ -442,6 +444,118 @@ test_statfs(struct inode *root)
 	ok(rc == 0 && sv.f_blocks > 0 && sv.f_bsize > 0, "statfs: %d", rc);
 }
 
+#define LIST_FILES 600
+
+/* Entry i of the big directory: a long name, i % 50 bytes. */
+static void
+list_name(char *buf, size_t len, unsigned int i)
+{
+	snprintf(buf, len, "%04u-%0200u", i, i);
+}
+
+/*
+ * A directory listed by many READDIR pages: every name once, each with
+ * its attributes and a node that works; a seek back to a position gives
+ * the entry it gave before; a rewind sees a file made since.
+ */
+static void
+test_listing(struct inode *root)
+{
+	char path[PATH_MAX], name[256], mid_name[256] = "";
+	static bool seen[LIST_FILES + 1];
+	struct backend_dirent ent;
+	struct backend_file f;
+	struct inode *dir, *in;
+	unsigned int i, count = 0, with_attrs = 0, bad = 0;
+	off_t off = 0, mid_off = 0;
+	struct stat st;
+	int rc, fd;
+
+	local_path(path, sizeof(path), "many");
+	if (mkdir(path, 0755) != 0) {
+		ok(false, "mkdir many in the export: %s", strerror(errno));
+		return;
+	}
+	for (i = 0; i < LIST_FILES; i++) {
+		list_name(name, sizeof(name), i);
+		snprintf(path, sizeof(path), "%s/many/%s", export_dir, name);
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0640);
+		if (fd < 0 || write(fd, "0123456789012345678901234567890123456789012345678901", i % 50) !=
+		    (ssize_t)(i % 50))
+			bad++;
+		if (fd >= 0)
+			close(fd);
+	}
+	ok(bad == 0, "%u files with 205-byte names made in the export", LIST_FILES);
+	dir = lookup(root, "many", &rc);
+	ok(dir != NULL, "lookup many: %d", rc);
+	if (dir == NULL)
+		return;
+	rc = be->ops->opendir(be, dir, &f);
+	ok(rc == 0, "opendir many: %d", rc);
+	if (rc != 0)
+		goto out;
+	for (ent.has_entry = false; (rc = be->ops->readdir(be, &f, off, &ent)) == 1;
+	    ent.has_entry = false) {
+		off = ent.next_off;
+		if (strcmp(ent.name, ".") == 0 || strcmp(ent.name, "..") == 0)
+			continue;
+		count++;
+		i = (unsigned int)atoi(ent.name);
+		list_name(name, sizeof(name), i);
+		if (i >= LIST_FILES || strcmp(name, ent.name) != 0 || seen[i])
+			bad++;
+		else
+			seen[i] = true;
+		if (count == LIST_FILES / 2) {
+			mid_off = off - 1;
+			strcpy(mid_name, ent.name);
+		}
+		if (ent.has_entry) {
+			if (S_ISREG(ent.entry.st.st_mode) && ent.entry.st.st_size == i % 50 &&
+			    (ent.entry.st.st_mode & 07777) == 0640 && ent.ino == ent.entry.st.st_ino)
+				with_attrs++;
+			if (i == 7 && (in = adopt(dir, ent.name, &ent.entry)) != NULL) {
+				rc = be->ops->getattr(be, in, &st);
+				ok(rc == 0 && st.st_ino == in->key_ino && st.st_size == 7,
+				    "getattr of a node a listing made: %d", rc);
+				inode_table_put(&table, in);
+			} else
+				be->ops->node_release(be, ent.entry.bdata);
+		}
+	}
+	ok(rc == 0 && count == LIST_FILES && bad == 0,
+	    "readdir lists each of the %u names once: %u listed, %u wrong, rc %d",
+	    LIST_FILES, count, bad, rc);
+	ok(with_attrs == LIST_FILES, "each entry comes with its attributes: %u", with_attrs);
+	ent.has_entry = false;
+	rc = be->ops->readdir(be, &f, mid_off, &ent);
+	ok(rc == 1 && strcmp(ent.name, mid_name) == 0,
+	    "readdir back at position %lld gives the same entry", (long long)mid_off);
+	if (rc == 1 && ent.has_entry)
+		be->ops->node_release(be, ent.entry.bdata);
+	snprintf(path, sizeof(path), "%s/many/late", export_dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	if (fd >= 0)
+		close(fd);
+	off = 0;
+	bad = 1;
+	for (ent.has_entry = false; be->ops->readdir(be, &f, off, &ent) == 1; ent.has_entry = false) {
+		if (strcmp(ent.name, "late") == 0)
+			bad = 0;
+		if (ent.has_entry)
+			be->ops->node_release(be, ent.entry.bdata);
+		off = ent.next_off;
+	}
+	ok(bad == 0, "a rewind lists a file made since the open");
+	be->ops->releasedir(be, &f);
+out:
+	inode_table_put(&table, dir);
+	snprintf(path, sizeof(path), "rm -rf '%s/many'", export_dir);
+	if (system(path) != 0)
+		ok(false, "remove many");
+}
+
 static void
 test_reconnect(struct inode *root, const char *restart)
 {
@@ -509,6 +623,7 @@ main(int argc, char **argv)
 	test_swapped_dir(table.root);
 	test_parallel(table.root);
 	test_statfs(table.root);
+	test_listing(table.root);
 	if (argc > 3)
 		test_reconnect(table.root, argv[3]);
 	inode_table_destroy(&table);
