@@ -396,6 +396,25 @@ nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out)
 }
 
 /*
+ * NFSv4.0 numbers an open owner's OPENs and CLOSEs (seqid).  libnfs 4.0
+ * advances its count after every CLOSE reply, while the server does not
+ * advance on some errors (RFC 7530 9.1.7): after such a CLOSE (seen with
+ * Ganesha when many created files are closed later) every OPEN on that
+ * context fails with NFS4ERR_BAD_SEQID, which the server rejects before
+ * doing anything.  The only way out is a new owner: a new context.
+ */
+static bool
+nfs_owner_desync(struct nfs_conn *c, int rc)
+{
+	const char *err;
+
+	if (rc >= 0 || c->nfs == NULL)
+		return false;
+	err = nfs_get_error(c->nfs);
+	return err != NULL && strstr(err, "NFS4ERR_BAD_SEQID") != NULL;
+}
+
+/*
  * After a call on c returned *rc: should it be made again?  A connection
  * failure resets c; an idempotent call is retried once, any other fails
  * with EIO.
@@ -404,6 +423,11 @@ static bool
 nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
     bool idempotent, int *tries)
 {
+	if (nfs_owner_desync(c, *rc)) {
+		/* refused before anything was done: safe to send again */
+		nfs_conn_reset(nb, c);
+		return c->nfs != NULL && (*tries)++ == 0;
+	}
 	if (*rc >= 0 || !nfs_conn_error(*rc))
 		return false;
 	nfs_conn_reset(nb, c);
@@ -2572,6 +2596,11 @@ nfs_file_ready(struct backend_nfs *nb, struct nfs_file *f)
 		return 0;
 	f->fh = NULL;		/* it belonged to the torn-down context */
 	rc = nfs_open(f->conn->nfs, f->path, nfs_open_flags(f->flags, f->followed), &fh);
+	if (nfs_owner_desync(f->conn, rc)) {
+		nfs_conn_reset(nb, f->conn);
+		rc = f->conn->nfs == NULL ? -EIO :
+		    nfs_open(f->conn->nfs, f->path, nfs_open_flags(f->flags, f->followed), &fh);
+	}
 	if (rc != 0)
 		return rc;
 	rc = nfs_fstat64(f->conn->nfs, fh, &s);
@@ -2710,8 +2739,8 @@ static const struct backend_setattr nfs_create_times = {
  * the caller sets them (nfs_create_times).
  */
 static int
-nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
-    int flags, mode_t mode, struct nfsfh **fh, bool *created)
+nfs_create_open_once(struct nfs_conn *c, const char *path, int flags, mode_t mode,
+    struct nfsfh **fh, bool *created)
 {
 	int rc;
 
@@ -2720,6 +2749,20 @@ nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
 	*created = rc == 0;
 	if (rc == -EEXIST && !(flags & O_EXCL))
 		rc = nfs_open(c->nfs, path, nfs_open_flags(flags & ~O_CREAT, false), fh);
+	return rc;
+}
+
+static int
+nfs_create_open(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    int flags, mode_t mode, struct nfsfh **fh, bool *created)
+{
+	int rc = nfs_create_open_once(c, path, flags, mode, fh, created);
+
+	if (nfs_owner_desync(c, rc)) {
+		nfs_conn_reset(nb, c);
+		if (c->nfs != NULL)
+			rc = nfs_create_open_once(c, path, flags, mode, fh, created);
+	}
 	return rc;
 }
 

@@ -36,7 +36,7 @@ bad(char *err, size_t errlen, const char *why)
 }
 
 /* HOST up to its first unescaped ':' ("\:" is a colon, "\\" a
- * backslash; an nfs:// URL's own colon is not a separator); the
+ * backslash; an nfs:// URL's own colons, and a :PORT, are not separators); the
  * separator's position, or NULL when HOST is empty or too long. */
 static const char *
 take_host(const char *spec, char *host, size_t size)
@@ -45,9 +45,14 @@ take_host(const char *spec, char *host, size_t size)
 	size_t n = 0;
 
 	if (strncmp(spec, "nfs://", 6) == 0) {
-		memcpy(host, spec, 6);
-		n = 6;
-		p += 6;
+		/* the URL's SERVER[:PORT] part, up to its first '/' */
+		size_t server = 6 + strcspn(spec + 6, "/");
+
+		if (server >= size)
+			return NULL;
+		memcpy(host, spec, server);
+		n = server;
+		p += server;
 	}
 	for (; *p != '\0' && *p != ':'; p++) {
 		if (p[0] == '\\' && (p[1] == ':' || p[1] == '\\'))
