@@ -238,12 +238,12 @@ setup_work() {
 	cp -- "$HERE/verify-npm.js" "$WORK/" || exit 1
 	prepare_project
 	prepare_cache
-	rm -rf -- "$WORK/prep"
 	for t in "${TARGETS[@]}"; do
 		mkdir "$WORK/$t" &&
 			cp -- "$PROJECT_SRC/package.json" "$PROJECT_SRC/package-lock.json" "$WORK/$t/" ||
 			die "cannot set up $WORK/$t"
 	done
+	rm -rf -- "$WORK/prep"	# a temp project, the cache filler's install
 	: >"$WORK/results.txt"
 }
 
