@@ -664,7 +664,6 @@ handle_hello(const unsigned char *payload, size_t len)
 		}
 		root_ready = true;
 		agent_log("root assembled, project %s", project);
-		agent_console_start();
 	}
 	ap_put32(reply, AP_VERSION);
 	send_frame(AP_HELLO, 0, reply, sizeof(reply));
@@ -790,8 +789,8 @@ struct watch {
 static void
 serve(int sfd)
 {
-	struct pollfd pfd[2 + 3 * MAX_SESSIONS];
-	struct watch w[2 + 3 * MAX_SESSIONS];
+	struct pollfd pfd[3 + 3 * MAX_SESSIONS];
+	struct watch w[3 + 3 * MAX_SESSIONS];
 
 	for (;;) {
 		int n = 0;
@@ -799,6 +798,8 @@ serve(int sfd)
 
 		pfd[n++] = (struct pollfd){ .fd = port, .events = port_in ? POLLIN : 0 };
 		pfd[n++] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){ .fd = root_ready ? agent_console_wait_fd() : -1,
+		    .events = POLLIN };
 		for (int i = 0; i < MAX_SESSIONS; i++) {
 			struct session *s = &sessions[i];
 
@@ -825,7 +826,7 @@ serve(int sfd)
 			continue;
 		}
 		/* sessions first: their pollfds point at the current table */
-		for (int i = 2; i < n; i++) {
+		for (int i = 3; i < n; i++) {
 			if (pfd[i].revents == 0 || !w[i].s->used)
 				continue;
 			if (w[i].which == 0)
@@ -837,6 +838,8 @@ serve(int sfd)
 		}
 		if (pfd[1].revents)
 			reap_children(sfd);
+		if (pfd[2].fd >= 0 && pfd[2].revents != 0)
+			agent_console_start();
 		if (pfd[0].revents & POLLIN) {
 			if (!read_port())
 				usleep(50000);

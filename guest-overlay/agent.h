@@ -39,10 +39,12 @@ int agent_isolate_keep_root(void);
  * bound in it, chrooted into; 0, or -errno with a message in err. */
 int agent_isolate_enter(char *err, size_t errlen);
 
-/* Starts a shell on the serial console (launch console), in the root. */
+/* The serial console to poll for input while no console shell runs (-1:
+ * none); on input, agent_console_start starts the shell (launch console). */
+int agent_console_wait_fd(void);
 void agent_console_start(void);
 
-/* True when pid was the console shell (then started again, unless it
+/* True when pid was the console shell (waited for again, unless it
  * exited at once). */
 bool agent_console_reaped(pid_t pid, int status);
 

@@ -1,15 +1,19 @@
 /*
  * agent_console: a shell on the guest's serial console, for
- * `launch console`.  Started once the root is assembled, in it, as the
- * guest's root user (who has no more rights on the host than the user
- * whose file servers serve the shares); started again when it exits,
- * unless it did not last a second (no shell in this root: logged once).
+ * `launch console`.  Once the root is assembled the agent waits for input
+ * on the console (a client typed something: nothing is started before,
+ * so a boot pays nothing for it), then starts the shell there, in the
+ * root, as the guest's root user (who has no more rights on the host than
+ * the user whose file servers serve the shares); the shell reads the
+ * pending input itself.  When it exits the agent waits again, unless it
+ * did not last a second (no shell in this root: logged once).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,8 @@
 
 static pid_t console_pid = -1;
 static time_t console_started;
+static int console_wait = -1;	/* the console, polled for input */
+static bool console_broken;	/* the shell could not run: stop waiting */
 
 static void __attribute__((noreturn))
 console_child(void)
@@ -53,10 +59,23 @@ console_child(void)
 	_exit(127);
 }
 
+int
+agent_console_wait_fd(void)
+{
+	if (console_wait < 0 && console_pid < 0 && !console_broken)
+		console_wait = open(CONSOLE_TTY, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	return console_wait;
+}
+
 void
 agent_console_start(void)
 {
-	pid_t pid = fork();
+	pid_t pid;
+
+	if (console_wait >= 0)
+		close(console_wait);
+	console_wait = -1;
+	pid = fork();
 
 	if (pid < 0) {
 		agent_log("console shell: fork: %s", strerror(errno));
@@ -77,8 +96,7 @@ agent_console_reaped(pid_t pid, int status)
 	if (time(NULL) - console_started < 1) {
 		agent_log("the console shell (%s) exited at once (status 0x%x); "
 		    "no shell on the console", CONSOLE_SHELL, (unsigned)status);
-		return true;
+		console_broken = true;
 	}
-	agent_console_start();
 	return true;
 }

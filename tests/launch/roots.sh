@@ -1,7 +1,8 @@
 #!/bin/bash
 # roots.sh: the guest's root.  One VM on the host's root: the shared
 # throw-away overlay, --isolated (a fresh overlay per command, in its own
-# mount namespace), `launch console` (a shell on the serial console);
+# mount namespace), `launch console` (a shell on the serial console,
+# started by the first input);
 # then a second boot with --root DIR (a small busybox root tree), and the
 # errors of --root.  TAP, plan at the end.
 set -u
@@ -80,7 +81,7 @@ fi
 # ---- console ----
 out=$(printf 'echo con-$((6 * 7))\n' | L console -i)
 check "console -i: the guest's console runs a shell (got '$(tr -cd '[:print:]' <<< "$out" | tail -c 60)')" \
-	grep -q '^con-42' <<< "$out"
+	grep -q 'con-42' <<< "$out"
 L console < /dev/null > "$tmp/con"
 check "console without a terminal prints what the console showed" grep -q fsbridge-agent "$tmp/con"
 (sleep 4) | L console -i > /dev/null &
