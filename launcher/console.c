@@ -5,8 +5,9 @@
  * everything it prints to the console file).  Attaching connects to that
  * socket and relays the terminal both ways, raw, until Ctrl-] (or, without
  * a terminal, until stdin ends and the console has been quiet for a
- * second).  The guest agent keeps a shell on the console.  One client at a
- * time: console.lock is held while attached.  Without a running VM, or
+ * second).  The guest agent starts a shell there at the first input.
+ * One client at a time: console.lock is held while attached.  Without a
+ * running VM, or
  * when stdin is not a terminal and --attach was not given, it prints what
  * the console has shown since the VM booted.
  */
