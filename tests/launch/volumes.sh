@@ -112,6 +112,9 @@ check "a running VM refuses other volumes (got $rc)" \
 	bash -c '[ "$1" = 125 ] && grep -q "halt" "$2"' _ "$rc" "$tmp/err"
 L -- cat /fsb-cache/f < /dev/null > /dev/null; rc=$?
 check "a command without --volume still runs there (got $rc)" [ "$rc" = 0 ]
+L --isolated -- sh -c 'echo from-isolated > /fsb-cache/iso' < /dev/null
+out=$(L -- cat /fsb-cache/iso < /dev/null)
+check "an --isolated command writes through to the volume (got '$out')" [ "$out" = from-isolated ]
 L volume rm cache 2> "$tmp/err"; rc=$?
 check "volume rm of a volume in use: 125 (got $rc)" bash -c '[ "$1" = 125 ] && grep -q "in use" "$2" && [ -e "$3" ]' _ "$rc" "$tmp/err" "$tmp/vols/cache.img"
 L volume export cache "$tmp/c.zst" 2> "$tmp/err"; rc=$?
