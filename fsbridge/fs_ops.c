@@ -196,7 +196,9 @@ fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
  * file has no name left (st_nlink 0) and that the client has not open is
  * answered ESTALE on GETATTR and OPEN: the guest's VFS then walks the
  * path again (LOOKUP_REVAL) and finds what is there now.  A file the
- * client has open keeps working after it is deleted, as POSIX wants.
+ * client has open, and anything the client removed itself (a working
+ * directory it removed, a file it renamed over), keeps working, as POSIX
+ * wants.
  */
 static bool
 fs_vanished(struct fs *fs, struct inode *in, const struct stat *st)
@@ -206,7 +208,7 @@ fs_vanished(struct fs *fs, struct inode *in, const struct stat *st)
 	if (!fs->estale_vanished || st->st_nlink != 0 || in->parent == NULL)
 		return false;
 	pthread_mutex_lock(&fs->inodes.lock);
-	unused = in->opens == 0;
+	unused = in->opens == 0 && !in->client_removed;
 	pthread_mutex_unlock(&fs->inodes.lock);
 	return unused;
 }
@@ -492,6 +494,31 @@ fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *na
 	fs_make(req, parent, name, FS_CREATE_SYMLINK, S_IFLNK | 0777, 0, target);
 }
 
+/*
+ * The client is about to remove (or rename over) dir/name: mark the node
+ * there, if the client knows it, as removed by the client, so that
+ * fs_vanished never answers ESTALE for it -- a working directory the
+ * client removed, or a file it has replaced, still stats the POSIX way.
+ */
+static void
+fs_mark_client_removal(struct fs *fs, struct inode *dir, const char *name)
+{
+	struct backend_entry be;
+	struct inode *in;
+
+	if (!fs->estale_vanished ||
+	    fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
+		return;
+	in = inode_table_find_key(&fs->inodes, be.st.st_dev, be.st.st_ino);
+	fs->backend->ops->node_release(fs->backend, be.bdata);
+	if (in == NULL)
+		return;
+	pthread_mutex_lock(&fs->inodes.lock);
+	in->client_removed = true;
+	pthread_mutex_unlock(&fs->inodes.lock);
+	fs_put(fs, in);
+}
+
 static void
 fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 {
@@ -508,6 +535,7 @@ fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 	if (rc == 0)
 		rc = policy_check_write(&fs->policy);
 	if (rc == 0) {
+		fs_mark_client_removal(fs, dir, name);
 		fs_watch_self_begin(fs, dir, NULL);
 		rc = is_dir ? fs->backend->ops->rmdir(fs->backend, dir, name) :
 		    fs->backend->ops->unlink(fs->backend, dir, name);
@@ -566,6 +594,8 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
 		rc = -EINVAL;	/* RENAME_WHITEOUT would make a device node */
 	if (rc == 0) {
+		if (!(flags & RENAME_EXCHANGE))
+			fs_mark_client_removal(fs, newdir, newname);
 		fs_watch_self_begin(fs, dir, newdir);
 		rc = fs->backend->ops->rename(fs->backend, dir, name, newdir, newname, flags);
 		fs_watch_self_end(fs, dir, newdir);

@@ -41,6 +41,7 @@ struct inode {
 	bool covered;		/* changes to it are reported (its parent is watched) */
 	bool stale;		/* deleted on the host */
 	unsigned int opens;	/* the client's open handles on it (fs_ops.c) */
+	bool client_removed;	/* the client unlinked it or renamed over it */
 	uint64_t changes;	/* host changes seen so far */
 	struct timespec self_ctime;	/* ctime after the server's own last change */
 	unsigned int self_busy;		/* own changes under way */

@@ -214,6 +214,44 @@ run_writer(void)
 	return 0;
 }
 
+/*
+ * What the guest removes itself stays usable the POSIX way: a working
+ * directory removed under the process and a file replaced by a rename
+ * still stat (nlink 0) -- the server's ESTALE is for objects that vanish
+ * on the host, never for the guest's own removals.
+ */
+static void
+own_removals(void)
+{
+	struct stat st;
+	int fd, rc;
+
+	rc = mkdir(SHARE "/gone-dir", 0755);
+	if (rc == 0)
+		rc = chdir(SHARE "/gone-dir");
+	if (rc == 0)
+		rc = rmdir(SHARE "/gone-dir");
+	if (rc == 0)
+		rc = stat(".", &st);
+	tap(rc == 0 && st.st_nlink == 0, "stat(\".\") in a directory the guest removed: nlink 0",
+	    errno);
+	if (chdir("/") != 0)
+		tap(0, "chdir /", errno);
+
+	fd = open(SHARE "/replaced", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0)
+		close(fd);
+	fd = open(SHARE "/replacement", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0)
+		close(fd);
+	rc = stat(SHARE "/replaced", &st) == 0 ? 0 : -1;	/* cache it */
+	if (rc == 0)
+		rc = rename(SHARE "/replacement", SHARE "/replaced");
+	if (rc == 0)
+		rc = stat(SHARE "/replaced", &st);
+	tap(rc == 0 && st.st_nlink == 1, "a file the guest renamed over stats as the new one", errno);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -224,6 +262,7 @@ main(int argc, char **argv)
 		return run_watcher();
 	run_posix_compare();
 	attack_share();
+	own_removals();
 	printf("guest-suite: done\n");
 	return 0;
 }
