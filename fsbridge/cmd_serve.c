@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,11 +31,14 @@ serve_usage(FILE *out)
 	    "  --socket PATH      the socket to create (a stale one is replaced)\n"
 	    "  --queues N         request queues, one worker thread each (1-%d, default 1)\n"
 	    "  --once             exit when the first guest disconnects\n"
+	    "  --hints-fd N       watch SRC and write what changes on the host to fd N,\n"
+	    "                     for a guest agent that makes the guest look again\n"
+	    "                     (launch); names and attributes are then cached long\n"
 	    "  -o OPTIONS         policy options as for 'fsbridge mount' (ro, symlinks=,\n"
 	    "                     specials=, cache=, xattr=, uidmap=, gidmap=, policy=FILE)\n"
 	    "                     and revalidate=SECONDS (how long a guest may cache names\n"
 	    "                     and attributes with cache=auto; default 1), fd_cache=,\n"
-	    "                     debug (watch= is accepted and ignored)\n"
+	    "                     watch= (with --hints-fd), debug\n"
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "Exit status: 0 stopped by a signal (or --once), 1 failed, 2 bad usage.\n"
@@ -88,6 +92,7 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 		{ "socket", required_argument, NULL, 's' },
 		{ "queues", required_argument, NULL, 'q' },
 		{ "once", no_argument, NULL, '1' },
+		{ "hints-fd", required_argument, NULL, 'H' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *opt, *save = NULL;
@@ -98,6 +103,7 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 	so->queues = 1;
 	so->watch = WATCH_KIND_AUTO;
 	so->revalidate = -1;
+	so->hints_fd = -1;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
@@ -115,6 +121,16 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 		case '1':
 			so->once = true;
 			break;
+		case 'H': {
+			unsigned int fd;
+
+			if (cli_parse_uint(optarg, 0, 1u << 20, &fd) != 0 || fcntl((int)fd, F_GETFD) < 0) {
+				fprintf(stderr, "fsbridge: --hints-fd %s: not an open descriptor\n", optarg);
+				return EXIT_USAGE;
+			}
+			so->hints_fd = (int)fd;
+			break;
+		}
 		case 'o':
 			for (opt = strtok_r(optarg, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save))
 				if ((rc = serve_apply_option(so, opt)) != 0)

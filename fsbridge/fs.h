@@ -41,6 +41,7 @@ struct fs {
 	uint64_t created[FS_CREATED_MAX];
 	unsigned int created_next;
 	bool debug;
+	int hint_fd;		/* fs_hint.c: where a guest agent reads changes, or -1 */
 	/* host change tracking (fs_watch.c) */
 	struct watcher *watcher;
 	struct fuse_session *se;	/* where kernel notifications go, or NULL */
@@ -70,5 +71,9 @@ void fs_watch_self_begin(struct fs *fs, struct inode *a, struct inode *b);
 void fs_watch_self_end(struct fs *fs, struct inode *a, struct inode *b);
 /* The timeout for an entry/attributes of in. */
 double fs_watch_timeout(struct fs *fs, struct inode *in);
+
+/* A change a client cannot be notified of, written to fs->hint_fd:
+ * nodeid's path, with /name for an entry of it (fs_hint.c). */
+void fs_hint(struct fs *fs, uint64_t nodeid, const char *name);
 
 #endif

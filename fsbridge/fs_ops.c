@@ -1528,6 +1528,7 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 	}
 	backend->ops->attach(backend, &fs->inodes);
 	file_table_init(&fs->files);
+	fs->hint_fd = -1;
 	pthread_mutex_init(&fs->created_lock, NULL);
 	switch (policy->cache) {
 	case POLICY_CACHE_NONE:

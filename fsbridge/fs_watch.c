@@ -44,6 +44,8 @@ fs_notify_inode(struct fs *fs, uint64_t nodeid)
 	log_debug("notify: inval_inode %llu", (unsigned long long)nodeid);
 	if (fs->se != NULL)
 		fuse_lowlevel_notify_inval_inode(fs->se, nodeid, 0, 0);
+	else if (fs->hint_fd >= 0)
+		fs_hint(fs, nodeid, NULL);
 }
 
 static void
@@ -53,6 +55,8 @@ fs_notify_entry(struct fs *fs, uint64_t parent, const char *name)
 	log_debug("notify: inval_entry %llu", (unsigned long long)parent);
 	if (fs->se != NULL)
 		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
+	else if (fs->hint_fd >= 0)
+		fs_hint(fs, parent, name);
 }
 
 /*
@@ -261,7 +265,8 @@ fs_watch_timeout(struct fs *fs, struct inode *in)
 		return fs->attr_timeout;
 	/* without a session to notify (a guest), a change can only be seen
 	 * when the client asks again */
-	if (fs->watcher == NULL || fs->se == NULL || !fs->watcher->reports_names)
+	if (fs->watcher == NULL || (fs->se == NULL && fs->hint_fd < 0) ||
+	    !fs->watcher->reports_names)
 		return fs->fallback_timeout;
 	if (fs->watcher->covers_all)
 		return fs->attr_timeout;

@@ -19,6 +19,7 @@ struct serve_opts {
 	enum watch_kind watch;
 	double revalidate;	/* cache time where nobody reports changes; <0: default */
 	bool once;		/* exit when the first guest goes away */
+	int hints_fd;		/* fs_hint.c records go here, or -1 */
 	bool debug;
 };
 

@@ -226,11 +226,18 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 		t->fs = NULL;
 		return -EIO;
 	}
-	/* no host watcher: no notification reaches a guest, and what one
-	 * would record decides nothing here (timeouts are the revalidate=
-	 * fallback without a session, keep-cache compares mtime and size);
-	 * a fanotify mark would wake the server for every change anyone
-	 * makes on the whole host filesystem */
+	/* no host watcher unless someone reads hints (fs_hint.c): no
+	 * notification reaches a guest, and what a watcher would record
+	 * decides nothing else here (timeouts are the revalidate= fallback
+	 * without a session, keep-cache compares mtime and size); a fanotify
+	 * mark would wake the server for every change anyone makes on the
+	 * whole host filesystem.  With hints, the guest's agent is the
+	 * session: covered entries get the long timeouts. */
+	if (so->hints_fd >= 0 && so->policy.cache == POLICY_CACHE_AUTO) {
+		t->fs->hint_fd = so->hints_fd;
+		if (fs_watch_start(t->fs, so->watch, NULL) != 0)
+			t->fs->hint_fd = -1;
+	}
 	return 0;
 }
 

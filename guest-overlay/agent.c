@@ -707,6 +707,10 @@ handle_frame(const struct ap_hdr *h, unsigned char *payload)
 		if (s != NULL)
 			set_winsize(s, payload, h->len);
 		break;
+	case AP_HINT:
+		if (root_ready)
+			agent_hint(payload, h->len);
+		break;
 	case AP_SIGNAL:
 		if (s != NULL && h->len == 4 && kill(-s->pid, (int)ap_get32(payload)) != 0)
 			kill(s->pid, (int)ap_get32(payload));
@@ -843,6 +847,7 @@ serve(int sfd)
 		if (pfd[0].revents & POLLIN) {
 			if (!read_port())
 				usleep(50000);
+			agent_hints_flush();
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
 			usleep(50000);  /* the host is not connected (yet) */
 		}

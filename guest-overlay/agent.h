@@ -48,6 +48,11 @@ void agent_console_start(void);
  * exited at once). */
 bool agent_console_reaped(pid_t pid, int status);
 
+/* A HINT frame: a guest path the host changed (agent_hints.c); the
+ * kernel is made to look again at it now, at its directory on flush. */
+void agent_hint(const unsigned char *payload, size_t len);
+void agent_hints_flush(void);
+
 /* mkdir -p of an absolute path; -errno. */
 int agent_mkdir_p(const char *path);
 

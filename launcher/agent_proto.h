@@ -39,6 +39,10 @@
  *   ERROR   a message (the session failed before it ran, or on session
  *           0 the guest could not start); the last frame of a session
  *   HALT    session 0: stop every command, sync, power the guest off
+ *   HINT    session 0, host->agent: an absolute guest path the host
+ *           changed (NUL-terminated); the agent makes the guest kernel
+ *           look at it and its directory again.  Empty: look again at
+ *           everything
  */
 #ifndef FSB_AGENT_PROTO_H
 #define FSB_AGENT_PROTO_H
@@ -67,6 +71,7 @@ enum ap_type {
 	AP_HALT = 9,
 	AP_WINSIZE = 10,
 	AP_ACK = 11,
+	AP_HINT = 12,
 };
 
 #define AP_OUTPUT_WINDOW (64u * 1024u)

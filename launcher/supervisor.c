@@ -20,6 +20,7 @@
 #include "accel.h"
 #include "argvec.h"
 #include "frame_io.h"
+#include "hint_relay.h"
 #include "initrd.h"
 #include "qemu_argv.h"
 #include "relay.h"
@@ -206,16 +207,29 @@ lock_volumes(void)
 
 /* ---- file servers ---- */
 
+/*
+ * One `fsbridge serve` for dir on state/sock.  With guest (the share's
+ * place in the guest), the server watches dir and its hints (what changed
+ * on the host) come back on a pipe, its stdin, to hint_relay.c, which
+ * passes them on to the agent: names and attributes in the guest are then
+ * cached long and still refreshed when the host changes them.
+ */
 static pid_t
-start_serve(const char *sock, const char *opts, const char *dir)
+start_serve(const char *sock, const char *opts, const char *dir, const char *guest)
 {
 	struct argvec a = { 0 };
+	int hints[2] = { -1, -1 };
 	pid_t pid;
+
+	if (guest != NULL && pipe2(hints, O_CLOEXEC) != 0)
+		fail("pipe: %s", strerror(errno));
 
 	argvec_add(&a, S.p->paths.fsbridge);
 	argvec_add(&a, "serve");
 	argvec_add(&a, "--socket");
 	argvec_addf(&a, "%s/%s", S.p->state, sock);
+	if (guest != NULL)
+		argvec_add(&a, "--hints-fd=0");
 	if (opts != NULL) {
 		argvec_add(&a, "-o");
 		argvec_add(&a, opts);
@@ -223,10 +237,17 @@ start_serve(const char *sock, const char *opts, const char *dir)
 	argvec_add(&a, dir);
 	if (a.err != 0)
 		fail("out of memory");
-	pid = spawn(a.v, -1, S.log_fd, S.log_fd, true);
+	pid = spawn(a.v, hints[1], S.log_fd, S.log_fd, true);
 	argvec_free(&a);
 	if (pid < 0)
 		fail("cannot start fsbridge serve: %s", strerror((int)-pid));
+	if (guest != NULL) {
+		close(hints[1]);
+		if (hint_relay_start(hints[0], guest) != 0) {
+			sup_log("no change hints for %s: guest caches stay short", dir);
+			close(hints[0]);
+		}
+	}
 	return pid;
 }
 
@@ -251,8 +272,8 @@ wait_socket(const char *name, pid_t pid, double seconds)
 static void
 start_servers(void)
 {
-	S.serve_root = start_serve(ST_ROOT_SOCK, "ro,symlinks=opaque", S.p->paths.root);
-	S.serve_proj = start_serve(ST_PROJ_SOCK, NULL, S.p->paths.project);
+	S.serve_root = start_serve(ST_ROOT_SOCK, "ro,symlinks=opaque", S.p->paths.root, NULL);
+	S.serve_proj = start_serve(ST_PROJ_SOCK, NULL, S.p->paths.project, S.p->paths.project);
 	wait_socket(ST_ROOT_SOCK, S.serve_root, 10);
 	wait_socket(ST_PROJ_SOCK, S.serve_proj, 10);
 	sup_log("serving / (read-only) and %s (read-write)", S.p->paths.project);
@@ -261,7 +282,8 @@ start_servers(void)
 
 		snprintf(sock, sizeof(sock), MOUNT_SOCK_FMT, i);
 		mount_serve_opts(&S.p->mounts[i], opts, sizeof(opts));
-		S.serve_mount[i] = start_serve(sock, opts[0] ? opts : NULL, S.p->mounts[i].host);
+		S.serve_mount[i] = start_serve(sock, opts[0] ? opts : NULL, S.p->mounts[i].host,
+		    S.p->mounts[i].guest);
 		wait_socket(sock, S.serve_mount[i], 10);
 		sup_log("serving %s (%s) at %s", S.p->mounts[i].host, opts[0] ? opts : "rw",
 		    S.p->mounts[i].guest);

@@ -34,6 +34,7 @@ if "$MKI" -q -a "$B/tests/guest/guest_suite:/guest_suite" \
 	-a "$B/tests/guest/posix_compare_static:/posix_compare" \
 	-a "$B/tests/guest/guest_suite:/writer" \
 	-a "$B/tests/guest/guest_suite:/watcher" \
+	-a "$B/tests/guest/guest_suite:/watcher4" \
 	-a "$B/tests/guest/probe:/probe" -o "$img" 2> "$tmp/mki.err"; then
 	ok "guest image with the suite"
 else
@@ -142,6 +143,26 @@ seen=$(grep -o 'seen after [0-9]* ms' "$tmp/watch60.console")
 echo "# with revalidate=60, host replacement seen by the guest: ${seen:-never}"
 check "[consistency] revalidate=60: a file replaced on the host is seen by the next open (ESTALE, no 60 s wait)" \
 	bash -c '[ -n "$1" ] && [ "$(echo "$1" | awk "{print \$3}")" -le 10000 ]' _ "$seen"
+
+# --hints-fd: the server watches the share and writes what changed on the
+# host (for launch's agent); the guest itself then caches names and
+# attributes long: an in-place edit is in the hints, and a guest that
+# nobody makes look again does not see it within 4 s
+kill "$srv"; wait "$srv"
+exec 3> "$tmp/hints"
+start_server --hints-fd 3
+exec 3>&-
+echo before > "$share/change.txt"
+: > "$tmp/hinted.console"
+boot "$tmp/hinted.console" /watcher4 120 &
+qemu_bg=$!
+for _ in $(seq 600); do grep -q '^watcher: ready' "$tmp/hinted.console" && break; sleep 0.1; done
+echo changed > "$share/change.txt"
+wait "$qemu_bg"
+check "[hints] an in-place host edit is written to --hints-fd as change.txt" \
+	bash -c 'tr "\\0" "\\n" < "$1" | grep -qx change.txt' _ "$tmp/hints"
+check "[hints] with hints the guest caches long: unseen without the agent after 4 s" \
+	grep -q '^watcher: not seen within 4 s' "$tmp/hinted.console"
 
 kill "$srv"; wait "$srv"; rc=$?
 srv=

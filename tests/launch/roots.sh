@@ -78,6 +78,22 @@ if command -v script > /dev/null; then
 	check "... with a pseudo-terminal too (got '$(tr -cd '[:print:]' <<< "$out")')" grep -q '/dev/pts/[0-9]' <<< "$out"
 fi
 
+# ---- host changes reach a running command (change hints, the agent) ----
+echo v1 > "$proj/edited"
+L -- sh -c 'cat edited; [ -e created ] || echo absent; echo ready;
+	i=0; while [ $i -lt 100 ]; do
+		[ "$(cat edited)" = "v2, longer" ] && [ -e created ] && { echo seen; exit 0; }
+		sleep 0.1; i=$((i + 1)); done; echo "not seen: $(cat edited)"; ls' \
+	< /dev/null > "$tmp/hint.out" 2>&1 &
+p1=$!
+for _ in $(seq 300); do grep -q '^ready' "$tmp/hint.out" && break; sleep 0.1; done
+echo "v2, longer" > "$proj/edited"
+: > "$proj/created"
+wait $p1
+check "a running command sees a host edit in place and a new name (names and attributes cached long, hints)" \
+	bash -c 'grep -q "^absent" "$1" && grep -q "^seen" "$1"' _ "$tmp/hint.out"
+grep -q '^seen' "$tmp/hint.out" || sed 's/^/# /' "$tmp/hint.out"
+
 # ---- console ----
 out=$(printf 'echo con-$((6 * 7))\n' | L console -i)
 check "console -i: the guest's console runs a shell (got '$(tr -cd '[:print:]' <<< "$out" | tail -c 60)')" \
