@@ -621,6 +621,8 @@ handle_exec(uint32_t id, unsigned char *payload, size_t len)
 {
 	struct exec_req r;
 
+	/* what the host changed before this command is seen by it */
+	agent_hints_flush();
 	if (!root_ready) {
 		send_error(id, "the guest root is not ready");
 		return;
@@ -845,9 +847,13 @@ serve(int sfd)
 		if (pfd[2].fd >= 0 && pfd[2].revents != 0)
 			agent_console_start();
 		if (pfd[0].revents & POLLIN) {
+			struct pollfd more = { .fd = port, .events = POLLIN };
+
 			if (!read_port())
 				usleep(50000);
-			agent_hints_flush();
+			/* hints wait until the host has no more to say */
+			if (poll(&more, 1, 0) == 0)
+				agent_hints_flush();
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
 			usleep(50000);  /* the host is not connected (yet) */
 		}

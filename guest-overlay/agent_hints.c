@@ -2,21 +2,27 @@
  * agent_hints: host changes made visible in the guest.  The guest kernel
  * caches names and attributes of a virtio-fs share and cannot be told
  * that the host changed them; the supervisor relays, as HINT frames, the
- * paths the share's file server saw change on the host (fs_hint.c), and
- * for each the agent makes the kernel look again:
+ * paths the share's file server saw change on the host (fs_hint.c: an
+ * entry DIR/NAME, or a file or directory whose attributes, data or
+ * listing changed).  The agent queues them and, before the next command
+ * starts or when the host has nothing more to say, makes the kernel look
+ * again, directory by directory:
  *
- *   - statx(AT_STATX_FORCE_SYNC) of the path: a GETATTR, which refreshes
- *     its attributes (and drops its pages when mtime or size moved) or,
- *     for a file deleted or replaced on the host, is answered ESTALE so
- *     the kernel walks the path again and finds what is there now;
- *   - a listing of its directory (READDIRPLUS), which replaces every
- *     cached entry of it, negative ones too: names created on the host
- *     appear.
+ *   - a listing of the path's directory (READDIRPLUS) replaces every
+ *     cached entry of it with what the host has now, attributes
+ *     included (pages dropped when mtime or size moved), negative
+ *     entries too: names created on the host appear, replaced ones are
+ *     replaced;
+ *   - a path the listing no longer has (removed on the host) is stat'ed
+ *     with AT_STATX_FORCE_SYNC: the server answers ESTALE or ENOENT and
+ *     the kernel drops the stale name.
  *
- * Hints come in bursts (a git checkout): each is stat'ed at once, the
- * directories are listed once per burst (agent_hints_flush).  Too many
- * directories at once, or an empty hint (the server lost track), drop
- * every cached name and attribute instead (drop_caches).
+ * A burst (a git checkout of thousands of files) costs one listing per
+ * directory.  Too many paths at once, more than a few hundred names gone,
+ * or an empty hint (the server lost track) drop every unused cached name
+ * and attribute instead (drop_caches); names in use (a working directory,
+ * an open file) are not dropped, and a stat of one removed on the host is
+ * answered ESTALE by the server, which makes the kernel walk again.
  */
 #include "config.h"
 
@@ -24,63 +30,151 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "guest-overlay/agent.h"
 
-#define HINT_DIRS_MAX 64
+#define HINTS_MAX 8192
+#define HINTS_GONE_MAX 256	/* more names gone at once: drop_caches */
 
-static char pending[HINT_DIRS_MAX][4096];
+static char *pending[HINTS_MAX];
 static int npending;
 static bool drop_all;
-
-static void
-list_dir(const char *path)
-{
-	DIR *d = opendir(path);
-
-	if (d == NULL)
-		return;
-	while (readdir(d) != NULL)
-		;
-	closedir(d);
-}
-
-static void
-queue_dir(const char *dir)
-{
-	for (int i = 0; i < npending; i++)
-		if (strcmp(pending[i], dir) == 0)
-			return;
-	if (npending == HINT_DIRS_MAX || strlen(dir) >= sizeof(pending[0])) {
-		drop_all = true;
-		return;
-	}
-	strcpy(pending[npending++], dir);
-}
 
 void
 agent_hint(const unsigned char *payload, size_t len)
 {
-	char path[4096], *slash;
-	struct statx stx;
-
+	if (drop_all)
+		return;
 	if (len < 2 || payload[len - 1] != '\0' || payload[0] != '/' ||
-	    len > sizeof(path)) {
+	    npending == HINTS_MAX) {
 		drop_all = true;	/* empty: the server lost track */
 		return;
 	}
-	memcpy(path, payload, len);
-	(void)statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC,
-	    STATX_BASIC_STATS, &stx);
-	slash = strrchr(path, '/');
-	if (slash == path)
-		queue_dir("/");
-	else {
-		*slash = '\0';
-		queue_dir(path);
+	pending[npending] = strdup((const char *)payload);
+	if (pending[npending] == NULL)
+		drop_all = true;
+	else
+		npending++;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* paths by directory, then name */
+static int
+cmp_path(const void *a, const void *b)
+{
+	const char *p = *(char *const *)a, *q = *(char *const *)b;
+	size_t dp = (size_t)(strrchr(p, '/') - p), dq = (size_t)(strrchr(q, '/') - q);
+	int c = memcmp(p, q, dp < dq ? dp : dq);
+
+	if (c != 0)
+		return c;
+	if (dp != dq)
+		return dp < dq ? -1 : 1;
+	return strcmp(p + dp, q + dq);
+}
+
+/* The names in dir, sorted (malloc'd; *n of them); NULL if unreadable. */
+static char **
+list_dir(const char *dir, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char **names = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	if (d == NULL)
+		return NULL;
+	while ((e = readdir(d)) != NULL) {
+		if (*n == cap) {
+			char **more = realloc(names, (cap = cap ? cap * 2 : 64) * sizeof(*names));
+
+			if (more == NULL)
+				break;
+			names = more;
+		}
+		if ((names[*n] = strdup(e->d_name)) == NULL)
+			break;
+		(*n)++;
+	}
+	closedir(d);
+	qsort(names, *n, sizeof(*names), cmp_str);
+	return names;
+}
+
+static void
+drop_caches(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "2", 1) != 1)
+		agent_log("hints: drop_caches: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
+/* pending sorted by directory: each directory listed once, then the
+ * paths of it that the listing no longer has are stat'ed away (a few),
+ * or every unused cached name dropped (many: a stat each would cost a
+ * round trip each) */
+static void
+refresh(void)
+{
+	static char *gone[HINTS_GONE_MAX];
+	int ngone = 0;
+	bool too_many = false;
+
+	qsort(pending, (size_t)npending, sizeof(pending[0]), cmp_path);
+	for (int i = 0; i < npending;) {
+		char *slash = strrchr(pending[i], '/');
+		size_t dlen = slash == pending[i] ? 1 : (size_t)(slash - pending[i]);
+		char dir[4096], **names;
+		size_t n;
+		int j;
+
+		if (dlen >= sizeof(dir)) {
+			i++;
+			continue;
+		}
+		memcpy(dir, pending[i], dlen);
+		dir[dlen] = '\0';
+		names = list_dir(dir, &n);
+		for (j = i; j < npending; j++) {
+			char *p = pending[j], *base = strrchr(p, '/') + 1;
+
+			if ((size_t)(base - p) != (dlen == 1 ? 1 : dlen + 1) ||
+			    strncmp(p, dir, dlen) != 0)
+				break;		/* another directory */
+			if (names != NULL && bsearch(&base, names, n, sizeof(*names), cmp_str) != NULL)
+				continue;
+			if (ngone < HINTS_GONE_MAX)
+				gone[ngone++] = p;
+			else
+				too_many = true;
+		}
+		for (size_t k = 0; k < n; k++)
+			free(names[k]);
+		free(names);
+		i = j > i ? j : i + 1;
+	}
+	if (too_many) {
+		drop_caches();
+		return;
+	}
+	for (int k = 0; k < ngone; k++) {
+		struct statx stx;
+
+		(void)statx(AT_FDCWD, gone[k], AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC,
+		    STATX_BASIC_STATS, &stx);
 	}
 }
 
@@ -88,17 +182,12 @@ void
 agent_hints_flush(void)
 {
 	if (drop_all) {
-		int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-
-		sync();
-		if (fd < 0 || write(fd, "2", 1) != 1)
-			agent_log("hints: drop_caches: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	} else {
-		for (int i = 0; i < npending; i++)
-			list_dir(pending[i]);
+		drop_caches();
+	} else if (npending > 0) {
+		refresh();
 	}
+	for (int i = 0; i < npending; i++)
+		free(pending[i]);
 	npending = 0;
 	drop_all = false;
 }
