@@ -93,6 +93,19 @@ wait $p1
 check "a running command sees a host edit in place and a new name (names and attributes cached long, hints)" \
 	bash -c 'grep -q "^absent" "$1" && grep -q "^seen" "$1"' _ "$tmp/hint.out"
 grep -q '^seen' "$tmp/hint.out" || sed 's/^/# /' "$tmp/hint.out"
+mkdir -p "$proj/burst"
+echo old > "$proj/burst/kept"
+echo x > "$proj/burst/removed"
+L -- sh -c 'ls burst > /dev/null; cat burst/kept burst/removed' < /dev/null > /dev/null
+for i in $(seq 600); do echo "$i" > "$proj/burst/n$i"; done
+rm "$proj/burst/removed"
+echo new > "$proj/burst/kept"
+out=$(L -- sh -c 'ls burst | wc -l; cat burst/n600 burst/kept; [ -e burst/removed ] || echo removed-gone' < /dev/null | tr '\n' ' ')
+check "after a burst of 600 host creates, a removal and an edit, the next command sees them all (got '$out')" \
+	[ "$out" = "601 600 new removed-gone " ]
+rm -rf "$proj/burst"
+out=$(L -- sh -c '[ -e burst ] && echo still || echo gone' < /dev/null)
+check "... and the removal of the whole directory (got '$out')" [ "$out" = gone ]
 
 # ---- console ----
 out=$(printf 'echo con-$((6 * 7))\n' | L console -i)
