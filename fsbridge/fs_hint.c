@@ -66,7 +66,11 @@ fs_hint_write(struct fs *fs, const char *rec, size_t len)
 	while (write(fs->hint_fd, rec, len) < 0) {
 		if (errno == EINTR)
 			continue;
-		log_debug("hint: %s", strerror(errno));
+		/* nobody reads them: the guest would cache long and never be
+		 * told; only a new session goes back to short timeouts */
+		log_error("change hints cannot be written (%s): a guest may see "
+		    "host changes late", strerror(errno));
+		fs->hint_fd = -1;
 		return;
 	}
 }

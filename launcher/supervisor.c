@@ -223,6 +223,15 @@ start_serve(const char *sock, const char *opts, const char *dir, const char *gue
 
 	if (guest != NULL && pipe2(hints, O_CLOEXEC) != 0)
 		fail("pipe: %s", strerror(errno));
+	/* the reader first: a server whose hints nobody reads would let the
+	 * guest cache long without ever being told */
+	if (guest != NULL && hint_relay_start(hints[0], guest) != 0) {
+		sup_log("no change hints for %s: the guest revalidates every second", dir);
+		close(hints[0]);
+		close(hints[1]);
+		hints[1] = -1;
+		guest = NULL;
+	}
 
 	argvec_add(&a, S.p->paths.fsbridge);
 	argvec_add(&a, "serve");
@@ -241,13 +250,8 @@ start_serve(const char *sock, const char *opts, const char *dir, const char *gue
 	argvec_free(&a);
 	if (pid < 0)
 		fail("cannot start fsbridge serve: %s", strerror((int)-pid));
-	if (guest != NULL) {
+	if (guest != NULL)
 		close(hints[1]);
-		if (hint_relay_start(hints[0], guest) != 0) {
-			sup_log("no change hints for %s: guest caches stay short", dir);
-			close(hints[0]);
-		}
-	}
 	return pid;
 }
 
