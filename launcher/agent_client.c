@@ -11,6 +11,8 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
+#define LIBBSD_OPENBSD_VIS 1
+#include <vis.h>
 
 #include "agent_client.h"
 #include "frame_io.h"
@@ -340,9 +342,15 @@ stream(const char *state)
 			break;
 		case AP_EXIT:
 			return exit_code(buf, h.len);
-		case AP_ERROR:
-			fprintf(stderr, "launch: %.*s\n", (int)h.len, (char *)buf);
+		case AP_ERROR: {
+			/* the guest's words: printable, never terminal controls */
+			static char text[4 * 1024 + 1];
+
+			strnvisx(text, sizeof(text), (const char *)buf, h.len < 1024 ? h.len : 1024,
+			    VIS_CSTYLE | VIS_NL | VIS_TAB | VIS_OCTAL);
+			fprintf(stderr, "launch: %s\n", text);
 			return LAUNCH_EXIT_FAIL;
+		}
 		}
 	}
 	fprintf(stderr, "launch: lost the VM while the command ran (see %s/%s and %s)\n",

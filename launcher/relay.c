@@ -12,6 +12,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#define LIBBSD_OPENBSD_VIS 1
+#include <vis.h>
 
 #include "frame_io.h"
 #include "relay.h"
@@ -174,8 +176,15 @@ agent_frame(const struct ap_hdr *h, const unsigned char *buf)
 	struct client *c;
 
 	if (h->session == 0) {
-		if (h->type == AP_ERROR)
-			fprintf(stderr, "supervisor: agent: %.*s\n", (int)h->len, (const char *)buf);
+		if (h->type == AP_ERROR) {
+			/* the guest's words, made printable for the log */
+			static char text[4 * 1024 + 1];
+			size_t n = h->len < 1024 ? h->len : 1024;
+
+			strnvisx(text, sizeof(text), (const char *)buf, n,
+			    VIS_CSTYLE | VIS_NL | VIS_TAB | VIS_OCTAL);
+			fprintf(stderr, "supervisor: agent: %s\n", text);
+		}
 		return;
 	}
 	pthread_mutex_lock(&clients_lock);
