@@ -4,12 +4,11 @@
  * QEMU serves the serial port on console.sock in the state dir (and logs
  * everything it prints to the console file).  Attaching connects to that
  * socket and relays the terminal both ways, raw, until Ctrl-] (or, without
- * a terminal, until stdin ends and the console has been quiet for a
- * second).  The guest agent starts a shell there at the first input.
+ * a terminal, until stdin ends and the console has been quiet for 3
+ * seconds).  The guest agent starts a shell there at the first input.
  * One client at a time: console.lock is held while attached.  Without a
- * running VM, or
- * when stdin is not a terminal and --attach was not given, it prints what
- * the console has shown since the VM booted.
+ * running VM, or when stdin is not a terminal and --attach was not given,
+ * it prints what the console has shown since the VM booted.
  */
 #include "config.h"
 
@@ -32,7 +31,8 @@
 #include "vm.h"
 
 #define CONSOLE_DETACH_KEY 0x1d   /* Ctrl-] */
-#define CONSOLE_QUIET_MS 1000     /* without a terminal: idle time after EOF */
+#define CONSOLE_QUIET_MS 3000     /* without a terminal: idle time after EOF
+                                   * (the guest may be starting its shell) */
 
 static struct termios saved_tio;
 static bool tio_saved;
