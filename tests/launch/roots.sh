@@ -113,15 +113,15 @@ check "console -i: the guest's console runs a shell (got '$(tr -cd '[:print:]' <
 	grep -q 'con-42' <<< "$out"
 L console < /dev/null > "$tmp/con"
 check "console without a terminal prints what the console showed" grep -q fsbridge-agent "$tmp/con"
-(sleep 4) | L console -i > /dev/null &
+(sleep 6) | L console -i > /dev/null &
 p1=$!
-sleep 1.5
+sleep 2.5
 L console -i < /dev/null > /dev/null 2> "$tmp/err"; rc=$?
 wait $p1
 check "a second console -i while one is attached: refused (exit $rc)" \
 	bash -c '[ "$1" = 1 ] && grep -q "another .launch console. is attached" "$2"' _ "$rc" "$tmp/err"
 if command -v script > /dev/null; then
-	out=$( (sleep 1.5; printf 'echo tty-$((2 + 3))\r'; sleep 2; printf '\035'; sleep 1) |
+	out=$( (sleep 1.5; printf 'echo tty-$((2 + 3))\r'; sleep 6; printf '\035'; sleep 1) |
 		script -qec "$LAUNCH --state $state console; echo rc=\$?" /dev/null | tr -d '\r')
 	check "console on a terminal: attached, Ctrl-] detaches (exit 0)" \
 		bash -c 'grep -q "^tty-5" <<< "$1" && grep -q "Detached" <<< "$1" && grep -q "rc=0" <<< "$1"' _ "$out"
