@@ -124,7 +124,7 @@ if command -v script > /dev/null; then
 	out=$( (sleep 1.5; printf 'echo tty-$((2 + 3))\r'; sleep 6; printf '\035'; sleep 1) |
 		script -qec "$LAUNCH --state $state console; echo rc=\$?" /dev/null | tr -d '\r')
 	check "console on a terminal: attached, Ctrl-] detaches (exit 0)" \
-		bash -c 'grep -q "^tty-5" <<< "$1" && grep -q "Detached" <<< "$1" && grep -q "rc=0" <<< "$1"' _ "$out"
+		bash -c 'grep -q "tty-5" <<< "$1" && grep -q "Detached" <<< "$1" && grep -q "rc=0" <<< "$1"' _ "$out"
 fi
 L -q halt
 
