@@ -851,8 +851,9 @@ serve(int sfd)
 
 			if (!read_port())
 				usleep(50000);
-			/* hints wait until the host has no more to say */
-			if (poll(&more, 1, 0) == 0)
+			/* hints wait until the host has no more to say, or
+			 * 200 ms when it keeps talking */
+			if (poll(&more, 1, 0) == 0 || agent_hints_due())
 				agent_hints_flush();
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
 			usleep(50000);  /* the host is not connected (yet) */

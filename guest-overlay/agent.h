@@ -52,6 +52,8 @@ bool agent_console_reaped(pid_t pid, int status);
  * kernel is made to look again at it now, at its directory on flush. */
 void agent_hint(const unsigned char *payload, size_t len);
 void agent_hints_flush(void);
+/* True when hints have waited long enough for a quiet host. */
+bool agent_hints_due(void);
 
 /* mkdir -p of an absolute path; -errno. */
 int agent_mkdir_p(const char *path);

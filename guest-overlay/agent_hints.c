@@ -33,20 +33,40 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guest-overlay/agent.h"
 
 #define HINTS_MAX 8192
 #define HINTS_GONE_MAX 256	/* more names gone at once: drop_caches */
+#define HINTS_DELAY_MS 200	/* the longest a hint waits for a quiet host */
 
 static char *pending[HINTS_MAX];
 static int npending;
 static bool drop_all;
+static struct timespec first_pending;	/* when the oldest hint came */
+
+static double
+age_ms(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) * 1e3 + (double)(now.tv_nsec - t->tv_nsec) / 1e6;
+}
+
+bool
+agent_hints_due(void)
+{
+	return (npending > 0 || drop_all) && age_ms(&first_pending) > HINTS_DELAY_MS;
+}
 
 void
 agent_hint(const unsigned char *payload, size_t len)
 {
+	if (npending == 0 && !drop_all)
+		clock_gettime(CLOCK_MONOTONIC, &first_pending);
 	if (drop_all)
 		return;
 	if (len < 2 || payload[len - 1] != '\0' || payload[0] != '/' ||
