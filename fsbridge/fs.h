@@ -72,6 +72,10 @@ void fs_watch_self_end(struct fs *fs, struct inode *a, struct inode *b);
 /* The timeout for an entry/attributes of in. */
 double fs_watch_timeout(struct fs *fs, struct inode *in);
 
+/* The inode now at dir/name on the backend, pinned, if the client knows
+ * it; NULL otherwise (fs_ops.c). */
+struct inode *fs_find_child(struct fs *fs, struct inode *dir, const char *name);
+
 /* A change a client cannot be notified of, written to fs->hint_fd:
  * nodeid's path, with /name for an entry of it (fs_hint.c). */
 void fs_hint(struct fs *fs, uint64_t nodeid, const char *name);

@@ -503,15 +503,9 @@ fs_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *na
 static void
 fs_mark_client_removal(struct fs *fs, struct inode *dir, const char *name)
 {
-	struct backend_entry be;
 	struct inode *in;
 
-	if (!fs->estale_vanished ||
-	    fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
-		return;
-	in = inode_table_find_key(&fs->inodes, be.st.st_dev, be.st.st_ino);
-	fs->backend->ops->node_release(fs->backend, be.bdata);
-	if (in == NULL)
+	if (!fs->estale_vanished || (in = fs_find_child(fs, dir, name)) == NULL)
 		return;
 	pthread_mutex_lock(&fs->inodes.lock);
 	in->client_removed = true;
@@ -557,17 +551,27 @@ fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fs_remove(req, parent, name, true);
 }
 
-/* After a rename, record the new location of the inode now at dir/name. */
-static void
-fs_note_location(struct fs *fs, struct inode *dir, const char *name)
+struct inode *
+fs_find_child(struct fs *fs, struct inode *dir, const char *name)
 {
 	struct backend_entry be;
 	struct inode *in;
 
+	if (policy_check_name(name) != 0)
+		return NULL;
 	if (fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
-		return;
+		return NULL;
 	in = inode_table_find_key(&fs->inodes, be.st.st_dev, be.st.st_ino);
 	fs->backend->ops->node_release(fs->backend, be.bdata);
+	return in;
+}
+
+/* After a rename, record the new location of the inode now at dir/name. */
+static void
+fs_note_location(struct fs *fs, struct inode *dir, const char *name)
+{
+	struct inode *in = fs_find_child(fs, dir, name);
+
 	if (in == NULL)
 		return;
 	inode_table_move(&fs->inodes, in, dir, name);

@@ -150,22 +150,6 @@ fs_object_changed(struct fs *fs, struct inode *in, unsigned int what)
 	fs_notify_inode(fs, in->nodeid);
 }
 
-/* The inode now at dir/name, if the client knows it. */
-static struct inode *
-fs_find_child(struct fs *fs, struct inode *dir, const char *name)
-{
-	struct backend_entry be;
-	struct inode *in;
-
-	if (policy_check_name(name) != 0)
-		return NULL;
-	if (fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
-		return NULL;
-	in = inode_table_find_key(&fs->inodes, be.st.st_dev, be.st.st_ino);
-	fs->backend->ops->node_release(fs->backend, be.bdata);
-	return in;
-}
-
 static void
 fs_dir_event(struct fs *fs, const struct watch_event *ev)
 {
