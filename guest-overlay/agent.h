@@ -31,6 +31,11 @@ int agent_net_up(char *err, size_t errlen);
  * of memory.  *len is its length. */
 char *agent_ps_text(size_t *len);
 
+/* A tmpfs at base holding the upper layer of an overlay of the read-only
+ * root share, mounted at target (both made as needed); 0, or -errno with
+ * a message in err. */
+int agent_overlay_mount(const char *base, const char *target, char *err, size_t errlen);
+
 /* Keeps a descriptor of the initramfs root; call before chrooting away. */
 int agent_isolate_keep_root(void);
 

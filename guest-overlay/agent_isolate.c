@@ -120,32 +120,6 @@ bind_submounts(char *err, size_t errlen)
 	return rc;
 }
 
-static int
-mount_fresh_overlay(char *err, size_t errlen)
-{
-	static const char opts[] = "lowerdir=" AGENT_ROOT_SHARE
-	    ",upperdir=" ISO_DIR "/upper,workdir=" ISO_DIR "/work";
-
-	if (mkdir(ISO_DIR, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "mkdir " ISO_DIR ": %s", strerror(errno));
-		return -errno;
-	}
-	if (mount("tmpfs", ISO_DIR, "tmpfs", 0, "mode=0700") != 0) {
-		snprintf(err, errlen, "tmpfs on " ISO_DIR ": %s", strerror(errno));
-		return -errno;
-	}
-	if (mkdir(ISO_DIR "/upper", 0755) != 0 || mkdir(ISO_DIR "/work", 0700) != 0 ||
-	    mkdir(ISO_ROOT, 0755) != 0) {
-		snprintf(err, errlen, "mkdir under " ISO_DIR ": %s", strerror(errno));
-		return -errno;
-	}
-	if (mount("overlay", ISO_ROOT, "overlay", 0, opts) != 0) {
-		snprintf(err, errlen, "overlay on " ISO_ROOT ": %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
 int
 agent_isolate_enter(char *err, size_t errlen)
 {
@@ -167,7 +141,7 @@ agent_isolate_enter(char *err, size_t errlen)
 		snprintf(err, errlen, "private mounts: %s", strerror(errno));
 		return -errno;
 	}
-	rc = mount_fresh_overlay(err, errlen);
+	rc = agent_overlay_mount(ISO_DIR, ISO_ROOT, err, errlen);
 	if (rc == 0)
 		rc = bind_submounts(err, errlen);
 	if (rc != 0)

@@ -57,21 +57,29 @@ mount_at(const char *src, const char *dir, const char *type, unsigned long flags
 	return 0;
 }
 
-static int
-mount_overlay(char *err, size_t errlen)
+int
+agent_overlay_mount(const char *base, const char *target, char *err, size_t errlen)
 {
-	static const char opts[] = "lowerdir=" AGENT_ROOT_SHARE
-	    ",upperdir=" AGENT_UPPER_DIR "/upper,workdir=" AGENT_UPPER_DIR "/work";
-	int rc = mount_at("tmpfs", AGENT_UPPER_DIR, "tmpfs", 0, "mode=0755", err, errlen);
+	char upper[4096], work[4096], opts[8400];
+	int rc;
 
+	if (snprintf(upper, sizeof(upper), "%s/upper", base) >= (int)sizeof(upper) ||
+	    snprintf(work, sizeof(work), "%s/work", base) >= (int)sizeof(work) ||
+	    snprintf(opts, sizeof(opts), "lowerdir=" AGENT_ROOT_SHARE ",upperdir=%s,workdir=%s",
+	    upper, work) >= (int)sizeof(opts)) {
+		snprintf(err, errlen, "%s: path too long", base);
+		return -ENAMETOOLONG;
+	}
+	err[0] = '\0';
+	rc = mount_at("tmpfs", base, "tmpfs", 0, "mode=0755", err, errlen);
 	if (rc == 0)
-		rc = agent_mkdir_p(AGENT_UPPER_DIR "/upper");
+		rc = agent_mkdir_p(upper);
 	if (rc == 0)
-		rc = agent_mkdir_p(AGENT_UPPER_DIR "/work");
+		rc = agent_mkdir_p(work);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errlen, "overlay upper: %s", strerror(-rc));
 	if (rc == 0)
-		rc = mount_at("overlay", AGENT_NEW_ROOT, "overlay", 0, opts, err, errlen);
+		rc = mount_at("overlay", target, "overlay", 0, opts, err, errlen);
 	return rc;
 }
 
@@ -122,7 +130,7 @@ agent_root_assemble(const char *project, const char *vols, size_t vlen,
 	int rc;
 
 	err[0] = '\0';
-	rc = mount_overlay(err, errlen);
+	rc = agent_overlay_mount(AGENT_UPPER_DIR, AGENT_NEW_ROOT, err, errlen);
 	if (rc == 0)
 		rc = bind_project(project, err, errlen);
 	if (rc == 0)
