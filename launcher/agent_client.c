@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <termios.h>
 #include <unistd.h>
 #define LIBBSD_OPENBSD_VIS 1
 #include <vis.h>
 
 #include "agent_client.h"
 #include "frame_io.h"
+#include "rawterm.h"
 #include "state_dir.h"
 
 extern char **environ;
@@ -27,8 +27,6 @@ static pthread_cond_t credit_cond = PTHREAD_COND_INITIALIZER;
 static size_t stdin_in_flight;   /* sent, not yet taken by the command */
 static bool use_pty;
 static bool no_stdin;
-static bool raw_mode;
-static struct termios saved_tio;
 
 static int
 send_locked(uint8_t type, const void *p, size_t len)
@@ -243,22 +241,8 @@ signal_thread(void *arg)
 static void
 terminal_raw(void)
 {
-	struct termios t;
-
-	if (!use_pty || no_stdin || !isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved_tio) != 0)
-		return;
-	t = saved_tio;
-	cfmakeraw(&t);
-	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t) == 0)
-		raw_mode = true;
-}
-
-static void
-terminal_restore(void)
-{
-	if (raw_mode)
-		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
-	raw_mode = false;
+	if (use_pty && !no_stdin && isatty(STDIN_FILENO))
+		rawterm_enter();
 }
 
 /* A signal ignored when launch started stays ignored (as a background
@@ -380,6 +364,6 @@ agent_run(int fd, char *const argv[], const struct launch_opts *o, const char *s
 	}
 	terminal_raw();
 	rc = stream(state);
-	terminal_restore();
+	rawterm_leave();
 	return rc;
 }

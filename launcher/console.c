@@ -20,12 +20,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "console.h"
 #include "frame_io.h"
+#include "rawterm.h"
 #include "state_dir.h"
 #include "usock.h"
 #include "vm.h"
@@ -33,30 +33,6 @@
 #define CONSOLE_DETACH_KEY 0x1d   /* Ctrl-] */
 #define CONSOLE_QUIET_MS 3000     /* without a terminal: idle time after EOF
                                    * (the guest may be starting its shell) */
-
-static struct termios saved_tio;
-static bool tio_saved;
-
-static void
-restore_terminal(void)
-{
-	if (tio_saved)
-		tcsetattr(STDIN_FILENO, TCSADRAIN, &saved_tio);
-	tio_saved = false;
-}
-
-static void
-raw_terminal(void)
-{
-	struct termios t;
-
-	if (tcgetattr(STDIN_FILENO, &saved_tio) != 0)
-		return;
-	t = saved_tio;
-	cfmakeraw(&t);
-	if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t) == 0)
-		tio_saved = true;
-}
 
 /* stdin to the console; false at the end (EOF, error or detach key). */
 static bool
@@ -156,10 +132,10 @@ console_attach(const char *state, bool force_attach)
 	signal(SIGPIPE, SIG_IGN);
 	if (tty) {
 		fprintf(stderr, "Connected to the guest's console; Ctrl-] detaches.\r\n");
-		raw_terminal();
+		rawterm_enter();
 	}
 	rc = relay(sock, tty);
-	restore_terminal();
+	rawterm_leave();
 	if (tty)
 		fprintf(stderr, "\nDetached from the guest's console.\n");
 	if (rc != 0)
