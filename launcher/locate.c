@@ -122,18 +122,30 @@ has_git(const char *dir)
 	return lstat(p, &st) == 0;
 }
 
+/* path made absolute and resolved into dir (PATH_MAX bytes), which must
+ * be a directory (-ENOTDIR); -errno. */
+static int
+resolve_dir(const char *path, char *dir)
+{
+	struct stat st;
+
+	if (realpath(path, dir) == NULL)
+		return -errno;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	return 0;
+}
+
 int
 locate_project(const char *opt, char *out, size_t size)
 {
-	char cwd[4096], probe[4096];
+	char cwd[PATH_MAX], probe[PATH_MAX];
 
 	if (opt != NULL) {
-		struct stat st;
+		int rc = resolve_dir(opt, cwd);
 
-		if (realpath(opt, cwd) == NULL)
-			return -errno;
-		if (stat(cwd, &st) != 0 || !S_ISDIR(st.st_mode))
-			return -ENOTDIR;
+		if (rc != 0)
+			return rc;
 	} else if (getcwd(cwd, sizeof(cwd)) == NULL) {
 		return -errno;
 	}
@@ -157,15 +169,10 @@ int
 locate_root(const char *opt, char *out, size_t size)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	int rc;
 
 	if (opt == NULL)
 		return copy_path(out, size, "/");
-	if (realpath(opt, path) == NULL)
-		return -errno;
-	if (stat(path, &st) != 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	return copy_path(out, size, path);
+	rc = resolve_dir(opt, path);
+	return rc != 0 ? rc : copy_path(out, size, path);
 }
