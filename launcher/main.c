@@ -166,6 +166,7 @@ static int
 add_volume(struct launch_opts *o, const char *arg)
 {
 	struct volume_attach v;
+	const char *taken;
 	char why[256];
 
 	if (o->nvolume == LAUNCH_MAX_VOLUMES)
@@ -175,9 +176,8 @@ add_volume(struct launch_opts *o, const char *arg)
 	for (int i = 0; i < o->nvolume; i++)
 		if (strncmp(o->volume[i], arg, strlen(v.name) + 1) == 0)
 			return bad_usage("--volume %s: volume %s given twice", arg, v.name);
-	if (guest_taken(o, v.guest) != NULL)
-		return bad_usage("--volume %s: %s is already the place of %s", arg, v.guest,
-		    guest_taken(o, v.guest));
+	if ((taken = guest_taken(o, v.guest)) != NULL)
+		return bad_usage("--volume %s: %s is already the place of %s", arg, v.guest, taken);
 	o->volume[o->nvolume++] = arg;
 	return 0;
 }
@@ -186,15 +186,15 @@ static int
 add_mount(struct launch_opts *o, const char *arg)
 {
 	static struct mount_share m;
+	const char *taken;
 	char why[4400];
 
 	if (o->nmount == LAUNCH_MAX_MOUNTS)
 		return bad_usage("too many --mount options (at most %d)", LAUNCH_MAX_MOUNTS);
 	if (mount_parse_spec(arg, &m, why, sizeof(why)) != 0)
 		return bad_usage("--mount %s: %s", arg, why);
-	if (guest_taken(o, m.guest) != NULL)
-		return bad_usage("--mount %s: %s is already the place of %s", arg, m.guest,
-		    guest_taken(o, m.guest));
+	if ((taken = guest_taken(o, m.guest)) != NULL)
+		return bad_usage("--mount %s: %s is already the place of %s", arg, m.guest, taken);
 	o->mount[o->nmount++] = arg;
 	return 0;
 }
