@@ -80,4 +80,15 @@ struct inode *fs_find_child(struct fs *fs, struct inode *dir, const char *name);
  * nodeid's path, with /name for an entry of it (fs_hint.c). */
 void fs_hint(struct fs *fs, uint64_t nodeid, const char *name);
 
+/*
+ * Set by a transport for the request handled on this thread: the client
+ * left it to the server to clear a regular file's setuid bit (and setgid
+ * with group execute) because the writer lacks CAP_FSETID, or because of
+ * a chown (FUSE_HANDLE_KILLPRIV_V2: WRITE's FUSE_WRITE_KILL_SUIDGID,
+ * SETATTR's FATTR_KILL_SUIDGID, OPEN's and CREATE's FUSE_OPEN_KILL_SUIDGID).
+ * libfuse does not pass these flags on.  A client that never negotiated
+ * the feature leaves it false and clears the bits itself.
+ */
+extern __thread bool fs_request_kill_suidgid;
+
 #endif

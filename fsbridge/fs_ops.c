@@ -33,6 +33,8 @@
  * gave it (or no longer know). */
 #define FS_EBADID ESTALE
 
+__thread bool fs_request_kill_suidgid;
+
 static void
 fs_stat_to_client(const struct fs *fs, struct stat *st)
 {
@@ -335,6 +337,32 @@ fs_file_put(struct fs *fs, struct open_file *f)
 }
 
 /* Translate a client setattr into the backend's, applying the policy. */
+/*
+ * What the client kernel would do for a writer without CAP_FSETID, done
+ * here because it asked (fs_request_kill_suidgid): a regular file loses
+ * its setuid bit, and its setgid bit if it is group-executable.  The
+ * host's own kernel does not do it for us when the server may keep the
+ * bits (it runs as root).  Best effort: a file that cannot be changed
+ * keeps its mode, as the write itself would then fail too.
+ */
+static void
+fs_kill_suidgid(struct fs *fs, struct inode *in, struct backend_file *bf)
+{
+	struct backend_setattr sa = { .valid = FSB_SET_MODE };
+	struct stat st;
+	mode_t kill = S_ISUID;
+
+	if (!fs_request_kill_suidgid || !S_ISREG(in->type) ||
+	    fs->backend->ops->getattr(fs->backend, in, &st) != 0)
+		return;
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+		kill |= S_ISGID;
+	if ((st.st_mode & kill) == 0)
+		return;
+	sa.mode = st.st_mode & 07777 & ~kill;
+	(void)fs->backend->ops->setattr(fs->backend, in, bf, &sa, &st);
+}
+
 static int
 fs_setattr_prepare(struct fs *fs, const struct stat *attr, int to_set,
     struct backend_setattr *sa)
@@ -390,6 +418,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (rc == 0) {
 		fs_watch_self_begin(fs, in, NULL);
+		fs_kill_suidgid(fs, in, f != NULL ? &f->bf : NULL);
 		rc = fs->backend->ops->setattr(fs->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
 		fs_watch_self_end(fs, in, NULL);
 	}
@@ -728,6 +757,8 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = fs_check_vanished(fs, in);
 	if (rc == 0)
 		rc = fs->backend->ops->open(fs->backend, in, fs_open_flags(fs, fi->flags), &bf);
+	if (rc == 0 && (fi->flags & O_TRUNC))
+		fs_kill_suidgid(fs, in, &bf);
 	if (rc == 0) {
 		bool have_st = fs->backend->ops->getattr(fs->backend, in, &st) == 0;
 
@@ -801,6 +832,12 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = fs_entry_adopt(fs, dir, name, &be, &e, &in);
 		if (rc != 0)
 			fs->backend->ops->release(fs->backend, &bf);
+	}
+	if (rc == 0 && fs_request_kill_suidgid && (e.attr.st_mode & (S_ISUID | S_ISGID))) {
+		/* an existing file opened with O_TRUNC (no O_EXCL) */
+		fs_kill_suidgid(fs, in, &bf);
+		(void)fs->backend->ops->getattr(fs->backend, in, &e.attr);
+		fs_stat_to_client(fs, &e.attr);
 	}
 	if (rc == 0) {
 		rc = fs_file_register(fs, in, &bf, false, fi, &e.attr);
@@ -881,13 +918,23 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	}
 	n = policy_check_write(&fs->policy);
 	writing = n == 0;
-	if (writing)
+	if (writing) {
 		fs_watch_self_begin(fs, f->inode, NULL);
+		fs_kill_suidgid(fs, f->inode, &f->bf);
+	}
 	if (n == 0 && f->bf.fd >= 0) {
+		struct stat before, after;
+		bool track = fs->policy.cache == POLICY_CACHE_AUTO &&
+		    fstat(f->bf.fd, &before) == 0;
+
 		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 		out.buf[0].fd = f->bf.fd;
 		out.buf[0].pos = off;
 		n = fuse_buf_copy(&out, in_buf, 0);
+		/* the client's pages now hold what it wrote: a later open
+		 * may keep them if nobody else wrote meanwhile */
+		if (track && n >= 0 && fstat(f->bf.fd, &after) == 0)
+			inode_table_data_written(&fs->inodes, f->inode, &before, &after);
 	} else if (n == 0) {
 		void *mem = malloc(out.buf[0].size > 0 ? out.buf[0].size : 1);
 

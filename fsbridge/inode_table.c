@@ -304,6 +304,19 @@ inode_table_same_data(struct inode_table *t, struct inode *in, const struct stat
 }
 
 void
+inode_table_data_written(struct inode_table *t, struct inode *in,
+    const struct stat *before, const struct stat *after)
+{
+	pthread_mutex_lock(&t->lock);
+	in->seen = in->seen && in->seen_size == before->st_size &&
+	    in->seen_mtime.tv_sec == before->st_mtim.tv_sec &&
+	    in->seen_mtime.tv_nsec == before->st_mtim.tv_nsec;
+	in->seen_size = after->st_size;
+	in->seen_mtime = after->st_mtim;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void
 inode_table_foreach(struct inode_table *t, void (*fn)(void *, struct inode *), void *ctx)
 {
 	struct inode *in;

@@ -118,4 +118,11 @@ void inode_table_foreach(struct inode_table *t, void (*fn)(void *, struct inode 
  * cached pages are still good). */
 bool inode_table_same_data(struct inode_table *t, struct inode *in, const struct stat *st);
 
+/* The client wrote to the file through its page cache: if `before` (the
+ * file just before the write) is the version it holds, it now holds
+ * `after`; otherwise someone else changed the file and its pages are no
+ * longer known good. */
+void inode_table_data_written(struct inode_table *t, struct inode *in,
+    const struct stat *before, const struct stat *after);
+
 #endif

@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@
 struct vhost_reply {
 	const struct vu_chain *chain;
 	size_t written;
+	bool init_killpriv;	/* an INIT offering FUSE_HANDLE_KILLPRIV_V2 */
 };
 
 static __thread struct vhost_reply *vhost_current;
@@ -93,11 +96,41 @@ vhost_scatter(const struct vu_chain *chain, const struct iovec *iov, int count)
 	return written;
 }
 
+/*
+ * libfuse 3.14 does not know FUSE_HANDLE_KILLPRIV_V2, so it is added to
+ * its INIT reply here.  With it the guest kernel stops asking for
+ * security.capability before every write (a round trip per write) and
+ * leaves clearing setuid/setgid to the server (fs_kill_suidgid).
+ */
+static ssize_t
+vhost_init_reply_killpriv(struct vhost_reply *r, const struct iovec *iov, int count)
+{
+	char reply[sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)];
+	struct fuse_out_header oh;
+	struct fuse_init_out io;
+	struct iovec one;
+	size_t len;
+
+	len = vhost_gather(reply, sizeof(reply), iov, (unsigned)count);
+	memcpy(&oh, reply, sizeof(oh));
+	if (len < sizeof(oh) + offsetof(struct fuse_init_out, flags) + sizeof(io.flags) ||
+	    oh.error != 0 || oh.len != len)
+		return -1;
+	memcpy(&io, reply + sizeof(oh), len - sizeof(oh));
+	io.flags |= FUSE_HANDLE_KILLPRIV_V2;
+	memcpy(reply + sizeof(oh), &io, len - sizeof(oh));
+	one.iov_base = reply;
+	one.iov_len = len;
+	r->written = vhost_scatter(r->chain, &one, 1);
+	return (ssize_t)len;
+}
+
 static ssize_t
 vhost_io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct vhost_reply *r = vhost_current;
 	size_t total = 0;
+	ssize_t n;
 	int i;
 
 	for (i = 0; i < count; i++)
@@ -109,8 +142,52 @@ vhost_io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		    total, r->chain->in_len);
 		return -1;
 	}
+	if (r->init_killpriv && (n = vhost_init_reply_killpriv(r, iov, count)) >= 0)
+		return n;
 	r->written = vhost_scatter(r->chain, iov, count);
 	return (ssize_t)total;
+}
+
+/* The kill-suid/sgid flag of a checked request (fs_request_kill_suidgid). */
+static bool
+vhost_request_kills_suidgid(const char *req)
+{
+	const struct fuse_in_header *h = (const void *)req;
+	const char *arg = req + sizeof(*h);
+	struct fuse_write_in w;
+	struct fuse_setattr_in sa;
+	struct fuse_open_in o;
+	struct fuse_create_in c;
+
+	switch (h->opcode) {
+	case FUSE_WRITE:
+		memcpy(&w, arg, sizeof(w));
+		return (w.write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
+	case FUSE_SETATTR:
+		memcpy(&sa, arg, sizeof(sa));
+		return (sa.valid & FATTR_KILL_SUIDGID) != 0;
+	case FUSE_OPEN:
+		memcpy(&o, arg, sizeof(o));
+		return (o.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
+	case FUSE_CREATE:
+		memcpy(&c, arg, sizeof(c));
+		return (c.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
+	default:
+		return false;
+	}
+}
+
+/* An INIT whose client offers FUSE_HANDLE_KILLPRIV_V2. */
+static bool
+vhost_init_offers_killpriv(const char *req)
+{
+	const struct fuse_in_header *h = (const void *)req;
+	struct fuse_init_in in = { 0 };
+
+	if (h->opcode != FUSE_INIT)
+		return false;
+	memcpy(&in, req + sizeof(*h), 16);	/* major, minor, readahead, flags */
+	return in.major == FUSE_KERNEL_VERSION && (in.flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 }
 
 static ssize_t
@@ -158,9 +235,12 @@ vhost_handle(void *ctx, unsigned queue_index, const struct vu_chain *chain)
 	}
 	fbuf.mem = vhost_reqbuf;
 	fbuf.size = len;
+	reply.init_killpriv = vhost_init_offers_killpriv(vhost_reqbuf);
+	fs_request_kill_suidgid = vhost_request_kills_suidgid(vhost_reqbuf);
 	vhost_current = &reply;
 	fuse_session_process_buf(t->se, &fbuf);
 	vhost_current = NULL;
+	fs_request_kill_suidgid = false;
 	return reply.written;
 }
 

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <time.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,68 @@ attack_share(void)
 	rc = mkdir(SHARE "/../escape-dir", 0755);
 	tap(1, "mkdir through .. stays in the guest's namespace", 0);
 	(void)rc;
+}
+
+/* Append a byte to path; 0 or an errno. */
+static int
+append_byte(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+	int rc = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, "x", 1) != 1)
+		rc = errno;
+	close(fd);
+	return rc;
+}
+
+/* The mode bits of path, or -1. */
+static int
+mode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? (int)(st.st_mode & 07777) : -1;
+}
+
+/*
+ * Setuid/setgid files the host made (the share never sets those bits):
+ * a write or truncate by a user without CAP_FSETID clears setuid, and
+ * setgid when it is group-executable; root's write keeps them -- as on a
+ * local disk, whoever clears them (the guest kernel, or the server when
+ * FUSE_HANDLE_KILLPRIV_V2 is negotiated).
+ */
+static void
+suid_writes(void)
+{
+	int status = 0;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		int rc = 0;
+
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+			_exit(100);
+		rc |= append_byte(SHARE "/kill-write") != 0;
+		rc |= (truncate(SHARE "/kill-trunc", 0) != 0) << 1;
+		rc |= (append_byte(SHARE "/keep-sgid") != 0) << 2;
+		_exit(rc);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	tap(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "an unprivileged user writes and truncates the host's setuid files", 0);
+	tap(mode_of(SHARE "/kill-write") == 0777,
+	    "a write by an unprivileged user clears setuid and (group-executable) setgid", 0);
+	tap(mode_of(SHARE "/kill-trunc") == 0777,
+	    "a truncate by an unprivileged user clears setuid", 0);
+	tap(mode_of(SHARE "/keep-sgid") == 02766,
+	    "setgid without group execute stays after an unprivileged write", 0);
+	tap(append_byte(SHARE "/keep-root") == 0 && mode_of(SHARE "/keep-root") == 04755,
+	    "root's write keeps the setuid bit (CAP_FSETID)", 0);
 }
 
 static double
@@ -264,6 +327,7 @@ main(int argc, char **argv)
 		return run_watcher(4000);
 	run_posix_compare();
 	attack_share();
+	suid_writes();
 	own_removals();
 	printf("guest-suite: done\n");
 	return 0;

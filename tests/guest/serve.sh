@@ -27,6 +27,10 @@ cleanup() { [ -n "$srv" ] && kill "$srv" 2>/dev/null; rm -rf --one-file-system "
 trap cleanup EXIT
 mkdir -p "$tmp/top/share" "$tmp/top/outside"
 echo "secret" > "$tmp/top/outside/secret"
+# setuid/setgid files only the host can make (guest_suite's suid_writes)
+for f in kill-write:6777 kill-trunc:4777 keep-sgid:2766 keep-root:4755; do
+	echo a > "$tmp/top/share/${f%%:*}" && chmod "${f#*:}" "$tmp/top/share/${f%%:*}"
+done
 before=$(cd "$tmp/top" && find . -path ./share -prune -o -print0 | sort -z | xargs -0 ls -ld --time-style=+%s 2>/dev/null | md5sum)
 
 img=$tmp/img.zst
@@ -79,6 +83,8 @@ grep -q '^guest-suite: done' "$tmp/suite.console" || sed 's/^/# /' "$tmp/suite.c
 share=$tmp/top/share
 check "[host] the guest's setuid file has no setuid/setgid bit" \
 	bash -c '[ -f "$1" ] && [ -z "$(find "$1" -perm /6000)" ]' _ "$share/suid"
+check "[host] the unprivileged write and truncate cleared setuid/setgid" \
+	[ "$(stat -c %a "$share/kill-write" "$share/kill-trunc" "$share/keep-sgid" "$share/keep-root" | tr '\n' ' ')" = "777 777 2766 4755 " ]
 check "[host] no device node was created" [ ! -e "$share/dev-null" ]
 check "[host] symlinks are stored verbatim" [ "$(readlink "$share/abs-link")" = /etc/passwd ]
 check "[host] the POSIX run left its files in the share" [ -d "$share/posix" ]
