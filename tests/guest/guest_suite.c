@@ -222,21 +222,32 @@ file_says(const char *path, const char *text)
 
 /*
  * Run as /watcher: read /mnt/change.txt (caching it), say "watcher:
- * ready", then poll until the host has changed it to "changed\n" and
- * print how long that took to be seen.
+ * ready", then poll until the host has changed it to `want` and print
+ * how long that took to be seen.  As /watcher-own it first writes
+ * "before\n" itself: the pages its write leaves cached must not outlive
+ * the host's same-size edit ("after!\n").
  */
 static int
-run_watcher(double limit_ms)
+run_watcher(double limit_ms, const char *want, bool own)
 {
 	double t0;
+	int fd;
 
+	if (own) {
+		fd = open(SHARE "/change.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || write(fd, "before\n", 7) != 7) {
+			printf("watcher: writing change.txt: %s\n", strerror(errno));
+			return 1;
+		}
+		close(fd);
+	}
 	if (!file_says(SHARE "/change.txt", "before\n")) {
 		printf("watcher: change.txt does not say 'before'\n");
 		return 1;
 	}
 	printf("watcher: ready\n");
 	t0 = now_ms();
-	while (!file_says(SHARE "/change.txt", "changed\n")) {
+	while (!file_says(SHARE "/change.txt", want)) {
 		if (now_ms() - t0 > limit_ms) {
 			printf("watcher: not seen within %.0f s\n", limit_ms / 1000);
 			return 1;
@@ -322,9 +333,11 @@ main(int argc, char **argv)
 	if (argc > 0 && strcmp(argv[0], "/writer") == 0)
 		return run_writer();
 	if (argc > 0 && strcmp(argv[0], "/watcher") == 0)
-		return run_watcher(20000);
+		return run_watcher(20000, "changed\n", false);
+	if (argc > 0 && strcmp(argv[0], "/watcher-own") == 0)
+		return run_watcher(20000, "after!\n", true);
 	if (argc > 0 && strcmp(argv[0], "/watcher4") == 0)
-		return run_watcher(4000);
+		return run_watcher(4000, "changed\n", false);
 	run_posix_compare();
 	attack_share();
 	suid_writes();
