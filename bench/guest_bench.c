@@ -34,7 +34,7 @@ bench_dir(void)
 int
 main(void)
 {
-	char line[512], files[32];
+	char line[512], files[32], size[32];
 	const char *dir;
 	int pfd[2], status;
 	FILE *in;
@@ -45,12 +45,14 @@ main(void)
 	if (dir == NULL || pipe(pfd) != 0)
 		return 1;
 	snprintf(files, sizeof(files), "%d", FSB_GUEST_BENCH_FILES);
+	snprintf(size, sizeof(size), "%d", FSB_GUEST_BENCH_SIZE);
 	pid = fork();
 	if (pid == 0) {
 		dup2(pfd[1], 1);
 		dup2(pfd[1], 2);
 		close(pfd[0]);
-		execl("/smallfile", "smallfile", "-n", files, "-d", "20", "--json", dir, (char *)NULL);
+		execl("/smallfile", "smallfile", "-n", files, "-s", size, "-d", "20", "--json", "--mark", dir,
+		    (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);

@@ -5,15 +5,26 @@
 # and an ext4 virtio-blk disk, one boot each, all in one run,
 # printed as a Markdown table of µs/op with ratios.
 #
-#   bench/run-guest.sh [-n FILES] [-r ROUNDS]      (run from the build dir, as root)
+#   bench/run-guest.sh [-n FILES] [-s BYTES] [-r ROUNDS] [-t "TARGET..."] [--requests]
+#   (run from the build dir, as root; TARGETS: fsbridge fsbridge-hints
+#   fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk, all by
+#   default; a column whose target was not run shows -).  --requests:
+#   fsbridge targets log every request (slower) and the requests of each
+#   phase of the last round are counted by opcode.
 set -u
 FILES=2000
+SIZE=1024
 ROUNDS=1
+REQUESTS=0
+TARGETS="fsbridge fsbridge-hints fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-n) FILES=$2; shift 2 ;;
+	-s) SIZE=$2; shift 2 ;;
 	-r) ROUNDS=$2; shift 2 ;;
-	-h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+	-t) TARGETS=$2; shift 2 ;;
+	--requests) REQUESTS=1; shift ;;
+	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
 	*) echo "run-guest.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -32,7 +43,8 @@ trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf --one-file-system "$tmp"' E
 # the guest program is built with the file count baked in: no shell, no
 # argument passing in the guest
 here=$(dirname "$0")
-gcc -O2 -static -DFSB_GUEST_BENCH_FILES="$FILES" -I"$B" -o "$tmp/guest_bench" \
+case "$FILES$SIZE" in *[!0-9]*) echo "run-guest.sh: -n and -s take numbers" >&2; exit 2 ;; esac
+gcc -O2 -static -DFSB_GUEST_BENCH_FILES="$FILES" -DFSB_GUEST_BENCH_SIZE="$SIZE" -I"$B" -o "$tmp/guest_bench" \
 	"$here/guest_bench.c" || exit 1
 # shellcheck disable=SC2046
 gcc -O2 -static -I"$B" $(pkg-config --cflags libbsd-overlay) -o "$tmp/smallfile" \
@@ -59,7 +71,8 @@ run_fsbridge() {
 	local name=$1 cache=$2
 	shift 2
 	mkdir -p "$tmp/fsb"; rm -f "$tmp/fsb.sock"
-	"$FSB" serve --socket "$tmp/fsb.sock" --once "$@" -o "cache=$cache" "$tmp/fsb" 2>"$tmp/fsb.log" & pid=$!
+	[ "$REQUESTS" = 1 ] && set -- "$@" -o debug
+	"$FSB" serve --socket "$tmp/fsb.sock" --once "$@" -o "cache=$cache" "$tmp/fsb" 2>"$tmp/$name.log" & pid=$!
 	wait_sock "$tmp/fsb.sock"
 	APPEND_SHARE="fsbridge.share=share:/mnt" boot "$name" \
 		-chardev socket,id=vfs,path="$tmp/fsb.sock" -device vhost-user-fs-pci,chardev=vfs,tag=share
@@ -83,18 +96,28 @@ run_blk() {
 	APPEND_SHARE="" boot virtio-blk -drive file="$tmp/disk.img",if=virtio,format=raw,cache=unsafe
 }
 
-TARGETS="fsbridge fsbridge-hints fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk"
-for r in $(seq "$ROUNDS"); do
-	run_fsbridge fsbridge auto; mv "$tmp/fsbridge.console" "$tmp/fsbridge.$r"
+for t in $TARGETS; do
+	case " fsbridge fsbridge-hints fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk " in
+	*" $t "*) ;;
+	*) echo "run-guest.sh: unknown target $t (see --help)" >&2; exit 2 ;;
+	esac
+done
+run_target() {
+	case "$1" in
+	fsbridge) run_fsbridge fsbridge auto ;;
 	# auto as launch runs it: with change hints, names and attributes are
 	# cached long (nobody acts on the hints here: the tree is ours alone)
-	exec 3> /dev/null
-	run_fsbridge fsbridge-hints auto --hints-fd 3; mv "$tmp/fsbridge-hints.console" "$tmp/fsbridge-hints.$r"
-	exec 3>&-
-	run_fsbridge fsbridge-always always; mv "$tmp/fsbridge-always.console" "$tmp/fsbridge-always.$r"
-	run_virtiofsd auto; mv "$tmp/virtiofsd-auto.console" "$tmp/virtiofsd-auto.$r"
-	run_virtiofsd always; mv "$tmp/virtiofsd-always.console" "$tmp/virtiofsd-always.$r"
-	run_blk; mv "$tmp/virtio-blk.console" "$tmp/virtio-blk.$r"
+	fsbridge-hints) exec 3> /dev/null; run_fsbridge fsbridge-hints auto --hints-fd 3; exec 3>&- ;;
+	fsbridge-always) run_fsbridge fsbridge-always always ;;
+	virtiofsd-auto) run_virtiofsd auto ;;
+	virtiofsd-always) run_virtiofsd always ;;
+	virtio-blk) run_blk ;;
+	esac
+}
+for r in $(seq "$ROUNDS"); do
+	for t in $TARGETS; do
+		run_target "$t"; mv "$tmp/$t.console" "$tmp/$t.$r"
+	done
 done
 
 # median µs/op of PHASE for TARGET over the rounds
@@ -105,8 +128,8 @@ value() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
-echo "Guest small-file workload: $FILES files of 1 KiB in 20 dirs, TCG guest, median of $ROUNDS run(s)"
-echo "Command: bench/run-guest.sh -n $FILES -r $ROUNDS    ($(date -u +%F), $(nproc) cores, host $(uname -r), guest $(basename "$KERNEL"))"
+echo "Guest small-file workload: $FILES files of $SIZE bytes in 20 dirs, TCG guest, median of $ROUNDS run(s)"
+echo "Command: bench/run-guest.sh -n $FILES -s $SIZE -r $ROUNDS    ($(date -u +%F), $(nproc) cores, host $(uname -r), guest $(basename "$KERNEL"))"
 echo
 echo "| phase | fsbridge auto µs/op | fsbridge auto + hints | fsbridge always | virtiofsd auto | virtiofsd always | virtio-blk ext4 | virtiofsd-auto / fsbridge-auto | virtiofsd-auto / fsbridge-hints | virtiofsd-always / fsbridge-always | fsbridge-always / virtio-blk |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -119,6 +142,29 @@ for t in $TARGETS; do
 	tot=$(cat "$tmp/$t".* | grep '^bench: {' | sed -E 's/.*"total_usec":([0-9]+).*/\1/' | awk '{s+=$1} END {printf "%.2f", s/1e6}')
 	echo "# $t: all phases together ${tot} s (summed over rounds)"
 done
+# --requests: the requests of each phase, between the STATFS marks
+# smallfile --mark sends before each phase and after the last
+if [ "$REQUESTS" = 1 ]; then
+	for t in $TARGETS; do
+		[ -s "$tmp/$t.log" ] || continue
+		echo
+		echo "Requests $t's server saw per phase (last round):"
+		echo
+		awk 'BEGIN { split("create stat read readdir stat-warm read-warm unlink", name, " ") }
+			/^fsbridge: unique: [0-9]+, opcode: / {
+				op = $5
+				if (op == "STATFS") { ph++; next }
+				if (ph >= 1 && ph <= 7) { n[ph]++; c[ph, op]++; ops[op] = 1 }
+			}
+			END {
+				for (p = 1; p <= 7; p++) {
+					line = ""
+					for (op in ops) if (c[p, op] > 0) line = line " " op " " c[p, op]
+					printf "| %s | %d |%s |\n", name[p], n[p], line
+				}
+			}' "$tmp/$t.log"
+	done
+fi
 for t in $TARGETS; do
 	grep -q '^bench: {"phase":"unlink"' "$tmp/$t".* || { echo "# $t did not finish; console:"; tail -5 "$tmp/$t".1 | sed 's/^/#   /'; }
 done

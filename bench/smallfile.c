@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ struct config {
 	unsigned dirs;
 	size_t size;
 	bool json;
+	bool mark;
 	const char *dir;
 };
 
@@ -69,7 +71,7 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: %s [-n FILES] [-d DIRS] [-s SIZE] [--json] DIR\n"
+	fprintf(f, "usage: %s [-n FILES] [-d DIRS] [-s SIZE] [--json] [--mark] DIR\n"
 	    "\n"
 	    "Run a small-file workload inside the empty directory DIR and print\n"
 	    "microseconds per operation for each phase.  DIR is empty again at\n"
@@ -80,6 +82,9 @@ usage(FILE *f)
 	    "              at most FILES)\n"
 	    "  -s SIZE     bytes per file (default %u, at most %u)\n"
 	    "  --json      one JSON object per phase and line\n"
+	    "  --mark      statfs(2) DIR before each phase and after the last,\n"
+	    "              untimed: a STATFS request that marks where each phase\n"
+	    "              starts in a file server's log\n"
 	    "  -h, --help  this help\n",
 	    progname, DEFAULT_FILES, MAX_FILES, DEFAULT_DIRS, DEFAULT_SIZE,
 	    MAX_SIZE);
@@ -136,13 +141,14 @@ parse_args(int argc, char **argv, struct config *cfg)
 {
 	static const struct option longopts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "mark", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool dirs_given = false;
 	int c;
 
-	*cfg = (struct config){ DEFAULT_FILES, DEFAULT_DIRS, DEFAULT_SIZE, false, NULL };
+	*cfg = (struct config){ DEFAULT_FILES, DEFAULT_DIRS, DEFAULT_SIZE, false, false, NULL };
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":n:d:s:h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -158,6 +164,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 'j':
 			cfg->json = true;
+			break;
+		case 'm':
+			cfg->mark = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -556,17 +565,30 @@ alloc_buffers(struct tree *t)
 		t->wbuf[i] = (char)('a' + i % 26);
 }
 
+/* --mark: one STATFS request at a phase boundary. */
+static void
+mark_phase(const struct tree *t)
+{
+	struct statfs sfs;
+
+	if (t->cfg->mark)
+		(void)fstatfs(t->root, &sfs);
+}
+
 static int
 run_phases(struct tree *t)
 {
 	for (size_t i = 0; i < NPHASES; i++) {
-		uint64_t start = now_usec();
+		uint64_t start;
 
+		mark_phase(t);
+		start = now_usec();
 		if (phases[i].run(t) != 0)
 			return -1;
 		if (print_phase(t->cfg, &phases[i], now_usec() - start) != 0)
 			return -1;
 	}
+	mark_phase(t);
 	return 0;
 }
 

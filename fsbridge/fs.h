@@ -34,6 +34,8 @@ struct fs {
 	bool estale_vanished;	/* ESTALE for a node whose file has no name left
 				 * and that the client has not open: a guest
 				 * (no notifications) then walks the path again */
+	bool auto_inval_data;	/* the kernel drops a file's pages when a fresh
+				 * mtime differs (not for guests: OPEN checks) */
 	bool readdirplus_all;	/* every listing chunk with attributes, not the first only */
 	/* no-open mode: handles of created files, oldest first (see
 	 * fs_create); a kernel that knows no-open never releases them */

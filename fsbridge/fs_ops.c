@@ -1494,8 +1494,10 @@ fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 	}
 	/* where no watcher reports changes, the kernel compares mtime and
 	 * size at each revalidation and drops stale pages itself */
-	if (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)
+	if (fs->auto_inval_data && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA))
 		conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
+	else
+		conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* flock and POSIX locks stay with the client's kernel */
 	conn->want &= ~(FUSE_CAP_FLOCK_LOCKS | FUSE_CAP_POSIX_LOCKS);
 	/* without OPEN the server cannot truncate at open: let the kernel
@@ -1566,6 +1568,7 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 	int rc;
 
 	memset(fs, 0, sizeof(*fs));
+	fs->auto_inval_data = true;
 	fs->policy = *policy;
 	fs->backend = backend;
 	rc = backend->ops->root(backend, &root);

@@ -292,6 +292,14 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	 * is a GETATTR, and it sends a SETATTR for the times at every close
 	 * after a write and at every unlink */
 	t->fs->writeback = false;
+	/* a guest's file data is checked at each OPEN instead (keep_cache
+	 * only while mtime and size are what it last read or wrote; with
+	 * cache=always nobody else writes): the kernel's own mtime check at
+	 * each attribute refresh would drop the pages of every file it has
+	 * written, whose cached mtime stays the one of its creation (without
+	 * writeback caching a guest does not update times itself).  A size
+	 * change still drops them. */
+	t->fs->auto_inval_data = false;
 	t->se = rc == 0 ? fuse_session_new(&args, &fs_ops, sizeof(fs_ops), t->fs) : NULL;
 	fuse_opt_free_args(&args);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* the session wants an fd */
