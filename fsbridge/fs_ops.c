@@ -360,7 +360,10 @@ fs_kill_suidgid(struct fs *fs, struct inode *in, struct backend_file *bf)
 	if ((st.st_mode & kill) == 0)
 		return;
 	sa.mode = st.st_mode & 07777 & ~kill;
-	(void)fs->backend->ops->setattr(fs->backend, in, bf, &sa, &st);
+	/* the kernel keeps the mode it had cached (a host mount's writeback
+	 * path asks for no fresh attributes after the write): tell it */
+	if (fs->backend->ops->setattr(fs->backend, in, bf, &sa, &st) == 0 && fs->se != NULL)
+		fuse_lowlevel_notify_inval_inode(fs->se, in->nodeid, -1, 0);
 }
 
 static int

@@ -10,13 +10,59 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <libutil.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "fs.h"
+#include "fuse_killpriv.h"
 #include "log.h"
 #include "mount_opts.h"
+
+/*
+ * /dev/fuse read and written by us rather than libfuse, only to see each
+ * request and reply whole: an INIT offering FUSE_HANDLE_KILLPRIV_V2 gets
+ * it in its reply, and each request's kill flag reaches the ops
+ * (fuse_killpriv.c).  A request is read and answered on one thread.
+ */
+static __thread bool transport_fuse_init_killpriv;
+
+static ssize_t
+transport_fuse_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	if (n > 0) {
+		transport_fuse_init_killpriv = fuse_killpriv_init_offered(buf, (size_t)n);
+		fs_request_kill_suidgid = fuse_killpriv_request_kills(buf, (size_t)n);
+	}
+	return n;
+}
+
+static ssize_t
+transport_fuse_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	char reply[256];
+	size_t len = 0;
+	int i;
+
+	if (transport_fuse_init_killpriv) {
+		transport_fuse_init_killpriv = false;
+		for (i = 0; i < count && len + iov[i].iov_len <= sizeof(reply); i++) {
+			memcpy(reply + len, iov[i].iov_base, iov[i].iov_len);
+			len += iov[i].iov_len;
+		}
+		if (i == count && fuse_killpriv_patch_init_reply(reply, len) == 0)
+			return write(fd, reply, len);
+	}
+	return writev(fd, iov, count);
+}
+
+static const struct fuse_custom_io transport_fuse_io = {
+	.read = transport_fuse_read,
+	.writev = transport_fuse_writev,
+};
 
 static int
 transport_fuse_args(const struct mount_opts *mo, struct fuse_args *args)
@@ -124,6 +170,10 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 		goto out_session;
 	if (fuse_session_mount(se, mo->mnt) != 0)
 		goto out_signals;
+	if (fuse_session_custom_io(se, &transport_fuse_io, fuse_session_fd(se)) != 0) {
+		log_error("cannot take over /dev/fuse I/O");
+		goto out_unmount;
+	}
 	if (!mo->foreground)
 		log_init(true, mo->debug);
 	if (fuse_daemonize(mo->foreground) != 0) {

@@ -14,8 +14,6 @@
 #include <fcntl.h>
 #include <linux/fuse.h>
 #include <signal.h>
-#include <stdbool.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 #include "backend_nfs.h"
 #include "cli.h"
 #include "fs.h"
+#include "fuse_killpriv.h"
 #include "fuse_request_check.h"
 #include "log.h"
 #include "serve_opts.h"
@@ -96,29 +95,18 @@ vhost_scatter(const struct vu_chain *chain, const struct iovec *iov, int count)
 	return written;
 }
 
-/*
- * libfuse 3.14 does not know FUSE_HANDLE_KILLPRIV_V2, so it is added to
- * its INIT reply here.  With it the guest kernel stops asking for
- * security.capability before every write (a round trip per write) and
- * leaves clearing setuid/setgid to the server (fs_kill_suidgid).
- */
+/* A successful INIT reply with FUSE_HANDLE_KILLPRIV_V2 added
+ * (fuse_killpriv.c); -1 if it is not one. */
 static ssize_t
 vhost_init_reply_killpriv(struct vhost_reply *r, const struct iovec *iov, int count)
 {
 	char reply[sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)];
-	struct fuse_out_header oh;
-	struct fuse_init_out io;
 	struct iovec one;
 	size_t len;
 
 	len = vhost_gather(reply, sizeof(reply), iov, (unsigned)count);
-	memcpy(&oh, reply, sizeof(oh));
-	if (len < sizeof(oh) + offsetof(struct fuse_init_out, flags) + sizeof(io.flags) ||
-	    oh.error != 0 || oh.len != len)
+	if (fuse_killpriv_patch_init_reply(reply, len) != 0)
 		return -1;
-	memcpy(&io, reply + sizeof(oh), len - sizeof(oh));
-	io.flags |= FUSE_HANDLE_KILLPRIV_V2;
-	memcpy(reply + sizeof(oh), &io, len - sizeof(oh));
 	one.iov_base = reply;
 	one.iov_len = len;
 	r->written = vhost_scatter(r->chain, &one, 1);
@@ -146,48 +134,6 @@ vhost_io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		return n;
 	r->written = vhost_scatter(r->chain, iov, count);
 	return (ssize_t)total;
-}
-
-/* The kill-suid/sgid flag of a checked request (fs_request_kill_suidgid). */
-static bool
-vhost_request_kills_suidgid(const char *req)
-{
-	const struct fuse_in_header *h = (const void *)req;
-	const char *arg = req + sizeof(*h);
-	struct fuse_write_in w;
-	struct fuse_setattr_in sa;
-	struct fuse_open_in o;
-	struct fuse_create_in c;
-
-	switch (h->opcode) {
-	case FUSE_WRITE:
-		memcpy(&w, arg, sizeof(w));
-		return (w.write_flags & FUSE_WRITE_KILL_SUIDGID) != 0;
-	case FUSE_SETATTR:
-		memcpy(&sa, arg, sizeof(sa));
-		return (sa.valid & FATTR_KILL_SUIDGID) != 0;
-	case FUSE_OPEN:
-		memcpy(&o, arg, sizeof(o));
-		return (o.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
-	case FUSE_CREATE:
-		memcpy(&c, arg, sizeof(c));
-		return (c.open_flags & FUSE_OPEN_KILL_SUIDGID) != 0;
-	default:
-		return false;
-	}
-}
-
-/* An INIT whose client offers FUSE_HANDLE_KILLPRIV_V2. */
-static bool
-vhost_init_offers_killpriv(const char *req)
-{
-	const struct fuse_in_header *h = (const void *)req;
-	struct fuse_init_in in = { 0 };
-
-	if (h->opcode != FUSE_INIT)
-		return false;
-	memcpy(&in, req + sizeof(*h), 16);	/* major, minor, readahead, flags */
-	return in.major == FUSE_KERNEL_VERSION && (in.flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 }
 
 static ssize_t
@@ -235,8 +181,8 @@ vhost_handle(void *ctx, unsigned queue_index, const struct vu_chain *chain)
 	}
 	fbuf.mem = vhost_reqbuf;
 	fbuf.size = len;
-	reply.init_killpriv = vhost_init_offers_killpriv(vhost_reqbuf);
-	fs_request_kill_suidgid = vhost_request_kills_suidgid(vhost_reqbuf);
+	reply.init_killpriv = fuse_killpriv_init_offered(vhost_reqbuf, len);
+	fs_request_kill_suidgid = fuse_killpriv_request_kills(vhost_reqbuf, len);
 	vhost_current = &reply;
 	fuse_session_process_buf(t->se, &fbuf);
 	vhost_current = NULL;

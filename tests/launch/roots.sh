@@ -63,12 +63,14 @@ out=$(L --isolated -- sh -c '[ -c /dev/null ] && [ -d /proc/self/fd ] && [ -d /s
 check "... /dev, /proc, /sys are there, the directory is the same (got '$out')" [ "$out" = "$proj" ]
 out=$(L --isolated -- sh -c '[ -e /fsb ] && echo visible || echo hidden' < /dev/null)
 check "... the agent's own mounts are not visible (got '$out')" [ "$out" = hidden ]
-L --isolated -- sh -c 'echo A > /tmp/x; sleep 4; cat /tmp/x' < /dev/null > "$tmp/i1" &
+# (a name the host's own /tmp, which the guest's root shows, does not have)
+x=/tmp/$(basename "$tmp")-iso
+L --isolated -- sh -c 'echo A > "$1"; sleep 4; cat "$1"' _ "$x" < /dev/null > "$tmp/i1" &
 p1=$!
 sleep 2
-L --isolated -- sh -c 'cat /tmp/x 2>/dev/null || echo none; echo B > /tmp/x' < /dev/null > "$tmp/i2"
+L --isolated -- sh -c 'cat "$1" 2>/dev/null || echo none; echo B > "$1"' _ "$x" < /dev/null > "$tmp/i2"
 wait $p1
-check "... two isolated commands at once do not see each other's files" \
+check "... two isolated commands at once do not see each other's files (got '$(cat "$tmp/i1")' and '$(cat "$tmp/i2")')" \
 	bash -c '[ "$(cat "$1")" = A ] && [ "$(cat "$2")" = none ]' _ "$tmp/i1" "$tmp/i2"
 out=$(L -- sh -c 'wc -l < /proc/self/mountinfo' < /dev/null)
 check "... their mounts went with them ($mounts_before mounts before, $out after)" \
