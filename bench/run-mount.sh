@@ -18,10 +18,15 @@ BINDFS=${BINDFS:-bindfs}
 WORK=
 MOUNTED=		# "kind:mountpoint" of our live mount, if any
 TARGETS=()		# targets measured, in column order
+REF=			# --ref: another fsbridge binary, a column of its own
+SF_ARGS=()		# -s/-w for smallfile
+SIZE=
+CHUNK=
 
 usage() {
 	cat <<EOF
-usage: $PROG [-n FILES] [-r ROUNDS] [--fsbridge PATH] [--dir BASE] [--keep]
+usage: $PROG [-n FILES] [-s BYTES] [-w CHUNK] [-r ROUNDS] [--fsbridge PATH] [--ref PATH]
+       [--dir BASE] [--keep]
 
 Run bench/smallfile on native disk, an fsbridge mount (default options),
 an fsbridge mount with -o cache=none and a bindfs mount, ROUNDS times in
@@ -29,9 +34,13 @@ alternating order, and print the median microseconds per operation of
 each phase as a Markdown table.  Run it from the build directory.
 
   -n FILES         files in the workload (default 10000)
+  -s BYTES         bytes per file (smallfile's default: 1024)
+  -w CHUNK         write each file in write(2) calls of CHUNK bytes
   -r ROUNDS        rounds over all targets (default 3)
   --fsbridge PATH  the fsbridge binary (default \$FSBRIDGE or
                    ./fsbridge/fsbridge)
+  --ref PATH       also mount with another fsbridge binary (an earlier
+                   build, say) in a column "fsbridge ref", with ref/fsbridge
   --dir BASE       make the temp dirs under BASE (default \$TMPDIR or /tmp);
                    native and all mount sources live there
   --keep           keep the temp dir with the raw per-run results
@@ -62,6 +71,10 @@ parse_args() {
 		case $1 in
 		-n) [ $# -ge 2 ] || bad_usage "-n needs a value"
 		    need_count -n "$2"; FILES=$2; shift ;;
+		-s) [ $# -ge 2 ] || bad_usage "-s needs a value"
+		    need_count -s "$2"; SF_ARGS+=(-s "$2"); SIZE=$2; shift ;;
+		-w) [ $# -ge 2 ] || bad_usage "-w needs a value"
+		    need_count -w "$2"; SF_ARGS+=(-w "$2"); CHUNK=$2; shift ;;
 		-r) [ $# -ge 2 ] || bad_usage "-r needs a value"
 		    need_count -r "$2"; ROUNDS=$2; shift ;;
 		--fsbridge) [ $# -ge 2 ] || bad_usage "--fsbridge needs a value"
@@ -70,6 +83,9 @@ parse_args() {
 		--dir) [ $# -ge 2 ] || bad_usage "--dir needs a value"
 		    BASE=$2; shift ;;
 		--dir=*) BASE=${1#*=} ;;
+		--ref) [ $# -ge 2 ] || bad_usage "--ref needs a value"
+		    REF=$2; shift ;;
+		--ref=*) REF=${1#*=} ;;
 		--keep) KEEP=1 ;;
 		-h|--help) usage; exit 0 ;;
 		*) bad_usage "unknown argument '$1'" ;;
@@ -82,6 +98,7 @@ check_tools() {
 	[ -x "$SMALLFILE" ] || die "$SMALLFILE not found; run from the build dir after 'make bench/smallfile' or set SMALLFILE"
 	[ -x "$FSBRIDGE" ] || die "$FSBRIDGE not found; run from the build dir or give --fsbridge PATH"
 	[ -d "$BASE" ] || die "--dir $BASE is not a directory"
+	[ -z "$REF" ] || [ -x "$REF" ] || die "--ref $REF is not an executable"
 	if [ "$(id -u)" -ne 0 ]; then
 		if [ ! -r /dev/fuse ] || [ ! -w /dev/fuse ]; then
 			die "cannot use /dev/fuse; run as root or a user allowed to mount FUSE"
@@ -155,6 +172,7 @@ mount_target() {
 	native) return 0 ;;
 	fsbridge) cmd=("$FSBRIDGE" mount) ;;
 	fsbridge-nocache) cmd=("$FSBRIDGE" mount -o cache=none) ;;
+	fsbridge-ref) cmd=("$REF" mount) ;;
 	bindfs) cmd=("$BINDFS"); kind=fuse ;;
 	esac
 	"${cmd[@]}" "$src" "$mnt" || die "mounting $name failed: ${cmd[*]} $src $mnt"
@@ -166,6 +184,7 @@ setup_targets() {
 	local t
 
 	TARGETS=(native fsbridge fsbridge-nocache)
+	[ -z "$REF" ] || TARGETS+=(fsbridge-ref)
 	if command -v "$BINDFS" >/dev/null; then
 		TARGETS+=(bindfs)
 	else
@@ -183,7 +202,7 @@ run_one() {
 	local target=$1 round=$2 out=$WORK/run.json
 
 	mount_target "$target"
-	"$SMALLFILE" --json -n "$FILES" "$WORK/$target" >"$out" ||
+	"$SMALLFILE" --json -n "$FILES" ${SF_ARGS[@]+"${SF_ARGS[@]}"} "$WORK/$target" >"$out" ||
 		die "smallfile failed on $target (round $round)"
 	unmount_current || die "could not unmount ${MOUNTED#*:}"
 	awk -v t="$target" -v r="$round" '
@@ -222,13 +241,13 @@ print_header() {
 	echo
 	echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(uname -s) $(uname -r) $(uname -m); native and mount sources on $fstype; load average at the end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 	echo
-	echo "Workload: bench/smallfile -n $FILES: $FILES files of 1024 bytes in $((FILES < 100 ? FILES : 100)) dirs; median of $ROUNDS interleaved round(s); µs per operation"
+	echo "Workload: bench/smallfile -n $FILES${SF_ARGS[*]+ ${SF_ARGS[*]}}: $FILES files of ${SIZE:-1024} bytes${CHUNK:+ written $CHUNK bytes per write(2)} in $((FILES < 100 ? FILES : 100)) dirs; median of $ROUNDS interleaved round(s); µs per operation"
 	echo
 }
 
 # Medians per target and phase, then the Markdown table.
 print_table() {
-	awk -v targets="${TARGETS[*]}" '
+	awk -v targets="${TARGETS[*]}" -v hasref="${REF:+1}" '
 		function median(arr, key,   n, i, j, v, a) {
 			n = cnt[key]
 			for (i = 1; i <= n; i++) a[i] = arr[key, i]
@@ -240,11 +259,12 @@ print_table() {
 		}
 		function cell(v) { return v == "" ? "–" : sprintf("%.2f", v) }
 		function ratio(a, b) { return a == "" || b == "" || b == 0 ? "–" : sprintf("%.2f×", a / b) }
-		function title(t) { return t == "fsbridge-nocache" ? "fsbridge cache=none" : t }
+		function title(t) { return t == "fsbridge-nocache" ? "fsbridge cache=none" : t == "fsbridge-ref" ? "fsbridge ref" : t }
 		function row(name, nops, m,   i, line) {
 			line = "| " name " | " nops " |"
 			for (i = 1; i <= nt; i++) line = line " " cell(m[tg[i]]) " |"
-			print line " " ratio(m["fsbridge"], m["native"]) " | " ratio(m["bindfs"], m["fsbridge"]) " |"
+			line = line " " ratio(m["fsbridge"], m["native"]) " | " ratio(m["bindfs"], m["fsbridge"]) " |"
+			print line (hasref ? " " ratio(m["fsbridge-ref"], m["fsbridge"]) " |" : "")
 		}
 		{
 			key = $1 SUBSEP $3
@@ -257,8 +277,8 @@ print_table() {
 			nt = split(targets, tg, " ")
 			line = "| phase | ops |"; rule = "| --- | ---: |"
 			for (i = 1; i <= nt; i++) { line = line " " title(tg[i]) " |"; rule = rule " ---: |" }
-			print line " fsbridge/native | bindfs/fsbridge |"
-			print rule " ---: | ---: |"
+			print line " fsbridge/native | bindfs/fsbridge |" (hasref ? " ref/fsbridge |" : "")
+			print rule " ---: | ---: |" (hasref ? " ---: |" : "")
 			for (p = 1; p <= np; p++) {
 				split("", m)
 				for (i = 1; i <= nt; i++) {

@@ -37,6 +37,7 @@ struct config {
 	unsigned files;
 	unsigned dirs;
 	size_t size;
+	size_t chunk;		/* bytes per write(2) at create; 0: the whole file */
 	bool json;
 	bool mark;
 	const char *dir;
@@ -71,7 +72,7 @@ on_signal(int sig)
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: %s [-n FILES] [-d DIRS] [-s SIZE] [--json] [--mark] DIR\n"
+	fprintf(f, "usage: %s [-n FILES] [-d DIRS] [-s SIZE] [-w CHUNK] [--json] [--mark] DIR\n"
 	    "\n"
 	    "Run a small-file workload inside the empty directory DIR and print\n"
 	    "microseconds per operation for each phase.  DIR is empty again at\n"
@@ -81,6 +82,8 @@ usage(FILE *f)
 	    "  -d DIRS     directories the files are spread over (default %u,\n"
 	    "              at most FILES)\n"
 	    "  -s SIZE     bytes per file (default %u, at most %u)\n"
+	    "  -w CHUNK    write each file in write(2) calls of CHUNK bytes\n"
+	    "              (default: the whole file in one)\n"
 	    "  --json      one JSON object per phase and line\n"
 	    "  --mark      statfs(2) DIR before each phase and after the last,\n"
 	    "              untimed: a STATFS request that marks where each phase\n"
@@ -148,9 +151,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 	bool dirs_given = false;
 	int c;
 
-	*cfg = (struct config){ DEFAULT_FILES, DEFAULT_DIRS, DEFAULT_SIZE, false, false, NULL };
+	*cfg = (struct config){ DEFAULT_FILES, DEFAULT_DIRS, DEFAULT_SIZE, 0, false, false, NULL };
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":n:d:s:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":n:d:s:w:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			cfg->files = parse_count(optarg, 'n', 1, MAX_FILES);
@@ -161,6 +164,9 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case 's':
 			cfg->size = parse_count(optarg, 's', 0, MAX_SIZE);
+			break;
+		case 'w':
+			cfg->chunk = parse_count(optarg, 'w', 1, MAX_SIZE);
 			break;
 		case 'j':
 			cfg->json = true;
@@ -291,12 +297,17 @@ read_all(int fd, char *buf, size_t cap)
 static int
 create_one(struct tree *t, const char *name)
 {
-	int fd, err;
+	int fd, err = 0;
 
 	fd = openat(t->root, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return fail("create", name, "open", errno);
-	err = write_all(fd, t->wbuf, t->cfg->size);
+	for (size_t done = 0, part; err == 0 && done < t->cfg->size; done += part) {
+		part = t->cfg->size - done;
+		if (t->cfg->chunk > 0 && part > t->cfg->chunk)
+			part = t->cfg->chunk;
+		err = write_all(fd, t->wbuf + done, part);
+	}
 	if (err != 0) {
 		close(fd);
 		return fail("create", name, "write", err);
