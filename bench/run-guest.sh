@@ -9,8 +9,8 @@
 #   (run from the build dir, as root; TARGETS: fsbridge fsbridge-hints
 #   fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk, all by
 #   default; a column whose target was not run shows -).  --requests:
-#   fsbridge targets log every request (slower) and the requests of each
-#   phase of the last round are counted by opcode.
+#   the servers (fsbridge and virtiofsd) log every request (slower) and
+#   the requests of each phase of the last round are counted by opcode.
 set -u
 FILES=2000
 SIZE=1024
@@ -82,8 +82,10 @@ run_fsbridge() {
 run_virtiofsd() {
 	local cache=$1
 	mkdir -p "$tmp/vfsd"; rm -f "$tmp/vfsd.sock"
+	local debug=()
+	[ "$REQUESTS" = 1 ] && debug=(-d)
 	"$VIRTIOFSD" --socket-path="$tmp/vfsd.sock" -o source="$tmp/vfsd" -o cache="$cache" \
-		-o sandbox=namespace >"$tmp/vfsd.log" 2>&1 & pid=$!
+		-o sandbox=namespace ${debug[@]+"${debug[@]}"} >"$tmp/virtiofsd-$cache.log" 2>&1 & pid=$!
 	wait_sock "$tmp/vfsd.sock"
 	APPEND_SHARE="fsbridge.share=share:/mnt" boot "virtiofsd-$cache" \
 		-chardev socket,id=vfs,path="$tmp/vfsd.sock" -device vhost-user-fs-pci,chardev=vfs,tag=share
@@ -151,8 +153,8 @@ if [ "$REQUESTS" = 1 ]; then
 		echo "Requests $t's server saw per phase (last round):"
 		echo
 		awk 'BEGIN { split("create stat read readdir stat-warm read-warm unlink", name, " ") }
-			/^fsbridge: unique: [0-9]+, opcode: / {
-				op = $5
+			/unique: [0-9]+, opcode: [A-Z_]+ / {
+				op = $0; sub(/.*opcode: /, "", op); sub(/ .*/, "", op)
 				if (op == "STATFS") { ph++; next }
 				if (ph >= 1 && ph <= 7) { n[ph]++; c[ph, op]++; ops[op] = 1 }
 			}
