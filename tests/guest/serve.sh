@@ -8,11 +8,7 @@
 # was acknowledged, and the next guest is served.  TAP, plan at the end.
 set -u
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+. "$(dirname "$0")/../tap.sh"
 
 B=${top_builddir:-.}
 QEMU=${FSBRIDGE_QEMU:-qemu-system-x86_64}

@@ -5,10 +5,7 @@
 # daemon killed with SIGKILL leaves a dead mount that mount names and
 # umount clears.  TAP.
 set -u
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+. "$(dirname "$0")/../tap.sh"
 if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
 	echo "1..0 # SKIP needs root, /dev/fuse and FSBRIDGE"; exit 0
 fi
