@@ -54,23 +54,25 @@ fi
 # setuid/setgid files the host made (the share never sets those bits): a
 # user without CAP_FSETID who writes or truncates one clears setuid, and
 # setgid when group-executable; root's write keeps them -- as on a local
-# disk, with the server clearing them for the kernel (FUSE_HANDLE_KILLPRIV_V2)
+# disk, with the server clearing them for the kernel (FUSE_HANDLE_KILLPRIV_V2).
+# (A setgid file without group execute is left out: the protocol keeps
+# its bit, while kernels since 6.2 clear it on a local disk when the
+# writer is not in the file's group.)
 if command -v setpriv > /dev/null; then
 	chmod 755 "$tmp"
-	for f in kill-write:6777 kill-trunc:4777 keep-sgid:2766 keep-root:4755; do
+	for f in kill-write:6777 kill-trunc:4777 keep-root:4755; do
 		echo a > "$tmp/src/${f%%:*}" && chmod "${f#*:}" "$tmp/src/${f%%:*}"
 	done
 	"$FSBRIDGE" mount -o allow_other "$tmp/src" "$tmp/dead"
 	nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 	nobody sh -c 'echo x >> "$1"' _ "$tmp/dead/kill-write"
 	nobody truncate -s 0 "$tmp/dead/kill-trunc"
-	nobody sh -c 'echo x >> "$1"' _ "$tmp/dead/keep-sgid"
 	echo x >> "$tmp/dead/keep-root"
-	modes=$(stat -c %a "$tmp/dead/kill-write" "$tmp/dead/kill-trunc" "$tmp/dead/keep-sgid" "$tmp/dead/keep-root" | tr '\n' ' ')
+	modes=$(stat -c %a "$tmp/dead/kill-write" "$tmp/dead/kill-trunc" "$tmp/dead/keep-root" | tr '\n' ' ')
 	check "an unprivileged write/truncate clears setuid (and group-executable setgid), root's keeps it ($modes)" \
-		[ "$modes" = "777 777 2766 4755 " ]
+		[ "$modes" = "777 777 4755 " ]
 	check "... on the host too" \
-		[ "$(stat -c %a "$tmp/src/kill-write" "$tmp/src/kill-trunc" "$tmp/src/keep-sgid" "$tmp/src/keep-root" | tr '\n' ' ')" = "777 777 2766 4755 " ]
+		[ "$(stat -c %a "$tmp/src/kill-write" "$tmp/src/kill-trunc" "$tmp/src/keep-root" | tr '\n' ' ')" = "777 777 4755 " ]
 	"$FSBRIDGE" umount "$tmp/dead"
 fi
 echo "1..$n"
