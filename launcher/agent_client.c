@@ -10,11 +10,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
-#define LIBBSD_OPENBSD_VIS 1
-#include <vis.h>
 
 #include "agent_client.h"
 #include "frame_io.h"
+#include "guest_text.h"
 #include "rawterm.h"
 #include "state_dir.h"
 
@@ -328,11 +327,9 @@ stream(const char *state)
 			return exit_code(buf, h.len);
 		case AP_ERROR: {
 			/* the guest's words: printable, never terminal controls */
-			static char text[4 * 1024 + 1];
+			static char text[GUEST_TEXT_BUF];
 
-			strnvisx(text, sizeof(text), (const char *)buf, h.len < 1024 ? h.len : 1024,
-			    VIS_CSTYLE | VIS_NL | VIS_TAB | VIS_OCTAL);
-			fprintf(stderr, "launch: %s\n", text);
+			fprintf(stderr, "launch: %s\n", guest_text(text, buf, h.len));
 			return LAUNCH_EXIT_FAIL;
 		}
 		}

@@ -12,10 +12,9 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#define LIBBSD_OPENBSD_VIS 1
-#include <vis.h>
 
 #include "frame_io.h"
+#include "guest_text.h"
 #include "relay.h"
 
 struct client {
@@ -178,12 +177,9 @@ agent_frame(const struct ap_hdr *h, const unsigned char *buf)
 	if (h->session == 0) {
 		if (h->type == AP_ERROR) {
 			/* the guest's words, made printable for the log */
-			static char text[4 * 1024 + 1];
-			size_t n = h->len < 1024 ? h->len : 1024;
+			static char text[GUEST_TEXT_BUF];
 
-			strnvisx(text, sizeof(text), (const char *)buf, n,
-			    VIS_CSTYLE | VIS_NL | VIS_TAB | VIS_OCTAL);
-			fprintf(stderr, "supervisor: agent: %s\n", text);
+			fprintf(stderr, "supervisor: agent: %s\n", guest_text(text, buf, h->len));
 		}
 		return;
 	}
