@@ -8,7 +8,8 @@
 #   bench/run-guest.sh [-n FILES] [-s BYTES] [-r ROUNDS] [-t "TARGET..."] [--requests]
 #   (run from the build dir, as root; TARGETS: fsbridge fsbridge-hints
 #   fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk, all by
-#   default; a column whose target was not run shows -).  --requests:
+#   default; a column whose target was not run shows -; fsbridge-noxattr,
+#   cache=auto with xattr=none as virtiofsd's default, only if asked).  --requests:
 #   the servers (fsbridge and virtiofsd) log every request (slower) and
 #   the requests of each phase of the last round are counted by opcode.
 set -u
@@ -99,7 +100,7 @@ run_blk() {
 }
 
 for t in $TARGETS; do
-	case " fsbridge fsbridge-hints fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk " in
+	case " fsbridge fsbridge-hints fsbridge-always fsbridge-noxattr virtiofsd-auto virtiofsd-always virtio-blk " in
 	*" $t "*) ;;
 	*) echo "run-guest.sh: unknown target $t (see --help)" >&2; exit 2 ;;
 	esac
@@ -111,6 +112,7 @@ run_target() {
 	# cached long (nobody acts on the hints here: the tree is ours alone)
 	fsbridge-hints) exec 3> /dev/null; run_fsbridge fsbridge-hints auto --hints-fd 3; exec 3>&- ;;
 	fsbridge-always) run_fsbridge fsbridge-always always ;;
+	fsbridge-noxattr) run_fsbridge fsbridge-noxattr auto -o xattr=none ;;
 	virtiofsd-auto) run_virtiofsd auto ;;
 	virtiofsd-always) run_virtiofsd always ;;
 	virtio-blk) run_blk ;;
@@ -140,6 +142,17 @@ for ph in create stat read readdir stat-warm read-warm unlink; do
 	va=$(value virtiofsd-auto $ph); vw=$(value virtiofsd-always $ph); b=$(value virtio-blk $ph)
 	echo "| $ph | $f | $fh | $fa | $va | $vw | $b | $(ratio "$va" "$f") | $(ratio "$va" "$fh") | $(ratio "$vw" "$fa") | $(ratio "$fa" "$b") |"
 done
+case " $TARGETS " in
+*" fsbridge-noxattr "*)
+	# virtiofsd keeps xattrs off unless told (-o xattr): like for like
+	echo
+	echo "| phase | fsbridge auto xattr=none | virtiofsd auto | virtiofsd-auto / fsbridge-noxattr |"
+	echo "| --- | ---: | ---: | ---: |"
+	for ph in create stat read readdir stat-warm read-warm unlink; do
+		f=$(value fsbridge-noxattr $ph); va=$(value virtiofsd-auto $ph)
+		echo "| $ph | $f | $va | $(ratio "$va" "$f") |"
+	done ;;
+esac
 for t in $TARGETS; do
 	tot=$(cat "$tmp/$t".* | grep '^bench: {' | sed -E 's/.*"total_usec":([0-9]+).*/\1/' | awk '{s+=$1} END {printf "%.2f", s/1e6}')
 	echo "# $t: all phases together ${tot} s (summed over rounds)"
