@@ -114,99 +114,23 @@
 
 #include "backend.h"
 #include "backend_nfs.h"
+#include "nfs_int.h"
 
 #define NFS_POOL_DEFAULT	4
 #define NFS_POOL_MAX		64
-#define NFS_RPC_TIMEOUT_MS	10000	/* no request waits longer */
 #define NFS_PROBE_TIMEOUT_MS	5000
-#define NFS_PATH_MAX		4096
 /* libnfs 4.0 encodes an NFSv4 COMPOUND into a 4 KiB buffer: a WRITE
  * carries at most this much (with room for the file handle) */
 #define NFS4_WRITE_MAX		3584
 
-struct nfs_conn {
-	pthread_mutex_t lock;
-	struct nfs_context *nfs;	/* NULL while disconnected */
-	unsigned int gen;		/* bumped at each (re)connection */
-	unsigned int index;
-};
-
-/*
- * Identity.  The inode table keys inodes by (dev, ino); over NFS st_ino
- * is the server's fileid and dev a generation of ours, 0 at first.  When
- * a fileid the table still holds comes back as another type of file (the
- * server reused the number after the old file was deleted), the client
- * must not see the old inode change type (its kernel would refuse it with
- * EIO): that fileid gets a new generation, remembered here.
- */
-struct nfs_reused {
-	RB_ENTRY(nfs_reused) entry;
-	uint64_t ino;
-	uint64_t dev;
-};
-
+/* The fileids given a new generation (nfs_int.h: Identity). */
 static int
 nfs_reused_cmp(const struct nfs_reused *a, const struct nfs_reused *b)
 {
 	return a->ino < b->ino ? -1 : a->ino > b->ino;
 }
 
-RB_HEAD(nfs_reused_tree, nfs_reused);
 RB_GENERATE_INTERNAL(nfs_reused_tree, nfs_reused, entry, nfs_reused_cmp, __attribute__((unused)) static)
-
-struct backend_nfs {
-	struct backend base;
-	pthread_mutex_t reused_lock;
-	struct nfs_reused_tree reused;
-	uint64_t next_dev;
-	char *url;
-	char *server;
-	char *export;
-	unsigned int nconn;
-	struct nfs_conn *conns;
-	unsigned int next;		/* round robin start */
-	bool as_root;			/* create under the caller's ids */
-	bool v4;			/* NFSv4: nodes keep file handles */
-	pthread_mutex_t fh_lock;	/* the handles of nodes */
-	/* open files, so an inode gone from its path (unlinked while
-	 * open) can still be stat'ed through one of them */
-	pthread_mutex_t files_lock;
-	pthread_cond_t files_idle;
-	TAILQ_HEAD(, nfs_file) files;
-};
-
-/* An NFSv4 file handle. */
-struct nfs4_fh {
-	uint32_t len;			/* 0: none */
-	char val[NFS4_FHSIZE];
-};
-
-/* An entry of a listing read by handle. */
-struct nfs4_dirent {
-	char *name;
-	uint64_t cookie;
-	bool full;		/* its attributes and handle came with it */
-	struct stat st;
-	struct nfs4_fh fh;
-};
-
-/* The entries of one READDIR reply (the server's "." and ".." and names
- * that are no single component left out), and where to go on from. */
-struct nfs4_dirpage {
-	struct nfs4_dirent *ents;
-	size_t n, cap;
-	uint64_t cookie;	/* the last entry's (whether kept or not) */
-	char verf[NFS4_VERIFIER_SIZE];
-	bool eof;
-};
-
-/* Per-inode state. */
-struct nfs_node {
-	uint64_t ino;
-	bool root;
-	bool followed;
-	struct nfs4_fh fh;		/* NFSv4, not followed; under fh_lock */
-};
 
 /* An open file. */
 struct nfs_file {

@@ -1,0 +1,105 @@
+/*
+ * nfs_int: what the files of the NFS backend share (backend_nfs.c and
+ * the files it is split into): the backend's state, its pool of
+ * contexts, its nodes and NFSv4 file handles, and the functions one file
+ * calls in another.  Internal to the backend: nothing else includes it.
+ */
+#ifndef FSBRIDGE_NFS_INT_H
+#define FSBRIDGE_NFS_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/tree.h>
+#include <sys/types.h>
+
+#include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
+#include <nfsc/libnfs-raw-nfs4.h>
+
+#include "backend.h"
+
+#define NFS_RPC_TIMEOUT_MS	10000	/* no request waits longer */
+#define NFS_PATH_MAX		4096
+
+struct nfs_conn {
+	pthread_mutex_t lock;
+	struct nfs_context *nfs;	/* NULL while disconnected */
+	unsigned int gen;		/* bumped at each (re)connection */
+	unsigned int index;
+};
+
+/*
+ * Identity.  The inode table keys inodes by (dev, ino); over NFS st_ino
+ * is the server's fileid and dev a generation of ours, 0 at first.  When
+ * a fileid the table still holds comes back as another type of file (the
+ * server reused the number after the old file was deleted), the client
+ * must not see the old inode change type (its kernel would refuse it with
+ * EIO): that fileid gets a new generation, remembered here.
+ */
+struct nfs_reused {
+	RB_ENTRY(nfs_reused) entry;
+	uint64_t ino;
+	uint64_t dev;
+};
+
+RB_HEAD(nfs_reused_tree, nfs_reused);
+
+struct backend_nfs {
+	struct backend base;
+	pthread_mutex_t reused_lock;
+	struct nfs_reused_tree reused;
+	uint64_t next_dev;
+	char *url;
+	char *server;
+	char *export;
+	unsigned int nconn;
+	struct nfs_conn *conns;
+	unsigned int next;		/* round robin start */
+	bool as_root;			/* create under the caller's ids */
+	bool v4;			/* NFSv4: nodes keep file handles */
+	pthread_mutex_t fh_lock;	/* the handles of nodes */
+	/* open files, so an inode gone from its path (unlinked while
+	 * open) can still be stat'ed through one of them */
+	pthread_mutex_t files_lock;
+	pthread_cond_t files_idle;
+	TAILQ_HEAD(, nfs_file) files;
+};
+
+/* An NFSv4 file handle. */
+struct nfs4_fh {
+	uint32_t len;			/* 0: none */
+	char val[NFS4_FHSIZE];
+};
+
+/* An entry of a listing read by handle. */
+struct nfs4_dirent {
+	char *name;
+	uint64_t cookie;
+	bool full;		/* its attributes and handle came with it */
+	struct stat st;
+	struct nfs4_fh fh;
+};
+
+/* The entries of one READDIR reply (the server's "." and ".." and names
+ * that are no single component left out), and where to go on from. */
+struct nfs4_dirpage {
+	struct nfs4_dirent *ents;
+	size_t n, cap;
+	uint64_t cookie;	/* the last entry's (whether kept or not) */
+	char verf[NFS4_VERIFIER_SIZE];
+	bool eof;
+};
+
+/* Per-inode state. */
+struct nfs_node {
+	uint64_t ino;
+	bool root;
+	bool followed;
+	struct nfs4_fh fh;		/* NFSv4, not followed; under fh_lock */
+};
+
+#endif
