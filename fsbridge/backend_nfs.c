@@ -56,24 +56,7 @@
  * lchmod/lchown/lutimes over NFSv3; readlink returns the target bytes.
  * Only follow mode (lookup with follow) stats through a link, by path.
  *
- * Concurrency.  A pool of libnfs contexts, each with its own mutex and
- * connection; a request takes a free one (round robin).  An open file
- * stays on the context that opened it (its NFSv4 state lives there).
- *
- * Reconnection.  libnfs's own auto-reconnect is off and every RPC has a
- * timeout (10 s), so no request hangs.  A context whose socket the server
- * closed (seen when it is taken, before a request is sent) is mounted
- * again first.  When a call fails in a way that says the connection is
- * gone, the context is torn down and mounted again; the idempotent
- * requests (lookup, getattr, read, readdir, readlink, statfs, open
- * without O_TRUNC, opendir, lseek) are then retried once; every other one
- * (create, mkdir, mknod, symlink, link, unlink, rmdir, rename, setattr,
- * write, fsync) fails with EIO.  Open files are re-opened lazily on the
- * new connection (without O_TRUNC/O_CREAT/O_EXCL) and checked to be the
- * same fileid.  Nodes keep their handles across a reconnection: a server
- * with persistent handles (Ganesha's VFS FSAL) still knows them; one
- * that does not answers STALE and the node is found again by its path
- * (see Nodes).
+ * Concurrency and reconnection: see nfs_conn.c.
  *
  * Caching.  libnfs's directory cache is off and no host watcher exists
  * for NFS (host_fd_get is NULL): the server then gives every entry its
@@ -167,7 +150,7 @@ struct nfs_dir {
 
 static int nfs_getattr_open(struct backend_nfs *nb, uint64_t ino, struct stat *out);
 
-static __thread char nfs_errbuf[512];
+__thread char nfs_errbuf[512];
 
 const char *
 backend_nfs_last_error(void)
@@ -175,7 +158,7 @@ backend_nfs_last_error(void)
 	return nfs_errbuf;
 }
 
-static int
+int
 nfs_fail(int rc, const char *fmt, const char *arg)
 {
 	snprintf(nfs_errbuf, sizeof(nfs_errbuf), fmt, arg != NULL ? arg : "");
@@ -186,179 +169,6 @@ bool
 backend_nfs_is_url(const char *src)
 {
 	return src != NULL && strncmp(src, "nfs://", 6) == 0;
-}
-
-/* ---- the context pool ---- */
-
-/* Errors that say the connection (not the request) failed. */
-static bool
-nfs_conn_error(int rc)
-{
-	switch (-rc) {
-	case EIO: case ETIMEDOUT: case ENOTCONN: case ECONNRESET:
-	case ECONNREFUSED: case ECONNABORTED: case EPIPE: case ESHUTDOWN:
-		return true;
-	}
-	return false;
-}
-
-/* A fresh context with our settings, mounted; NULL and *rc on failure. */
-static struct nfs_context *
-nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, int *rc)
-{
-	struct nfs_context *nfs;
-	struct nfs_url *u;
-	char name[96], verf[8];
-	uint64_t v;
-	size_t i;
-
-	nfs = nfs_init_context();
-	if (nfs == NULL) {
-		*rc = -ENOMEM;
-		return NULL;
-	}
-	u = nfs_parse_url_dir(nfs, nb->url);	/* applies ?version= etc. */
-	if (u == NULL) {
-		*rc = nfs_fail(-EINVAL, "bad NFS URL: %s", nfs_get_error(nfs));
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	nfs_destroy_url(u);
-	/* every context must be its own NFSv4 client: libnfs's default
-	 * name (pid and second) is shared by contexts made together */
-	snprintf(name, sizeof(name), "fsbridge pid:%d ctx:%u gen:%u t:%lld",
-	    (int)getpid(), index, gen, (long long)time(NULL));
-	nfs4_set_client_name(nfs, name);
-	v = ((uint64_t)getpid() << 32) ^ ((uint64_t)index << 24) ^ gen ^ (uint64_t)time(NULL) << 8;
-	for (i = 0; i < sizeof(verf); i++, v >>= 8)
-		verf[i] = (char)(v & 0xff);
-	nfs4_set_verifier(nfs, verf);
-	nfs_set_autoreconnect(nfs, 0);
-	nfs_set_timeout(nfs, NFS_RPC_TIMEOUT_MS);
-	nfs_set_dircache(nfs, 0);
-	nfs_umask(nfs, 0);
-	*rc = nfs_mount(nfs, nb->server, nb->export);
-	if (*rc != 0) {
-		snprintf(nfs_errbuf, sizeof(nfs_errbuf), "%s", nfs_get_error(nfs));
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	return nfs;
-}
-
-/* With c locked: drop its connection and make a new one. */
-static void
-nfs_conn_reset(struct backend_nfs *nb, struct nfs_conn *c)
-{
-	int rc;
-
-	if (c->nfs != NULL)
-		nfs_destroy_context(c->nfs);
-	c->gen++;
-	c->nfs = nfs_context_open(nb, c->index, c->gen, &rc);
-}
-
-/*
- * With c locked no request is in flight on it, so a socket that polls
- * readable (or hung up) was closed by the server: a restart.  Seen here,
- * the connection is replaced before a request is lost on it, so even a
- * mutation goes through after a restart.
- */
-static bool
-nfs_conn_dead(struct nfs_conn *c)
-{
-	struct pollfd pfd;
-
-	pfd.fd = nfs_get_fd(c->nfs);
-	pfd.events = POLLIN;
-	pfd.revents = 0;
-	if (pfd.fd < 0)
-		return true;
-	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-}
-
-/* Lock c and make sure it is connected: 0 or -EIO. */
-static int
-nfs_conn_lock(struct backend_nfs *nb, struct nfs_conn *c)
-{
-	pthread_mutex_lock(&c->lock);
-	if (c->nfs == NULL || nfs_conn_dead(c))
-		nfs_conn_reset(nb, c);
-	if (c->nfs == NULL) {
-		pthread_mutex_unlock(&c->lock);
-		return -EIO;
-	}
-	return 0;
-}
-
-static void
-nfs_conn_unlock(struct nfs_conn *c)
-{
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* Take a free context (or wait for one), connected. */
-static int
-nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out)
-{
-	unsigned int start, i;
-	struct nfs_conn *c = NULL;
-
-	start = __atomic_fetch_add(&nb->next, 1, __ATOMIC_RELAXED) % nb->nconn;
-	for (i = 0; i < nb->nconn && c == NULL; i++) {
-		struct nfs_conn *t = &nb->conns[(start + i) % nb->nconn];
-
-		if (pthread_mutex_trylock(&t->lock) == 0) {
-			pthread_mutex_unlock(&t->lock);
-			c = t;
-		}
-	}
-	if (c == NULL)
-		c = &nb->conns[start];
-	*out = c;
-	return nfs_conn_lock(nb, c);
-}
-
-/*
- * NFSv4.0 numbers an open owner's OPENs and CLOSEs (seqid).  libnfs 4.0
- * advances its count after every CLOSE reply, while the server does not
- * advance on some errors (RFC 7530 9.1.7): after such a CLOSE (seen with
- * Ganesha when many created files are closed later) every OPEN on that
- * context fails with NFS4ERR_BAD_SEQID, which the server rejects before
- * doing anything.  The only way out is a new owner: a new context.
- */
-static bool
-nfs_owner_desync(struct nfs_conn *c, int rc)
-{
-	const char *err;
-
-	if (rc >= 0 || c->nfs == NULL)
-		return false;
-	err = nfs_get_error(c->nfs);
-	return err != NULL && strstr(err, "NFS4ERR_BAD_SEQID") != NULL;
-}
-
-/*
- * After a call on c returned *rc: should it be made again?  A connection
- * failure resets c; an idempotent call is retried once, any other fails
- * with EIO.
- */
-static bool
-nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
-    bool idempotent, int *tries)
-{
-	if (nfs_owner_desync(c, *rc)) {
-		/* refused before anything was done: safe to send again */
-		nfs_conn_reset(nb, c);
-		return c->nfs != NULL && (*tries)++ == 0;
-	}
-	if (*rc >= 0 || !nfs_conn_error(*rc))
-		return false;
-	nfs_conn_reset(nb, c);
-	if (idempotent && c->nfs != NULL && (*tries)++ == 0)
-		return true;
-	*rc = -EIO;
-	return false;
 }
 
 /* ---- paths ---- */

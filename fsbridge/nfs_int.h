@@ -102,4 +102,23 @@ struct nfs_node {
 	struct nfs4_fh fh;		/* NFSv4, not followed; under fh_lock */
 };
 
+/* backend_nfs.c */
+
+/* This thread's explanation of a failure, for backend_nfs_last_error. */
+extern __thread char nfs_errbuf[512];
+/* Say why (fmt, with arg as its %s) into nfs_errbuf; returns rc. */
+int nfs_fail(int rc, const char *fmt, const char *arg);
+
+/* nfs_conn.c: the pool of contexts */
+
+struct nfs_context *nfs_context_open(struct backend_nfs *nb, unsigned int index,
+    unsigned int gen, int *rc);
+void nfs_conn_reset(struct backend_nfs *nb, struct nfs_conn *c);
+int nfs_conn_lock(struct backend_nfs *nb, struct nfs_conn *c);
+void nfs_conn_unlock(struct nfs_conn *c);
+int nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out);
+bool nfs_owner_desync(struct nfs_conn *c, int rc);
+bool nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
+    bool idempotent, int *tries);
+
 #endif
