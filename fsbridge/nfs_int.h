@@ -102,6 +102,27 @@ struct nfs_node {
 	struct nfs4_fh fh;		/* NFSv4, not followed; under fh_lock */
 };
 
+/* What a COMPOUND of ours brought back, copied out of the reply in its
+ * callback (libnfs frees the reply after). */
+struct nfs4_out {
+	nfsstat4 status;
+	nfs_opnum4 failed;	/* the op that failed, if status != NFS4_OK */
+	struct nfs4_fh fh;	/* the last GETFH's */
+	bool has_st;
+	struct stat st;		/* the last GETATTR's */
+	char *link;		/* READLINK's target (malloc'd) */
+	struct nfs4_dirpage *page;	/* READDIR's entries go here */
+};
+
+/* XDR encoding into a small buffer. */
+struct nfs4_xdr {
+	char buf[128];
+	size_t len;
+};
+
+/* A COMPOUND being built by path (nfs4_xdr.c). */
+struct nfs4_req;
+
 /* backend_nfs.c */
 
 /* This thread's explanation of a failure, for backend_nfs_last_error. */
@@ -120,5 +141,26 @@ int nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out);
 bool nfs_owner_desync(struct nfs_conn *c, int rc);
 bool nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
     bool idempotent, int *tries);
+
+/* nfs4_xdr.c: NFSv4 COMPOUNDs of our own */
+
+int nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c,
+    COMPOUND4args *args, struct nfs4_out *out);
+void nfs4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2],
+    struct nfs4_xdr *x);
+void nfs4_req_free(struct nfs4_req *r);
+nfs_argop4 *nfs4_req_op(struct nfs4_req *r, nfs_opnum4 op);
+int nfs4_req_walk(struct nfs4_req *r, struct backend_nfs *nb, const char *path);
+struct nfs4_req *nfs4_req_for(struct backend_nfs *nb, const char *p1,
+    const char *p2, unsigned int extra);
+int nfs4_req_run(struct nfs4_req *r, struct backend_nfs *nb, struct nfs_conn *c,
+    struct nfs4_out *out);
+int nfs4_setattr(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    const struct backend_setattr *sa);
+int nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
+    const char *newdir, const char *newname);
+int nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
+    const char *name, mode_t mode, dev_t rdev);
+void nfs4_page_clear(struct nfs4_dirpage *page);
 
 #endif

@@ -1,0 +1,694 @@
+/*
+ * nfs4_xdr: the NFS backend's NFSv4 COMPOUNDs of our own.  Running one on
+ * a locked context (nfs4_compound); encoding their arguments (xdr_*, the
+ * fattr4 of a setattr, nfs4_req_*: COMPOUNDs that walk paths); decoding
+ * what comes back (nfs4_decode, rd_*: handles, attributes, link targets,
+ * READDIR pages); and the COMPOUNDs by path: setattr, link, mknod.
+ *
+ * libnfs 4.0 sets attributes over NFSv4 by OPENing the object first,
+ * which fails for directories and symlinks, makes no special files, and
+ * walks paths.  These COMPOUNDs address objects by path (PUTROOTFH, then
+ * LOOKUP for each component of the export and of the path: a LOOKUP never
+ * follows a symlink) where a node has no handle, and by handle (nfs4_fh.c).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+
+#include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
+#include <nfsc/libnfs-raw-nfs4.h>
+
+#include "nfs_int.h"
+
+struct nfs4_call {
+	bool done;
+	int status;		/* 0 or -errno */
+	struct nfs4_out *out;	/* NULL: the status is all */
+};
+
+/* An NFSv4 status as -errno.  A handle the server no longer knows is
+ * ESTALE (libnfs says EIO, which would look like a broken connection). */
+static int
+nfs4_errno(nfsstat4 status)
+{
+	switch (status) {
+	case NFS4_OK:
+		return 0;
+	case NFS4ERR_STALE: case NFS4ERR_FHEXPIRED: case NFS4ERR_BADHANDLE:
+		return -ESTALE;
+	case NFS4ERR_SYMLINK:	/* a LOOKUP from a symlink: not a directory */
+		return -ENOTDIR;
+	case NFS4ERR_DQUOT:
+		return -EDQUOT;
+	default:
+		return nfsstat4_to_errno((int)status);
+	}
+}
+
+static int nfs4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfs4_fh *fh,
+    uint32_t *rderr);
+static int nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page);
+
+static int
+nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
+{
+	const nfs_resop4 *r;
+	const nfs_fh4 *fh;
+	const linktext4 *lt;
+	u_int i;
+	int rc;
+
+	out->status = res->status;
+	for (i = 0; i < res->resarray.resarray_len; i++) {
+		r = &res->resarray.resarray_val[i];
+		out->failed = r->resop;
+		switch (r->resop) {
+		case OP_GETFH:
+			if (r->nfs_resop4_u.opgetfh.status != NFS4_OK)
+				break;
+			fh = &r->nfs_resop4_u.opgetfh.GETFH4res_u.resok4.object;
+			if (fh->nfs_fh4_len == 0 || fh->nfs_fh4_len > NFS4_FHSIZE)
+				return -EIO;
+			out->fh.len = fh->nfs_fh4_len;
+			memcpy(out->fh.val, fh->nfs_fh4_val, fh->nfs_fh4_len);
+			break;
+		case OP_GETATTR:
+			if (r->nfs_resop4_u.opgetattr.status != NFS4_OK)
+				break;
+			if (nfs4_decode_attrs(&r->nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes,
+			    &out->st, NULL, NULL) != 0)
+				return -EIO;
+			out->has_st = true;
+			break;
+		case OP_READDIR:
+			if (r->nfs_resop4_u.opreaddir.status != NFS4_OK || out->page == NULL)
+				break;
+			rc = nfs4_decode_page(&r->nfs_resop4_u.opreaddir.READDIR4res_u.resok4,
+			    out->page);
+			if (rc != 0)
+				return rc;
+			break;
+		case OP_READLINK:
+			if (r->nfs_resop4_u.opreadlink.status != NFS4_OK)
+				break;
+			lt = &r->nfs_resop4_u.opreadlink.READLINK4res_u.resok4.link;
+			free(out->link);
+			out->link = strndup(lt->utf8string_val, lt->utf8string_len);
+			if (out->link == NULL)
+				return -ENOMEM;
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
+static void
+nfs4_call_cb(struct rpc_context *rpc, int status, void *data, void *private_data)
+{
+	struct nfs4_call *call = private_data;
+	COMPOUND4res *res = data;
+	int rc;
+
+	call->done = true;
+	if (status != RPC_STATUS_SUCCESS) {
+		call->status = status == RPC_STATUS_CANCEL ? -EINTR : -EIO;
+		return;
+	}
+	call->status = nfs4_errno(res->status);
+	if (call->out != NULL && (rc = nfs4_decode(res, call->out)) != 0 && call->status == 0)
+		call->status = rc;
+}
+
+/* Run one COMPOUND to completion on a locked context; out (or NULL)
+ * receives what it brought back. */
+int
+nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args,
+    struct nfs4_out *out)
+{
+	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
+	struct nfs4_call call = { false, 0, out };
+	struct timespec start, now;
+	struct pollfd pfd;
+	int rc;
+
+	rc = rpc_nfs4_compound_async(rpc, nfs4_call_cb, args, &call);
+	if (rc == -2)		/* it does not fit libnfs's encoding buffer */
+		return -ENAMETOOLONG;
+	if (rc != 0)
+		return -EIO;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!call.done) {
+		pfd.fd = rpc_get_fd(rpc);
+		pfd.events = (short)rpc_which_events(rpc);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+			break;
+		if (rpc_service(rpc, pfd.revents) < 0)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 > NFS_RPC_TIMEOUT_MS)
+			break;
+	}
+	if (!call.done) {
+		/* the callback still points at `call`: tear the context
+		 * down (it cancels the call) before this frame goes */
+		nfs_conn_reset(nb, c);
+		return -EIO;
+	}
+	return call.status;
+}
+
+static void
+xdr_u32(struct nfs4_xdr *x, uint32_t v)
+{
+	uint32_t be = htonl(v);
+
+	memcpy(x->buf + x->len, &be, 4);
+	x->len += 4;
+}
+
+static void
+xdr_u64(struct nfs4_xdr *x, uint64_t v)
+{
+	xdr_u32(x, (uint32_t)(v >> 32));
+	xdr_u32(x, (uint32_t)v);
+}
+
+static void
+xdr_id(struct nfs4_xdr *x, unsigned int id)
+{
+	char s[16];
+	size_t n = (size_t)snprintf(s, sizeof(s), "%u", id);
+
+	xdr_u32(x, (uint32_t)n);
+	memset(x->buf + x->len, 0, (n + 3) & ~(size_t)3);
+	memcpy(x->buf + x->len, s, n);
+	x->len += (n + 3) & ~(size_t)3;
+}
+
+/* settime4: the server's clock, or the given time. */
+static void
+xdr_settime(struct nfs4_xdr *x, bool now, const struct timespec *ts)
+{
+	if (now) {
+		xdr_u32(x, SET_TO_SERVER_TIME4);
+		return;
+	}
+	xdr_u32(x, SET_TO_CLIENT_TIME4);
+	xdr_u64(x, (uint64_t)ts->tv_sec);
+	xdr_u32(x, (uint32_t)ts->tv_nsec);
+}
+
+/* The fattr4 of a setattr: bitmap words and values (ascending order). */
+void
+nfs4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2], struct nfs4_xdr *x)
+{
+	mask[0] = mask[1] = 0;
+	x->len = 0;
+	if (sa->valid & FSB_SET_SIZE) {
+		mask[0] |= 1u << FATTR4_SIZE;
+		xdr_u64(x, (uint64_t)sa->size);
+	}
+	if (sa->valid & FSB_SET_MODE) {
+		mask[1] |= 1u << (FATTR4_MODE - 32);
+		xdr_u32(x, sa->mode & 07777);
+	}
+	if (sa->valid & FSB_SET_UID) {
+		mask[1] |= 1u << (FATTR4_OWNER - 32);
+		xdr_id(x, sa->uid);
+	}
+	if (sa->valid & FSB_SET_GID) {
+		mask[1] |= 1u << (FATTR4_OWNER_GROUP - 32);
+		xdr_id(x, sa->gid);
+	}
+	if (sa->valid & (FSB_SET_ATIME | FSB_SET_ATIME_NOW)) {
+		mask[1] |= 1u << (FATTR4_TIME_ACCESS_SET - 32);
+		xdr_settime(x, sa->valid & FSB_SET_ATIME_NOW, &sa->atime);
+	}
+	if (sa->valid & (FSB_SET_MTIME | FSB_SET_MTIME_NOW)) {
+		mask[1] |= 1u << (FATTR4_TIME_MODIFY_SET - 32);
+		xdr_settime(x, sa->valid & FSB_SET_MTIME_NOW, &sa->mtime);
+	}
+}
+
+/* A COMPOUND being built: its ops and the strings they point into. */
+struct nfs4_req {
+	nfs_argop4 *ops;
+	unsigned int n, max;
+	unsigned int nbufs;
+	char bufs[6][NFS_PATH_MAX];
+	uint32_t mask[2];
+	struct nfs4_xdr attrs;
+};
+
+static unsigned int
+nfs4_count_names(const char *path)
+{
+	unsigned int n = 0;
+
+	for (; *path != '\0'; path++)
+		if (*path != '/' && (path[1] == '/' || path[1] == '\0'))
+			n++;
+	return n;
+}
+
+static struct nfs4_req *
+nfs4_req_new(unsigned int max)
+{
+	struct nfs4_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->max = max;
+	r->ops = calloc(max, sizeof(*r->ops));
+	if (r->ops == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+nfs4_req_free(struct nfs4_req *r)
+{
+	if (r == NULL)
+		return;
+	free(r->ops);
+	free(r);
+}
+
+/* The next op of r, or NULL if r is full. */
+nfs_argop4 *
+nfs4_req_op(struct nfs4_req *r, nfs_opnum4 op)
+{
+	if (r->n >= r->max)
+		return NULL;
+	r->ops[r->n].argop = op;
+	return &r->ops[r->n++];
+}
+
+/* A string kept as long as r, or NULL. */
+static char *
+nfs4_req_str(struct nfs4_req *r, const char *s)
+{
+	if (r->nbufs >= 6 || strlen(s) >= NFS_PATH_MAX)
+		return NULL;
+	strcpy(r->bufs[r->nbufs], s);
+	return r->bufs[r->nbufs++];
+}
+
+/* LOOKUP ops for each name of path (none ever follows a symlink). */
+static int
+nfs4_req_lookups(struct nfs4_req *r, const char *path)
+{
+	char *copy, *save = NULL, *name;
+	nfs_argop4 *op;
+
+	copy = nfs4_req_str(r, path);
+	if (copy == NULL)
+		return -ENAMETOOLONG;
+	for (name = strtok_r(copy, "/", &save); name != NULL; name = strtok_r(NULL, "/", &save)) {
+		op = nfs4_req_op(r, OP_LOOKUP);
+		if (op == NULL)
+			return -ENAMETOOLONG;
+		op->nfs_argop4_u.oplookup.objname.utf8string_len = (u_int)strlen(name);
+		op->nfs_argop4_u.oplookup.objname.utf8string_val = name;
+	}
+	return 0;
+}
+
+/* Make path (relative to the export) the current filehandle. */
+int
+nfs4_req_walk(struct nfs4_req *r, struct backend_nfs *nb, const char *path)
+{
+	int rc;
+
+	if (nfs4_req_op(r, OP_PUTROOTFH) == NULL)
+		return -ENAMETOOLONG;
+	rc = nfs4_req_lookups(r, nb->export);
+	return rc != 0 ? rc : nfs4_req_lookups(r, path);
+}
+
+/* Room for walks to the given paths plus `extra` ops. */
+struct nfs4_req *
+nfs4_req_for(struct backend_nfs *nb, const char *p1, const char *p2, unsigned int extra)
+{
+	unsigned int n = extra + 2 * (1 + nfs4_count_names(nb->export));
+
+	n += nfs4_count_names(p1) + (p2 != NULL ? nfs4_count_names(p2) : 0);
+	return nfs4_req_new(n);
+}
+
+int
+nfs4_req_run(struct nfs4_req *r, struct backend_nfs *nb, struct nfs_conn *c,
+    struct nfs4_out *out)
+{
+	COMPOUND4args args;
+
+	memset(&args, 0, sizeof(args));
+	args.argarray.argarray_len = r->n;
+	args.argarray.argarray_val = r->ops;
+	return nfs4_compound(nb, c, &args, out);
+}
+
+static void
+nfs4_set_fattr(fattr4 *fa, struct nfs4_req *r)
+{
+	fa->attrmask.bitmap4_len = 2;
+	fa->attrmask.bitmap4_val = r->mask;
+	fa->attr_vals.attrlist4_len = (u_int)r->attrs.len;
+	fa->attr_vals.attrlist4_val = r->attrs.buf;
+}
+
+int
+nfs4_setattr(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    const struct backend_setattr *sa)
+{
+	struct nfs4_req *r;
+	nfs_argop4 *op;
+	int rc;
+
+	r = nfs4_req_for(nb, path, NULL, 1);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = nfs4_req_walk(r, nb, path);
+	if (rc == 0 && (op = nfs4_req_op(r, OP_SETATTR)) == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		nfs4_encode_setattr(sa, r->mask, &r->attrs);
+		memset(&op->nfs_argop4_u.opsetattr.stateid, 0, sizeof(stateid4));	/* anonymous */
+		nfs4_set_fattr(&op->nfs_argop4_u.opsetattr.obj_attributes, r);
+		rc = nfs4_req_run(r, nb, c, NULL);
+	}
+	nfs4_req_free(r);
+	return rc;
+}
+
+/* LINK: the current filehandle of oldpath saved, then the new directory. */
+int
+nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
+    const char *newdir, const char *newname)
+{
+	struct nfs4_req *r;
+	nfs_argop4 *op = NULL;
+	char *name;
+	int rc;
+
+	r = nfs4_req_for(nb, oldpath, newdir, 2);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = nfs4_req_walk(r, nb, oldpath);
+	if (rc == 0 && nfs4_req_op(r, OP_SAVEFH) == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0)
+		rc = nfs4_req_walk(r, nb, newdir);
+	name = rc == 0 ? nfs4_req_str(r, newname) : NULL;
+	if (name != NULL)
+		op = nfs4_req_op(r, OP_LINK);
+	if (rc == 0 && op == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		op->nfs_argop4_u.oplink.newname.utf8string_len = (u_int)strlen(name);
+		op->nfs_argop4_u.oplink.newname.utf8string_val = name;
+		rc = nfs4_req_run(r, nb, c, NULL);
+	}
+	nfs4_req_free(r);
+	return rc;
+}
+
+/* CREATE of a fifo, socket or device node in dir. */
+int
+nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
+    const char *name, mode_t mode, dev_t rdev)
+{
+	struct backend_setattr sa = { .valid = FSB_SET_MODE, .mode = mode & 07777 };
+	CREATE4args *ca;
+	struct nfs4_req *r;
+	nfs_argop4 *op = NULL;
+	char *nm;
+	int rc;
+
+	r = nfs4_req_for(nb, dir, NULL, 1);
+	if (r == NULL)
+		return -ENOMEM;
+	rc = nfs4_req_walk(r, nb, dir);
+	nm = rc == 0 ? nfs4_req_str(r, name) : NULL;
+	if (nm != NULL)
+		op = nfs4_req_op(r, OP_CREATE);
+	if (rc == 0 && op == NULL)
+		rc = -ENAMETOOLONG;
+	if (rc == 0) {
+		ca = &op->nfs_argop4_u.opcreate;
+		switch (mode & S_IFMT) {
+		case S_IFIFO: ca->objtype.type = NF4FIFO; break;
+		case S_IFSOCK: ca->objtype.type = NF4SOCK; break;
+		case S_IFCHR: ca->objtype.type = NF4CHR; break;
+		case S_IFBLK: ca->objtype.type = NF4BLK; break;
+		default: rc = -EINVAL; break;
+		}
+		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
+		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
+		ca->objname.utf8string_len = (u_int)strlen(nm);
+		ca->objname.utf8string_val = nm;
+		nfs4_encode_setattr(&sa, r->mask, &r->attrs);
+		nfs4_set_fattr(&ca->createattrs, r);
+	}
+	if (rc == 0)
+		rc = nfs4_req_run(r, nb, c, NULL);
+	nfs4_req_free(r);
+	return rc;
+}
+
+/* Reading XDR. */
+struct nfs4_rd {
+	const unsigned char *p;
+	size_t left;
+	bool bad;
+};
+
+static uint32_t
+rd_u32(struct nfs4_rd *r)
+{
+	uint32_t v;
+
+	if (r->left < 4) {
+		r->bad = true;
+		return 0;
+	}
+	memcpy(&v, r->p, 4);
+	r->p += 4;
+	r->left -= 4;
+	return ntohl(v);
+}
+
+static uint64_t
+rd_u64(struct nfs4_rd *r)
+{
+	uint64_t hi = rd_u32(r);
+
+	return hi << 32 | rd_u32(r);
+}
+
+/* An owner or group: a number (Ganesha's Only_Numeric_Owners), else
+ * nobody, as libnfs has it. */
+static uint32_t
+rd_id(struct nfs4_rd *r)
+{
+	uint32_t len = rd_u32(r), i;
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+	uint64_t id = 0;
+	bool num = len > 0 && len <= 10;
+
+	if (r->bad || padded > r->left) {
+		r->bad = true;
+		return 0;
+	}
+	for (i = 0; num && i < len; i++) {
+		if (r->p[i] < '0' || r->p[i] > '9')
+			num = false;
+		id = id * 10 + (uint64_t)(r->p[i] - '0');
+	}
+	r->p += padded;
+	r->left -= padded;
+	return num && id < UINT32_MAX ? (uint32_t)id : 65534;
+}
+
+static void
+rd_time(struct nfs4_rd *r, struct timespec *ts)
+{
+	ts->tv_sec = (time_t)(int64_t)rd_u64(r);
+	ts->tv_nsec = (long)rd_u32(r);
+}
+
+static mode_t
+nfs4_type_mode(uint32_t type)
+{
+	switch (type) {
+	case NF4REG: return S_IFREG;
+	case NF4DIR: return S_IFDIR;
+	case NF4BLK: return S_IFBLK;
+	case NF4CHR: return S_IFCHR;
+	case NF4LNK: return S_IFLNK;
+	case NF4SOCK: return S_IFSOCK;
+	case NF4FIFO: return S_IFIFO;
+	}
+	return 0;
+}
+
+/* A filehandle attribute (nfs_fh4). */
+static void
+rd_fh(struct nfs4_rd *r, struct nfs4_fh *fh)
+{
+	uint32_t len = rd_u32(r);
+	size_t padded = ((size_t)len + 3) & ~(size_t)3;
+
+	if (r->bad || len == 0 || len > NFS4_FHSIZE || padded > r->left) {
+		r->bad = true;
+		return;
+	}
+	fh->len = len;
+	memcpy(fh->val, r->p, len);
+	r->p += padded;
+	r->left -= padded;
+}
+
+/* A fattr4 holding (some of) nfs4_attr_mask as a stat, the way
+ * nfs_stat_convert makes one.  fh and rderr (or NULL: then they are not
+ * expected) receive the FILEHANDLE and RDATTR_ERROR of a READDIR entry. */
+static int
+nfs4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfs4_fh *fh, uint32_t *rderr)
+{
+	struct nfs4_rd r = {
+		(const unsigned char *)fa->attr_vals.attrlist4_val,
+		fa->attr_vals.attrlist4_len, false
+	};
+	uint32_t type = 0, word, major;
+	uint64_t used = 0;
+	unsigned int bit;
+
+	memset(st, 0, sizeof(*st));
+	st->st_blksize = 4096;
+	for (bit = 0; bit < 64 && !r.bad; bit++) {
+		word = bit / 32 < fa->attrmask.bitmap4_len ? fa->attrmask.bitmap4_val[bit / 32] : 0;
+		if (!(word & (1u << (bit % 32))))
+			continue;
+		switch (bit) {
+		case FATTR4_TYPE: type = rd_u32(&r); break;
+		case FATTR4_SIZE: st->st_size = (off_t)rd_u64(&r); break;
+		case FATTR4_FILEID: st->st_ino = (ino_t)rd_u64(&r); break;
+		case FATTR4_MODE: st->st_mode |= (mode_t)(rd_u32(&r) & 07777); break;
+		case FATTR4_NUMLINKS: st->st_nlink = (nlink_t)rd_u32(&r); break;
+		case FATTR4_OWNER: st->st_uid = (uid_t)rd_id(&r); break;
+		case FATTR4_OWNER_GROUP: st->st_gid = (gid_t)rd_id(&r); break;
+		case FATTR4_RAWDEV:
+			major = rd_u32(&r);
+			st->st_rdev = makedev(major, rd_u32(&r));
+			break;
+		case FATTR4_SPACE_USED: used = rd_u64(&r); break;
+		case FATTR4_TIME_ACCESS: rd_time(&r, &st->st_atim); break;
+		case FATTR4_TIME_METADATA: rd_time(&r, &st->st_ctim); break;
+		case FATTR4_TIME_MODIFY: rd_time(&r, &st->st_mtim); break;
+		case FATTR4_RDATTR_ERROR:
+			if (rderr == NULL)
+				return -EIO;
+			*rderr = rd_u32(&r);
+			break;
+		case FATTR4_FILEHANDLE:
+			if (fh == NULL)
+				return -EIO;
+			rd_fh(&r, fh);
+			break;
+		default:
+			return -EIO;	/* not asked for: its size is unknown */
+		}
+	}
+	if (r.bad)
+		return -EIO;
+	st->st_mode |= nfs4_type_mode(type);
+	st->st_blocks = (blkcnt_t)((used + 511) / 512);
+	return 0;
+}
+
+/* Is name, as a server listed it, a single component we can serve? */
+static bool
+nfs4_name_ok(const char *name, u_int len)
+{
+	if (len == 0 || len > NAME_MAX || memchr(name, '/', len) != NULL ||
+	    memchr(name, '\0', len) != NULL)
+		return false;
+	return !(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
+}
+
+/* Free the entries of a page (it can be filled again). */
+void
+nfs4_page_clear(struct nfs4_dirpage *page)
+{
+	size_t i;
+
+	for (i = 0; i < page->n; i++)
+		free(page->ents[i].name);
+	page->n = 0;
+	page->eof = false;
+}
+
+/* Copy a READDIR reply's entries into page (after those it holds). */
+static int
+nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page)
+{
+	const uint32_t need[2] = {
+		1u << FATTR4_TYPE | 1u << FATTR4_FILEID | 1u << FATTR4_FILEHANDLE,
+		1u << (FATTR4_MODE - 32),
+	};
+	const entry4 *e;
+	struct nfs4_dirent *d, *grown;
+	const bitmap4 *got;
+	uint32_t rderr;
+	size_t cap;
+
+	memcpy(page->verf, rd->cookieverf, sizeof(page->verf));
+	/* a page without entries that is not the last would have us ask
+	 * for it forever */
+	page->eof = rd->reply.eof != 0 || rd->reply.entries == NULL;
+	for (e = rd->reply.entries; e != NULL; e = e->nextentry) {
+		page->cookie = e->cookie;
+		if (!nfs4_name_ok(e->name.utf8string_val, e->name.utf8string_len))
+			continue;
+		if (page->n == page->cap) {
+			cap = page->cap != 0 ? 2 * page->cap : 64;
+			grown = realloc(page->ents, cap * sizeof(*grown));
+			if (grown == NULL)
+				return -ENOMEM;
+			page->ents = grown;
+			page->cap = cap;
+		}
+		d = &page->ents[page->n];
+		memset(d, 0, sizeof(*d));
+		d->name = strndup(e->name.utf8string_val, e->name.utf8string_len);
+		if (d->name == NULL)
+			return -ENOMEM;
+		d->cookie = e->cookie;
+		rderr = NFS4_OK;
+		got = &e->attrs.attrmask;
+		/* the attributes are complete, or the entry will be
+		 * looked up on its own */
+		d->full = nfs4_decode_attrs(&e->attrs, &d->st, &d->fh, &rderr) == 0 &&
+		    rderr == NFS4_OK && d->fh.len != 0 && got->bitmap4_len >= 2 &&
+		    (got->bitmap4_val[0] & need[0]) == need[0] &&
+		    (got->bitmap4_val[1] & need[1]) == need[1];
+		page->n++;
+	}
+	return 0;
+}
