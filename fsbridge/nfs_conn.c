@@ -20,7 +20,7 @@
  * same fileid.  Nodes keep their handles across a reconnection: a server
  * with persistent handles (Ganesha's VFS FSAL) still knows them; one
  * that does not answers STALE and the node is found again by its path
- * (see Nodes in backend_nfs.c).
+ * (see nfs4_fh.c).
  */
 #include "config.h"
 

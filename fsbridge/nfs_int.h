@@ -130,6 +130,11 @@ extern __thread char nfs_errbuf[512];
 /* Say why (fmt, with arg as its %s) into nfs_errbuf; returns rc. */
 int nfs_fail(int rc, const char *fmt, const char *arg);
 
+int nfs_path(struct backend_nfs *nb, struct inode *in, char *buf, size_t len);
+struct nfs_node *nfs_node_of(struct inode *in);
+struct nfs_node *nfs_node_new(const struct stat *st, bool followed);
+void nfs_key_entry(struct backend_nfs *nb, struct stat *st);
+
 /* nfs_conn.c: the pool of contexts */
 
 struct nfs_context *nfs_context_open(struct backend_nfs *nb, unsigned int index,
@@ -162,5 +167,39 @@ int nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
 int nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
     const char *name, mode_t mode, dev_t rdev);
 void nfs4_page_clear(struct nfs4_dirpage *page);
+
+/* nfs4_fh.c: NFSv4 requests by file handle */
+
+bool nfs_node_has_fh(struct inode *in);
+int nfs4_walk(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+    struct nfs4_out *o);
+bool nfs4_stale_retry(struct backend_nfs *nb, struct nfs_conn *c, int rc,
+    int *tries, struct inode *a, struct inode *b);
+int nfs4_entry(struct backend_nfs *nb, const struct nfs4_out *o,
+    struct backend_entry *out);
+int nfs4_fh_lookup(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *dir, const char *name, struct nfs4_out *o);
+int nfs4_fh_getattr(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *in, struct stat *st);
+int nfs4_fh_setattr_at(struct backend_nfs *nb, struct nfs_conn *c,
+    const struct nfs4_fh *fh, const struct backend_setattr *sa,
+    struct nfs4_out *o);
+int nfs4_fh_setattr(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *in, const struct backend_setattr *sa, struct stat *st);
+int nfs4_fh_readlink(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *in, char **target);
+int nfs4_fh_create(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *dir, const char *name, mode_t mode, dev_t rdev,
+    const char *target, struct nfs4_out *o);
+int nfs4_fh_remove(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *dir, const char *name, bool is_dir);
+int nfs4_fh_rename(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *olddir, const char *oldname, struct inode *newdir,
+    const char *newname);
+int nfs4_fh_link(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+    struct inode *newdir, const char *newname, struct nfs4_out *o);
+int nfs4_fh_readdir(struct backend_nfs *nb, struct nfs_conn *c,
+    struct inode *dir, uint64_t cookie, const char *verf,
+    struct nfs4_dirpage *page);
 
 #endif
