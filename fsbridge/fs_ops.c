@@ -336,7 +336,6 @@ fs_file_put(struct fs *fs, struct open_file *f)
 	free(f);
 }
 
-/* Translate a client setattr into the backend's, applying the policy. */
 /*
  * What the client kernel would do for a writer without CAP_FSETID, done
  * here because it asked (fs_request_kill_suidgid): a regular file loses
@@ -366,6 +365,7 @@ fs_kill_suidgid(struct fs *fs, struct inode *in, struct backend_file *bf)
 		fuse_lowlevel_notify_inval_inode(fs->se, in->nodeid, -1, 0);
 }
 
+/* Translate a client setattr into the backend's, applying the policy. */
 static int
 fs_setattr_prepare(struct fs *fs, const struct stat *attr, int to_set,
     struct backend_setattr *sa)
