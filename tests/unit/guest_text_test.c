@@ -12,17 +12,8 @@
 #include <string.h>
 
 #include "guest_text.h"
+#include "tap.h"
 
-static int test_no, failures;
-
-static void
-check(int ok, const char *what)
-{
-	test_no++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, what);
-	if (!ok)
-		failures++;
-}
 
 /* Only printable ASCII (0x20..0x7e) in s. */
 static bool
@@ -70,6 +61,5 @@ main(void)
 	guest_text(out, big, sizeof(big));
 	check(strlen(out) < GUEST_TEXT_BUF && printable(out),
 	    "a text of escapes only fits the buffer, escaped");
-	printf("1..%d\n", test_no);
-	return failures != 0;
+	return tap_done();
 }

@@ -11,18 +11,9 @@
 #include <string.h>
 
 #include "fuse_killpriv.h"
+#include "tap.h"
 
 static unsigned char buf[4096];
-static int test_no, failures;
-
-static void
-check(int ok, const char *what)
-{
-	test_no++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, what);
-	if (!ok)
-		failures++;
-}
 
 /* A request of opcode whose argument struct (arg_len bytes) is copied
  * from arg; returns its length. */
@@ -137,6 +128,5 @@ main(void)
 	test_init();
 	test_requests();
 	test_reply();
-	printf("1..%d\n", test_no);
-	return failures != 0;
+	return tap_done();
 }

@@ -12,18 +12,9 @@
 #include <string.h>
 
 #include "fuse_request_check.h"
+#include "tap.h"
 
 static unsigned char buf[8192 + FUSE_REQUEST_PAD];
-static int test_no, failures;
-
-static void
-check(int ok, const char *what)
-{
-	test_no++;
-	printf("%sok %d - %s\n", ok ? "" : "not ", test_no, what);
-	if (!ok)
-		failures++;
-}
 
 /* A request of opcode with a body of body_len bytes (zeroed). */
 static struct fuse_in_header *
@@ -105,5 +96,5 @@ main(void)
 	check(run(h, 4096) == -EINVAL, "a NOTIFY_REPLY nobody asked for is refused");
 	h = request(9999, 0);
 	check(run(h, 4096) == 0, "an unknown opcode passes on (libfuse answers ENOSYS)");
-	return failures == 0 ? 0 : 1;
+	return tap_failures != 0;
 }
