@@ -408,15 +408,8 @@ nfs4_fh_create(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
 	nfs_node_fh(nb, dir, &dfh);
 	nfs4_putfh(&m, &dfh);
 	ca = &nfs4_op(&m, OP_CREATE)->nfs_argop4_u.opcreate;
-	switch (mode & S_IFMT) {
-	case S_IFDIR: ca->objtype.type = NF4DIR; break;
-	case S_IFLNK: ca->objtype.type = NF4LNK; break;
-	case S_IFIFO: ca->objtype.type = NF4FIFO; break;
-	case S_IFSOCK: ca->objtype.type = NF4SOCK; break;
-	case S_IFCHR: ca->objtype.type = NF4CHR; break;
-	case S_IFBLK: ca->objtype.type = NF4BLK; break;
-	default: return -EINVAL;
-	}
+	if (nfs4_mode_type(mode, &ca->objtype.type) != 0)
+		return -EINVAL;
 	if (S_ISLNK(mode))
 		nfs4_str(&ca->objtype.createtype4_u.linkdata, target);
 	else {

@@ -429,6 +429,20 @@ nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
 	return rc;
 }
 
+int
+nfs4_mode_type(mode_t mode, nfs_ftype4 *type)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR: *type = NF4DIR; return 0;
+	case S_IFLNK: *type = NF4LNK; return 0;
+	case S_IFIFO: *type = NF4FIFO; return 0;
+	case S_IFSOCK: *type = NF4SOCK; return 0;
+	case S_IFCHR: *type = NF4CHR; return 0;
+	case S_IFBLK: *type = NF4BLK; return 0;
+	}
+	return -EINVAL;
+}
+
 /* CREATE of a fifo, socket or device node in dir. */
 int
 nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
@@ -452,13 +466,10 @@ nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
 		ca = &op->nfs_argop4_u.opcreate;
-		switch (mode & S_IFMT) {
-		case S_IFIFO: ca->objtype.type = NF4FIFO; break;
-		case S_IFSOCK: ca->objtype.type = NF4SOCK; break;
-		case S_IFCHR: ca->objtype.type = NF4CHR; break;
-		case S_IFBLK: ca->objtype.type = NF4BLK; break;
-		default: rc = -EINVAL; break;
-		}
+		/* special files only: directories and links are made otherwise */
+		if (S_ISDIR(mode) || S_ISLNK(mode) ||
+		    nfs4_mode_type(mode, &ca->objtype.type) != 0)
+			rc = -EINVAL;
 		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
 		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
 		ca->objname.utf8string_len = (u_int)strlen(nm);

@@ -166,6 +166,9 @@ int nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
     const char *newdir, const char *newname);
 int nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
     const char *name, mode_t mode, dev_t rdev);
+/* The NFSv4 object type of a file type (mode's S_IFMT bits) that CREATE
+ * makes (not a regular file): 0, or -EINVAL. */
+int nfs4_mode_type(mode_t mode, nfs_ftype4 *type);
 void nfs4_page_clear(struct nfs4_dirpage *page);
 
 /* nfs4_fh.c: NFSv4 requests by file handle */
