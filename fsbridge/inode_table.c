@@ -287,18 +287,28 @@ inode_table_count(struct inode_table *t)
 	return n;
 }
 
+/* With the table lock: is st the data version the client holds?  Then
+ * record `now` as the one it holds. */
+static bool
+inode_seen_swap(struct inode *in, const struct stat *st, const struct stat *now)
+{
+	bool same = in->seen && in->seen_size == st->st_size &&
+	    in->seen_mtime.tv_sec == st->st_mtim.tv_sec &&
+	    in->seen_mtime.tv_nsec == st->st_mtim.tv_nsec;
+
+	in->seen_size = now->st_size;
+	in->seen_mtime = now->st_mtim;
+	return same;
+}
+
 bool
 inode_table_same_data(struct inode_table *t, struct inode *in, const struct stat *st)
 {
 	bool same;
 
 	pthread_mutex_lock(&t->lock);
-	same = in->seen && in->seen_size == st->st_size &&
-	    in->seen_mtime.tv_sec == st->st_mtim.tv_sec &&
-	    in->seen_mtime.tv_nsec == st->st_mtim.tv_nsec;
+	same = inode_seen_swap(in, st, st);
 	in->seen = true;
-	in->seen_size = st->st_size;
-	in->seen_mtime = st->st_mtim;
 	pthread_mutex_unlock(&t->lock);
 	return same;
 }
@@ -308,11 +318,7 @@ inode_table_data_written(struct inode_table *t, struct inode *in,
     const struct stat *before, const struct stat *after)
 {
 	pthread_mutex_lock(&t->lock);
-	in->seen = in->seen && in->seen_size == before->st_size &&
-	    in->seen_mtime.tv_sec == before->st_mtim.tv_sec &&
-	    in->seen_mtime.tv_nsec == before->st_mtim.tv_nsec;
-	in->seen_size = after->st_size;
-	in->seen_mtime = after->st_mtim;
+	in->seen = inode_seen_swap(in, before, after);
 	pthread_mutex_unlock(&t->lock);
 }
 
