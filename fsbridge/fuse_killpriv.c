@@ -93,3 +93,18 @@ fuse_killpriv_patch_init_reply(void *reply, size_t len)
 	memcpy((char *)reply + at, &flags, sizeof(flags));
 	return 0;
 }
+
+ssize_t
+fuse_killpriv_init_reply(const struct iovec *iov, int count, void *buf, size_t size)
+{
+	size_t len = 0;
+	int i;
+
+	for (i = 0; i < count; i++) {
+		if (iov[i].iov_len > size - len)
+			return -1;
+		memcpy((char *)buf + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	return fuse_killpriv_patch_init_reply(buf, len) == 0 ? (ssize_t)len : -1;
+}

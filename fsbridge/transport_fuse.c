@@ -44,17 +44,13 @@ static ssize_t
 transport_fuse_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	char reply[256];
-	size_t len = 0;
-	int i;
+	ssize_t len;
 
 	if (transport_fuse_init_killpriv) {
 		transport_fuse_init_killpriv = false;
-		for (i = 0; i < count && len + iov[i].iov_len <= sizeof(reply); i++) {
-			memcpy(reply + len, iov[i].iov_base, iov[i].iov_len);
-			len += iov[i].iov_len;
-		}
-		if (i == count && fuse_killpriv_patch_init_reply(reply, len) == 0)
-			return write(fd, reply, len);
+		len = fuse_killpriv_init_reply(iov, count, reply, sizeof(reply));
+		if (len >= 0)
+			return write(fd, reply, (size_t)len);
 	}
 	return writev(fd, iov, count);
 }

@@ -102,15 +102,15 @@ vhost_init_reply_killpriv(struct vhost_reply *r, const struct iovec *iov, int co
 {
 	char reply[sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)];
 	struct iovec one;
-	size_t len;
+	ssize_t len;
 
-	len = vhost_gather(reply, sizeof(reply), iov, (unsigned)count);
-	if (fuse_killpriv_patch_init_reply(reply, len) != 0)
+	len = fuse_killpriv_init_reply(iov, count, reply, sizeof(reply));
+	if (len < 0)
 		return -1;
 	one.iov_base = reply;
-	one.iov_len = len;
+	one.iov_len = (size_t)len;
 	r->written = vhost_scatter(r->chain, &one, 1);
-	return (ssize_t)len;
+	return len;
 }
 
 static ssize_t

@@ -9,6 +9,7 @@
 #include <linux/fuse.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "fuse_killpriv.h"
 #include "tap.h"
@@ -120,6 +121,25 @@ test_reply(void)
 	check(fuse_killpriv_patch_init_reply(buf, len - 1) != 0 && reply_flags() == FUSE_ASYNC_READ,
 	    "a reply whose length does not match its header is left alone");
 	check(fuse_killpriv_patch_init_reply(buf, 20) != 0, "so is one too short for the flags");
+
+	/* as a session's writev gets it: header and body apart */
+	{
+		static unsigned char parts[sizeof(buf)], out[256];
+		struct iovec iov[2];
+		ssize_t n;
+
+		len = init_reply(0, FUSE_ASYNC_READ);
+		memcpy(parts, buf, len);
+		iov[0] = (struct iovec){ parts, sizeof(struct fuse_out_header) };
+		iov[1] = (struct iovec){ parts + sizeof(struct fuse_out_header),
+		    len - sizeof(struct fuse_out_header) };
+		n = fuse_killpriv_init_reply(iov, 2, out, sizeof(out));
+		memcpy(buf, out, sizeof(out));
+		check(n == (ssize_t)len && reply_flags() == (FUSE_ASYNC_READ | FUSE_HANDLE_KILLPRIV_V2),
+		    "a reply in two iovecs is gathered whole and gets the flag");
+		check(fuse_killpriv_init_reply(iov, 2, out, len - 1) == -1,
+		    "one larger than the buffer is refused");
+	}
 }
 
 int
