@@ -9,9 +9,10 @@
 #   (run from the build dir, as root; TARGETS: fsbridge fsbridge-hints
 #   fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk, all by
 #   default; a column whose target was not run shows -; fsbridge-noxattr,
-#   cache=auto with xattr=none as virtiofsd's default, only if asked).  --requests:
-#   the servers (fsbridge and virtiofsd) log every request (slower) and
-#   the requests of each phase of the last round are counted by opcode.
+#   cache=auto with xattr=none as virtiofsd's default, only if asked).
+#   --requests: the servers (fsbridge and virtiofsd) log every request
+#   (slower) and the requests of each phase of the last round are counted
+#   by opcode.
 set -u
 FILES=2000
 SIZE=1024
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
 	-r) ROUNDS=$2; shift 2 ;;
 	-t) TARGETS=$2; shift 2 ;;
 	--requests) REQUESTS=1; shift ;;
-	-h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "run-guest.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
