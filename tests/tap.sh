@@ -8,3 +8,24 @@ ok() { n=$((n + 1)); echo "ok $n - $*"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+
+# Unprivileged users for the tests that run as an ordinary user or attack
+# as another local user.  test_user NAME makes sure the local user NAME
+# exists (created with its own group and a home directory; needs root) and
+# fails if it cannot be had.  as_user NAME CMD... runs CMD as NAME: its
+# uid, gid and supplementary groups, HOME, USER and LOGNAME, no capabilities.
+# The suites use two names: fsb-user (the ordinary developer) and fsb-other
+# (another local user, the attacker).
+test_user() {
+	id -u "$1" >/dev/null 2>&1 && return 0
+	[ "$(id -u)" = 0 ] || return 1
+	useradd --create-home --shell /bin/sh --user-group "$1" >/dev/null 2>&1
+	id -u "$1" >/dev/null 2>&1
+}
+as_user() {
+	local who=$1 home
+	shift
+	home=$(getent passwd "$who" | cut -d: -f6)
+	setpriv --reuid="$who" --regid="$who" --init-groups --inh-caps=-all \
+		env -u XDG_RUNTIME_DIR -u XDG_STATE_HOME -u XDG_CONFIG_HOME HOME="$home" USER="$who" LOGNAME="$who" "$@"
+}
