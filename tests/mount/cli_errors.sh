@@ -265,6 +265,17 @@ cli policy check "$T/crlf.policy"
 ok=0; [ "$RC" = 0 ] && grep -qx 'ro' "$W/out" && grep -qx 'symlinks = deny' "$W/out" && ok=1
 report "$ok" "policy check: CRLF lines and no newline at the end are fine" "$(show)"
 
+# pidfile=PATH is never written through a symbolic link, nor taken over
+# when it is world-writable.
+echo victim > "$T/victim"
+ln -s "$T/victim" "$T/pid.link"
+case_error "mount: pidfile is a symbolic link" 1 "$MNT" mount -o "pidfile=$T/pid.link" "$SRC" "$MNT"
+ok=0; [ "$(cat "$T/victim")" = victim ] && ok=1
+report "$ok" "mount: pidfile is a symbolic link: its target is untouched" "$(cat "$T/victim")"
+touch "$T/pid.ww"
+chmod 666 "$T/pid.ww"
+case_error "mount: pidfile is world-writable" 1 "$MNT" mount -o "pidfile=$T/pid.ww" "$SRC" "$MNT"
+
 case_error "policy check missing file" 1 "" policy check "$T/no.policy"
 case_error "policy check without a file" 2 "" policy check
 
