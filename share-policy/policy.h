@@ -90,14 +90,21 @@ void policy_init_default(struct policy *p);
  */
 int policy_apply_option(struct policy *p, const char *opt, char *err, size_t errlen);
 
+/* The longest line a policy file may have, in bytes. */
+#define POLICY_LINE_MAX 4096
+
 /*
- * Parse a policy file's text: one option per line ("key" or
- * "key = value", spaces around '=' allowed), '#' starts a comment, blank
- * lines ignored.  On error returns -EINVAL and writes "line N: reason" to
- * err.  Unknown keys are errors here.  The lines are applied on top of
- * *p (start from policy_init_default for a file alone); on error *p is
- * left unchanged.
+ * Parse a policy file's text, all size bytes of it: one option per line
+ * ("key" or "key = value", spaces around '=' allowed), '#' starts a
+ * comment, blank lines ignored, a "\r\n" line end is as good as "\n", the
+ * last line needs no newline.  A NUL byte anywhere, or a line longer than
+ * POLICY_LINE_MAX, is an error.  On error returns -EINVAL and writes
+ * "line N: reason" to err.  Unknown keys are errors here.  The lines are
+ * applied on top of *p (start from policy_init_default for a file alone);
+ * on error *p is left unchanged.
  */
+int policy_parse_buf(struct policy *p, const char *text, size_t size, char *err, size_t errlen);
+/* policy_parse_buf of a C string (its text up to the NUL). */
 int policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen);
 
 /* Write the effective policy, one "key = value" per line ("ro"/"rw"

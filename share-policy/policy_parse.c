@@ -2,7 +2,8 @@
  * share-policy/policy_parse.c: building a policy from text and back.
  *
  * Owns: the default policy, `-o` options (policy_apply_option), policy
- * files (policy_parse_text), printing a policy in the file syntax
+ * files (policy_parse_buf, exactly as many bytes as were read: a NUL byte
+ * is an error, not an end), printing a policy in the file syntax
  * (policy_print) and the names of the enum values.  Both entry points
  * share one key table, so an option means the same in a file and on the
  * command line.  A failed option or file leaves the policy unchanged.
@@ -417,9 +418,10 @@ parse_line(struct policy *p, const char *line, size_t len, char *err, size_t err
 }
 
 int
-policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen)
+policy_parse_buf(struct policy *p, const char *text, size_t size, char *err, size_t errlen)
 {
 	struct policy work = *p;
+	const char *end = text + size, *nl;
 	char reason[256];
 	unsigned int lineno = 0;
 	size_t len;
@@ -428,19 +430,34 @@ policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen)
 		seterr(err, errlen, "no text");
 		return -EINVAL;
 	}
-	for (;;) {
+	while (text < end) {
 		lineno++;
-		len = strcspn(text, "\n");
+		nl = memchr(text, '\n', (size_t)(end - text));
+		len = nl != NULL ? (size_t)(nl - text) : (size_t)(end - text);
+		/* a NUL would end the text early for any C string reader:
+		 * the options after it would silently not apply */
+		if (memchr(text, '\0', len) != NULL) {
+			seterr(err, errlen, "line %u: NUL byte (a policy file is text)", lineno);
+			return -EINVAL;
+		}
+		if (len > POLICY_LINE_MAX) {
+			seterr(err, errlen, "line %u: longer than %d bytes", lineno, POLICY_LINE_MAX);
+			return -EINVAL;
+		}
 		if (parse_line(&work, text, len, reason, sizeof(reason)) != 0) {
 			seterr(err, errlen, "line %u: %s", lineno, reason);
 			return -EINVAL;
 		}
-		if (text[len] == '\0')
-			break;
-		text += len + 1;
+		text += len + (nl != NULL);
 	}
 	*p = work;
 	return 0;
+}
+
+int
+policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen)
+{
+	return policy_parse_buf(p, text, text != NULL ? strlen(text) : 0, err, errlen);
 }
 
 /* "none" or the allowed namespaces joined by ':'. */

@@ -21,7 +21,13 @@ int cli_parse_seconds(const char *s, double *out);
 /* Parse a whole decimal number in [min, max]; 0 or -EINVAL. */
 int cli_parse_uint(const char *s, unsigned int min, unsigned int max, unsigned int *out);
 
-/* Read a whole small file into a NUL-terminated buffer (free it). */
-int cli_read_file(const char *path, char **text);
+/*
+ * Read a whole policy file (a regular file of at most 1 MiB) into *text
+ * (free it; NUL-terminated after *len bytes, which may hold NULs too).
+ * A fifo, device or directory is refused (-EINVAL) without blocking;
+ * cli_read_file_error() says why in words.
+ */
+int cli_read_file(const char *path, char **text, size_t *len);
+const char *cli_read_file_error(int rc);
 
 #endif

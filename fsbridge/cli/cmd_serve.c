@@ -1,12 +1,15 @@
 /*
- * cmd_serve: `fsbridge serve --socket PATH [--queues N] [--once]
- * [-o OPTIONS] SRC`: serve SRC to QEMU guests as a vhost-user-fs device.
+ * cmd_serve: `fsbridge serve --socket PATH [--allow-uid UID]... [--queues N]
+ * [--once] [-o OPTIONS] SRC`: serve SRC to QEMU guests as a vhost-user-fs
+ * device.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,14 +24,20 @@ static void
 serve_usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: fsbridge serve --socket PATH [--queues N] [--once] [-o OPTIONS] SRC\n"
+	    "usage: fsbridge serve --socket PATH [--allow-uid UID]... [--queues N] [--once]\n"
+	    "                      [-o OPTIONS] SRC\n"
 	    "\n"
 	    "Serve the directory SRC to QEMU guests as a vhost-user-fs device on the\n"
 	    "Unix socket PATH (QEMU: -chardev socket,id=fs,path=PATH\n"
 	    "-device vhost-user-fs-pci,chardev=fs,tag=TAG).  Runs in the foreground;\n"
 	    "when a guest goes away the next one is served.\n"
 	    "\n"
-	    "  --socket PATH      the socket to create (a stale one is replaced)\n"
+	    "  --socket PATH      the socket to create, mode 0600 (a stale socket of yours\n"
+	    "                     is replaced; anything else there is refused); only your\n"
+	    "                     own user and root may be the front-end\n"
+	    "  --allow-uid UID    also let user UID (a number or name) be the front-end,\n"
+	    "                     with access to all of SRC as you; the socket becomes\n"
+	    "                     0666 and every other user is still refused (repeatable)\n"
 	    "  --queues N         request queues, one worker thread each (1-%d, default 1)\n"
 	    "  --once             exit when the first guest disconnects\n"
 	    "  --hints-fd N       watch SRC and write what changes on the host to fd N,\n"
@@ -84,6 +93,30 @@ serve_apply_option(struct serve_opts *so, char *opt)
 	return 0;
 }
 
+/* --allow-uid UID: a uid number or a user name. */
+static int
+serve_allow_uid(struct serve_opts *so, const char *arg)
+{
+	struct passwd *pw;
+	unsigned int uid;
+
+	if (cli_parse_uint(arg, 0, UINT32_MAX - 1, &uid) != 0) {
+		pw = getpwnam(arg);
+		if (pw == NULL) {
+			fprintf(stderr, "fsbridge: --allow-uid %s: no such user (give a uid or a user name)\n", arg);
+			return EXIT_USAGE;
+		}
+		uid = (unsigned int)pw->pw_uid;
+	}
+	if (so->nallow == SERVE_MAX_ALLOW_UIDS) {
+		fprintf(stderr, "fsbridge: --allow-uid %s: at most %d users may be allowed\n",
+		    arg, SERVE_MAX_ALLOW_UIDS);
+		return EXIT_USAGE;
+	}
+	so->allow_uids[so->nallow++] = (uid_t)uid;
+	return 0;
+}
+
 static int
 serve_parse(int argc, char **argv, struct serve_opts *so)
 {
@@ -93,6 +126,7 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 		{ "queues", required_argument, NULL, 'q' },
 		{ "once", no_argument, NULL, '1' },
 		{ "hints-fd", required_argument, NULL, 'H' },
+		{ "allow-uid", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *opt, *save = NULL;
@@ -131,6 +165,10 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 			so->hints_fd = (int)fd;
 			break;
 		}
+		case 'u':
+			if ((rc = serve_allow_uid(so, optarg)) != 0)
+				return rc;
+			break;
 		case 'o':
 			for (opt = strtok_r(optarg, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save))
 				if ((rc = serve_apply_option(so, opt)) != 0)

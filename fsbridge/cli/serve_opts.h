@@ -6,9 +6,12 @@
 #define FSBRIDGE_SERVE_OPTS_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "policy.h"
 #include "watch.h"
+
+#define SERVE_MAX_ALLOW_UIDS 16
 
 struct serve_opts {
 	struct policy policy;
@@ -20,6 +23,8 @@ struct serve_opts {
 	double revalidate;	/* cache time where nobody reports changes; <0: default */
 	bool once;		/* exit when the first guest goes away */
 	int hints_fd;		/* fs_hint.c records go here, or -1 */
+	uid_t allow_uids[SERVE_MAX_ALLOW_UIDS];	/* --allow-uid: other front-ends' users */
+	unsigned int nallow;
 	bool debug;
 };
 

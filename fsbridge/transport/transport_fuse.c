@@ -7,9 +7,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <libutil.h>
 #include <unistd.h>
@@ -126,6 +128,38 @@ transport_fuse_probe_watch(struct fs *fs, const struct mount_opts *mo)
 	return rc;
 }
 
+/*
+ * pidfile=PATH is created (0644, never world-writable) or taken
+ * over only if it is a regular file of ours: never through a symbolic link
+ * (pidfile_open would follow one and truncate its target), never a file
+ * another user planted.  pidfile_open then locks the same file: in a
+ * sticky or private directory nobody else can swap it in between.
+ */
+static int
+transport_fuse_pidfile_check(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			log_error("pidfile %s: is a symbolic link; not following it (give the real path)", path);
+		else
+			log_error("pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & S_IWOTH) != 0) {
+		log_error("pidfile %s: not a regular file of yours that others cannot write; "
+		    "not using it (remove it or choose another path)", path);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 int
 transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 {
@@ -136,6 +170,8 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	pid_t other;
 
 	if (mo->pidfile != NULL) {
+		if (transport_fuse_pidfile_check(mo->pidfile) != 0)
+			return EXIT_FAILURE_RUN;
 		pfh = pidfile_open(mo->pidfile, 0644, &other);
 		if (pfh == NULL) {
 			if (errno == EEXIST)

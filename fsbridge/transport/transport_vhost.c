@@ -288,6 +288,25 @@ vhost_session_close(struct vhost_transport *t)
 	t->fs = NULL;
 }
 
+/* Why the socket could not be made, and what to do. */
+static const char *
+vhost_socket_error(int rc)
+{
+	switch (rc) {
+	case -EEXIST:
+		return "something that is not a socket is there; not replacing it "
+		    "(remove it or choose another --socket path)";
+	case -EPERM:
+		return "a socket of another user is there; not replacing it "
+		    "(choose another --socket path)";
+	case -EADDRINUSE:
+		return "a server is listening there already (stop it or choose "
+		    "another --socket path)";
+	default:
+		return strerror(-rc);
+	}
+}
+
 int
 transport_vhost_run(const struct serve_opts *so)
 {
@@ -297,7 +316,14 @@ transport_vhost_run(const struct serve_opts *so)
 
 	rc = vu_dev_new(so->socket, so->queues, vhost_handle, &t, &t.dev);
 	if (rc != 0) {
-		log_error("socket %s: %s", so->socket, strerror(-rc));
+		log_error("socket %s: %s", so->socket, vhost_socket_error(rc));
+		return EXIT_FAILURE_RUN;
+	}
+	rc = vu_dev_allow_uids(t.dev, so->allow_uids, so->nallow);
+	if (rc != 0) {
+		log_error("socket %s: cannot open it to --allow-uid users: %s", so->socket,
+		    strerror(-rc));
+		vu_dev_free(t.dev);
 		return EXIT_FAILURE_RUN;
 	}
 	vhost_stop_dev = t.dev;

@@ -1,8 +1,8 @@
 /*
  * vhost_user: the device's life cycle: creation (queues, eventfds, the
  * listening socket), the accept loop that serves one front-end connection
- * at a time, resetting the connection state when a front-end goes away,
- * and stopping.
+ * at a time (hanging up at once on a peer vu_peer.c does not allow),
+ * resetting the connection state when a front-end goes away, and stopping.
  */
 #include "config.h"
 
@@ -111,6 +111,7 @@ vu_dev_destroy(struct vu_dev *dev)
 		}
 	}
 	free(dev->queues);
+	free(dev->allow_uids);
 	if (dev->stop_fd >= 0)
 		close(dev->stop_fd);
 	free(dev);
@@ -197,6 +198,10 @@ vu_dev_serve(struct vu_dev *dev, bool once)
 				return -errno;
 			if (errno == EMFILE || errno == ENFILE)
 				nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+			continue;
+		}
+		if (!vu_peer_allowed(dev, conn)) {
+			close(conn);
 			continue;
 		}
 		vu_log("front-end connected");

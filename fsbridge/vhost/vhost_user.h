@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 /* Request queues one device may have (each gets a thread). */
@@ -53,12 +54,21 @@ typedef size_t (*vu_handler_fn)(void *ctx, unsigned queue_index,
 				const struct vu_chain *chain);
 
 /*
- * Create the socket at socket_path (a stale socket there is removed; a
- * live one, or a file of another type, is refused: -EADDRINUSE/-EEXIST)
- * for a device with request_queues request queues (1..VU_MAX_REQUEST_QUEUES).
+ * Create the socket at socket_path, mode 0600 from the start, for a device
+ * with request_queues request queues (1..VU_MAX_REQUEST_QUEUES).  What is
+ * at socket_path already: a stale socket of our own uid is replaced; a
+ * live one is refused with -EADDRINUSE, another user's socket with
+ * -EPERM, anything that is not a socket with -EEXIST (left alone).
+ * Only a peer with our uid or root's is served as the front-end.
  */
 int vu_dev_new(const char *socket_path, unsigned request_queues,
 	       vu_handler_fn handler, void *ctx, struct vu_dev **out);
+/*
+ * Also serve front-ends running as uids[0..n): the socket becomes 0666 so
+ * that they can connect, and every other peer is still refused (logged,
+ * connection closed) when it does.  0 or -errno.
+ */
+int vu_dev_allow_uids(struct vu_dev *dev, const uid_t *uids, size_t n);
 /*
  * Accept and serve front-end connections one after the other until
  * vu_dev_stop(); with once, return after the first connection ends.

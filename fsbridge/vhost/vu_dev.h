@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vhost/vhost_user.h"
 #include "vhost/virtqueue.h"
@@ -62,6 +63,8 @@ struct vu_dev {
 	int listen_fd;
 	int stop_fd;		/* eventfd written by vu_dev_stop */
 	int conn_fd;		/* current front-end, or -1 */
+	uid_t *allow_uids;	/* front-ends let in besides us and root */
+	size_t nallow;
 
 	/* state of the current connection */
 	uint64_t features;		/* acked with SET_FEATURES */
@@ -100,10 +103,14 @@ void vu_queue_stop(struct vu_queue *q);
 int vu_send_reply(struct vu_dev *dev, uint32_t request, const void *payload, uint32_t size);
 /* 1: a message, 0: orderly EOF, -ECANCELED: stop_fd fired, other -errno: error. */
 int vu_read_msg(int conn_fd, int stop_fd, struct vu_msg *msg, int *fds, int *nfds);
+/* Listen at path, created 0600 (see vu_dev_new for what is at path already). */
 int vu_listen_unix(const char *path, int *out_fd);
 /* Poll fd for input, giving up with -ECANCELED when stop_fd is readable. */
 int vu_wait_readable(int fd, int stop_fd);
 
 void vu_close_fds(int *fds, int nfds);
+
+/* May the peer of conn_fd be the front-end (vu_peer.c)?  Logs a refusal. */
+bool vu_peer_allowed(struct vu_dev *dev, int conn_fd);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * vu_socket: the Unix socket side of the transport: creating the listening
- * socket (refusing a live one, removing a stale one), reading one message
+ * socket (0600; refusing a live socket, another user's or a file of another
+ * type at its path; removing a stale one of ours), reading one message
  * with its SCM_RIGHTS fds, and writing replies.
  */
 #include "config.h"
@@ -183,7 +184,12 @@ vu_send_reply(struct vu_dev *dev, uint32_t request, const void *payload, uint32_
 	return write_all(dev->conn_fd, &reply, VU_HDR_SIZE + size);
 }
 
-/* A socket already at path: in use (-EADDRINUSE), stale (removed), or not ours. */
+/*
+ * Whatever is at path already: nothing (0); a stale socket of our own that
+ * nobody listens on (removed: 0); or refused and left alone: a live socket
+ * (-EADDRINUSE), another user's socket (-EPERM), anything that is not a
+ * socket, a symbolic link included (-EEXIST).
+ */
 static int
 clear_stale_socket(const char *path, const struct sockaddr_un *sa)
 {
@@ -194,6 +200,8 @@ clear_stale_socket(const char *path, const struct sockaddr_un *sa)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISSOCK(st.st_mode))
 		return -EEXIST;
+	if (st.st_uid != geteuid())
+		return -EPERM;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
@@ -212,6 +220,7 @@ int
 vu_listen_unix(const char *path, int *out_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old_mask;
 	int fd, rc;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -223,7 +232,12 @@ vu_listen_unix(const char *path, int *out_fd)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 1) < 0) {
+	/* The file is born 0600: no moment in which another user could
+	 * connect.  (The umask is the process's; no other thread runs yet.) */
+	old_mask = umask(0177);
+	rc = bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (rc < 0 || listen(fd, 1) < 0) {
 		rc = -errno;
 		close(fd);
 		return rc;

@@ -244,6 +244,38 @@ expect_error "policy check unknown key" "1|2" ""
 ok=0; grep -q 'line 4' "$W/err" && ok=1
 report "$ok" "policy check unknown key: message names line 4" "$(show)"
 
+# A policy file is read exactly: a NUL byte does not end it early (the
+# options after it would silently be dropped), a fifo does not block.
+printf 'symlinks = opaque\n\0\nro\nsymlinks = deny\n' > "$T/nul.policy"
+cli policy check "$T/nul.policy"
+expect_error "policy check with a NUL byte" 1 ""
+ok=0; grep -q "^fsbridge: $T/nul.policy: line 2: NUL byte" "$W/err" && ok=1
+report "$ok" "policy check with a NUL byte: names the file and line 2" "$(show)"
+case_error "mount -o policy= with a NUL byte" 2 "$MNT" mount -o "policy=$T/nul.policy" "$SRC" "$MNT"
+mkfifo "$T/fifo.policy"
+case_error "policy check of a fifo (does not block)" 1 "" policy check "$T/fifo.policy"
+ok=0; grep -q "not a regular file" "$W/err" && ok=1
+report "$ok" "policy check of a fifo: says it is not a regular file" "$(show)"
+case_error "mount -o policy= of a fifo (does not block)" 2 "$MNT" mount -o "policy=$T/fifo.policy" "$SRC" "$MNT"
+case_error "policy check of a directory" 1 "" policy check "$SRC"
+head -c 1048577 /dev/zero | tr '\0' '#' > "$T/big.policy"
+case_error "policy check of a file over 1 MiB" 1 "" policy check "$T/big.policy"
+printf 'ro\r\nsymlinks = deny' > "$T/crlf.policy"
+cli policy check "$T/crlf.policy"
+ok=0; [ "$RC" = 0 ] && grep -qx 'ro' "$W/out" && grep -qx 'symlinks = deny' "$W/out" && ok=1
+report "$ok" "policy check: CRLF lines and no newline at the end are fine" "$(show)"
+
+# pidfile=PATH is never written through a symbolic link, nor taken over
+# when it is world-writable.
+echo victim > "$T/victim"
+ln -s "$T/victim" "$T/pid.link"
+case_error "mount: pidfile is a symbolic link" 1 "$MNT" mount -o "pidfile=$T/pid.link" "$SRC" "$MNT"
+ok=0; [ "$(cat "$T/victim")" = victim ] && ok=1
+report "$ok" "mount: pidfile is a symbolic link: its target is untouched" "$(cat "$T/victim")"
+touch "$T/pid.ww"
+chmod 666 "$T/pid.ww"
+case_error "mount: pidfile is world-writable" 1 "$MNT" mount -o "pidfile=$T/pid.ww" "$SRC" "$MNT"
+
 case_error "policy check missing file" 1 "" policy check "$T/no.policy"
 case_error "policy check without a file" 2 "" policy check
 

@@ -780,6 +780,64 @@ test_parse_text(void)
 	ok(p.read_only && p.symlinks == POLICY_SYMLINKS_DENY, "parse_text: keeps what the file does not set");
 }
 
+/* policy_parse_buf reads exactly the bytes given: a NUL is an error, not
+ * the end of the file (which used to drop every option after it). */
+static void
+test_parse_buf(void)
+{
+	static const char nul[] = "symlinks = opaque\n\0\nro\nsymlinks = deny\n";
+	static const char nul_in_line[] = "ro\nsymlinks = deny\0 # x\n";
+	static const char crlf[] = "ro\r\nsymlinks=deny";
+	struct policy p, want;
+	char err[256], *exact, *long_line;
+	int rc;
+
+	p = deflt();
+	want = deflt();
+	rc = policy_parse_buf(&p, nul, sizeof(nul) - 1, err, sizeof(err));
+	is_int(rc, -EINVAL, "parse_buf: a NUL byte on a line of its own is an error");
+	is_str(rc == -EINVAL ? err : "", "line 2: NUL byte (a policy file is text)",
+	    "parse_buf: the NUL byte's line is named");
+	ok(policy_equal(&p, &want), "parse_buf: a file with a NUL changes nothing");
+	rc = policy_parse_buf(&p, nul_in_line, sizeof(nul_in_line) - 1, err, sizeof(err));
+	is_str(rc == -EINVAL ? err : "", "line 2: NUL byte (a policy file is text)",
+	    "parse_buf: a NUL inside a line is an error too");
+	rc = policy_parse_buf(&p, "ro\n\0", 4, err, sizeof(err));
+	is_str(rc == -EINVAL ? err : "", "line 2: NUL byte (a policy file is text)",
+	    "parse_buf: a NUL as the last byte is an error");
+	ok(policy_equal(&p, &want), "parse_buf: failed files left the policy unchanged");
+
+	/* exactly size bytes, not NUL-terminated: nothing past them is read */
+	exact = malloc(sizeof(crlf) - 1);
+	if (exact != NULL) {
+		memcpy(exact, crlf, sizeof(crlf) - 1);
+		rc = policy_parse_buf(&p, exact, sizeof(crlf) - 1, err, sizeof(err));
+		is_int(rc, 0, "parse_buf: CRLF and a last line without newline, unterminated buffer");
+		ok(p.read_only && p.symlinks == POLICY_SYMLINKS_DENY,
+		    "parse_buf: both lines applied");
+		free(exact);
+	}
+	p = deflt();
+	is_int(policy_parse_buf(&p, "", 0, err, sizeof(err)), 0, "parse_buf: empty file ok");
+
+	long_line = malloc(POLICY_LINE_MAX + 8);
+	if (long_line != NULL) {
+		memset(long_line, ' ', POLICY_LINE_MAX + 8);
+		memcpy(long_line + POLICY_LINE_MAX + 6, "ro", 2);
+		rc = policy_parse_buf(&p, long_line, POLICY_LINE_MAX + 8, err, sizeof(err));
+		is_int(rc, -EINVAL, "parse_buf: a line longer than POLICY_LINE_MAX is an error");
+		ok(rc == -EINVAL && strstr(err, "line 1: longer than") == err,
+		    "parse_buf: the long line is named");
+		memset(long_line, '#', POLICY_LINE_MAX);
+		long_line[POLICY_LINE_MAX] = '\n';
+		memcpy(long_line + POLICY_LINE_MAX + 1, "ro", 2);
+		is_int(policy_parse_buf(&p, long_line, POLICY_LINE_MAX + 3, err, sizeof(err)), 0,
+		    "parse_buf: a line of exactly POLICY_LINE_MAX bytes is fine");
+		ok(p.read_only, "parse_buf: and the line after it applies");
+		free(long_line);
+	}
+}
+
 /* Print p, parse it into a default policy, compare. */
 static void
 round_trip(const struct policy *p, const char *desc)
@@ -882,6 +940,7 @@ main(void)
 	test_apply_idmap();
 	test_apply_unknown();
 	test_parse_text();
+	test_parse_buf();
 	test_print();
 	test_names();
 	fclose(tap);
