@@ -130,6 +130,34 @@ int policy_check_symlink_create(const struct policy *p);
  */
 bool policy_symlink_visible(const struct policy *p, const char *target, unsigned int link_depth);
 
+/*
+ * Where does a link really lead (symlinks=deny)?  The link's target is
+ * walked from the link's directory, link_depth levels below the root, as
+ * a kernel would: "." and empty components stay, ".." climbs, a name
+ * descends and, if the probe finds a symlink there, its target is walked
+ * in its place from the directory holding it (at most
+ * POLICY_LINK_RESOLVE_MAX links).  The probe is asked about each path
+ * reached, as `up` levels above the link's directory and then down
+ * through `down` (names joined by '/', no "." or ".."; "" for that
+ * directory itself is never asked): 0 if something other than a symlink
+ * is there, 1 and the link's target in buf if a symlink, -ENOENT or
+ * -ENOTDIR if nothing is (the rest of the walk is then lexical), another
+ * -errno to give up.  A NULL probe walks lexically.
+ * Returns 0 if the walk stays at or below the root, -EXDEV if it climbs
+ * above it or meets an absolute or empty target, -ELOOP past the bound,
+ * or the probe's or another -errno: anything but 0 means "leads out".
+ */
+#define POLICY_LINK_RESOLVE_MAX 40
+typedef int (*policy_link_probe)(void *ctx, unsigned int up, const char *down,
+    char *buf, size_t size);
+int policy_link_resolve(const char *target, unsigned int link_depth,
+    policy_link_probe probe, void *ctx);
+
+/* May the client hard-link this node (type in mode)?  0, -EROFS, or
+ * -EPERM for a directory and, under symlinks=deny, for a symlink (a link
+ * made elsewhere could lead out from there). */
+int policy_check_link(const struct policy *p, mode_t mode);
+
 /* Should the server follow symlinks on the host (symlinks=follow)? */
 bool policy_follows_symlinks(const struct policy *p);
 
