@@ -1,6 +1,7 @@
 /*
  * cmd_policy: `fsbridge policy check FILE`: parse a policy file and print
- * the effective policy, or say which line is wrong.
+ * the effective policy, or say which line is wrong; and the policy checks
+ * the other subcommands share (policy files, the whole combination).
  */
 #include "config.h"
 
@@ -98,6 +99,17 @@ cli_apply_policy_file(struct policy *p, const char *path)
 	return 0;
 }
 
+int
+cli_check_policy(const struct policy *p)
+{
+	char err[256];
+
+	if (policy_check_combination(p, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "fsbridge: -o: %s\n", err);
+	return EXIT_USAGE;
+}
+
 static void
 policy_usage(FILE *out)
 {
@@ -128,6 +140,8 @@ cmd_policy(int argc, char **argv)
 	policy_init_default(&p);
 	rc = policy_parse_text(&p, text, err, sizeof(err));
 	free(text);
+	if (rc == 0)
+		rc = policy_check_combination(&p, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "fsbridge: %s: %s\n", argv[2], err);
 		return EXIT_FAILURE_RUN;

@@ -59,6 +59,7 @@ struct policy_idmap {
 struct policy {
 	bool read_only;
 	enum policy_symlinks symlinks;
+	bool trust_client;	/* the client may steer the server (follow on rw) */
 	enum policy_specials specials;
 	enum policy_cache cache;
 	unsigned int xattr_allowed;	/* POLICY_XATTR_* bits */
@@ -77,7 +78,8 @@ void policy_init_default(struct policy *p);
 
 /*
  * Apply one option "key" or "key=value" to a policy.  Keys:
- *   ro, rw, symlinks=deny|opaque|follow, specials=none|pipes|all,
+ *   ro, rw, symlinks=deny|opaque|follow, trust_client,
+ *   specials=none|pipes|all,
  *   cache=none|auto|always, xattr=none|NS[:NS...] (NS: user, system,
  *   security, trusted), uidmap=CLIENT:HOST[:COUNT], gidmap=... (each
  *   uidmap/gidmap option adds one range; ranges may not overlap on the
@@ -99,6 +101,14 @@ int policy_apply_option(struct policy *p, const char *opt, char *err, size_t err
  * left unchanged.
  */
 int policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen);
+
+/*
+ * Is the policy, with all its options applied, one a server may run?
+ * symlinks=follow on a writable share is refused unless trust_client is
+ * set: the client could create `esc -> /` and have the server follow it
+ * on the host.  0, or -EINVAL with a one-line reason in err.
+ */
+int policy_check_combination(const struct policy *p, char *err, size_t errlen);
 
 /* Write the effective policy, one "key = value" per line ("ro"/"rw"
  * alone), in the file syntax: parsed into a default policy, the output

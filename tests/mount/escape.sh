@@ -493,9 +493,46 @@ out_untouched_or_follow() {
 	[ "$1" = follow ] || out_untouched "$1"
 }
 
+# A writable share that follows links would follow the client's own links
+# (esc -> /): fsbridge refuses it unless trust_client says the client is
+# trusted.  If it ever mounts, show what the client then gets.
+follow_untrusted() {
+	local rc ok=0 src
+	export POLICY=follow SRC=$T/src-follow MNT=$T/mnt-follow OUTD=$T/out-follow
+	src=$SRC
+	[ -n "${ESCAPE_SOURCE:-}" ] && src=${ESCAPE_SOURCE//@POLICY@/follow}
+	MOUNTS+=("$MNT")
+	timeout -k 5 30 "$FSBRIDGE" mount -o symlinks=follow,cache=none "$src" "$MNT" \
+		>"$W/out" 2>"$W/err" </dev/null
+	rc=$?
+	sleep 0.5
+	[ "$rc" = 2 ] && ! is_mounted "$MNT" && [ "$(awk 'END { print NR }' "$W/err")" = 1 ] &&
+		grep -q '^fsbridge: .*trust_client' "$W/err" && ok=1
+	report "$ok" "[follow,rw] mount -o symlinks=follow without trust_client is refused (exit 2, one line naming trust_client)" \
+		"exit $rc; stderr: $(head -c 300 "$W/err")"
+	if is_mounted "$MNT"; then
+		t "[follow,rw] a link the client made (esc -> OUT) is not followed by the server" nosecret \
+			'ln -s "$OUTD" "$MNT/esc"; cat "$MNT/esc/secret"; ls -A "$MNT/esc/"'
+		timeout -k 5 30 "$FSBRIDGE" umount "$MNT" >/dev/null 2>&1
+		rm -f "$SRC/esc"
+	fi
+	t_ro_follow
+}
+
+t_ro_follow() {	# a read-only share may follow: the client cannot make links
+	if do_mount follow "ro,symlinks=follow,cache=none"; then
+		t "[follow,ro] ln -s / esc fails with EROFS" "fail:Read-only file system" \
+			'ln -s / "$MNT/esc"' '[ ! -L "$SRC/esc" ]'
+		do_umount follow
+	fi
+}
+follow_untrusted
+
 for p in deny opaque follow; do
 	export POLICY=$p SRC=$T/src-$p MNT=$T/mnt-$p OUTD=$T/out-$p
-	if do_mount "$p" "symlinks=$p,cache=none"; then
+	opts="symlinks=$p,cache=none"
+	[ "$p" = follow ] && opts="symlinks=follow,trust_client,cache=none"
+	if do_mount "$p" "$opts"; then
 		attacks "$p"
 		race "$p"
 		do_umount "$p"

@@ -352,6 +352,29 @@ test_check_link(void)
 }
 
 static void
+test_check_combination(void)
+{
+	struct policy p = deflt();
+	char err[256] = "";
+
+	is_int(policy_check_combination(&p, err, sizeof(err)), 0, "combination: the default");
+	p.symlinks = POLICY_SYMLINKS_FOLLOW;
+	is_int(policy_check_combination(&p, err, sizeof(err)), -EINVAL,
+	    "combination: rw + follow without trust_client is refused");
+	ok(strstr(err, "trust_client") != NULL && strchr(err, '\n') == NULL,
+	    "combination: one line naming trust_client");
+	p.read_only = true;
+	is_int(policy_check_combination(&p, err, sizeof(err)), 0, "combination: ro + follow");
+	p.read_only = false;
+	ok(policy_apply_option(&p, "trust_client", err, sizeof(err)) == 0 && p.trust_client,
+	    "combination: trust_client parses");
+	is_int(policy_check_combination(&p, err, sizeof(err)), 0,
+	    "combination: rw + follow + trust_client");
+	is_int(policy_apply_option(&p, "trust_client=1", err, sizeof(err)), -EINVAL,
+	    "combination: trust_client takes no value");
+}
+
+static void
 test_follows(void)
 {
 	struct policy p = deflt();
@@ -975,6 +998,7 @@ main(void)
 	test_follows();
 	test_link_resolve();
 	test_check_link();
+	test_check_combination();
 	test_create_type();
 	test_open_type();
 	test_filter_mode();
