@@ -117,6 +117,10 @@ mount_parse_spec(const char *spec, struct mount_share *m, char *err, size_t errl
 			    "after HOST:GUEST");
 		p += 1 + n;
 	}
+	/* the guest is not trusted: it must not make links the server follows */
+	if (!m->ro && strcmp(m->symlinks, "follow") == 0)
+		return bad(err, errlen, "symlinks=follow needs :ro (on a writable share the guest "
+		    "could make a link to / and have the server follow it)");
 	return resolve_host(host, m, err, errlen);
 }
 

@@ -1,7 +1,8 @@
 /*
  * share-policy/policy.c: the decisions a share's policy implies.
  *
- * Owns: read-only checks, symlink creation/visibility/following, which
+ * Owns: read-only checks, symlink creation/visibility/following and hard
+ * links of symlinks (link_resolve.c walks where a link leads), which
  * node types may be created or opened, mode filtering (no setuid/setgid),
  * xattr namespace filtering, uid/gid mapping and request-name checks.
  * Pure functions of their arguments: no I/O, no allocation, no globals.
@@ -27,6 +28,18 @@ policy_check_symlink_create(const struct policy *p)
 	if (p->read_only)
 		return -EROFS;
 	return p->symlinks == POLICY_SYMLINKS_DENY ? -EPERM : 0;
+}
+
+int
+policy_check_link(const struct policy *p, mode_t mode)
+{
+	if (p->read_only)
+		return -EROFS;
+	if (S_ISDIR(mode))
+		return -EPERM;
+	if (S_ISLNK(mode) && p->symlinks == POLICY_SYMLINKS_DENY)
+		return -EPERM;
+	return 0;
 }
 
 bool

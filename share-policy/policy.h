@@ -59,6 +59,7 @@ struct policy_idmap {
 struct policy {
 	bool read_only;
 	enum policy_symlinks symlinks;
+	bool trust_client;	/* the client may steer the server (follow on rw) */
 	enum policy_specials specials;
 	enum policy_cache cache;
 	unsigned int xattr_allowed;	/* POLICY_XATTR_* bits */
@@ -77,7 +78,8 @@ void policy_init_default(struct policy *p);
 
 /*
  * Apply one option "key" or "key=value" to a policy.  Keys:
- *   ro, rw, symlinks=deny|opaque|follow, specials=none|pipes|all,
+ *   ro, rw, symlinks=deny|opaque|follow, trust_client,
+ *   specials=none|pipes|all,
  *   cache=none|auto|always, xattr=none|NS[:NS...] (NS: user, system,
  *   security, trusted), uidmap=CLIENT:HOST[:COUNT], gidmap=... (each
  *   uidmap/gidmap option adds one range; ranges may not overlap on the
@@ -106,6 +108,14 @@ int policy_apply_option(struct policy *p, const char *opt, char *err, size_t err
 int policy_parse_buf(struct policy *p, const char *text, size_t size, char *err, size_t errlen);
 /* policy_parse_buf of a C string (its text up to the NUL). */
 int policy_parse_text(struct policy *p, const char *text, char *err, size_t errlen);
+
+/*
+ * Is the policy, with all its options applied, one a server may run?
+ * symlinks=follow on a writable share is refused unless trust_client is
+ * set: the client could create `esc -> /` and have the server follow it
+ * on the host.  0, or -EINVAL with a one-line reason in err.
+ */
+int policy_check_combination(const struct policy *p, char *err, size_t errlen);
 
 /* Write the effective policy, one "key = value" per line ("ro"/"rw"
  * alone), in the file syntax: parsed into a default policy, the output
@@ -136,6 +146,34 @@ int policy_check_symlink_create(const struct policy *p);
  * depth 1 stays inside; at depth 0 it does not).
  */
 bool policy_symlink_visible(const struct policy *p, const char *target, unsigned int link_depth);
+
+/*
+ * Where does a link really lead (symlinks=deny)?  The link's target is
+ * walked from the link's directory, link_depth levels below the root, as
+ * a kernel would: "." and empty components stay, ".." climbs, a name
+ * descends and, if the probe finds a symlink there, its target is walked
+ * in its place from the directory holding it (at most
+ * POLICY_LINK_RESOLVE_MAX links).  The probe is asked about each path
+ * reached, as `up` levels above the link's directory and then down
+ * through `down` (names joined by '/', no "." or ".."; "" for that
+ * directory itself is never asked): 0 if something other than a symlink
+ * is there, 1 and the link's target in buf if a symlink, -ENOENT or
+ * -ENOTDIR if nothing is (the rest of the walk is then lexical), another
+ * -errno to give up.  A NULL probe walks lexically.
+ * Returns 0 if the walk stays at or below the root, -EXDEV if it climbs
+ * above it or meets an absolute or empty target, -ELOOP past the bound,
+ * or the probe's or another -errno: anything but 0 means "leads out".
+ */
+#define POLICY_LINK_RESOLVE_MAX 40
+typedef int (*policy_link_probe)(void *ctx, unsigned int up, const char *down,
+    char *buf, size_t size);
+int policy_link_resolve(const char *target, unsigned int link_depth,
+    policy_link_probe probe, void *ctx);
+
+/* May the client hard-link this node (type in mode)?  0, -EROFS, or
+ * -EPERM for a directory and, under symlinks=deny, for a symlink (a link
+ * made elsewhere could lead out from there). */
+int policy_check_link(const struct policy *p, mode_t mode);
 
 /* Should the server follow symlinks on the host (symlinks=follow)? */
 bool policy_follows_symlinks(const struct policy *p);

@@ -154,6 +154,18 @@ parse_enum(const struct kv *kv, const char *const *names, size_t n, char *err, s
 	return -EINVAL;
 }
 
+/* "trust_client": no value. */
+static int
+apply_trust(struct policy *p, const struct kv *kv, char *err, size_t errlen)
+{
+	if (kv->has_val) {
+		seterr(err, errlen, "trust_client takes no value");
+		return -EINVAL;
+	}
+	p->trust_client = true;
+	return 0;
+}
+
 static int
 apply_symlinks(struct policy *p, const struct kv *kv, char *err, size_t errlen)
 {
@@ -335,6 +347,7 @@ static const struct key_handler key_handlers[] = {
 	{ "ro", apply_flag },
 	{ "rw", apply_flag },
 	{ "symlinks", apply_symlinks },
+	{ "trust_client", apply_trust },
 	{ "specials", apply_specials },
 	{ "cache", apply_cache },
 	{ "xattr", apply_xattr },
@@ -492,6 +505,18 @@ print_idmap(const char *key, const struct policy_idmap *map, FILE *out)
 	}
 }
 
+int
+policy_check_combination(const struct policy *p, char *err, size_t errlen)
+{
+	if (p->symlinks == POLICY_SYMLINKS_FOLLOW && !p->read_only && !p->trust_client) {
+		seterr(err, errlen, "symlinks=follow on a writable share needs trust_client "
+		    "(the client could make a link to / and have the server follow it); "
+		    "add ro, or trust_client if the client is trusted");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 void
 policy_print(const struct policy *p, FILE *out)
 {
@@ -499,6 +524,8 @@ policy_print(const struct policy *p, FILE *out)
 
 	fprintf(out, "%s\n", p->read_only ? "ro" : "rw");
 	fprintf(out, "symlinks = %s\n", policy_symlinks_name(p->symlinks));
+	if (p->trust_client)
+		fprintf(out, "trust_client\n");
 	fprintf(out, "specials = %s\n", policy_specials_name(p->specials));
 	fprintf(out, "cache = %s\n", policy_cache_name(p->cache));
 	fprintf(out, "xattr = %s\n", xattr_value(p->xattr_allowed, xbuf, sizeof(xbuf)));

@@ -93,6 +93,12 @@ struct backend_ops {
 	/* link depth: the number of directories between the share root and
 	 * `dir` (0: dir is the root); -ENOENT if dir is no longer beneath */
 	int (*depth)(struct backend *, struct inode *dir, unsigned int *depth);
+	/* optional, for symlinks=deny (policy_link_resolve's probe): what
+	 * is at the path `up` levels above dir and then down through `down`,
+	 * following no symlink on the way: 0 not a symlink, 1 a symlink
+	 * (its target in buf), -ENOENT/-ENOTDIR nothing, or -errno */
+	int (*link_probe)(struct backend *, struct inode *dir, unsigned int up,
+	    const char *down, char *buf, size_t size);
 
 	int (*mknod)(struct backend *, struct inode *dir, const char *name,
 	    mode_t mode, dev_t rdev, const struct backend_cred *, struct backend_entry *out);

@@ -16,6 +16,9 @@ int cmd_serve(int argc, char **argv);
 struct policy;
 /* Apply a policy file on top of p; 0 or an exit code (message printed). */
 int cli_apply_policy_file(struct policy *p, const char *path);
+/* The whole policy, all options applied: 0, or EXIT_USAGE with a one-line
+ * message (policy_check_combination). */
+int cli_check_policy(const struct policy *p);
 /* Parse seconds ("1", "0.25") in [0, 86400]; 0 or -EINVAL. */
 int cli_parse_seconds(const char *s, double *out);
 /* Parse a whole decimal number in [min, max]; 0 or -EINVAL. */

@@ -39,7 +39,10 @@ mount_usage(FILE *out)
 	    "  -f                    stay in the foreground (log to stderr)\n"
 	    "  -o OPTIONS            comma-separated, applied left to right:\n"
 	    "     ro | rw                      refuse every change with EROFS (default rw)\n"
-	    "     symlinks=deny|opaque|follow  symlink policy (default opaque)\n"
+	    "     symlinks=deny|opaque|follow  symlink policy (default opaque); follow on\n"
+	    "                                  a writable share needs trust_client\n"
+	    "     trust_client                 the client is trusted: it may make links\n"
+	    "                                  that the server follows (symlinks=follow)\n"
 	    "     specials=none|pipes|all      which fifos/sockets/devices may be created\n"
 	    "                                  (default pipes: fifos and sockets)\n"
 	    "     cache=none|auto|always       client caching (default auto)\n"
@@ -256,7 +259,7 @@ mount_parse(int argc, char **argv, struct mount_opts *mo)
 	}
 	mo->src = argv[optind];
 	mo->mnt = argv[optind + 1];
-	return 0;
+	return cli_check_policy(&mo->policy);
 }
 
 int

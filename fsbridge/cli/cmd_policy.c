@@ -1,7 +1,8 @@
 /*
  * cmd_policy: `fsbridge policy check FILE`: parse a policy file and print
- * the effective policy, or say which line is wrong; and reading a policy
- * file (only a regular one, every byte of it) for `-o policy=FILE`.
+ * the effective policy, or say which line is wrong; and the policy checks
+ * the other subcommands share: reading a policy file (only a regular one,
+ * every byte of it) for `-o policy=FILE`, and the whole combination.
  */
 #include "config.h"
 
@@ -126,6 +127,17 @@ cli_apply_policy_file(struct policy *p, const char *path)
 	return 0;
 }
 
+int
+cli_check_policy(const struct policy *p)
+{
+	char err[256];
+
+	if (policy_check_combination(p, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "fsbridge: -o: %s\n", err);
+	return EXIT_USAGE;
+}
+
 static void
 policy_usage(FILE *out)
 {
@@ -157,6 +169,8 @@ cmd_policy(int argc, char **argv)
 	policy_init_default(&p);
 	rc = policy_parse_buf(&p, text, len, err, sizeof(err));
 	free(text);
+	if (rc == 0)
+		rc = policy_check_combination(&p, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "fsbridge: %s: %s\n", argv[2], err);
 		return EXIT_FAILURE_RUN;

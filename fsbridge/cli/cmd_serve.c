@@ -43,7 +43,7 @@ serve_usage(FILE *out)
 	    "  --hints-fd N       watch SRC and write what changes on the host to fd N,\n"
 	    "                     for a guest agent that makes the guest look again\n"
 	    "                     (launch); names and attributes are then cached long\n"
-	    "  -o OPTIONS         policy options as for 'fsbridge mount' (ro, symlinks=,\n"
+	    "  -o OPTIONS         policy options as for 'fsbridge mount' (ro, symlinks=, trust_client,\n"
 	    "                     specials=, cache=, xattr=, uidmap=, gidmap=, policy=FILE)\n"
 	    "                     and revalidate=SECONDS (how long a guest may cache names\n"
 	    "                     and attributes with cache=auto; default 1), fd_cache=,\n"
@@ -188,7 +188,7 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 		return EXIT_USAGE;
 	}
 	so->src = argv[optind];
-	return 0;
+	return cli_check_policy(&so->policy);
 }
 
 int

@@ -64,13 +64,30 @@ fs_put(struct fs *fs, struct inode *in)
 	inode_table_put(&fs->inodes, in);
 }
 
+/* policy_link_resolve's probe: the backend's, from the link's directory. */
+struct fs_link_probe_ctx {
+	struct fs *fs;
+	struct inode *dir;
+};
+
+static int
+fs_link_probe(void *ctx, unsigned int up, const char *down, char *buf, size_t size)
+{
+	struct fs_link_probe_ctx *pc = ctx;
+
+	return pc->fs->backend->ops->link_probe(pc->fs->backend, pc->dir, up, down, buf, size);
+}
+
 /*
  * Under symlinks=deny, is this symlink inode (found in dir) one that leads
- * out of the share?  Any failure to decide hides it.
+ * out of the share?  Decided by where it really resolves now: from dir's
+ * present depth, through the links it chains to (policy_link_resolve).
+ * Any failure to decide hides it.
  */
 static bool
 fs_symlink_hidden(struct fs *fs, struct inode *dir, struct inode *link)
 {
+	struct fs_link_probe_ctx pc = { fs, dir };
 	char target[PATH_MAX];
 	unsigned int depth;
 
@@ -80,7 +97,26 @@ fs_symlink_hidden(struct fs *fs, struct inode *dir, struct inode *link)
 		return true;
 	if (fs->backend->ops->depth(fs->backend, dir, &depth) != 0)
 		return true;
-	return !policy_symlink_visible(&fs->policy, target, depth);
+	if (!policy_symlink_visible(&fs->policy, target, depth))
+		return true;
+	return policy_link_resolve(target, depth,
+	    fs->backend->ops->link_probe != NULL ? fs_link_probe : NULL, &pc) != 0;
+}
+
+/*
+ * The entry and attribute timeout of in.  Under symlinks=deny a symlink
+ * gets none: whether it leads out depends on where it and the links it
+ * chains through are now, which a rename above any of them changes
+ * without touching the link, and no notification reaches a guest.  So the
+ * client looks it up again at each use and the server decides again
+ * (fs_symlink_hidden); symlinks are few, and deny is asked for.
+ */
+static double
+fs_entry_timeout(struct fs *fs, struct inode *in)
+{
+	if (fs->policy.symlinks == POLICY_SYMLINKS_DENY && S_ISLNK(in->type))
+		return 0;
+	return fs_watch_timeout(fs, in);
 }
 
 /*
@@ -113,7 +149,7 @@ fs_entry_adopt(struct fs *fs, struct inode *dir, const char *name,
 	e->generation = 0;
 	e->attr = be->st;
 	fs_stat_to_client(fs, &e->attr);
-	e->attr_timeout = e->entry_timeout = fs_watch_timeout(fs, in);
+	e->attr_timeout = e->entry_timeout = fs_entry_timeout(fs, in);
 	*inp = in;
 	return 0;
 }
@@ -243,7 +279,7 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	rc = fs->backend->ops->getattr(fs->backend, in, &st);
 	if (rc == 0 && fi == NULL && fs_vanished(fs, in, &st))
 		rc = -ESTALE;
-	timeout = fs_watch_timeout(fs, in);
+	timeout = fs_entry_timeout(fs, in);
 	fs_put(fs, in);
 	if (rc != 0) {
 		fuse_reply_err(req, -rc);
@@ -425,7 +461,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rc = fs->backend->ops->setattr(fs->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
 		fs_watch_self_end(fs, in, NULL);
 	}
-	timeout = fs_watch_timeout(fs, in);
+	timeout = fs_entry_timeout(fs, in);
 	fs_file_put(fs, f);
 	fs_put(fs, in);
 	if (rc != 0) {
@@ -434,6 +470,31 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	fs_stat_to_client(fs, &st);
 	fuse_reply_attr(req, &st, timeout);
+}
+
+/*
+ * Under symlinks=deny, may the client read this link's target now?  Only
+ * while it is still at its last-known place and leads nowhere out from
+ * there (a rename may have moved it, or a directory above it, since the
+ * client looked it up).  0 or -ENOENT.
+ */
+static int
+fs_readlink_allowed(struct fs *fs, struct inode *in)
+{
+	char name[NAME_MAX + 1];
+	struct inode *parent, *there;
+	bool hidden;
+
+	if (fs->policy.symlinks != POLICY_SYMLINKS_DENY)
+		return 0;
+	if (inode_table_location(&fs->inodes, in, &parent, name, sizeof(name)) != 0)
+		return -ENOENT;
+	there = fs_find_child(fs, parent, name);
+	hidden = there != in || fs_symlink_hidden(fs, parent, in);
+	if (there != NULL)
+		fs_put(fs, there);
+	fs_put(fs, parent);
+	return hidden ? -ENOENT : 0;
 }
 
 static void
@@ -449,7 +510,9 @@ fs_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, FS_EBADID);
 		return;
 	}
-	rc = S_ISLNK(in->type) ? fs->backend->ops->readlink(fs->backend, in, target, sizeof(target)) : -EINVAL;
+	rc = S_ISLNK(in->type) ? fs_readlink_allowed(fs, in) : -EINVAL;
+	if (rc == 0)
+		rc = fs->backend->ops->readlink(fs->backend, in, target, sizeof(target));
 	fs_put(fs, in);
 	if (rc != 0)
 		fuse_reply_err(req, -rc);
@@ -661,9 +724,7 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 	if (rc == 0)
 		rc = policy_check_name(newname);
 	if (rc == 0)
-		rc = policy_check_write(&fs->policy);
-	if (rc == 0 && S_ISDIR(in->type))
-		rc = -EPERM;
+		rc = policy_check_link(&fs->policy, in->type);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, newdir, in);
 		rc = fs->backend->ops->link(fs->backend, in, newdir, newname, &be);
@@ -727,7 +788,9 @@ fs_file_register(struct fs *fs, struct inode *in, struct backend_file *bf,
 		break;
 	case POLICY_CACHE_ALWAYS:
 		fi->keep_cache = 1;
-		fi->cache_readdir = is_dir;
+		/* not under deny: a listing must leave out a link that a
+		 * rename elsewhere made lead out (fs_entry_timeout) */
+		fi->cache_readdir = is_dir && fs->policy.symlinks != POLICY_SYMLINKS_DENY;
 		break;
 	}
 	return 0;
@@ -1102,7 +1165,7 @@ fs_dirent_known(struct fs *fs, struct inode *dir, const struct backend_dirent *e
 	e->ino = in->nodeid;
 	e->attr = st;
 	fs_stat_to_client(fs, &e->attr);
-	e->attr_timeout = e->entry_timeout = fs_watch_timeout(fs, in);
+	e->attr_timeout = e->entry_timeout = fs_entry_timeout(fs, in);
 	*inp = in;
 	return 0;
 }
@@ -1487,7 +1550,9 @@ fs_init_conn(void *userdata, struct fuse_conn_info *conn)
 {
 	struct fs *fs = userdata;
 
-	if (conn->capable & FUSE_CAP_CACHE_SYMLINKS)
+	/* not under deny: READLINK must be asked, and may be refused, each
+	 * time (fs_readlink_allowed) */
+	if ((conn->capable & FUSE_CAP_CACHE_SYMLINKS) && fs->policy.symlinks != POLICY_SYMLINKS_DENY)
 		conn->want |= FUSE_CAP_CACHE_SYMLINKS;
 	if (fs->writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;

@@ -34,6 +34,13 @@ for spec in "$tmp/nope:/x" "$tmp/rw:rel" "$tmp/rw" "$tmp/rw:/x:bogus" \
 	check "--mount $spec: exit 2, one launch: line (got $rc)" \
 		bash -c '[ "$1" = 2 ] && [ "$(wc -l < "$2")" = 1 ] && grep -q "^launch: --mount" "$2"' _ "$rc" "$tmp/err"
 done
+# a writable share whose links the server follows: the guest could make
+# esc -> / and walk the host (issue #12)
+for spec in "$tmp/rw:/x:symlinks=follow" "$tmp/rw:/x:rw:symlinks=follow" "$tmp/rw:/x:symlinks=follow:rw"; do
+	L --mount "$spec" -- true 2> "$tmp/err"; rc=$?
+	check "--mount $spec: refused, exit 2, one line naming :ro (got $rc)" \
+		bash -c '[ "$1" = 2 ] && [ "$(wc -l < "$2")" = 1 ] && grep -q "^launch: --mount.*needs :ro" "$2"' _ "$rc" "$tmp/err"
+done
 L --mount "$tmp/rw:/x" --mount "$tmp/ro:/x/" -- true 2> "$tmp/err"; rc=$?
 check "two --mount at one GUEST: exit 2, one line naming the first (got $rc)" \
 	bash -c '[ "$1" = 2 ] && [ "$(wc -l < "$2")" = 1 ] && grep -q "/x is already the place of .*/rw:/x" "$2"' _ "$rc" "$tmp/err"

@@ -184,6 +184,14 @@ case_error "mount: cache=x" 2 "$MNT" mount -o cache=x "$SRC" "$MNT"
 case_error "mount: specials=devices" 2 "$MNT" mount -o specials=devices "$SRC" "$MNT"
 case_error "mount: xattr=bogus" 2 "$MNT" mount -o xattr=bogus "$SRC" "$MNT"
 case_error "mount: uidmap=abc" 2 "$MNT" mount -o uidmap=abc "$SRC" "$MNT"
+case_error "mount: symlinks=follow on a writable share without trust_client" 2 "$MNT" \
+	mount -o symlinks=follow "$SRC" "$MNT"
+ok=0; grep -q 'trust_client' "$W/err" && ok=1
+report "$ok" "mount: symlinks=follow without trust_client: the message names trust_client" "$(show)"
+case_error "serve: symlinks=follow on a writable share without trust_client" 2 "" \
+	serve --socket "$T/follow.sock" -o symlinks=follow "$SRC"
+ok=0; grep -q 'trust_client' "$W/err" && [ ! -e "$T/follow.sock" ] && ok=1
+report "$ok" "serve: symlinks=follow without trust_client: the message names trust_client, no socket" "$(show)"
 case_error "mount: unknown flag" 2 "$MNT" mount -Z "$SRC" "$MNT"
 case_error "mount: -o without a value" 2 "$MNT" mount "$SRC" "$MNT" -o
 case_error "mount: no arguments" 2 "" mount
@@ -275,6 +283,19 @@ report "$ok" "mount: pidfile is a symbolic link: its target is untouched" "$(cat
 touch "$T/pid.ww"
 chmod 666 "$T/pid.ww"
 case_error "mount: pidfile is world-writable" 1 "$MNT" mount -o "pidfile=$T/pid.ww" "$SRC" "$MNT"
+printf 'symlinks = follow\n' >"$T/follow.policy"
+cli policy check "$T/follow.policy"
+expect_error "policy check writable follow without trust_client" "1|2" ""
+ok=0; grep -q 'trust_client' "$W/err" && ok=1
+report "$ok" "policy check writable follow: message names trust_client" "$(show)"
+printf 'ro\nsymlinks = follow\n' >"$T/follow-ro.policy"
+cli policy check "$T/follow-ro.policy"
+ok=0; [ "$RC" = 0 ] && grep -qx 'symlinks = follow' "$W/out" && ok=1
+report "$ok" "policy check read-only follow: exit 0" "$(show)"
+printf 'symlinks = follow\ntrust_client\n' >"$T/follow-trust.policy"
+cli policy check "$T/follow-trust.policy"
+ok=0; [ "$RC" = 0 ] && grep -qx 'trust_client' "$W/out" && ok=1
+report "$ok" "policy check follow with trust_client: exit 0, prints trust_client" "$(show)"
 
 case_error "policy check missing file" 1 "" policy check "$T/no.policy"
 case_error "policy check without a file" 2 "" policy check

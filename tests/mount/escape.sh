@@ -196,6 +196,7 @@ export T W HOSTD SECRET RACE ITERATIONS
 printf '#!/bin/sh\necho setuid\n' >"$HOSTD/suid"
 chmod 4755 "$HOSTD/suid"
 echo plain >"$HOSTD/plain"
+printf '%s\n' "$SECRET" >"$T/file"	# where src-*/r/d1/l leads once r/d1 is moved up
 
 make_out() {	# make_out DIR: an outside directory holding the secret
 	mkdir -p "$1/sub"
@@ -217,6 +218,12 @@ make_src() {	# make_src SRC OUTNAME: a share prepared with links out and in
 	ln -s chain2 "$src/chain1"				# chain leading out
 	ln -s abs "$src/chain2"
 	ln -s in/sub "$src/ichain"				# chain staying inside
+	mkdir -p "$src/cdir" "$src/r/d1"
+	ln -s .. "$src/cdir/c2"					# to the root: inside
+	ln -s cdir/c2/.. "$src/c1"				# lexically inside, really out
+	ln -s ../../x "$src/cdir/c4"				# out
+	ln -s cdir/c4 "$src/c3"					# lexically inside, chains out
+	ln -s ../../file "$src/r/d1/l"				# inside until r/d1 moves up
 	setfattr -n trusted.hidden -v t "$src/file"
 	setfattr -n security.hidden -v s "$src/file"
 	setfattr -n user.keep -v k "$src/file"
@@ -227,6 +234,7 @@ for p in deny opaque follow ro; do
 	make_src "$T/src-$p" "out-$p"
 	mkdir -p "$T/mnt-$p"
 done
+mkdir -p "$T/mnt-denyc"
 
 SNAP_PRUNE=("./src-*" "./mnt-*" ./out-follow ./scratch)
 snapshot "$T" "${SNAP_PRUNE[@]}" >"$W/t.before"
@@ -423,14 +431,26 @@ attacks() {	# attacks POLICY
 			'ls -A "$MNT" >"$T/scratch/ls"; ! grep -qx -e abs -e fileabs "$T/scratch/ls"'
 		t "[$p] readdir (with attributes) of dir/sub omits climb" ok \
 			'ls -lA "$MNT/dir/sub" >"$T/scratch/ls"; ! grep -q climb "$T/scratch/ls"'
-		t "[$p] readdir shows the links that stay inside" \
-			"out=chain1 chain2 dir file ichain in" \
+		t "[$p] readdir shows the links that stay inside, not chain1 -> chain2 -> abs (out)" \
+			"out=dir file ichain in" \
 			'ls -A "$MNT" | grep -x -e chain1 -e chain2 -e dir -e file -e ichain -e in | sort | tr "\n" " " | sed "s/ \$//"'
 		t "[$p] inside link dir/up is visible and readable" "out=$INSIDE" 'cat "$MNT/dir/up"'
 		t "[$p] inside link in is visible, readlink verbatim" "out=dir" 'readlink "$MNT/in"'
 		t "[$p] inside chain ichain resolves" ok 'ls "$MNT/ichain/" >/dev/null'
 		t "[$p] chain1 -> chain2 -> abs ends at a hidden link" nosecret \
 			'cat "$MNT/chain1/secret"; ls -A "$MNT/chain1/"'
+		# Links are decided by where they really resolve, not by
+		# their text alone (issue #12).
+		t "[$p] hard link of an inside link (dir/up -> ../file) to the root fails with EPERM" \
+			"fail:Operation not permitted" \
+			'ln -P "$MNT/dir/up" "$MNT/uplink"' '[ ! -e "$SRC/uplink" ] && [ ! -L "$SRC/uplink" ]'
+		t "[$p] c1 -> cdir/c2/.. with cdir/c2 -> .. leads out: hidden (lstat ENOENT)" \
+			"fail:No such file or directory" 'stat "$MNT/c1"'
+		t "[$p] c3 -> cdir/c4 with cdir/c4 -> ../../x leads out: hidden (lstat ENOENT)" \
+			"fail:No such file or directory" 'stat "$MNT/c3"'
+		t "[$p] readdir of the root omits the chains that lead out" ok \
+			'ls -A "$MNT" >"$T/scratch/ls"; ! grep -qx -e c1 -e c3 "$T/scratch/ls"'
+		t "[$p] cdir/c2 -> .. stays inside: visible" out=.. 'readlink "$MNT/cdir/c2"'
 		;;
 	opaque)
 		t "[$p] readlink of the absolute link is verbatim" "out=$T/out-$p" 'readlink "$MNT/abs"'
@@ -473,15 +493,71 @@ out_untouched_or_follow() {
 	[ "$1" = follow ] || out_untouched "$1"
 }
 
+# A writable share that follows links would follow the client's own links
+# (esc -> /): fsbridge refuses it unless trust_client says the client is
+# trusted.  If it ever mounts, show what the client then gets.
+follow_untrusted() {
+	local rc ok=0 src
+	export POLICY=follow SRC=$T/src-follow MNT=$T/mnt-follow OUTD=$T/out-follow
+	src=$SRC
+	[ -n "${ESCAPE_SOURCE:-}" ] && src=${ESCAPE_SOURCE//@POLICY@/follow}
+	MOUNTS+=("$MNT")
+	timeout -k 5 30 "$FSBRIDGE" mount -o symlinks=follow,cache=none "$src" "$MNT" \
+		>"$W/out" 2>"$W/err" </dev/null
+	rc=$?
+	sleep 0.5
+	[ "$rc" = 2 ] && ! is_mounted "$MNT" && [ "$(awk 'END { print NR }' "$W/err")" = 1 ] &&
+		grep -q '^fsbridge: .*trust_client' "$W/err" && ok=1
+	report "$ok" "[follow,rw] mount -o symlinks=follow without trust_client is refused (exit 2, one line naming trust_client)" \
+		"exit $rc; stderr: $(head -c 300 "$W/err")"
+	if is_mounted "$MNT"; then
+		t "[follow,rw] a link the client made (esc -> OUT) is not followed by the server" nosecret \
+			'ln -s "$OUTD" "$MNT/esc"; cat "$MNT/esc/secret"; ls -A "$MNT/esc/"'
+		timeout -k 5 30 "$FSBRIDGE" umount "$MNT" >/dev/null 2>&1
+		rm -f "$SRC/esc"
+	fi
+	t_ro_follow
+}
+
+t_ro_follow() {	# a read-only share may follow: the client cannot make links
+	if do_mount follow "ro,symlinks=follow,cache=none"; then
+		t "[follow,ro] ln -s / esc fails with EROFS" "fail:Read-only file system" \
+			'ln -s / "$MNT/esc"' '[ ! -L "$SRC/esc" ]'
+		do_umount follow
+	fi
+}
+follow_untrusted
+
 for p in deny opaque follow; do
 	export POLICY=$p SRC=$T/src-$p MNT=$T/mnt-$p OUTD=$T/out-$p
-	if do_mount "$p" "symlinks=$p,cache=none"; then
+	opts="symlinks=$p,cache=none"
+	[ "$p" = follow ] && opts="symlinks=follow,trust_client,cache=none"
+	if do_mount "$p" "$opts"; then
 		attacks "$p"
 		race "$p"
 		do_umount "$p"
 	fi
 	[ "$p" = follow ] || host "[$p] OUT untouched after everything" "out_untouched $p"
 done
+
+# --- deny with long cache timeouts: a rename that makes a link lead out ---
+# r/d1/l -> ../../file is inside at depth 2; once r/d1 is moved to the
+# root it leads out (to $T/file), and the client must not keep following
+# its cached entry.  watch=none: no notification reaches the client, as
+# for a guest, so only the server's own answers can keep it right.
+export POLICY=deny SRC=$T/src-deny MNT=$T/mnt-denyc OUTD=$T/out-deny
+if do_mount deny "symlinks=deny,cache=always,watch=none"; then
+	t "[deny,cache=always] r/d1/l is visible and read, then r/d1 is renamed to d1" "out=$INSIDE" \
+		'cat "$MNT/r/d1/l" && mv "$MNT/r/d1" "$MNT/d1"'
+	t "[deny,cache=always] after the rename d1/l is hidden (lstat ENOENT)" \
+		"fail:No such file or directory" 'stat "$MNT/d1/l"'
+	t "[deny,cache=always] after the rename readlink of d1/l fails" fail: 'readlink "$MNT/d1/l"'
+	t "[deny,cache=always] after the rename d1/l does not lead to the file outside" nosecret \
+		'cat "$MNT/d1/l"'
+	t "[deny,cache=always] after the rename readdir of d1 omits l" ok \
+		'ls -A "$MNT/d1" >"$T/scratch/ls"; ! grep -qx l "$T/scratch/ls"'
+	do_umount deny
+fi
 
 # --- read-only share: every mutation fails with EROFS ---
 export POLICY=ro SRC=$T/src-ro MNT=$T/mnt-ro OUTD=$T/out-ro

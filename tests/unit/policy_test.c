@@ -246,6 +246,134 @@ test_symlink_visible(void)
 	    "symlink_visible: follow shows every link");
 }
 
+/* A small tree for policy_link_resolve's probe: root-relative paths, a
+ * directory ("d"), a file ("f") or a link (its target). */
+struct fake_node {
+	const char *path;
+	const char *link;	/* NULL: not a link */
+};
+
+static const struct fake_node fake_tree[] = {
+	{ "file", NULL }, { "dir", NULL }, { "dir/sub", NULL },
+	{ "cdir", NULL }, { "cdir/c2", ".." }, { "c1", "cdir/c2/.." },
+	{ "cdir/c4", "../../x" }, { "c3", "cdir/c4" },
+	{ "in", "dir" }, { "ichain", "in/sub" }, { "dir/up", "../file" },
+	{ "loop1", "loop2" }, { "loop2", "loop1" },
+	{ "deep", "dir/sub/../../../x" },
+};
+
+struct fake_ctx {
+	const char *dir;	/* the link's directory, root-relative ("" root) */
+	unsigned int probes;
+};
+
+static int
+fake_probe(void *ctx, unsigned int up, const char *down, char *buf, size_t size)
+{
+	struct fake_ctx *fc = ctx;
+	char path[256];
+	size_t len = strlen(fc->dir), i;
+
+	fc->probes++;
+	for (; up > 0; up--) {
+		while (len > 0 && fc->dir[len - 1] != '/')
+			len--;
+		if (len > 0)
+			len--;
+	}
+	snprintf(path, sizeof(path), "%.*s%s%s", (int)len, fc->dir, len > 0 ? "/" : "", down);
+	for (i = 0; i < sizeof(fake_tree) / sizeof(fake_tree[0]); i++) {
+		if (strcmp(fake_tree[i].path, path) != 0)
+			continue;
+		if (fake_tree[i].link == NULL)
+			return 0;
+		snprintf(buf, size, "%s", fake_tree[i].link);
+		return 1;
+	}
+	return -ENOENT;
+}
+
+static void
+test_link_resolve(void)
+{
+	static const struct {
+		const char *dir;
+		unsigned int depth;
+		const char *target;
+		int want;
+		const char *what;
+	} cases[] = {
+		{ "", 0, "file", 0, "a plain name stays" },
+		{ "", 0, "in", 0, "a link to a directory inside stays" },
+		{ "", 0, "ichain", 0, "a chain that stays inside stays" },
+		{ "dir", 1, "up", 0, "dir/up -> ../file, reached from dir, stays" },
+		{ "", 0, "cdir/c2/..", -EXDEV, "c1: cdir/c2 -> .. then .. leaves the root" },
+		{ "", 0, "cdir/c4", -EXDEV, "c3: chains to cdir/c4 -> ../../x, out" },
+		{ "", 0, "c1", -EXDEV, "a link to c1 is out too" },
+		{ "cdir", 1, "..", 0, "cdir/c2 -> .. at depth 1 stays" },
+		{ "", 0, "../file", -EXDEV, "../ from the root is out" },
+		{ "dir/sub", 2, "../../file", 0, "../../file from depth 2 stays" },
+		{ "dir", 1, "../../file", -EXDEV, "../../file from depth 1 is out (a moved directory)" },
+		{ "", 0, "loop1", -ELOOP, "a loop of links gives up (ELOOP)" },
+		{ "", 0, "nothing/../../x", -EXDEV, "past a missing name the rest is lexical: out" },
+		{ "", 0, "nothing/../file", 0, "past a missing name, lexically inside: stays" },
+		{ "", 0, "deep", -EXDEV, "a link whose own target climbs out" },
+		{ "", 0, "/etc", -EXDEV, "an absolute target is out" },
+		{ "", 0, "", -EXDEV, "an empty target is out" },
+		{ "", 0, "in/../../x", -EXDEV, "in -> dir, then .. .. leaves the root" },
+	};
+	struct fake_ctx fc;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fc.dir = cases[i].dir;
+		fc.probes = 0;
+		is_int(policy_link_resolve(cases[i].target, cases[i].depth, fake_probe, &fc),
+		    cases[i].want, "link_resolve: %s", cases[i].what);
+	}
+	fc.dir = "";
+	is_int(policy_link_resolve("cdir/c2/..", 0, NULL, &fc), 0,
+	    "link_resolve: without a probe the walk is lexical (c1 looks inside)");
+}
+
+static void
+test_check_link(void)
+{
+	struct policy p = deflt();
+
+	is_int(policy_check_link(&p, S_IFREG), 0, "check_link: a file");
+	is_int(policy_check_link(&p, S_IFLNK), 0, "check_link: a symlink under opaque");
+	is_int(policy_check_link(&p, S_IFDIR), -EPERM, "check_link: a directory: EPERM");
+	p.symlinks = POLICY_SYMLINKS_DENY;
+	is_int(policy_check_link(&p, S_IFLNK), -EPERM, "check_link: a symlink under deny: EPERM");
+	is_int(policy_check_link(&p, S_IFREG), 0, "check_link: a file under deny");
+	p.read_only = true;
+	is_int(policy_check_link(&p, S_IFREG), -EROFS, "check_link: read-only: EROFS");
+}
+
+static void
+test_check_combination(void)
+{
+	struct policy p = deflt();
+	char err[256] = "";
+
+	is_int(policy_check_combination(&p, err, sizeof(err)), 0, "combination: the default");
+	p.symlinks = POLICY_SYMLINKS_FOLLOW;
+	is_int(policy_check_combination(&p, err, sizeof(err)), -EINVAL,
+	    "combination: rw + follow without trust_client is refused");
+	ok(strstr(err, "trust_client") != NULL && strchr(err, '\n') == NULL,
+	    "combination: one line naming trust_client");
+	p.read_only = true;
+	is_int(policy_check_combination(&p, err, sizeof(err)), 0, "combination: ro + follow");
+	p.read_only = false;
+	ok(policy_apply_option(&p, "trust_client", err, sizeof(err)) == 0 && p.trust_client,
+	    "combination: trust_client parses");
+	is_int(policy_check_combination(&p, err, sizeof(err)), 0,
+	    "combination: rw + follow + trust_client");
+	is_int(policy_apply_option(&p, "trust_client=1", err, sizeof(err)), -EINVAL,
+	    "combination: trust_client takes no value");
+}
+
 static void
 test_follows(void)
 {
@@ -926,6 +1054,9 @@ main(void)
 	test_symlink_create();
 	test_symlink_visible();
 	test_follows();
+	test_link_resolve();
+	test_check_link();
+	test_check_combination();
 	test_create_type();
 	test_open_type();
 	test_filter_mode();

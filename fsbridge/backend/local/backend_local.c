@@ -22,8 +22,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "backend.h"
 #include "local_node.h"
@@ -339,6 +341,49 @@ local_depth(struct backend *b, struct inode *dir, unsigned int *depth)
 	}
 	if (next >= 0)
 		close(next);
+	return rc;
+}
+
+static int
+local_link_probe(struct backend *b, struct inode *dir, unsigned int up,
+    const char *down, char *buf, size_t size)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	char path[PATH_MAX];
+	size_t len = 0, dlen = strlen(down);
+	struct stat st;
+	ssize_t n;
+	int dfd, fd, rc;
+
+	if ((size_t)up * 3 + dlen + 1 > sizeof(path))
+		return -ENAMETOOLONG;
+	for (; up > 0; up--, len += 3)
+		memcpy(path + len, "../", 3);
+	memcpy(path + len, down, dlen + 1);
+	dfd = local_fd_get(b, dir);
+	if (dfd < 0)
+		return dfd;
+	fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	rc = fd < 0 ? -errno : 0;
+	local_fd_put(b, dir);
+	if (rc != 0)
+		return rc;
+	rc = local_stat_fd(fd, &st);
+	if (rc == 0 && S_ISLNK(st.st_mode)) {
+		n = readlinkat(fd, "", buf, size);
+		if (n < 0)
+			rc = -errno;
+		else if ((size_t)n >= size)
+			rc = -ENAMETOOLONG;
+		else {
+			buf[n] = '\0';
+			rc = 1;
+		}
+	}
+	close(fd);
 	return rc;
 }
 
@@ -738,6 +783,7 @@ static const struct backend_ops local_ops = {
 	.setattr = local_setattr,
 	.readlink = local_readlink,
 	.depth = local_depth,
+	.link_probe = local_link_probe,
 	.mknod = local_mknod,
 	.mkdir = local_mkdir,
 	.symlink = local_symlink,

@@ -753,6 +753,52 @@ nfsb_depth(struct backend *b, struct inode *dir, unsigned int *depth)
 	return 0;
 }
 
+/* policy_link_resolve's probe (symlinks=deny), by path from the export
+ * root: `up` components off dir's path, then down. */
+static int
+nfsb_link_probe(struct backend *b, struct inode *dir, unsigned int up,
+    const char *down, char *buf, size_t size)
+{
+	struct backend_nfs *nb = NFSB(b);
+	char path[NFS_PATH_MAX], *target = NULL;
+	struct nfs_conn *c;
+	struct stat st;
+	size_t len;
+	int rc, tries = 0;
+
+	rc = nfs_path(nb, dir, path, sizeof(path));
+	if (rc != 0)
+		return rc;
+	for (len = strlen(path); up > 0; up--) {
+		while (len > 1 && path[len - 1] != '/')
+			len--;
+		if (len > 1)
+			len--;
+	}
+	if (len + 1 + strlen(down) + 1 > sizeof(path))
+		return -ENAMETOOLONG;
+	snprintf(path + len, sizeof(path) - len, "%s%s", len > 1 ? "/" : "", down);
+	rc = nfs_conn_get(nb, &c);
+	if (rc != 0)
+		return rc;
+	rc = nfs_stat_path(nb, c, path, false, &st);
+	if (rc == 0 && S_ISLNK(st.st_mode)) {
+		do {
+			rc = nfs_readlink2(c->nfs, path, &target);
+		} while (nfs_conn_retry(nb, c, &rc, true, &tries));
+	}
+	nfs_conn_unlock(c);
+	if (rc != 0 || target == NULL)
+		return rc;
+	if ((size_t)st.st_size < strlen(target))
+		target[st.st_size] = '\0';	/* libnfs 4.0: see nfs_readlink_path */
+	rc = strlen(target) < size ? 1 : -ENAMETOOLONG;
+	if (rc == 1)
+		strcpy(buf, target);
+	free(target);
+	return rc;
+}
+
 /* Run a creation under the caller's ids (a root server only). */
 static void
 nfs_cred_enter(struct backend_nfs *nb, struct nfs_conn *c, const struct backend_cred *cred)
@@ -1924,6 +1970,7 @@ static const struct backend_ops nfs_ops = {
 	.setattr = nfsb_setattr,
 	.readlink = nfsb_readlink,
 	.depth = nfsb_depth,
+	.link_probe = nfsb_link_probe,
 	.mknod = nfsb_mknod,
 	.mkdir = nfsb_mkdir,
 	.symlink = nfsb_symlink,
