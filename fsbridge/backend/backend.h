@@ -3,7 +3,7 @@
  *
  * The ops table (fs_ops.c) owns requests, the inode table and the share
  * policy; a backend owns the I/O on one kind of tree: a local directory
- * (backend_local.c) or, later, an NFS export (libnfs).  Backends never see
+ * (local/backend_local.c) or an NFS export (nfs/backend_nfs.c, libnfs).  Backends never see
  * FUSE requests or paths: they work on inodes they created (each carries
  * the backend's `bdata`) and single, already validated name components.
  * Every function returns 0 (or a count) or -errno.

@@ -19,7 +19,6 @@ file_table_init(struct file_table *t)
 	pthread_mutex_init(&t->lock, NULL);
 	RB_INIT(&t->files);
 	t->next_fh = 1;
-	t->count = 0;
 }
 
 uint64_t
@@ -29,7 +28,6 @@ file_table_add(struct file_table *t, struct open_file *f)
 	f->fh = t->next_fh++;
 	f->refs = 1;
 	RB_INSERT(open_file_tree, &t->files, f);
-	t->count++;
 	pthread_mutex_unlock(&t->lock);
 	return f->fh;
 }
@@ -77,10 +75,8 @@ file_table_remove(struct file_table *t, uint64_t fh, bool is_dir)
 
 	pthread_mutex_lock(&t->lock);
 	f = file_table_find_locked(t, fh, is_dir);
-	if (f != NULL) {
+	if (f != NULL)
 		RB_REMOVE(open_file_tree, &t->files, f);
-		t->count--;
-	}
 	pthread_mutex_unlock(&t->lock);
 	return f;
 }
@@ -92,21 +88,8 @@ file_table_remove_any(struct file_table *t)
 
 	pthread_mutex_lock(&t->lock);
 	f = RB_MIN(open_file_tree, &t->files);
-	if (f != NULL) {
+	if (f != NULL)
 		RB_REMOVE(open_file_tree, &t->files, f);
-		t->count--;
-	}
 	pthread_mutex_unlock(&t->lock);
 	return f;
-}
-
-uint64_t
-file_table_count(struct file_table *t)
-{
-	uint64_t n;
-
-	pthread_mutex_lock(&t->lock);
-	n = t->count;
-	pthread_mutex_unlock(&t->lock);
-	return n;
 }

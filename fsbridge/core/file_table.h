@@ -31,7 +31,6 @@ struct file_table {
 	pthread_mutex_t lock;
 	struct open_file_tree files;
 	uint64_t next_fh;
-	uint64_t count;
 };
 
 void file_table_init(struct file_table *t);
@@ -48,6 +47,5 @@ bool file_table_put(struct file_table *t, struct open_file *f);
 struct open_file *file_table_remove(struct file_table *t, uint64_t fh, bool is_dir);
 /* Remove any one handle, as file_table_remove does; NULL when empty. */
 struct open_file *file_table_remove_any(struct file_table *t);
-uint64_t file_table_count(struct file_table *t);
 
 #endif

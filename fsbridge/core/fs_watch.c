@@ -324,12 +324,7 @@ fs_watch_start(struct fs *fs, enum watch_kind kind, struct fuse_session *se)
 	if (rc != 0)
 		return rc;
 	fs->self_stamps = !fs->watcher->reports_pid;
-	rc = watch_subscribe(fs->watcher, fs_watch_event, fs);
-	if (rc != 0) {
-		watcher_close(fs->watcher);
-		fs->watcher = NULL;
-		return rc;
-	}
+	watch_set_handler(fs->watcher, fs_watch_event, fs);
 	log_debug("watching host changes with %s", fs->watcher->ops->name);
 	return 0;
 }

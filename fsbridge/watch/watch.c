@@ -1,6 +1,6 @@
 /*
  * watch: choosing a watcher backend and delivering its events to the
- * subscribers.  See watch.h.
+ * share's handler.  See watch.h.
  */
 #include "config.h"
 
@@ -11,12 +11,6 @@
 
 #include "log.h"
 #include "watch.h"
-
-struct watch_subscriber {
-	struct watch_subscriber *next;
-	watch_fn fn;
-	void *ctx;
-};
 
 static const char *const watch_kind_names[] = {
 	[WATCH_KIND_AUTO] = "auto",
@@ -58,52 +52,35 @@ watcher_base_init(struct watcher *w, const struct watcher_ops *ops)
 	w->ops = ops;
 	w->lock = lock;
 	w->reports_names = true;
-	w->subscribers = NULL;
-	w->events = 0;
+	w->fn = NULL;
+	w->ctx = NULL;
 	return 0;
 }
 
 void
 watcher_base_fini(struct watcher *w)
 {
-	struct watch_subscriber *s, *next;
-
-	for (s = w->subscribers; s != NULL; s = next) {
-		next = s->next;
-		free(s);
-	}
 	if (w->lock != NULL) {
 		pthread_mutex_destroy(w->lock);
 		free(w->lock);
 	}
 }
 
-int
-watch_subscribe(struct watcher *w, watch_fn fn, void *ctx)
+void
+watch_set_handler(struct watcher *w, watch_fn fn, void *ctx)
 {
-	struct watch_subscriber *s;
-
-	s = calloc(1, sizeof(*s));
-	if (s == NULL)
-		return -ENOMEM;
-	s->fn = fn;
-	s->ctx = ctx;
 	pthread_mutex_lock(w->lock);
-	s->next = w->subscribers;
-	w->subscribers = s;
+	w->fn = fn;
+	w->ctx = ctx;
 	pthread_mutex_unlock(w->lock);
-	return 0;
 }
 
 void
 watch_dispatch(struct watcher *w, const struct watch_event *ev)
 {
-	struct watch_subscriber *s;
-
 	pthread_mutex_lock(w->lock);
-	w->events++;
-	for (s = w->subscribers; s != NULL; s = s->next)
-		s->fn(s->ctx, ev);
+	if (w->fn != NULL)
+		w->fn(w->ctx, ev);
 	pthread_mutex_unlock(w->lock);
 }
 

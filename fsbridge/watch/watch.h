@@ -6,9 +6,8 @@
  * exists).
  *
  * A watcher turns kernel events into `struct watch_event`s and hands each
- * to every subscriber: the host FUSE mount (kernel invalidations), and the
- * guest transports and launcher (change counters, stale marks, an event
- * stream for the guest agent).
+ * to one handler, the share's (core/fs_watch.c): kernel invalidations for
+ * the host mount, change hints for a guest's agent.
  */
 #ifndef FSBRIDGE_WATCH_H
 #define FSBRIDGE_WATCH_H
@@ -61,16 +60,14 @@ struct watcher_ops {
 	void (*free)(struct watcher *);
 };
 
-struct watch_subscriber;
-
 struct watcher {
 	const struct watcher_ops *ops;
 	bool covers_all;	/* one mark sees the whole tree (fanotify) */
 	bool reports_pid;	/* events carry the modifier's pid */
 	bool reports_names;	/* events name the entry that changed */
-	struct watch_subscriber *subscribers;
-	void *lock;		/* pthread_mutex_t, opaque here */
-	unsigned long events;	/* delivered so far */
+	watch_fn fn;		/* the handler, NULL until one is set */
+	void *ctx;
+	void *lock;		/* pthread_mutex_t, opaque here: guards fn, ctx */
 };
 
 int watch_kind_parse(const char *s, enum watch_kind *out);
@@ -81,9 +78,10 @@ const char *watch_kind_name(enum watch_kind k);
 int watcher_open(enum watch_kind kind, int root_fd, struct watcher **out);
 void watcher_close(struct watcher *w);
 
-/* Add a subscriber; events are delivered from the watcher's thread. */
-int watch_subscribe(struct watcher *w, watch_fn fn, void *ctx);
-/* For backends: deliver one event to every subscriber. */
+/* Set the handler; events are delivered from the watcher's thread, and
+ * dropped until a handler is set. */
+void watch_set_handler(struct watcher *w, watch_fn fn, void *ctx);
+/* For backends: deliver one event to the handler. */
 void watch_dispatch(struct watcher *w, const struct watch_event *ev);
 /* For backends: common set-up of the generic part. */
 int watcher_base_init(struct watcher *w, const struct watcher_ops *ops);

@@ -169,7 +169,7 @@ fan_handle_event(struct watch_fanotify *fw, const struct fanotify_event_metadata
 		ev.what = WATCH_OVERFLOW;
 		log_warn("fanotify queue overflowed: invalidating every cached entry");
 	} else {
-		/* this process's own changes: its subscribers made them */
+		/* this process's own changes: its clients made them */
 		if (m->pid == getpid())
 			return;
 		ev.what = fan_what(m->mask);
