@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@
 #include "options.h"
 #include "state_dir.h"
 #include "qemu_argv.h"
+#include "safe_dir.h"
 #include "vm.h"
 #include "volume.h"
 #include "volume_cmd.h"
@@ -334,6 +336,20 @@ guest_ps(struct launch_opts *o, int argc, const char *state)
 	return agent_run(fd, ps_argv, o, state);
 }
 
+/* An existing state dir that another user could change is refused before
+ * anything in it is read, connected to or written (safe_dir.h). */
+static bool
+state_unsafe(const char *state)
+{
+	char why[4400];
+	int rc = safe_dir_check(state, why, sizeof(why));
+
+	if (rc == 0 || rc == -ENOENT)
+		return false;
+	fprintf(stderr, "launch: state directory %s: %s\n", state, why);
+	return true;
+}
+
 static bool
 is_admin(const char *word)
 {
@@ -365,6 +381,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "launch: no state directory (set HOME or use --state)\n");
 		return LAUNCH_EXIT_FAIL;
 	}
+	if (state_unsafe(state))
+		return LAUNCH_EXIT_FAIL;
 	if (!dashdash && strcmp(argv[optind], "doctor") == 0) {
 		if (optind + 1 != argc)
 			return bad_usage("doctor: unexpected argument '%s'", argv[optind + 1]);

@@ -46,13 +46,15 @@ human(char *out, size_t size, unsigned long long v)
 static int
 list(void)
 {
-	char dir[4096], path[4400], size[32], used[32];
+	char dir[4096], path[4400], size[32], used[32], why[4400];
 	struct dirent *e;
 	DIR *d;
-	int rc = volume_dir(dir, sizeof(dir));
+	int rc = volume_dir(dir, sizeof(dir), why, sizeof(why));
 
-	if (rc != 0)
-		return fail("ls", "", rc);
+	if (rc != 0) {
+		fprintf(stderr, "launch: volume directory: %s\n", why);
+		return LAUNCH_EXIT_FAIL;
+	}
 	d = opendir(dir);
 	if (d == NULL)
 		return fail("ls", dir, -errno);
@@ -76,13 +78,13 @@ list(void)
 static int
 image_of(const char *name, char *image, size_t size)
 {
-	int rc = volume_image(image, size, name);
+	char why[4400];
+	int rc = volume_image(image, size, name, why, sizeof(why));
 
 	if (rc == -EINVAL)
-		fprintf(stderr, "launch: volume %s: bad name (1-%d of letters, digits, _ . -)\n",
-		    name, VOLUME_NAME_MAX);
+		fprintf(stderr, "launch: volume %s: %s\n", name, why);
 	else if (rc != 0)
-		fprintf(stderr, "launch: volume directory: %s\n", strerror(-rc));
+		fprintf(stderr, "launch: volume directory: %s\n", why);
 	return rc;
 }
 
