@@ -20,6 +20,7 @@
 #include "accel.h"
 #include "argvec.h"
 #include "frame_io.h"
+#include "guest_text.h"
 #include "hint_relay.h"
 #include "initrd.h"
 #include "qemu_argv.h"
@@ -423,7 +424,10 @@ await_hello(int fd, double end, char *why, size_t size)
 		if (h.session == 0 && h.type == AP_HELLO)
 			return 0;
 		if (h.session == 0 && h.type == AP_ERROR) {
-			snprintf(why, size, "in the guest: %.*s", (int)h.len, (char *)buf);
+			/* the guest's words reach the user's terminal: printable only */
+			static char text[GUEST_TEXT_BUF];
+
+			snprintf(why, size, "in the guest: %s", guest_text(text, buf, h.len));
 			return -EPROTO;
 		}
 	}

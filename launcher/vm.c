@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "guest_text.h"
 #include "locate.h"
 #include "qemu_argv.h"
 #include "state_dir.h"
@@ -55,10 +56,16 @@ vm_print_tail(const char *state, const char *name, int n)
 	fclose(f);
 	free(line);
 	for (int i = count > n ? count - n : 0; i < count; i++) {
+		/* the console is the guest's own text: printable, never controls */
+		static char text[GUEST_TEXT_BUF];
 		char *l = lines[i % n];
 
+		size_t len = l != NULL ? strlen(l) : 0;
+
+		if (len > 0 && l[len - 1] == '\n')
+			len--;
 		if (l != NULL)
-			fprintf(stderr, "  %s: %s%s", name, l, strchr(l, '\n') ? "" : "\n");
+			fprintf(stderr, "  %s: %s\n", name, guest_text(text, l, len));
 	}
 	for (int i = 0; i < n; i++)
 		free(lines[i]);
