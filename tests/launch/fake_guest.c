@@ -13,6 +13,8 @@
  *   exited N    EXIT with code N
  *   flood N     N ERROR frames of $FAKE_GUEST_TEXT on session 0 (the
  *               supervisor logs them), then EXIT 0
+ *   console N   N KiB of text to the serial console's log (descriptor 3,
+ *               as QEMU's -add-fd gets it), then EXIT 0
  *
  * It exits on HALT or when the supervisor hangs up.
  */
@@ -107,6 +109,15 @@ main(int argc, char **argv)
 		} else if (h.type == AP_EXEC && strcmp(how, "flood") == 0) {
 			for (unsigned long i = 0; i < n; i++)
 				frame_write(fd, AP_ERROR, 0, text, strlen(text));
+			reply_exit(fd, h.session, AP_EXITED, 0);
+		} else if (h.type == AP_EXEC && strcmp(how, "console") == 0) {
+			char line[1024];
+
+			memset(line, 'x', sizeof(line) - 1);
+			line[sizeof(line) - 1] = '\n';
+			for (unsigned long i = 0; i < n; i++)
+				if (write_all(3, line, sizeof(line)) != 0)
+					break;
 			reply_exit(fd, h.session, AP_EXITED, 0);
 		} else if (h.type == AP_HALT) {
 			break;

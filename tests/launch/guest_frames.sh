@@ -3,8 +3,9 @@
 # from tests/launch/fake_guest standing in for QEMU (no VM boots): an
 # ERROR during boot reaches the terminal without its escape sequences; a
 # forged exit status ("killed by signal 256", "exit 300") is an error
-# (125), never a success; an ERROR flood cannot grow the supervisor log
-# past its bound.  Needs a guest kernel (the image is built).  TAP.
+# (125), never a success; an ERROR flood and a guest writing to its serial
+# console cannot grow the supervisor log or the console log past 1 MiB
+# (plus one .1).  Needs a guest kernel (the image is built).  TAP.
 set -u
 
 . "$(dirname "$0")/../tap.sh"
@@ -21,7 +22,7 @@ state=$tmp/state
 L() { "$LAUNCH" --state "$state" --qemu "$FAKE" --accel tcg "$@"; }
 cleanup() {
 	"$LAUNCH" --state "$state" -q halt -f > /dev/null 2>&1
-	rm -rf --one-file-system "$tmp"
+	[ -n "${KEEP:-}" ] || rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
 mkdir -p "$tmp/proj/.git"
@@ -37,7 +38,8 @@ check "... with no escape, BEL or carriage-return byte on the terminal" \
 	bash -c '! grep -q "[$1$(printf "\007\r")]" "$2"' _ "$esc" "$tmp/err"
 
 # ---- forged exit statuses ----
-L -q boot < /dev/null > /dev/null 2> "$tmp/err"; rc=$?
+# (the fake guest's text for the flood below: it reads its environment at boot)
+FAKE_GUEST_TEXT=$(head -c 200 /dev/zero | tr '\0' E) L -q boot < /dev/null > /dev/null 2> "$tmp/err"; rc=$?
 check "the fake guest boots (got $rc: $(head -c 300 "$tmp/err"))" [ "$rc" = 0 ]
 for t in "exited 0:0" "exited 7:7" "exited 255:255" "killed 9:137" "killed 64:192" \
 	"killed 256:125" "killed 128:125" "killed 0:125" "exited 256:125" "exited 300:125" \
@@ -48,5 +50,19 @@ for t in "exited 0:0" "exited 7:7" "exited 255:255" "killed 9:137" "killed 64:19
 		check "... with one line saying so" grep -q "impossible exit status" "$tmp/err"
 	fi
 done
+
+# ---- the logs stay bounded (1 MiB, one .1 kept) ----
+size() { stat -c %s "$1" 2>/dev/null || echo 0; }
+L -n -- flood 20000 > /dev/null 2>&1; rc=$?
+check "an ERROR flood of 4 MB (got $rc)" [ "$rc" = 0 ]
+L -n -- console 4096 > /dev/null 2>&1; rc=$?
+check "the guest writes 4 MiB to its serial console (got $rc)" [ "$rc" = 0 ]
+L -q halt > /dev/null 2>&1
+for f in log console; do
+	check "$f is at most 1 MiB ($(size "$state/$f")), $f.1 too ($(size "$state/$f.1"))" \
+		bash -c '[ "$(stat -c %s "$1")" -le 1048576 ] && [ "$(stat -c %s "$1.1")" -le 1048576 ] &&
+			[ "$(stat -c %s "$1.1")" -gt 524288 ]' _ "$state/$f"
+done
+check "the log still has the supervisor's last words" grep -q "stopped" "$state/log"
 
 echo "1..$n"
