@@ -98,4 +98,13 @@ F --state "$tmp/st4" -- true < /dev/null > /dev/null 2>&1
 check "... but not one owned by fsb-other" grep -q "starting: project $tmp/work/sub," "$tmp/st4/log"
 cd / || exit 1
 
+# ---- options after a subcommand's word (GNU getopt permutation) ----
+"$LAUNCH" status --state "$tmp/st5" > "$tmp/out" 2> "$tmp/err"; rc=$?
+check "launch status --state DIR: the option after the word is used (got $rc: $(cat "$tmp/err"))" \
+	bash -c '[ "$1" = 3 ] && grep -q "state $2" "$3"' _ "$rc" "$tmp/st5" "$tmp/out"
+"$LAUNCH" halt --state "$tmp/st5" -f > /dev/null 2> "$tmp/err"; rc=$?
+check "launch halt --state DIR -f (got $rc)" [ "$rc" = 0 ]
+"$LAUNCH" status --state "$tmp/st5" extra > /dev/null 2> "$tmp/err"; rc=$?
+check "... a stray word is still a usage error (got $rc)" [ "$rc" = 2 ]
+
 echo "1..$n"
