@@ -53,6 +53,8 @@ done
 as_user fsb-other mkdir -m 700 "$tmp/sticky/fake"
 F --state "$tmp/sticky/fake" -e SECRET=hunter2 -- echo hi < /dev/null 2> "$tmp/err"; rc=$?
 check "a state dir owned by fsb-other (mode 700, root could enter): 125 (got $rc)" [ "$rc" = 125 ]
+check "... nothing written in it (no pidfile, log or sockets)" \
+	bash -c '[ -z "$(ls -A "$1")" ]' _ "$tmp/sticky/fake"
 
 mkdir -m 770 "$tmp/groupw"
 F --state "$tmp/groupw" status > /dev/null 2> "$tmp/err"; rc=$?
@@ -66,13 +68,14 @@ check "... created mode 0700, parents too" \
 	bash -c '[ "$(stat -c %a "$1/mine")" = 700 ] && [ "$(stat -c %a "$1/mine/a/b")" = 700 ]' _ "$tmp/sticky"
 
 # ---- a volume directory fsb-other made: mkfs.ext4 -F on any file ----
-echo precious > "$tmp/victim-img"
+# (large enough for mkfs.ext4 to format it, as it did before the fix)
+{ echo precious; head -c 16M /dev/zero; } > "$tmp/victim-img"
 as_user fsb-other mkdir -m 777 "$tmp/sticky/vols"
 as_user fsb-other ln -s "$tmp/victim-img" "$tmp/sticky/vols/v.img"
 FSBRIDGE_VOLUME_DIR=$tmp/sticky/vols F --state "$tmp/st1" --volume v:/v boot < /dev/null 2> "$tmp/err"; rc=$?
 check "--volume in fsb-other's volume dir: refused (got $rc)" [ "$rc" != 0 ]
 check "... the file its image symlink points at is not formatted" \
-	[ "$(cat "$tmp/victim-img")" = precious ]
+	[ "$(head -n 1 "$tmp/victim-img")" = precious ]
 FSBRIDGE_VOLUME_DIR=$tmp/sticky/vols F volume ls > /dev/null 2> "$tmp/err"; rc=$?
 check "volume ls there: 125, one line (got $rc)" \
 	bash -c '[ "$1" = 125 ] && [ "$(wc -l < "$2")" = 1 ]' _ "$rc" "$tmp/err"
@@ -80,7 +83,7 @@ mkdir -m 700 "$tmp/myvols"
 ln -s "$tmp/victim-img" "$tmp/myvols/w.img"
 F --state "$tmp/st1" --volume w:/w boot < /dev/null 2> "$tmp/err"; rc=$?
 check "an image that is a symlink, even in our own dir, is not formatted (got $rc)" \
-	bash -c '[ "$1" != 0 ] && [ "$(cat "$2")" = precious ] && grep -q "not a regular file" "$3"' _ "$rc" "$tmp/victim-img" "$tmp/err"
+	bash -c '[ "$1" != 0 ] && [ "$(head -n 1 "$2")" = precious ] && grep -q "not a regular file" "$3"' _ "$rc" "$tmp/victim-img" "$tmp/err"
 
 # ---- the project directory: a .git planted in a sticky directory ----
 as_user fsb-other mkdir "$tmp/sticky/.git"
