@@ -398,13 +398,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "launch: no state directory (set HOME or use --state)\n");
 		return LAUNCH_EXIT_FAIL;
 	}
-	if (state_unsafe(state))
-		return LAUNCH_EXIT_FAIL;
-	if (!dashdash && strcmp(argv[optind], "doctor") == 0) {
+	if (!dashdash && strcmp(argv[optind], "doctor") == 0) {   /* reports it */
 		if (optind + 1 != argc)
 			return bad_usage("doctor: unexpected argument '%s'", argv[optind + 1]);
 		return doctor(&o, state);
 	}
+	if (state_unsafe(state))
+		return LAUNCH_EXIT_FAIL;
 	if (!dashdash && strcmp(argv[optind], "ps") == 0)
 		return guest_ps(&o, argc - optind - 1, state);
 	if (!dashdash && is_admin(argv[optind]))
