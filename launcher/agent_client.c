@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -294,14 +295,23 @@ output(int fd, const unsigned char *p, size_t len, int *broken)
 	send_locked(AP_ACK, ack, sizeof(ack));
 }
 
+/* The status an EXIT frame reports, as launch's own: exited N (0-255)
+ * gives N, killed by signal S (1-64) gives 128+S.  Anything else comes
+ * from a guest that lies -- "killed by 256" would give 128+256 = 0 after
+ * the kernel keeps the low byte -- so it is an error, never a success. */
 static int
 exit_code(const unsigned char *p, size_t len)
 {
-	if (len < 8)
-		return LAUNCH_EXIT_FAIL;
-	if (ap_get32(p) == AP_KILLED)
-		return 128 + (int)ap_get32(p + 4);
-	return (int)(ap_get32(p + 4) & 0xff);
+	uint32_t how = len >= 8 ? ap_get32(p) : UINT32_MAX, v = len >= 8 ? ap_get32(p + 4) : 0;
+
+	if (how == AP_EXITED && v <= 255)
+		return (int)v;
+	if (how == AP_KILLED && v >= 1 && v <= AP_SIGNAL_MAX)
+		return 128 + (int)v;
+	fprintf(stderr, "launch: the guest reported an impossible exit status (%s %u); "
+	    "exiting %d\n", how == AP_EXITED ? "exit" : how == AP_KILLED ? "signal" : "?",
+	    (unsigned)v, LAUNCH_EXIT_FAIL);
+	return LAUNCH_EXIT_FAIL;
 }
 
 static int

@@ -84,6 +84,8 @@ enum ap_type {
                             * command alone (launch --isolated) */
 #define AP_EXEC_FIXED 28u  /* the u32 fields before the strings */
 
+#define AP_SIGNAL_MAX 64  /* an EXIT's signal is 1..64 (Linux's _NSIG - 1) */
+
 enum ap_exit_how {
 	AP_EXITED = 0,
 	AP_KILLED = 1,

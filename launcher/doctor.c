@@ -203,13 +203,14 @@ check_mkfs(void)
 static void
 check_writable(const char *what, const char *dir, int rc)
 {
-	char probe[4200];
+	char probe[4200], why[4400] = "";
 	FILE *f = NULL;
 
-	if (rc == 0 && (rc = state_dir_create(dir)) == 0) {
+	if (rc == 0 && (rc = state_dir_create(dir, why, sizeof(why))) == 0) {
 		snprintf(probe, sizeof(probe), "%s/.doctor.%d", dir, (int)getpid());
 		f = fopen(probe, "we");
 		rc = f != NULL ? 0 : -errno;
+		snprintf(why, sizeof(why), "%s: %s", dir, strerror(errno));
 		if (f != NULL) {
 			fclose(f);
 			unlink(probe);
@@ -218,8 +219,8 @@ check_writable(const char *what, const char *dir, int rc)
 	if (rc == 0)
 		report(true, what, "%s is writable", dir);
 	else
-		report(false, what, "%s: %s; fix its permissions or choose another with %s",
-		    dir[0] ? dir : "(none)", strerror(-rc), strcmp(what, "state") == 0 ?
+		report(false, what, "%s; fix its permissions or choose another with %s",
+		    why[0] ? why : strerror(-rc), strcmp(what, "state") == 0 ?
 		    "--state or FSBRIDGE_STATE_DIR" : "FSBRIDGE_VOLUME_DIR");
 }
 
@@ -250,7 +251,11 @@ doctor(const struct launch_opts *o, const char *state)
 	check_memfd();
 	check_mkfs();
 	check_writable("state", state, 0);
-	rc = volume_dir(vols, sizeof(vols));
-	check_writable("volumes", vols, rc == -EACCES || rc == -EPERM ? 0 : rc);
+	{
+		char why[4400];
+
+		rc = volume_dir(vols, sizeof(vols), why, sizeof(why));
+	}
+	check_writable("volumes", vols, vols[0] != '\0' ? 0 : rc);
 	return failures == 0 ? 0 : 1;
 }

@@ -112,14 +112,20 @@ locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t size)
 	return rc == -EIO ? -ENOENT : rc;
 }
 
+/* dir marks a project: it holds a .git of the user's, and is itself the
+ * user's and not sticky.  A .git that another user planted (in /tmp, or
+ * in any directory of theirs) must not widen the read-write share. */
 static int
 has_git(const char *dir)
 {
 	char p[4200];
-	struct stat st;
+	struct stat st, dst;
+	uid_t me = geteuid();
 
 	snprintf(p, sizeof(p), "%s/.git", strcmp(dir, "/") ? dir : "");
-	return lstat(p, &st) == 0;
+	return lstat(p, &st) == 0 && st.st_uid == me &&
+	    lstat(dir, &dst) == 0 && S_ISDIR(dst.st_mode) && dst.st_uid == me &&
+	    !(dst.st_mode & S_ISVTX);
 }
 
 /* path made absolute and resolved into dir (PATH_MAX bytes), which must

@@ -27,7 +27,8 @@ int locate_qemu(const char *opt, char *out, size_t size);
 int locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t size);
 
 /* --project, else the nearest parent of the working directory holding
- * .git, else the working directory; never "/" (-EINVAL). */
+ * a .git owned by the user, itself owned by the user and not sticky
+ * (never /tmp), else the working directory; never "/" (-EINVAL). */
 int locate_project(const char *opt, char *out, size_t size);
 
 /* --root DIR resolved (a directory), else "/"; -errno. */

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,6 +26,7 @@
 #include "options.h"
 #include "state_dir.h"
 #include "qemu_argv.h"
+#include "safe_dir.h"
 #include "vm.h"
 #include "volume.h"
 #include "volume_cmd.h"
@@ -139,6 +141,7 @@ static const struct option longopts[] = {
 	{ "publish", required_argument, NULL, 'p' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "force", no_argument, NULL, 'f' },
+	{ "attach", no_argument, NULL, 'i' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -251,6 +254,7 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 	case 't': o->tty = 1; break;
 	case 'T': o->tty = 0; break;
 	case 'f': o->force = true; break;
+	case 'i': o->attach = true; break;
 	case 'h': usage(stdout); return -1;
 	case ':': return bad_usage("option '%s' needs a value", word);
 	default: return bad_usage("unknown option '%s'", word);
@@ -258,14 +262,19 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 	return 0;
 }
 
-/* Options up to the first non-option word (or "--"); 0 or an exit status. */
+/* Options up to the first non-option word (or "--"); 0 or an exit status.
+ * With permute, options anywhere (GNU getopt): for the words after a
+ * subcommand (launch halt --name x -f), whose other words getopt moves
+ * to the end, from optind on. */
 static int
-parse_options(struct launch_opts *o, int argc, char **argv, bool *dashdash)
+parse_options(struct launch_opts *o, int argc, char **argv, bool *dashdash, bool permute)
 {
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:e:p:nqfhtT", longopts, NULL)) != -1) {
+	optind = 0;
+	while ((c = getopt_long(argc, argv, permute ? ":e:p:nqfhtTi" : "+:e:p:nqfhtTi", longopts,
+	    NULL)) != -1) {
 		int rc = apply_option(o, c, optarg, argv[optind - 1]);
 
 		if (rc != 0)
@@ -287,24 +296,14 @@ defaults(struct launch_opts *o)
 static int
 admin(const char *cmd, struct launch_opts *o, int argc, char **argv, const char *state)
 {
-	bool attach = false;
-
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(cmd, "halt") == 0 && (strcmp(argv[i], "-f") == 0 ||
-		    strcmp(argv[i], "--force") == 0))
-			o->force = true;
-		else if (strcmp(cmd, "console") == 0 && (strcmp(argv[i], "-i") == 0 ||
-		    strcmp(argv[i], "--attach") == 0))
-			attach = true;
-		else
-			return bad_usage("%s: unexpected argument '%s'", cmd, argv[i]);
-	}
+	if (argc > 0)
+		return bad_usage("%s: unexpected argument '%s'", cmd, argv[0]);
 	if (strcmp(cmd, "boot") == 0)
 		return admin_boot(o, state);
 	if (strcmp(cmd, "logs") == 0)
 		return admin_show(state, ST_LOG);
 	if (strcmp(cmd, "console") == 0)
-		return console_attach(state, attach);
+		return console_attach(state, o->attach);
 	if (strcmp(cmd, "vms") == 0)
 		return admin_vms();
 	if (strcmp(cmd, "status") == 0)
@@ -334,6 +333,20 @@ guest_ps(struct launch_opts *o, int argc, const char *state)
 	return agent_run(fd, ps_argv, o, state);
 }
 
+/* An existing state dir that another user could change is refused before
+ * anything in it is read, connected to or written (safe_dir.h). */
+static bool
+state_unsafe(const char *state)
+{
+	char why[4400];
+	int rc = safe_dir_check(state, why, sizeof(why));
+
+	if (rc == 0 || rc == -ENOENT)
+		return false;
+	fprintf(stderr, "launch: state directory %s: %s\n", state, why);
+	return true;
+}
+
 static bool
 is_admin(const char *word)
 {
@@ -345,19 +358,39 @@ is_admin(const char *word)
 	return false;
 }
 
+/* A word that names a subcommand rather than a command to run. */
+static bool
+is_subcommand(const char *word)
+{
+	return is_admin(word) || strcmp(word, "ps") == 0 || strcmp(word, "doctor") == 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static struct launch_opts o = { .tty = -1 };
 	char state[4096];
 	bool dashdash = false;
-	int rc = parse_options(&o, argc, argv, &dashdash), fd;
+	int rc = parse_options(&o, argc, argv, &dashdash, false), fd;
 
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
-	defaults(&o);
 	if (optind == argc)
 		return bad_usage("no command (launch -- CMD ARGS..., or boot, status, halt)");
+	if (!dashdash && is_subcommand(argv[optind])) {
+		bool dd;
+		int first = optind;
+
+		/* options after the subcommand too; its own words follow them */
+		rc = parse_options(&o, argc - first, argv + first, &dd, true);
+		if (rc != 0)
+			return rc < 0 ? 0 : rc;
+		memmove(argv + first + 1, argv + first + optind,
+		    (size_t)(argc - first - optind) * sizeof(*argv));
+		argc = first + 1 + (argc - first - optind);
+		optind = first;
+	}
+	defaults(&o);
 	if (!dashdash && strcmp(argv[optind], "volume") == 0)
 		return volume_cmd(argc - optind - 1, argv + optind + 1);
 	rc = state_dir_resolve(&o, state, sizeof(state));
@@ -365,11 +398,13 @@ main(int argc, char **argv)
 		fprintf(stderr, "launch: no state directory (set HOME or use --state)\n");
 		return LAUNCH_EXIT_FAIL;
 	}
-	if (!dashdash && strcmp(argv[optind], "doctor") == 0) {
+	if (!dashdash && strcmp(argv[optind], "doctor") == 0) {   /* reports it */
 		if (optind + 1 != argc)
 			return bad_usage("doctor: unexpected argument '%s'", argv[optind + 1]);
 		return doctor(&o, state);
 	}
+	if (state_unsafe(state))
+		return LAUNCH_EXIT_FAIL;
 	if (!dashdash && strcmp(argv[optind], "ps") == 0)
 		return guest_ps(&o, argc - optind - 1, state);
 	if (!dashdash && is_admin(argv[optind]))

@@ -25,6 +25,7 @@ struct launch_opts {
 	bool no_stdin;        /* -n: stdin from /dev/null, as ssh -n */
 	int tty;              /* -t 1, -T 0, default -1: when stdin and stdout are terminals */
 	bool force;           /* halt -f */
+	bool attach;          /* console -i */
 	bool quiet;           /* -q: no progress lines */
 	const char *volume[LAUNCH_MAX_VOLUMES];  /* --volume NAME:GUEST[:SIZE] */
 	int nvolume;

@@ -16,6 +16,8 @@
 #include "qemu_argv.h"
 #include "state_dir.h"
 
+#define CONSOLE_FDSET 1
+
 static void
 add_accel(struct argvec *a, const char *accel)
 {
@@ -170,10 +172,19 @@ qemu_argv(struct argvec *a, const struct vm_config *c)
 	argvec_add(a, "-display");
 	argvec_add(a, "none");
 	argvec_add(a, "-no-reboot");
-	/* the serial console: a socket for launch console, logged to a file */
+	/* the serial console: a socket for launch console, logged through an
+	 * inherited pipe (the supervisor's bounded log of it, logsink.c) */
+	if (c->console_fd >= 0) {
+		argvec_add(a, "-add-fd");
+		argvec_addf(a, "fd=%d,set=%d", c->console_fd, CONSOLE_FDSET);
+	}
 	argvec_add(a, "-chardev");
-	argvec_addf(a, "socket,id=console,path=%s/%s,server=on,wait=off,logfile=%s/%s,"
-	    "logappend=off", c->state, ST_CONSOLE_SOCK, c->state, ST_CONSOLE);
+	if (c->console_fd >= 0)
+		argvec_addf(a, "socket,id=console,path=%s/%s,server=on,wait=off,"
+		    "logfile=/dev/fdset/%d,logappend=on", c->state, ST_CONSOLE_SOCK, CONSOLE_FDSET);
+	else
+		argvec_addf(a, "socket,id=console,path=%s/%s,server=on,wait=off", c->state,
+		    ST_CONSOLE_SOCK);
 	argvec_add(a, "-serial");
 	argvec_add(a, "chardev:console");
 	add_cmdline(a, c);

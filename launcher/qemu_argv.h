@@ -20,6 +20,7 @@ struct vm_config {
 	int nports;
 	const struct mount_share *mounts;  /* one more vhost-user-fs each, tag m<i> */
 	int nmounts;
+	int console_fd;        /* QEMU's fd logging the serial console, or -1 */
 };
 
 /* "off", or "on" and the forwards ("on 8080:80 2222:22"), into out. */

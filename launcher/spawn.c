@@ -23,7 +23,8 @@ child_fd(int fd, int target)
 }
 
 pid_t
-spawn(char *const argv[], int in_fd, int out_fd, int err_fd, bool die_with_parent)
+spawn_fd3(char *const argv[], int in_fd, int out_fd, int err_fd, int fd3,
+    bool die_with_parent)
 {
 	pid_t parent = getpid(), pid = fork();
 
@@ -43,12 +44,22 @@ spawn(char *const argv[], int in_fd, int out_fd, int err_fd, bool die_with_paren
 		child_fd(in_fd, 0);
 		child_fd(out_fd, 1);
 		child_fd(err_fd, 2);
-		closefrom(3);
+		if (fd3 >= 0 && fd3 != 3)
+			dup2(fd3, 3);
+		if (fd3 >= 0)
+			fcntl(3, F_SETFD, 0);
+		closefrom(fd3 >= 0 ? 4 : 3);
 		execv(argv[0], argv);
 		dprintf(2, "launch: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
 	return pid;
+}
+
+pid_t
+spawn(char *const argv[], int in_fd, int out_fd, int err_fd, bool die_with_parent)
+{
+	return spawn_fd3(argv, in_fd, out_fd, err_fd, -1, die_with_parent);
 }
 
 int

@@ -11,6 +11,10 @@
  * The pid, or -errno. */
 pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd, bool die_with_parent);
 
+/* The same, with fd3 (if not -1) as the child's descriptor 3. */
+pid_t spawn_fd3(char *const argv[], int in_fd, int out_fd, int err_fd, int fd3,
+    bool die_with_parent);
+
 /* Runs argv to completion with stderr to err_fd; its first stdout line
  * (if out) goes to out.  0 when it exits 0, -EIO otherwise, -errno. */
 int run_capture(char *const argv[], int err_fd, char *out, size_t size);

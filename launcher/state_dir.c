@@ -11,6 +11,7 @@
 
 #include "frame_io.h"
 #include "mount_spec.h"
+#include "safe_dir.h"
 #include "state_dir.h"
 
 int
@@ -58,22 +59,9 @@ state_dir_root(char *dir, size_t size)
 }
 
 int
-state_dir_create(const char *dir)
+state_dir_create(const char *dir, char *why, size_t size)
 {
-	char buf[PATH_MAX];
-
-	if (strlcpy(buf, dir, sizeof(buf)) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = strchr(buf + 1, '/');; p = strchr(p + 1, '/')) {
-		if (p != NULL)
-			*p = '\0';
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-			return -errno;
-		if (p == NULL)
-			break;
-		*p = '/';
-	}
-	return 0;
+	return safe_dir_create(dir, why, size);
 }
 
 int
@@ -89,13 +77,18 @@ state_read(const char *dir, const char *name, char *out, size_t size)
 {
 	char path[PATH_MAX];
 	FILE *f;
-	int rc = state_path(path, sizeof(path), dir, name);
+	int fd, rc = state_path(path, sizeof(path), dir, name);
 
 	if (rc != 0)
 		return rc;
-	f = fopen(path, "re");
-	if (f == NULL)
-		return -errno;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (f == NULL) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
 	if (fgets(out, (int)size, f) == NULL)
 		out[0] = '\0';
 	fclose(f);
@@ -113,7 +106,8 @@ state_write(const char *dir, const char *name, const char *text)
 		rc = -ENAMETOOLONG;
 	if (rc != 0)
 		return rc;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	unlink(tmp);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	rc = write_all(fd, text, strlen(text));

@@ -44,8 +44,9 @@ int state_dir_resolve(const struct launch_opts *o, char *dir, size_t size);
  * (/run/fsbridge/vm or $XDG_STATE_HOME/fsbridge/vm); -ENOENT. */
 int state_dir_root(char *dir, size_t size);
 
-/* mkdir -p with mode 0700; -errno. */
-int state_dir_create(const char *dir);
+/* mkdir -p with mode 0700, refusing a directory another user could
+ * change (safe_dir.h); -errno with a one-line reason in why. */
+int state_dir_create(const char *dir, char *why, size_t size);
 
 /* dir/name into out; -ENAMETOOLONG. */
 int state_path(char *out, size_t size, const char *dir, const char *name);

@@ -20,8 +20,10 @@
 #include "accel.h"
 #include "argvec.h"
 #include "frame_io.h"
+#include "guest_text.h"
 #include "hint_relay.h"
 #include "initrd.h"
+#include "logsink.h"
 #include "qemu_argv.h"
 #include "relay.h"
 #include "spawn.h"
@@ -31,13 +33,13 @@
 
 static struct {
 	struct sup_params *p;
-	pid_t qemu, serve_root, serve_proj, serve_mount[MOUNT_MAX];
-	int agent_fd, listen_fd, log_fd;
+	pid_t qemu, serve_root, serve_proj, serve_mount[MOUNT_MAX], log_sink, console_sink;
+	int agent_fd, listen_fd, log_fd, console_fd;
 	unsigned cpus, mem_mib;
 	char initrd[4096];
 	atomic_int halting;
 	time_t halt_deadline;
-} S = { .agent_fd = -1, .listen_fd = -1, .log_fd = -1 };
+} S = { .agent_fd = -1, .listen_fd = -1, .log_fd = -1, .console_fd = -1 };
 
 /* One line in the log, written at once (the servers and QEMU share it). */
 static void __attribute__((format(printf, 1, 2)))
@@ -100,10 +102,29 @@ cleanup(void)
 		stop_child(&S.serve_mount[i], SIGTERM);
 	if (S.listen_fd >= 0)
 		close(S.listen_fd);
+	if (S.console_fd >= 0)
+		close(S.console_fd);
+	S.console_fd = -1;
 	state_path(path, sizeof(path), S.p->state, ST_CTL_SOCK);
 	unlink(path);
 	state_clean_stale(S.p->state);
 	pidfile_remove(S.p->pfh);
+}
+
+/* Last: our end of the log pipes closed, and what is in them written out
+ * (launch shows the logs' tails after a failed boot). */
+static void
+flush_logs(void)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	dup2(null, STDOUT_FILENO);
+	dup2(null, STDERR_FILENO);
+	if (S.log_fd >= 0)
+		close(S.log_fd);
+	S.log_fd = -1;
+	logsink_wait(S.log_sink);
+	logsink_wait(S.console_sink);
 }
 
 static void
@@ -128,6 +149,7 @@ fail(const char *fmt, ...)
 	sup_log("error: %s", msg);
 	strlcat(msg, "\n", sizeof(msg));
 	cleanup();              /* first: launch reports once nothing is left */
+	flush_logs();
 	report_ready(msg);
 	exit(1);
 }
@@ -139,14 +161,12 @@ fail(const char *fmt, ...)
 static void
 detach_stdio(void)
 {
-	char path[4096];
 	int null = open("/dev/null", O_RDWR), keep1 = S.p->ready_fd,
 	    keep2 = pidfile_fileno(S.p->pfh);
 	DIR *d;
 	struct dirent *e;
 
-	state_path(path, sizeof(path), S.p->state, ST_LOG);
-	S.log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	S.log_fd = logsink_start(S.p->state, ST_LOG, 0, &S.log_sink);
 	dup2(null, 0);
 	dup2(S.log_fd >= 0 ? S.log_fd : null, 1);
 	dup2(S.log_fd >= 0 ? S.log_fd : null, 2);
@@ -311,11 +331,14 @@ start_qemu(const char *accel)
 
 	state_path(path, sizeof(path), S.p->state, ST_AGENT_SOCK);
 	unlink(path);
+	if (S.console_fd < 0)   /* one for every boot attempt, emptied first */
+		S.console_fd = logsink_start(S.p->state, ST_CONSOLE, 1, &S.console_sink);
+	c.console_fd = S.console_fd >= 0 ? 3 : -1;
 	qemu_argv(&a, &c);
 	if (a.err != 0)
 		return a.err;
 	sup_log("starting QEMU (%s, %u CPUs, %u MiB)", accel, S.cpus, S.mem_mib);
-	S.qemu = spawn(a.v, -1, S.log_fd, S.log_fd, true);
+	S.qemu = spawn_fd3(a.v, -1, S.log_fd, S.log_fd, S.console_fd, true);
 	argvec_free(&a);
 	return S.qemu < 0 ? (int)S.qemu : 0;
 }
@@ -423,7 +446,10 @@ await_hello(int fd, double end, char *why, size_t size)
 		if (h.session == 0 && h.type == AP_HELLO)
 			return 0;
 		if (h.session == 0 && h.type == AP_ERROR) {
-			snprintf(why, size, "in the guest: %.*s", (int)h.len, (char *)buf);
+			/* the guest's words reach the user's terminal: printable only */
+			static char text[GUEST_TEXT_BUF];
+
+			snprintf(why, size, "in the guest: %s", guest_text(text, buf, h.len));
 			return -EPROTO;
 		}
 	}
@@ -605,9 +631,12 @@ supervisor_main(struct sup_params *p)
 		fail("cannot build the guest image: %s", why);
 	start_servers();
 	boot_vm();
+	close(S.console_fd);    /* QEMU holds the console log's pipe alone */
+	S.console_fd = -1;
 	serve_clients();
 	watch(&set);
 	cleanup();
 	sup_log("stopped");
+	flush_logs();
 	exit(0);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "accel.h"
+#include "guest_text.h"
 #include "locate.h"
 #include "qemu_argv.h"
 #include "state_dir.h"
@@ -55,10 +56,16 @@ vm_print_tail(const char *state, const char *name, int n)
 	fclose(f);
 	free(line);
 	for (int i = count > n ? count - n : 0; i < count; i++) {
+		/* the console is the guest's own text: printable, never controls */
+		static char text[GUEST_TEXT_BUF];
 		char *l = lines[i % n];
 
+		size_t len = l != NULL ? strlen(l) : 0;
+
+		if (len > 0 && l[len - 1] == '\n')
+			len--;
 		if (l != NULL)
-			fprintf(stderr, "  %s: %s%s", name, l, strchr(l, '\n') ? "" : "\n");
+			fprintf(stderr, "  %s: %s\n", name, guest_text(text, l, len));
 	}
 	for (int i = 0; i < n; i++)
 		free(lines[i]);
@@ -125,16 +132,15 @@ find_paths(const struct launch_opts *o, struct boot_paths *bp)
 static int
 parse_volumes(const struct launch_opts *o, struct volume_attach *v, bool find_image)
 {
-	char why[512];
+	char why[4400];
 
 	for (int i = 0; i < o->nvolume; i++) {
 		int rc = volume_parse_spec(o->volume[i], &v[i], why, sizeof(why));
 
 		if (rc == 0 && find_image)
-			rc = volume_image(v[i].image, sizeof(v[i].image), v[i].name);
+			rc = volume_image(v[i].image, sizeof(v[i].image), v[i].name, why, sizeof(why));
 		if (rc != 0) {
-			fprintf(stderr, "launch: --volume %s: %s\n", o->volume[i],
-			    rc == -EINVAL ? why : strerror(-rc));
+			fprintf(stderr, "launch: --volume %s: %s\n", o->volume[i], why);
 			return rc;
 		}
 	}
@@ -333,11 +339,12 @@ int
 vm_connect(const struct launch_opts *o, const char *state)
 {
 	char pidpath[4096];
+	char why[4400];
 	time_t deadline = time(NULL) + BOOT_TIMEOUT_SECONDS + 60;
-	int rc = state_dir_create(state);
+	int rc = state_dir_create(state, why, sizeof(why));
 
 	if (rc != 0) {
-		fprintf(stderr, "launch: state directory %s: %s\n", state, strerror(-rc));
+		fprintf(stderr, "launch: state directory %s: %s\n", state, why);
 		return rc;
 	}
 	state_path(pidpath, sizeof(pidpath), state, ST_PID);

@@ -20,7 +20,7 @@
 #define EXT4_MAGIC_OFFSET 1080   /* superblock at 1024, s_magic at +56 */
 
 int
-volume_dir(char *out, size_t size)
+volume_dir(char *out, size_t size, char *why, size_t whylen)
 {
 	const char *env = getenv("FSBRIDGE_VOLUME_DIR"), *xdg = getenv("XDG_STATE_HOME"),
 	    *home = getenv("HOME");
@@ -34,11 +34,15 @@ volume_dir(char *out, size_t size)
 		n = snprintf(out, size, "%s/fsbridge/volumes", xdg);
 	else if (home != NULL && home[0] == '/')
 		n = snprintf(out, size, "%s/.local/state/fsbridge/volumes", home);
-	else
+	else {
+		snprintf(why, whylen, "no HOME (set FSBRIDGE_VOLUME_DIR)");
 		return -ENOENT;
-	if (n < 0 || (size_t)n >= size)
+	}
+	if (n < 0 || (size_t)n >= size) {
+		snprintf(why, whylen, "path too long");
 		return -ENAMETOOLONG;
-	return state_dir_create(out);
+	}
+	return state_dir_create(out, why, whylen);
 }
 
 int
@@ -83,13 +87,16 @@ volume_parse_size(const char *text, uint64_t *out)
 }
 
 int
-volume_image(char *out, size_t size, const char *name)
+volume_image(char *out, size_t size, const char *name, char *why, size_t whylen)
 {
 	char dir[4096];
 	int rc = volume_name_valid(name);
 
+	if (rc != 0)
+		snprintf(why, whylen, "bad volume name (1-%d of letters, digits, _ . -)",
+		    VOLUME_NAME_MAX);
 	if (rc == 0)
-		rc = volume_dir(dir, sizeof(dir));
+		rc = volume_dir(dir, sizeof(dir), why, whylen);
 	if (rc == 0 && (size_t)snprintf(out, size, "%s/%s.img", dir, name) >= size)
 		rc = -ENAMETOOLONG;
 	return rc;
@@ -137,7 +144,7 @@ volume_parse_spec(const char *spec, struct volume_attach *v, char *err, size_t e
 int
 volume_create(const char *image, uint64_t size)
 {
-	int fd = open(image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), rc = 0;
+	int fd = open(image, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600), rc = 0;
 
 	if (fd < 0)
 		return -errno;
@@ -150,12 +157,26 @@ volume_create(const char *image, uint64_t size)
 	return rc;
 }
 
+/* 0 when image is a regular file of ours (mkfs.ext4 -F may format it),
+ * not a symlink, a device or somebody else's file; -errno. */
+static int
+is_own_file(const char *image)
+{
+	struct stat st;
+
+	if (lstat(image, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	return st.st_uid == geteuid() ? 0 : -EPERM;
+}
+
 /* 1 when the image holds an ext2/3/4 superblock, 0 if not, -errno. */
 static int
 has_ext4(const char *image)
 {
 	unsigned char m[2];
-	int fd = open(image, O_RDONLY | O_CLOEXEC);
+	int fd = open(image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)
@@ -204,6 +225,13 @@ volume_prepare(const struct volume_attach *v, char *err, size_t errlen)
 		snprintf(err, errlen, "in use by another running VM (halt it first)");
 		return -EBUSY;
 	}
+	rc = is_own_file(v->image);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", v->image, rc == -EINVAL ? "not a regular file "
+		    "(refusing to format it)" : rc == -EPERM ? "not your file (refusing to "
+		    "format it)" : strerror(-rc));
+		return rc;
+	}
 	rc = has_ext4(v->image);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s: %s", v->image, strerror(-rc));
@@ -234,7 +262,7 @@ volume_list_text(const struct volume_attach *v, int n, char *out, size_t size)
 int
 volume_lock(const char *image)
 {
-	int fd = open(image, O_RDONLY | O_CLOEXEC), rc;
+	int fd = open(image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
 
 	if (fd < 0)
 		return -errno;
@@ -248,7 +276,7 @@ volume_lock(const char *image)
 int
 volume_busy(const char *image)
 {
-	int fd = open(image, O_RDONLY | O_CLOEXEC), rc = 0;
+	int fd = open(image, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
 
 	if (fd < 0)
 		return -errno;

@@ -22,8 +22,9 @@ struct volume_attach {
 	uint64_t size;                  /* for creation; 0: the default */
 };
 
-/* The volume directory (created, mode 0700); -errno. */
-int volume_dir(char *out, size_t size);
+/* The volume directory (created, mode 0700; refused when another user
+ * could change it, see safe_dir.h); -errno with a reason in why. */
+int volume_dir(char *out, size_t size, char *why, size_t whylen);
 
 /* 0 for a name of 1-20 characters [A-Za-z0-9_.-] not starting with '.'. */
 int volume_name_valid(const char *name);
@@ -31,8 +32,9 @@ int volume_name_valid(const char *name);
 /* "10G", "512M", "4096" (bytes) and K/M/G/T suffixes; -EINVAL. */
 int volume_parse_size(const char *text, uint64_t *out);
 
-/* dir/NAME.img into out; -EINVAL for a bad name, -ENAMETOOLONG. */
-int volume_image(char *out, size_t size, const char *name);
+/* dir/NAME.img into out; -EINVAL for a bad name, -errno of volume_dir,
+ * with a reason in why. */
+int volume_image(char *out, size_t size, const char *name, char *why, size_t whylen);
 
 /* Parses NAME:GUEST[:SIZE]; -EINVAL with the reason in err. */
 int volume_parse_spec(const char *spec, struct volume_attach *v, char *err, size_t errlen);

@@ -234,7 +234,7 @@ mount_parse(int argc, char **argv, struct mount_opts *mo)
 	mo->revalidate = -1;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+fo:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fo:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			mo->foreground = true;

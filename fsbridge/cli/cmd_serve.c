@@ -140,7 +140,7 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 	so->hints_fd = -1;
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+o:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			so->socket = optarg;

@@ -55,6 +55,34 @@ echo garbage > "$tmp/bad.zst"
 L volume import bad "$tmp/bad.zst" 2> "$tmp/err"; rc=$?
 check "import of a non-zstd file fails, leaving nothing (got $rc)" \
 	bash -c '[ "$1" = 125 ] && [ ! -e "$2" ]' _ "$rc" "$tmp/vols/bad.img"
+# ---- import bounds what it writes; export never clobbers ----
+# a stream that declares no size: refused without --size, cut at --size
+head -c 8M /dev/zero | tr '\0' a | zstd -q -c > "$tmp/bomb.zst"
+L volume import bomb "$tmp/bomb.zst" 2> "$tmp/err"; rc=$?
+check "import of a stream declaring no size needs --size (got $rc: $(head -c 200 "$tmp/err"))" \
+	bash -c '[ "$1" = 125 ] && grep -q -- "--size" "$2" && [ ! -e "$3" ]' _ "$rc" "$tmp/err" "$tmp/vols/bomb.img"
+L volume import --size 1M bomb "$tmp/bomb.zst" 2> "$tmp/err"; rc=$?
+check "... with --size 1M an 8 MiB stream is refused, leaving nothing (got $rc)" \
+	bash -c '[ "$1" = 125 ] && grep -q "larger than --size" "$2" && [ ! -e "$3" ]' _ "$rc" "$tmp/err" "$tmp/vols/bomb.img"
+L volume import bomb "$tmp/bomb.zst" --size 8M; rc=$?
+check "... and accepted with --size 8M after the words (got $rc)" \
+	bash -c '[ "$1" = 0 ] && [ "$(stat -c %s "$2")" = 8388608 ]' _ "$rc" "$tmp/vols/bomb.img"
+L volume rm bomb
+check "export declares the image size in the stream" \
+	bash -c 'zstd -lv "$1" 2>/dev/null | grep -q "Decompressed Size:.*67108864"' _ "$tmp/data.zst"
+L volume import --size 1M big "$tmp/data.zst" 2> "$tmp/err"; rc=$?
+check "import of a stream declaring 64 MiB with --size 1M is refused at once (got $rc)" \
+	bash -c '[ "$1" = 125 ] && [ ! -e "$2" ]' _ "$rc" "$tmp/vols/big.img"
+check "the export is mode 0600" [ "$(stat -c %a "$tmp/data.zst")" = 600 ]
+echo keep > "$tmp/victim"
+ln -s "$tmp/victim" "$tmp/planted.zst"
+L volume export copy "$tmp/planted.zst" 2> "$tmp/err"; rc=$?
+check "export onto a planted symlink is refused, its target untouched (got $rc)" \
+	bash -c '[ "$1" = 125 ] && [ "$(cat "$2")" = keep ]' _ "$rc" "$tmp/victim"
+L volume export copy "$tmp/data.zst" 2> "$tmp/err"; rc=$?
+check "export onto an existing file is refused (got $rc)" \
+	bash -c '[ "$1" = 125 ] && grep -q "already exists" "$2"' _ "$rc" "$tmp/err"
+
 L volume rm copy; rc=$?
 check "volume rm (got $rc)" bash -c '[ "$1" = 0 ] && [ ! -e "$2" ]' _ "$rc" "$tmp/vols/copy.img"
 L volume rm copy 2> "$tmp/err"; rc=$?

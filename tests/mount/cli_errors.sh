@@ -155,6 +155,17 @@ if [ "$ok" = 1 ]; then
 fi
 unmount_all "$MNT"
 
+# Options after the words (GNU getopt permutation): mount SRC MNT -o ro.
+cli mount "$SRC" "$MNT" -o ro
+ok=0; [ "$RC" = 0 ] && [ "$(mount_count "$MNT")" = 1 ] && ok=1
+report "$ok" "mount SRC MNT -o ro: options after the words are accepted" "$(show)"
+ok=0; [ "$(timeout 10 cat "$MNT/hello" 2>/dev/null)" = hello ] &&
+	! timeout 10 sh -c 'echo w >"$MNT/ro-written"' 2>/dev/null && [ ! -e "$SRC/ro-written" ] && ok=1
+report "$ok" "mount SRC MNT -o ro: the mount reads and is read-only"
+unmount_all "$MNT"
+case_error "mount SRC -o ro: still needs MNT" 2 "$MNT" mount "$SRC" -o ro
+case_error "mount SRC MNT -- -o ro: after --, words only" 2 "$MNT" mount "$SRC" "$MNT" -- -o ro
+
 # No /dev/fuse: run in a namespace where /dev is an empty tmpfs (so no
 # /dev/null either: stdin comes from an empty file).
 : >"$W/empty"

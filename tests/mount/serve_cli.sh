@@ -40,4 +40,9 @@ expect "serve on a path that is a regular file" 1 serve --socket "$tmp/busy" "$t
 if [ -f "$tmp/busy" ]; then ok "the file in the way is left alone"; else not_ok "the file in the way is left alone"; fi
 expect "serve on a socket in a missing directory" 1 serve --socket "$tmp/nodir/s" "$tmp/src"
 if "$FSB" serve --help | grep -q -- '--socket'; then ok "serve --help"; else not_ok "serve --help"; fi
+expect "serve SRC -o symlinks=bogus: options after SRC are parsed" 2 serve --socket "$tmp/s" "$tmp/src" -o symlinks=bogus
+if grep -q symlinks "$tmp/err"; then ok "... and the message is about the option"; else not_ok "... the message: $(cat "$tmp/err")"; fi
+# SRC before --socket: it serves (still listening when timeout stops it)
+timeout 3 "$FSB" serve "$tmp/src" --socket "$tmp/perm.sock" > /dev/null 2> "$tmp/err"; rc=$?
+if [ "$rc" = 124 ]; then ok "serve SRC --socket S serves"; else not_ok "serve SRC --socket S: exit $rc: $(cat "$tmp/err")"; fi
 echo "1..$n"
