@@ -17,12 +17,13 @@ esac
 # Debian packages: build tools, the four libraries, and what the tests
 # and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
 # bindfs as the benchmark peer, util-linux for unshare, QEMU and a guest
-# kernel for the guest tests, clang's libFuzzer for the fuzz run, NFS-Ganesha as
+# kernel for the guest tests, busybox for the small --root tree of
+# tests/launch/roots.sh, clang's libFuzzer for the fuzz run, NFS-Ganesha as
 # the NFS server of the NFS backend's tests).
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
 attr bindfs util-linux \
-qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
+qemu-system-x86 linux-image-cloud-amd64 busybox zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
 
 missing=""
 for p in $PACKAGES; do
