@@ -365,6 +365,8 @@ stdin_backlog(void)
 
 struct exec_req {
 	uint32_t uid, gid, flags, rows, cols;
+	uint32_t ngroups;
+	gid_t *groups;		/* the supplementary groups */
 	const char *cwd;
 	char **argv, **envp;
 };
@@ -410,15 +412,26 @@ parse_exec(unsigned char *payload, size_t len, struct exec_req *r)
 	r->cols = ap_get32(payload + 16);
 	argc = ap_get32(payload + 20);
 	envc = ap_get32(payload + 24);
-	nul = memchr(p, '\0', (size_t)(end - p));
-	if (argc == 0 || nul == NULL)
+	r->ngroups = ap_get32(payload + 28);
+	if (r->ngroups > AP_MAX_GROUPS || (size_t)(end - p) < (size_t)r->ngroups * 4)
 		return -EPROTO;
+	r->groups = calloc((size_t)r->ngroups + 1, sizeof(*r->groups));
+	if (r->groups == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < r->ngroups; i++, p += 4)
+		r->groups[i] = (gid_t)ap_get32((const unsigned char *)p);
+	nul = memchr(p, '\0', (size_t)(end - p));
+	if (argc == 0 || nul == NULL) {
+		free(r->groups);
+		return -EPROTO;
+	}
 	r->cwd = p;
 	p = nul + 1;
 	r->argv = take_strings(&p, end, argc);
 	r->envp = r->argv ? take_strings(&p, end, envc) : NULL;
 	if (r->envp == NULL) {
 		free(r->argv);
+		free(r->groups);
 		return -EPROTO;
 	}
 	return 0;
@@ -453,9 +466,13 @@ child_exec(const struct exec_req *r, int in, int out, int err)
 	closefrom(3);
 	if (chdir(r->cwd) != 0)
 		child_fail("cannot enter", r->cwd, 126);
-	if (r->gid != 0 && (setgroups(0, NULL) != 0 || setgid(r->gid) != 0))
+	/* the launch user's ids, groups first (they need the privilege the
+	 * uid change gives up) */
+	if (setgroups(r->ngroups, r->groups) != 0)
+		child_fail("setgroups", "", 126);
+	if (setgid(r->gid) != 0)
 		child_fail("setgid", "", 126);
-	if (r->uid != 0 && setuid(r->uid) != 0)
+	if (setuid(r->uid) != 0)
 		child_fail("setuid", "", 126);
 	environ = r->envp;
 	execvp(r->argv[0], r->argv);
@@ -637,6 +654,7 @@ handle_exec(uint32_t id, unsigned char *payload, size_t len)
 		start_session(id, &r);
 	free(r.argv);
 	free(r.envp);
+	free(r.groups);
 }
 
 /* ---- session 0 ---- */

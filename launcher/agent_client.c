@@ -122,6 +122,29 @@ collect_env(const struct launch_opts *o, const char **env, uint32_t *n, uint32_t
 	}
 }
 
+/* ngroups, then this process's supplementary groups (the command's in the guest). */
+static void
+add_groups(struct buf *b)
+{
+	gid_t *groups;
+	int n = getgroups(0, NULL);
+
+	if (n < 0)
+		n = 0;
+	groups = calloc((size_t)n + 1, sizeof(*groups));
+	if (groups == NULL) {
+		b->err = -ENOMEM;
+		return;
+	}
+	n = getgroups(n, groups);
+	if (n < 0)
+		n = 0;
+	buf_u32(b, (uint32_t)n);
+	for (int i = 0; i < n; i++)
+		buf_u32(b, (uint32_t)groups[i]);
+	free(groups);
+}
+
 static int
 build_exec(struct buf *b, char *const argv[], const struct launch_opts *o)
 {
@@ -146,6 +169,7 @@ build_exec(struct buf *b, char *const argv[], const struct launch_opts *o)
 	buf_u32(b, ws.ws_col);
 	buf_u32(b, argc);
 	buf_u32(b, envc);
+	add_groups(b);
 	buf_str(b, cwd);
 	for (uint32_t i = 0; i < argc; i++)
 		buf_str(b, argv[i]);

@@ -16,8 +16,10 @@
  *   HELLO   host->agent: u32 version, project dir (NUL-terminated);
  *           agent->host: u32 version, once the guest root is assembled
  *   EXEC    u32 uid, u32 gid, u32 flags, u32 rows, u32 cols, u32 argc,
- *           u32 envc, then NUL-terminated strings: cwd, argv[argc],
- *           env[envc]; flags AP_EXEC_PTY: stdin/stdout/stderr on a new
+ *           u32 envc, u32 ngroups, then ngroups u32 supplementary group
+ *           ids (at most AP_MAX_GROUPS), then NUL-terminated strings:
+ *           cwd, argv[argc], env[envc]; the command runs with exactly
+ *           these ids (the launch user's); flags AP_EXEC_PTY: stdin/stdout/stderr on a new
  *           pseudo-terminal of rows x cols (its output comes as STDOUT;
  *           EOF on stdin is sent as ^D); flags AP_EXEC_PS: no command,
  *           the agent sends its process table (launch ps) and EXIT 0;
@@ -53,7 +55,7 @@
 #include <string.h>
 
 #define AP_MAGIC 0x4246u
-#define AP_VERSION 1u
+#define AP_VERSION 2u   /* 2: EXEC carries the supplementary groups */
 #define AP_HDR_SIZE 12u
 #define AP_MAX_PAYLOAD (256u * 1024u)
 #define AP_DATA_CHUNK (32u * 1024u)   /* stream data per frame */
@@ -82,7 +84,8 @@ enum ap_type {
                             * process list as STDOUT, then EXIT 0 */
 #define AP_EXEC_ISOLATED 4u /* a fresh overlay of the root for this
                             * command alone (launch --isolated) */
-#define AP_EXEC_FIXED 28u  /* the u32 fields before the strings */
+#define AP_EXEC_FIXED 32u  /* the u32 fields before the groups */
+#define AP_MAX_GROUPS 65536u /* NGROUPS_MAX of Linux */
 
 #define AP_SIGNAL_MAX 64  /* an EXIT's signal is 1..64 (Linux's _NSIG - 1) */
 

@@ -1,12 +1,15 @@
 /*
  * doctor: `launch doctor` checks QEMU, the guest kernel and its modules,
  * the accelerator (from the remembered KVM verdict, without booting),
- * memfd, the helper programs, mkfs.ext4, and the state and volume
- * directories; one line per check, and how to fix each failure.
+ * /dev/kvm for this user (the kvm group), memfd, /dev/fuse and a setuid
+ * fusermount3 (fsbridge mount without root), the helper programs, that
+ * this user can read the kernel image, mkfs.ext4, and the state and
+ * volume directories; one line per check, and how to fix each failure.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "accel.h"
@@ -136,7 +140,7 @@ check_modules(const char *kernel)
 static void
 check_kernel(const struct launch_opts *o, const char *mki, bool have_mki)
 {
-	char path[4096];
+	char path[4096], why[1024];
 
 	if (!have_mki && o->kernel == NULL) {
 		report(false, "kernel", "cannot look for one without fsbridge-mkinitramfs");
@@ -151,7 +155,10 @@ check_kernel(const struct launch_opts *o, const char *mki, bool have_mki)
 			    "linux-image-cloud-amd64, or use --kernel");
 		return;
 	}
-	report(true, "kernel", "%s", path);
+	if (locate_kernel_readable(path, why, sizeof(why)) != 0)
+		report(false, "kernel", "%s: %s", path, why);
+	else
+		report(true, "kernel", "%s", path);
 	check_modules(path);
 }
 
@@ -175,6 +182,66 @@ check_accel(const struct launch_opts *o, const char *state)
 		report(true, "accel", "%s (%s%s%s)", o->accel, usable ? "/dev/kvm answers" : why,
 		    verdict[0] ? "; last probe: " : "; not probed yet",
 		    verdict);
+}
+
+/* /dev/kvm for an ordinary user: the kvm group. */
+static void
+check_kvm(const struct launch_opts *o)
+{
+	const char *user = getenv("USER");
+	int fd;
+
+	if (access("/dev/kvm", F_OK) != 0) {
+		report(true, "kvm", "no /dev/kvm: guests run under TCG (emulated, slow)");
+		return;
+	}
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		report(true, "kvm", "/dev/kvm is open to you");
+	} else if (errno == EACCES || errno == EPERM) {
+		report(strcmp(o->accel, "tcg") == 0, "kvm", "/dev/kvm is not open to you: add "
+		    "yourself to the kvm group (as root: adduser %s kvm; then log in again)%s",
+		    user && user[0] ? user : "USER", strcmp(o->accel, "tcg") == 0 ? "" :
+		    "; meanwhile guests run under TCG (emulated, slow)");
+	} else {
+		report(strcmp(o->accel, "kvm") != 0, "kvm", "/dev/kvm: %s", strerror(errno));
+	}
+}
+
+/* fsbridge mount: /dev/fuse, and for an ordinary user a setuid fusermount3. */
+static void
+check_fuse(void)
+{
+	static const char *const fusermount[] = { "/usr/bin/fusermount3", "/bin/fusermount3",
+		"/usr/local/bin/fusermount3" };
+	struct stat st;
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	size_t i;
+
+	if (fd >= 0) {
+		close(fd);
+		report(true, "fuse", "/dev/fuse is open to you (fsbridge mount)");
+	} else {
+		report(false, "fuse", "/dev/fuse: %s; fsbridge mount needs it (as root: "
+		    "modprobe fuse; apt-get install fuse3)", strerror(errno));
+	}
+	if (geteuid() == 0) {
+		report(true, "fusermount3", "not needed as root");
+		return;
+	}
+	for (i = 0; i < sizeof(fusermount) / sizeof(fusermount[0]); i++)
+		if (stat(fusermount[i], &st) == 0)
+			break;
+	if (i == sizeof(fusermount) / sizeof(fusermount[0]))
+		report(false, "fusermount3", "not found; fsbridge mount needs it without root "
+		    "(apt-get install fuse3)");
+	else if (st.st_uid != 0 || !(st.st_mode & S_ISUID))
+		report(false, "fusermount3", "%s is not setuid root; fsbridge mount needs it "
+		    "without root (as root: chmod u+s %s, or reinstall fuse3)", fusermount[i],
+		    fusermount[i]);
+	else
+		report(true, "fusermount3", "%s is setuid root (fsbridge mount)", fusermount[i]);
 }
 
 static void
@@ -248,7 +315,9 @@ doctor(const struct launch_opts *o, const char *state)
 	    FSB_PKGLIBEXECDIR "/fsbridge-agent", path, sizeof(path));
 	check_kernel(o, mki, have_mki);
 	check_accel(o, state);
+	check_kvm(o);
 	check_memfd();
+	check_fuse();
 	check_mkfs();
 	check_writable("state", state, 0);
 	{

@@ -112,6 +112,25 @@ locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t size)
 	return rc == -EIO ? -ENOENT : rc;
 }
 
+int
+locate_kernel_readable(const char *kernel, char *fix, size_t size)
+{
+	struct stat st;
+
+	if (access(kernel, R_OK) == 0)
+		return 0;
+	if (errno != EACCES || stat(kernel, &st) != 0) {
+		snprintf(fix, size, "%s", strerror(errno));
+		return -errno;
+	}
+	/* Debian and Ubuntu may install /boot/vmlinuz-* as 0600 root */
+	snprintf(fix, size, "not readable by you (mode %04o, owner uid %u); as root, "
+	    "chmod 0644 %s (a kernel update installs the next one the same way), or give "
+	    "--kernel a readable copy keeping its name vmlinuz-VERSION", (unsigned)(st.st_mode & 07777),
+	    (unsigned)st.st_uid, kernel);
+	return -EACCES;
+}
+
 /* dir marks a project: it holds a .git of the user's, and is itself the
  * user's and not sticky.  A .git that another user planted (in /tmp, or
  * in any directory of theirs) must not widen the read-write share. */

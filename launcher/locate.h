@@ -26,6 +26,10 @@ int locate_qemu(const char *opt, char *out, size_t size);
 /* --kernel (must exist), else `fsbridge-mkinitramfs --print-kernel`. */
 int locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t size);
 
+/* Can this user read the kernel image (QEMU, run as the user, loads it)?
+ * 0, or -errno with what to do about it in fix. */
+int locate_kernel_readable(const char *kernel, char *fix, size_t size);
+
 /* --project, else the nearest parent of the working directory holding
  * a .git owned by the user, itself owned by the user and not sticky
  * (never /tmp), else the working directory; never "/" (-EINVAL). */

@@ -90,6 +90,7 @@ vm_running(const char *state)
 static int
 find_paths(const struct launch_opts *o, struct boot_paths *bp)
 {
+	char why[1024];
 	int rc;
 
 	rc = locate_qemu(o->qemu, bp->qemu, sizeof(bp->qemu));
@@ -112,6 +113,11 @@ find_paths(const struct launch_opts *o, struct boot_paths *bp)
 	if (rc != 0) {
 		fprintf(stderr, "launch: no guest kernel%s%s (install linux-image-cloud-amd64, "
 		    "or use --kernel)\n", o->kernel ? ": " : "", o->kernel ? o->kernel : "");
+		return rc;
+	}
+	rc = locate_kernel_readable(bp->kernel, why, sizeof(why));
+	if (rc != 0) {
+		fprintf(stderr, "launch: guest kernel %s: %s\n", bp->kernel, why);
 		return rc;
 	}
 	rc = locate_project(o->project, bp->project, sizeof(bp->project));

@@ -44,6 +44,13 @@ if [ -n "$missing" ]; then
 fi
 
 [ -e /dev/fuse ] || modprobe fuse 2>/dev/null || true
+# QEMU loads the guest kernel as the user who runs launch; some kernel
+# packages install it readable by root only (README: "Without root")
+if [ "$(id -u)" -eq 0 ]; then
+	for k in /boot/vmlinuz-*; do
+		if [ -f "$k" ]; then chmod a+r "$k"; fi
+	done
+fi
 
 ./autogen.sh >/dev/null
 mkdir -p _build

@@ -18,7 +18,7 @@ D() { "$LAUNCH" --state "$tmp/state" "$@" doctor > "$tmp/out" 2>&1; }
 D; rc=$?
 sed 's/^/# /' "$tmp/out"
 check "every check prints ok or FAIL" bash -c '! grep -Ev "^(ok|FAIL) " "$1"' _ "$tmp/out"
-for what in qemu fsbridge fsbridge-mkinitramfs fsbridge-init fsbridge-agent kernel modules accel memfd state volumes; do
+for what in qemu fsbridge fsbridge-mkinitramfs fsbridge-init fsbridge-agent kernel modules accel kvm memfd fuse fusermount3 state volumes; do
 	check "a line for $what" grep -Eq "^(ok|FAIL) +$what: " "$tmp/out"
 done
 check "exit 0 exactly when nothing failed (got $rc)" \
@@ -42,6 +42,17 @@ check "a kernel without modules: non-zero with FAIL modules (got $rc)" \
 	bash -c '[ "$1" != 0 ] && grep -Eq "^FAIL +modules: /lib/modules/0.0-none is missing" "$2"' _ "$rc" "$tmp/out"
 
 if [ "$(id -u)" != 0 ]; then
+	# a kernel image only root may read (Debian and Ubuntu may install them so)
+	k=$("$B/guest-overlay/fsbridge-mkinitramfs" --print-kernel 2>/dev/null)
+	k=$tmp/$(basename "${k:-vmlinuz-0.0-none}")
+	touch "$k" && chmod 000 "$k"
+	D --kernel "$k"; rc=$?
+	check "a kernel the user cannot read: non-zero, FAIL kernel saying to chmod 0644 (got $rc)" \
+		bash -c '[ "$1" != 0 ] && grep -Eq "^FAIL +kernel: .*not readable by you .*chmod 0644" "$2"' _ "$rc" "$tmp/out"
+	"$LAUNCH" --state "$tmp/state" --kernel "$k" -- true \
+		< /dev/null > "$tmp/out" 2>&1; rc=$?
+	check "... and launch refuses it at once, one line (125, got $rc)" \
+		bash -c '[ "$1" = 125 ] && [ "$(wc -l < "$2")" = 1 ] && grep -q "not readable by you" "$2"' _ "$rc" "$tmp/out"
 	mkdir -p "$tmp/ro" && chmod 500 "$tmp/ro"
 	"$LAUNCH" --state "$tmp/ro/state" doctor > "$tmp/out" 2>&1; rc=$?
 	check "an unwritable state dir: non-zero with FAIL state (got $rc)" \

@@ -29,28 +29,35 @@ trap cleanup EXIT
 mkdir -p "$proj/.git"
 cd "$proj" || exit 1
 marker=fsb-roots-$$
+# a directory outside the project the guest command may write in: /etc for
+# root; for an ordinary user one of its own (the guest keeps host permissions)
+W=/etc
+if [ "$(id -u)" != 0 ]; then
+	W=$tmp/outside
+	mkdir "$W"
+fi
 
 # ---- the shared overlay ----
-L -- sh -c "echo shared > /etc/$marker-shared" < /dev/null; rc=$?
+L -- sh -c "echo shared > $W/$marker-shared" < /dev/null; rc=$?
 check "a write outside the project in the guest succeeds (exit $rc)" [ "$rc" = 0 ]
 if [ "$rc" != 0 ]; then
 	tail -20 "$state/console" | sed 's/^/# console: /'
 fi
-out=$(L -- cat "/etc/$marker-shared" < /dev/null)
+out=$(L -- cat "$W/$marker-shared" < /dev/null)
 check "... and the next command sees it (shared overlay; got '$out')" [ "$out" = shared ]
-check "... the host does not" [ ! -e "/etc/$marker-shared" ]
+check "... the host does not" [ ! -e "$W/$marker-shared" ]
 mounts_before=$(L -- sh -c 'wc -l < /proc/self/mountinfo' < /dev/null)
 
 # ---- --isolated ----
-out=$(L --isolated -- sh -c "cat /etc/$marker-shared 2>/dev/null || echo absent" < /dev/null)
+out=$(L --isolated -- sh -c "cat $W/$marker-shared 2>/dev/null || echo absent" < /dev/null)
 check "--isolated: a fresh overlay, without the shared overlay's files (got '$out')" [ "$out" = absent ]
-out=$(L --isolated -- sh -c "echo iso > /etc/$marker-iso && cat /etc/$marker-iso" < /dev/null)
+out=$(L --isolated -- sh -c "echo iso > $W/$marker-iso && cat $W/$marker-iso" < /dev/null)
 check "... writes outside the project work in it (got '$out')" [ "$out" = iso ]
-out=$(L -- sh -c "cat /etc/$marker-iso 2>/dev/null || echo gone" < /dev/null)
+out=$(L -- sh -c "cat $W/$marker-iso 2>/dev/null || echo gone" < /dev/null)
 check "... and are gone for the next command (got '$out')" [ "$out" = gone ]
-out=$(L --isolated -- sh -c "cat /etc/$marker-iso 2>/dev/null || echo gone" < /dev/null)
+out=$(L --isolated -- sh -c "cat $W/$marker-iso 2>/dev/null || echo gone" < /dev/null)
 check "... also for the next isolated one (got '$out')" [ "$out" = gone ]
-check "... and never reached the host" [ ! -e "/etc/$marker-iso" ]
+check "... and never reached the host" [ ! -e "$W/$marker-iso" ]
 L --isolated -- sh -c 'echo from-isolated > iso-file' < /dev/null
 check "... a write in the project reaches the host" \
 	bash -c '[ "$(cat "$1")" = from-isolated ]' _ "$proj/iso-file"
