@@ -15,7 +15,7 @@ set -u
 
 . "$(dirname "$0")/tap.sh"
 
-suite=${1:?usage: run_as_user.sh SUITE}
+suite=${1:?"usage: run_as_user.sh SUITE"}
 src=${top_srcdir:-$(dirname "$0")/..}
 B=${top_builddir:-.}
 [ -f "$src/tests/$suite" ] || skip_all "no suite tests/$suite"
