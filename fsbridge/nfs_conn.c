@@ -86,16 +86,8 @@ nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, i
 	nfs_set_timeout(nfs, NFS_RPC_TIMEOUT_MS);
 	nfs_set_dircache(nfs, 0);
 	nfs_umask(nfs, 0);
-	*rc = nfs_sync_mount(nfs, nb->server, nb->export);
-	if (*rc != 0) {
-		const char *err = nfs_get_error(nfs);
-
-		snprintf(nfs_errbuf, sizeof(nfs_errbuf), "%s",
-		    err != NULL ? err : strerror(-*rc));
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	return nfs;
+	*rc = nfs_sync_mount(&nfs, nb->server, nb->export);
+	return nfs;	/* NULL on failure: nfs_errbuf says why */
 }
 
 /*

@@ -152,7 +152,7 @@ bool nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
 /* nfs_sync.c: libnfs calls waited for on a locked context; one that
  * loses its connection drops the context (c->nfs NULL) and is -EIO */
 
-int nfs_sync_mount(struct nfs_context *nfs, const char *server, const char *export);
+int nfs_sync_mount(struct nfs_context **nfsp, const char *server, const char *export);
 int nfs_sync_stat(struct nfs_conn *c, const char *path, bool follow,
     struct nfs_stat_64 *st);
 int nfs_sync_fstat(struct nfs_conn *c, struct nfsfh *fh, struct nfs_stat_64 *st);

@@ -31,6 +31,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -161,16 +162,33 @@ nfs_call_end(struct nfs_conn *c, struct nfs_call *call, int queued)
 		    fn((c)->nfs, __VA_ARGS__, nfs_call_cb, &call_));	\
 	} while (0)
 
+/*
+ * Mount a new context (*nfsp).  On failure, why is in nfs_errbuf and the
+ * context is destroyed here, *nfsp NULL: a mount cut off midway still
+ * has a callback pointing at this frame, which must run (cancelled)
+ * before this frame goes.
+ */
 int
-nfs_sync_mount(struct nfs_context *nfs, const char *server, const char *export)
+nfs_sync_mount(struct nfs_context **nfsp, const char *server, const char *export)
 {
 	struct nfs_call call = { false, 0, NFS_CALL_STATUS, NULL, 0 };
+	struct nfs_context *nfs = *nfsp;
+	const char *err;
+	int rc;
 
 	if (nfs_mount_async(nfs, server, export, nfs_call_cb, &call) != 0)
-		return call.done ? nfs_call_status(&call) : -EIO;
-	if (!nfs_call_wait(nfs, &call))
-		return -EIO;	/* the caller destroys nfs (callback cancelled) */
-	return call.status;
+		rc = call.done ? call.status : -EIO;
+	else if (!nfs_call_wait(nfs, &call))
+		rc = -EIO;
+	else
+		rc = call.status;
+	if (rc == 0)
+		return 0;
+	err = nfs_get_error(nfs);
+	snprintf(nfs_errbuf, sizeof(nfs_errbuf), "%s", err != NULL ? err : strerror(-rc));
+	nfs_destroy_context(nfs);	/* calls back now if still pending */
+	*nfsp = NULL;
+	return rc;
 }
 
 int
