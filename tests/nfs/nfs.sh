@@ -10,6 +10,8 @@
 #     through the mount within 2 s (the fallback attribute timeout, 1 s);
 #   - restarts the server in the middle of a read loop: reads fail with
 #     EIO or succeed, none hangs, and they work again after the restart;
+#     then restarts it again and again under readers, a writer and a CPU
+#     hog: the mount lives through each, and reads work after each;
 #   - checks symlinks are served verbatim, ro refuses writes, and that the
 #     CLI's NFS errors are one line with a non-zero exit, nothing mounted;
 #   - runs the escape suite (tests/mount/escape.sh) with each of its shares
@@ -264,6 +266,48 @@ restart_during_reads() {
 	rm -f "$data" "$EXPORT/after-restart"
 }
 
+# The server restarted again and again while readers and a writer keep
+# the mount busy (with the CPU contended, as on a loaded machine): the
+# daemon must live through every restart (a call cut off by one once
+# left libnfs a callback into a dead stack frame, and the daemon died at
+# the reconnection after), and reads must work again after each.
+restart_loop() {
+	local n=${NFS_RESTARTS:-6} data=$EXPORT/restartloop i failed= busy=() p
+	head -c 200000 /dev/urandom >"$data"
+	cp "$data" "$T/restartloop.ref"
+	rm -f "$T/restartloop.stop"
+	for p in 1 2; do
+		(
+			while [ ! -e "$T/restartloop.stop" ]; do
+				timeout 30 cat "$mnt/restartloop" >/dev/null 2>&1
+				timeout 30 ls -l "$mnt" >/dev/null 2>&1
+				echo "$p" 2>/dev/null >"$mnt/restartloop-w$p"
+				echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
+			done
+		) &
+		busy+=($!)
+	done
+	(while [ ! -e "$T/restartloop.stop" ]; do :; done) &
+	busy+=($!)
+	for i in $(seq "$n"); do
+		sleep "0.$((i % 4 + 1))"
+		if ! ganesha_restart; then
+			failed="Ganesha did not restart ($i)"
+			break
+		fi
+		if ! within 20 timeout 30 cmp -s "$mnt/restartloop" "$T/restartloop.ref"; then
+			failed="after restart $i of $n, reads did not work again within 20 s"
+			break
+		fi
+	done
+	touch "$T/restartloop.stop"
+	wait "${busy[@]}"
+	check "$([ -z "$failed" ] && mountpoint -q "$mnt"; echo $?)" \
+		"[restart] $n restarts under reads and writes: the mount lives through each, reads work after each" \
+		"${failed:-the mount is gone}"
+	rm -f "$data" "$EXPORT"/restartloop-w*
+}
+
 cli_errors() {
 	local out rc
 	out=$(timeout 60 "$FSBRIDGE" mount "nfs://127.0.0.1/no-such-export?version=4&nfsport=$PORT" "$mnt" 2>&1)
@@ -351,6 +395,7 @@ mount_tests() {
 	host_changes
 	symlinks
 	restart_during_reads
+	restart_loop
 	nfs_umount
 	check $? "fsbridge umount MNT" "$(head -c 300 "$T/umount.log")"
 	ro_mount
