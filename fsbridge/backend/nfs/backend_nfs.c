@@ -268,7 +268,7 @@ nfs_stat_path(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
 	int rc, tries = 0;
 
 	do {
-		rc = follow ? nfs_stat64(c->nfs, path, &s) : nfs_lstat64(c->nfs, path, &s);
+		rc = nfs_sync_stat(c, path, follow, &s);
 	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
 	if (rc == 0)
 		nfs_stat_convert(&s, st);
@@ -577,16 +577,16 @@ nfs_setattr_times(const struct backend_setattr *sa, const struct stat *cur,
 
 /* Truncate a file by path without following a final symlink. */
 static int
-nfs_truncate_path(struct nfs_context *nfs, const char *path, off_t size)
+nfs_truncate_path(struct nfs_conn *c, const char *path, off_t size)
 {
 	struct nfsfh *fh;
 	int rc;
 
-	rc = nfs_open(nfs, path, O_WRONLY | O_NOFOLLOW, &fh);
+	rc = nfs_sync_open(c, path, O_WRONLY | O_NOFOLLOW, &fh);
 	if (rc != 0)
 		return rc;
-	rc = nfs_ftruncate(nfs, fh, (uint64_t)size);
-	nfs_close(nfs, fh);
+	rc = nfs_sync_ftruncate(c, fh, (uint64_t)size);
+	nfs_sync_close(c, fh);
 	return rc;
 }
 
@@ -595,23 +595,23 @@ static int
 nfs_setattr_steps(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
     const char *path, struct nfsfh *fh, const struct backend_setattr *sa)
 {
-	struct nfs_context *nfs = c->nfs;
 	int rc = 0;
 
 	if (nb->v4)
 		return nfs4_setattr(nb, c, path, sa);
 	if (sa->valid & FSB_SET_MODE)
-		rc = fh != NULL ? nfs_fchmod(nfs, fh, (int)sa->mode) :
-		    nfs_lchmod(nfs, path, (int)sa->mode);
+		rc = fh != NULL ? nfs_sync_fchmod(c, fh, (int)sa->mode) :
+		    nfs_sync_lchmod(c, path, (int)sa->mode);
 	if (rc == 0 && (sa->valid & (FSB_SET_UID | FSB_SET_GID))) {
 		int uid = (sa->valid & FSB_SET_UID) ? (int)sa->uid : -1;
 		int gid = (sa->valid & FSB_SET_GID) ? (int)sa->gid : -1;
 
-		rc = fh != NULL ? nfs_fchown(nfs, fh, uid, gid) : nfs_lchown(nfs, path, uid, gid);
+		rc = fh != NULL ? nfs_sync_fchown(c, fh, uid, gid) :
+		    nfs_sync_lchown(c, path, uid, gid);
 	}
 	if (rc == 0 && (sa->valid & FSB_SET_SIZE))
-		rc = fh != NULL ? nfs_ftruncate(nfs, fh, (uint64_t)sa->size) :
-		    nfs_truncate_path(nfs, path, sa->size);
+		rc = fh != NULL ? nfs_sync_ftruncate(c, fh, (uint64_t)sa->size) :
+		    nfs_truncate_path(c, path, sa->size);
 	if (rc == 0 && (sa->valid & (FSB_SET_ATIME | FSB_SET_MTIME))) {
 		struct timeval tv[2];
 		struct stat cur;
@@ -619,7 +619,7 @@ nfs_setattr_steps(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
 		rc = nfs_getattr_conn(nb, c, in, path, &cur);
 		if (rc == 0) {
 			nfs_setattr_times(sa, &cur, tv);
-			rc = nfs_lutimes(c->nfs, path, tv);
+			rc = nfs_sync_lutimes(c, path, tv);
 		}
 	}
 	return rc;
@@ -695,10 +695,10 @@ nfs_readlink_path(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
 	if (rc != 0)
 		return rc;
 	do {
-		rc = nfs_readlink2(c->nfs, path, target);
+		rc = nfs_sync_readlink(c, path, target);
 		/* libnfs 4.0 may leave a long NFSv4 target unterminated: the
 		 * link's size says where it ends */
-		if (rc == 0 && nfs_lstat64(c->nfs, path, &st) == 0 &&
+		if (rc == 0 && nfs_sync_stat(c, path, false, &st) == 0 &&
 		    st.nfs_size < strlen(*target))
 			(*target)[st.nfs_size] = '\0';
 	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
@@ -836,8 +836,6 @@ static int
 nfs_make_call(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
     const char *name, const char *path, const struct nfs_make *m)
 {
-	struct nfs_context *nfs = c->nfs;
-
 	switch (m->kind) {
 	case NFS_MAKE_NODE:
 		if (S_ISREG(m->mode)) {
@@ -849,16 +847,16 @@ nfs_make_call(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
 			if (rc == 0 && nb->v4)	/* (odd times are no reason to fail) */
 				(void)nfs4_setattr(nb, c, path, &nfs_create_times);
 			if (rc == 0)
-				nfs_close(c->nfs, fh);
+				nfs_sync_close(c, fh);
 			return rc;
 		}
 		if (nb->v4)	/* libnfs 4.0 cannot make these over NFSv4 */
 			return nfs4_mknod(nb, c, dir, name, m->mode, m->rdev);
-		return nfs_mknod(nfs, path, (int)m->mode, (int)m->rdev);
+		return nfs_sync_mknod(c, path, (int)m->mode, (int)m->rdev);
 	case NFS_MAKE_DIR:
-		return nfs_mkdir2(nfs, path, (int)m->mode);
+		return nfs_sync_mkdir(c, path, (int)m->mode);
 	case NFS_MAKE_SYMLINK:
-		return nfs_symlink(nfs, m->target, path);
+		return nfs_sync_symlink(c, m->target, path);
 	}
 	return -EINVAL;
 }
@@ -1019,12 +1017,12 @@ nfsb_link(struct backend *b, struct inode *in, struct inode *newdir,
 	if (rc != 0)
 		return rc;
 	rc = nb->v4 ? nfs4_link(nb, c, oldpath, dirpath, newname) :
-	    nfs_link(c->nfs, oldpath, newpath);
+	    nfs_sync_link(c, oldpath, newpath);
 	nfs_conn_retry(nb, c, &rc, false, &tries);
 	if (rc == 0)
 		rc = nfs_entry_at(nb, c, newpath, false, out);
 	if (rc == 0 && (uint64_t)out->st.st_ino != nfs_node_of(in)->ino) {
-		nfs_unlink(c->nfs, newpath);
+		nfs_sync_unlink(c, newpath);
 		free(out->bdata);
 		rc = -ESTALE;
 	}
@@ -1057,7 +1055,7 @@ nfs_remove(struct backend *b, struct inode *dir, const char *name, bool is_dir)
 	rc = nfs_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
-	rc = is_dir ? nfs_rmdir(c->nfs, path) : nfs_unlink(c->nfs, path);
+	rc = is_dir ? nfs_sync_rmdir(c, path) : nfs_sync_unlink(c, path);
 	nfs_conn_retry(nb, c, &rc, false, &tries);
 	nfs_conn_unlock(c);
 	return rc;
@@ -1128,11 +1126,11 @@ nfsb_rename(struct backend *b, struct inode *olddir, const char *oldname,
 	if (rc != 0)
 		return rc;
 	if (flags & RENAME_NOREPLACE) {
-		rc = nfs_lstat64(c->nfs, newpath, &s);
+		rc = nfs_sync_stat(c, newpath, false, &s);
 		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
 	}
 	if (rc == 0)
-		rc = nfs_rename(c->nfs, oldpath, newpath);
+		rc = nfs_sync_rename(c, oldpath, newpath);
 	nfs_conn_retry(nb, c, &rc, false, &tries);
 	nfs_conn_unlock(c);
 	return rc;
@@ -1175,19 +1173,18 @@ nfs_file_ready(struct backend_nfs *nb, struct nfs_file *f)
 	if (f->fh != NULL && f->gen == f->conn->gen)
 		return 0;
 	f->fh = NULL;		/* it belonged to the torn-down context */
-	rc = nfs_open(f->conn->nfs, f->path, nfs_open_flags(f->flags, f->followed), &fh);
+	rc = nfs_sync_open(f->conn, f->path, nfs_open_flags(f->flags, f->followed), &fh);
 	if (nfs_owner_desync(f->conn, rc)) {
 		nfs_conn_reset(nb, f->conn);
-		rc = f->conn->nfs == NULL ? -EIO :
-		    nfs_open(f->conn->nfs, f->path, nfs_open_flags(f->flags, f->followed), &fh);
+		rc = nfs_sync_open(f->conn, f->path, nfs_open_flags(f->flags, f->followed), &fh);
 	}
 	if (rc != 0)
 		return rc;
-	rc = nfs_fstat64(f->conn->nfs, fh, &s);
+	rc = nfs_sync_fstat(f->conn, fh, &s);
 	if (rc == 0 && s.nfs_ino != f->ino)
 		rc = -ESTALE;
 	if (rc != 0) {
-		nfs_close(f->conn->nfs, fh);
+		nfs_sync_close(f->conn, fh);
 		return rc;
 	}
 	f->fh = fh;
@@ -1201,7 +1198,7 @@ nfs_file_close(struct nfs_file *f)
 {
 	pthread_mutex_lock(&f->conn->lock);
 	if (f->fh != NULL && f->gen == f->conn->gen && f->conn->nfs != NULL)
-		nfs_close(f->conn->nfs, f->fh);
+		nfs_sync_close(f->conn, f->fh);
 	f->fh = NULL;
 	pthread_mutex_unlock(&f->conn->lock);
 }
@@ -1245,7 +1242,7 @@ nfs_getattr_open(struct backend_nfs *nb, uint64_t ino, struct stat *out)
 	if (rc == 0) {
 		rc = nfs_file_ready(nb, f);
 		if (rc == 0)
-			rc = nfs_fstat64(f->conn->nfs, f->fh, &s);
+			rc = nfs_sync_fstat(f->conn, f->fh, &s);
 		nfs_conn_unlock(f->conn);
 	}
 	pthread_mutex_lock(&nb->files_lock);
@@ -1324,11 +1321,11 @@ nfs_create_open_once(struct nfs_conn *c, const char *path, int flags, mode_t mod
 {
 	int rc;
 
-	rc = nfs_create(c->nfs, path, nfs_open_flags(flags | O_CREAT | O_EXCL, false),
+	rc = nfs_sync_create(c, path, nfs_open_flags(flags | O_CREAT | O_EXCL, false),
 	    (int)(mode & 07777), fh);
 	*created = rc == 0;
 	if (rc == -EEXIST && !(flags & O_EXCL))
-		rc = nfs_open(c->nfs, path, nfs_open_flags(flags & ~O_CREAT, false), fh);
+		rc = nfs_sync_open(c, path, nfs_open_flags(flags & ~O_CREAT, false), fh);
 	return rc;
 }
 
@@ -1363,7 +1360,7 @@ nfs_created_entry(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
 		rc = nfs4_fh_lookup(nb, c, dir, name, &o);
 	} while (nfs4_stale_retry(nb, c, rc, &stale, dir, NULL));
 	if (rc == 0)
-		rc = nfs_fstat64(c->nfs, fh, &s);
+		rc = nfs_sync_fstat(c, fh, &s);
 	if (rc == 0 && (!o.has_st || (uint64_t)o.st.st_ino != s.nfs_ino))
 		rc = -ESTALE;
 	if (rc == 0 && created &&	/* (the file is open: odd times are no reason to fail) */
@@ -1409,7 +1406,7 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 			rc = -ENOMEM;
 		}
 		if (rc != 0)
-			nfs_close(c->nfs, fh);
+			nfs_sync_close(c, fh);
 		else
 			f->fh = fh;
 	}
@@ -1423,12 +1420,12 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 }
 
 static ssize_t
-nfs_pread_all(struct nfs_context *nfs, struct nfsfh *fh, char *buf, size_t size, off_t off)
+nfs_pread_all(struct nfs_conn *c, struct nfsfh *fh, char *buf, size_t size, off_t off)
 {
 	size_t done = 0;
 
 	while (done < size) {
-		int n = nfs_pread(nfs, fh, (uint64_t)off + done, size - done, buf + done);
+		int n = nfs_sync_pread(c, fh, (uint64_t)off + done, size - done, buf + done);
 
 		if (n < 0)
 			return n;
@@ -1452,7 +1449,7 @@ nfsb_read(struct backend *b, struct backend_file *bf, void *buf, size_t size, of
 		return rc;
 	do {
 		rc = nfs_file_ready(nb, f);
-		n = rc != 0 ? rc : nfs_pread_all(f->conn->nfs, f->fh, buf, size, off);
+		n = rc != 0 ? rc : nfs_pread_all(f->conn, f->fh, buf, size, off);
 		rc = n < 0 ? (int)n : 0;
 	} while (nfs_conn_retry(nb, f->conn, &rc, true, &tries));
 	nfs_conn_unlock(f->conn);
@@ -1477,7 +1474,7 @@ nfsb_write(struct backend *b, struct backend_file *bf, const void *buf, size_t s
 
 		if (nb->v4 && want > NFS4_WRITE_MAX)
 			want = NFS4_WRITE_MAX;
-		n = nfs_pwrite(f->conn->nfs, f->fh, (uint64_t)off + done, want,
+		n = nfs_sync_pwrite(f->conn, f->fh, (uint64_t)off + done, want,
 		    (const char *)buf + done);
 
 		if (n < 0)
@@ -1507,7 +1504,7 @@ nfsb_fsync(struct backend *b, struct backend_file *bf, bool datasync)
 		return rc;
 	rc = nfs_file_ready(nb, f);
 	if (rc == 0)
-		rc = nfs_fsync(f->conn->nfs, f->fh);
+		rc = nfs_sync_fsync(f->conn, f->fh);
 	/* a commit after a reconnect cannot vouch for earlier writes */
 	nfs_conn_retry(nb, f->conn, &rc, false, &tries);
 	nfs_conn_unlock(f->conn);
@@ -1548,7 +1545,7 @@ nfsb_lseek(struct backend *b, struct backend_file *bf, off_t off, int whence)
 	do {
 		rc = nfs_file_ready(nb, f);
 		if (rc == 0)
-			rc = nfs_fstat64(f->conn->nfs, f->fh, &s);
+			rc = nfs_sync_fstat(f->conn, f->fh, &s);
 	} while (nfs_conn_retry(nb, f->conn, &rc, true, &tries));
 	nfs_conn_unlock(f->conn);
 	if (rc != 0)
@@ -1700,7 +1697,7 @@ nfsb_opendir(struct backend *b, struct inode *in, struct backend_file *out)
 		return rc;
 	}
 	do {
-		rc = nfs_opendir(c->nfs, path, &d->dir);
+		rc = nfs_sync_opendir(c, path, &d->dir);
 	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
 	nfs_conn_unlock(c);
 	if (rc != 0) {
@@ -1758,7 +1755,7 @@ nfs_dir_reload(struct backend_nfs *nb, struct nfs_dir *d)
 	if (rc != 0)
 		return rc;
 	do {
-		rc = nfs_opendir(c->nfs, d->path, &fresh);
+		rc = nfs_sync_opendir(c, d->path, &fresh);
 	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
 	nfs_conn_unlock(c);
 	if (rc != 0)
@@ -1913,7 +1910,7 @@ nfsb_statfs(struct backend *b, struct inode *in, struct statvfs *out)
 	if (rc != 0)
 		return rc;
 	do {
-		rc = nfs_statvfs64(c->nfs, "/", &s);
+		rc = nfs_sync_statvfs(c, "/", &s);
 	} while (nfs_conn_retry(nb, c, &rc, true, &tries));
 	nfs_conn_unlock(c);
 	if (rc != 0)

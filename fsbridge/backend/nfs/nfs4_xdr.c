@@ -138,12 +138,15 @@ int
 nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args,
     struct nfs4_out *out)
 {
-	struct rpc_context *rpc = nfs_get_rpc_context(c->nfs);
 	struct nfs4_call call = { false, 0, out };
 	struct timespec start, now;
+	struct rpc_context *rpc;
 	struct pollfd pfd;
 	int rc;
 
+	if (c->nfs == NULL)
+		return -EIO;	/* dropped by a failed call before */
+	rpc = nfs_get_rpc_context(c->nfs);
 	rc = rpc_nfs4_compound_async(rpc, nfs4_call_cb, args, &call);
 	if (rc == -2)		/* it does not fit libnfs's encoding buffer */
 		return -ENAMETOOLONG;
@@ -164,8 +167,9 @@ nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args,
 	}
 	if (!call.done) {
 		/* the callback still points at `call`: tear the context
-		 * down (it cancels the call) before this frame goes */
-		nfs_conn_reset(nb, c);
+		 * down (it cancels the call) before this frame goes;
+		 * nfs_conn_retry connects again */
+		nfs_conn_drop(c);
 		return -EIO;
 	}
 	return call.status;

@@ -8,7 +8,9 @@
  * stays on the context that opened it (its NFSv4 state lives there).
  *
  * Reconnection.  libnfs's own auto-reconnect is off and every RPC has a
- * timeout (10 s), so no request hangs.  A context whose socket the server
+ * timeout (10 s), so no request hangs.  A call that loses its connection
+ * destroys its context before it returns (nfs_sync.c says why), leaving
+ * it NULL: nfs_conn_retry or the next nfs_conn_lock connects again.  A context whose socket the server
  * closed (seen when it is taken, before a request is sent) is mounted
  * again first.  When a call fails in a way that says the connection is
  * gone, the context is torn down and mounted again; the idempotent
@@ -84,13 +86,23 @@ nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, i
 	nfs_set_timeout(nfs, NFS_RPC_TIMEOUT_MS);
 	nfs_set_dircache(nfs, 0);
 	nfs_umask(nfs, 0);
-	*rc = nfs_mount(nfs, nb->server, nb->export);
-	if (*rc != 0) {
-		snprintf(nfs_errbuf, sizeof(nfs_errbuf), "%s", nfs_get_error(nfs));
-		nfs_destroy_context(nfs);
-		return NULL;
-	}
-	return nfs;
+	*rc = nfs_sync_mount(&nfs, nb->server, nb->export);
+	return nfs;	/* NULL on failure: nfs_errbuf says why */
+}
+
+/*
+ * With c locked: destroy its context (libnfs then calls back, cancelled,
+ * every request still pending on it), leaving it NULL.  Handles opened
+ * on it are gone with it (gen).
+ */
+void
+nfs_conn_drop(struct nfs_conn *c)
+{
+	if (c->nfs == NULL)
+		return;
+	nfs_destroy_context(c->nfs);
+	c->nfs = NULL;
+	c->gen++;
 }
 
 /* With c locked: drop its connection and make a new one. */
@@ -99,8 +111,7 @@ nfs_conn_reset(struct backend_nfs *nb, struct nfs_conn *c)
 {
 	int rc;
 
-	if (c->nfs != NULL)
-		nfs_destroy_context(c->nfs);
+	nfs_conn_drop(c);
 	c->gen++;
 	c->nfs = nfs_context_open(nb, c->index, c->gen, &rc);
 }
@@ -199,7 +210,7 @@ nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
 		nfs_conn_reset(nb, c);
 		return c->nfs != NULL && (*tries)++ == 0;
 	}
-	if (*rc >= 0 || !nfs_conn_error(*rc))
+	if (*rc >= 0 || (!nfs_conn_error(*rc) && c->nfs != NULL))
 		return false;
 	nfs_conn_reset(nb, c);
 	if (idempotent && c->nfs != NULL && (*tries)++ == 0)

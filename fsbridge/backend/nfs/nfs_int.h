@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/tree.h>
 #include <sys/types.h>
 
@@ -139,6 +140,7 @@ void nfs_key_entry(struct backend_nfs *nb, struct stat *st);
 
 struct nfs_context *nfs_context_open(struct backend_nfs *nb, unsigned int index,
     unsigned int gen, int *rc);
+void nfs_conn_drop(struct nfs_conn *c);
 void nfs_conn_reset(struct backend_nfs *nb, struct nfs_conn *c);
 int nfs_conn_lock(struct backend_nfs *nb, struct nfs_conn *c);
 void nfs_conn_unlock(struct nfs_conn *c);
@@ -146,6 +148,39 @@ int nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out);
 bool nfs_owner_desync(struct nfs_conn *c, int rc);
 bool nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
     bool idempotent, int *tries);
+
+/* nfs_sync.c: libnfs calls waited for on a locked context; one that
+ * loses its connection drops the context (c->nfs NULL) and is -EIO */
+
+int nfs_sync_mount(struct nfs_context **nfsp, const char *server, const char *export);
+int nfs_sync_stat(struct nfs_conn *c, const char *path, bool follow,
+    struct nfs_stat_64 *st);
+int nfs_sync_fstat(struct nfs_conn *c, struct nfsfh *fh, struct nfs_stat_64 *st);
+int nfs_sync_statvfs(struct nfs_conn *c, const char *path, struct nfs_statvfs_64 *st);
+int nfs_sync_open(struct nfs_conn *c, const char *path, int flags, struct nfsfh **fh);
+int nfs_sync_create(struct nfs_conn *c, const char *path, int flags, int mode,
+    struct nfsfh **fh);
+int nfs_sync_close(struct nfs_conn *c, struct nfsfh *fh);
+int nfs_sync_pread(struct nfs_conn *c, struct nfsfh *fh, uint64_t off, size_t count,
+    void *buf);
+int nfs_sync_pwrite(struct nfs_conn *c, struct nfsfh *fh, uint64_t off, size_t count,
+    const void *buf);
+int nfs_sync_fsync(struct nfs_conn *c, struct nfsfh *fh);
+int nfs_sync_ftruncate(struct nfs_conn *c, struct nfsfh *fh, uint64_t size);
+int nfs_sync_fchmod(struct nfs_conn *c, struct nfsfh *fh, int mode);
+int nfs_sync_fchown(struct nfs_conn *c, struct nfsfh *fh, int uid, int gid);
+int nfs_sync_lchmod(struct nfs_conn *c, const char *path, int mode);
+int nfs_sync_lchown(struct nfs_conn *c, const char *path, int uid, int gid);
+int nfs_sync_lutimes(struct nfs_conn *c, const char *path, struct timeval tv[2]);
+int nfs_sync_readlink(struct nfs_conn *c, const char *path, char **target);
+int nfs_sync_mkdir(struct nfs_conn *c, const char *path, int mode);
+int nfs_sync_symlink(struct nfs_conn *c, const char *target, const char *path);
+int nfs_sync_mknod(struct nfs_conn *c, const char *path, int mode, int dev);
+int nfs_sync_link(struct nfs_conn *c, const char *oldpath, const char *newpath);
+int nfs_sync_unlink(struct nfs_conn *c, const char *path);
+int nfs_sync_rmdir(struct nfs_conn *c, const char *path);
+int nfs_sync_rename(struct nfs_conn *c, const char *oldpath, const char *newpath);
+int nfs_sync_opendir(struct nfs_conn *c, const char *path, struct nfsdir **dir);
 
 /* nfs4_xdr.c: NFSv4 COMPOUNDs of our own */
 
