@@ -40,16 +40,6 @@ struct env {
 	struct inode *files[NFILES];
 };
 
-/* A check of a known bug: "not ok ... # TODO" is an expected failure
- * for the TAP driver, so it does not count against the exit status;
- * "ok ... # TODO" (the bug fixed) is an unexpected pass it reports. */
-static void
-check_todo(int ok, const char *what, const char *why)
-{
-	tap_test_no++;
-	printf("%sok %d - %s # TODO %s\n", ok ? "" : "not ", tap_test_no, what, why);
-}
-
 static int
 count_fds(void)
 {
@@ -425,12 +415,9 @@ run(bool handles)
 
 	/* replaced at once, as an editor saving does: on ext4 the new file
 	 * gets the old one's inode number back, so (dev, ino) alone cannot
-	 * tell them apart.  With a saved handle the old file's generation
-	 * answers ESTALE, but local_node_fd_get then falls back to the
-	 * parent walk, whose (dev, ino) check passes: the new file is taken
-	 * for the old one.  Without handles nothing here can tell.  TODO
-	 * until the re-open trusts the handle's ESTALE (and, without
-	 * handles, checks more than (dev, ino), e.g. the birth time). */
+	 * tell them apart: the birth time saved at eviction does, with a
+	 * handle (whose ESTALE is followed by a walk from the parent) and
+	 * without one. */
 	churn(&e);
 	snprintf(path, sizeof(path), "%s/f4", top);
 	stat(path, &old);
@@ -440,12 +427,7 @@ run(bool handles)
 	rc = fd_identity(&e, e.files[4], &st);
 	snprintf(what, sizeof(what), "%s replaced at once: -ESTALE, not the new file (got %d)",
 	    mode, rc);
-	if (ok)
-		check_todo(rc == -ESTALE, what, handles ?
-		    "the handle's ESTALE is overridden by the (dev, ino) check from the parent" :
-		    "without handles, the re-open checks (dev, ino) only");
-	else
-		check(rc == -ESTALE, what);
+	check(rc == -ESTALE, what);
 
 	/* unlinked without replacement */
 	snprintf(path, sizeof(path), "%s/f3", top);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "local_node.h"
@@ -92,6 +93,22 @@ local_node_pin_forever(struct local_fdcache *c, struct local_node *n)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* With the lock held: save n's birth time, which tells it from a later
+ * file given the same inode number (ext4 reuses one at once). */
+static void
+local_node_save_btime_locked(struct local_node *n)
+{
+	struct statx stx;
+
+	if (n->has_btime)
+		return;
+	if (statx(n->fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_BTIME, &stx) == 0 &&
+	    (stx.stx_mask & STATX_BTIME) != 0) {
+		n->btime = stx.stx_btime;
+		n->has_btime = true;
+	}
+}
+
 /* With the lock held: save a handle for n so it can be re-opened. */
 static void
 local_node_save_handle_locked(struct local_fdcache *c, struct local_node *n)
@@ -121,6 +138,7 @@ local_fdcache_evict_locked(struct local_fdcache *c)
 	while (c->open > c->limit && (n = TAILQ_FIRST(&c->lru)) != NULL) {
 		TAILQ_REMOVE(&c->lru, n, lru);
 		n->in_lru = false;
+		local_node_save_btime_locked(n);
 		local_node_save_handle_locked(c, n);
 		close(n->fd);
 		n->fd = -1;
@@ -144,12 +162,22 @@ local_node_free(struct local_fdcache *c, struct local_node *n)
 	free(n);
 }
 
+/* Is fd, just re-opened, the file n was?  Same device and inode number,
+ * and the same birth time where one was saved: an inode number can be
+ * given to a new file as soon as the old one is gone. */
 static bool
 local_node_same(int fd, const struct local_node *n)
 {
-	struct stat st;
+	struct statx stx;
+	unsigned int mask = STATX_INO | (n->has_btime ? STATX_BTIME : 0);
 
-	return fstat(fd, &st) == 0 && st.st_dev == n->dev && st.st_ino == n->ino;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, mask, &stx) != 0 ||
+	    makedev(stx.stx_dev_major, stx.stx_dev_minor) != n->dev || stx.stx_ino != n->ino)
+		return false;
+	if (!n->has_btime)
+		return true;
+	return (stx.stx_mask & STATX_BTIME) != 0 && stx.stx_btime.tv_sec == n->btime.tv_sec &&
+	    stx.stx_btime.tv_nsec == n->btime.tv_nsec;
 }
 
 static int

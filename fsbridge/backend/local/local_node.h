@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "inode_table.h"
@@ -28,6 +29,10 @@ struct local_node {
 	bool in_lru;
 	dev_t dev;
 	ino_t ino;
+	/* birth time, saved at the first eviction where the filesystem has
+	 * one: an inode number reused by a file made since does not match */
+	bool has_btime;
+	struct statx_timestamp btime;
 	struct file_handle *handle;	/* saved at eviction, may be NULL */
 	TAILQ_ENTRY(local_node) lru;
 };
