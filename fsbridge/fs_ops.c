@@ -35,14 +35,23 @@
 
 __thread bool fs_request_kill_suidgid;
 
+/* Host attributes as the client sees them: ids mapped, and the owner's
+ * (group's) mode bits folded into other's for a host id with no client id
+ * (see policy_mode_to_client and fs_access.c). */
 static void
 fs_stat_to_client(const struct fs *fs, struct stat *st)
 {
+	st->st_mode = policy_mode_to_client(&fs->policy, st->st_uid, st->st_gid, st->st_mode);
 	st->st_uid = policy_uid_to_client(&fs->policy, st->st_uid);
 	st->st_gid = policy_gid_to_client(&fs->policy, st->st_gid);
 }
 
-static void
+/*
+ * The host ids a node the caller creates gets.  A caller whose uid or gid
+ * has no host id may create nothing: -EACCES (its node would otherwise
+ * belong to a real host user, 65534).
+ */
+static int
 fs_cred(fuse_req_t req, struct backend_cred *cred)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -50,6 +59,22 @@ fs_cred(fuse_req_t req, struct backend_cred *cred)
 
 	cred->uid = policy_uid_to_host(&fs->policy, ctx->uid);
 	cred->gid = policy_gid_to_host(&fs->policy, ctx->gid);
+	if (!policy_uid_has_host(&fs->policy, ctx->uid) ||
+	    !policy_gid_has_host(&fs->policy, ctx->gid))
+		return -EACCES;
+	return 0;
+}
+
+/* The caller's host uid, or UINT32_MAX when it has none. */
+static uint32_t
+fs_caller_host_uid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = FS(req);
+
+	if (!policy_uid_has_host(&fs->policy, ctx->uid))
+		return UINT32_MAX;
+	return policy_uid_to_host(&fs->policy, ctx->uid);
 }
 
 static struct inode *
@@ -160,7 +185,9 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, FS_EBADID);
 		return;
 	}
-	rc = fs_do_lookup(fs, dir, name, &e, &in);
+	rc = fs_check_access(fs, dir, X_OK);
+	if (rc == 0)
+		rc = fs_do_lookup(fs, dir, name, &e, &in);
 	if (rc == -ENOENT && fs->negative_timeout > 0 && policy_check_name(name) == 0) {
 		double t = fs_watch_timeout(fs, dir);
 
@@ -269,7 +296,7 @@ fs_file(struct fs *fs, struct fuse_file_info *fi, bool is_dir)
  */
 static struct open_file *
 fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
-    bool is_dir, int *err)
+    unsigned int want, bool is_dir, int *err)
 {
 	struct open_file *f;
 	struct inode *in;
@@ -292,7 +319,10 @@ fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 		return NULL;
 	}
 	f = calloc(1, sizeof(*f));
-	if (f == NULL)
+	rc = fs_check_access(fs, in, want);
+	if (rc != 0)
+		;
+	else if (f == NULL)
 		rc = -ENOMEM;
 	else if (is_dir)
 		rc = S_ISDIR(in->type) ? fs->backend->ops->opendir(fs->backend, in, &f->bf) : -ENOTDIR;
@@ -314,7 +344,7 @@ fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 static struct open_file *
 fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
 {
-	return fs_open_for(fs, ino, fi, flags, false, err);
+	return fs_open_for(fs, ino, fi, flags, fs_access_of_flags(flags), false, err);
 }
 
 static void
@@ -385,11 +415,11 @@ fs_setattr_prepare(struct fs *fs, const struct stat *attr, int to_set,
 	sa->size = attr->st_size;
 	sa->atime = attr->st_atim;
 	sa->mtime = attr->st_mtim;
-	if ((to_set & FSB_SET_UID) && sa->uid == POLICY_ID_NOBODY &&
-	    attr->st_uid != POLICY_ID_NOBODY)
-		return -EPERM;	/* no host id for that client id */
-	if ((to_set & FSB_SET_GID) && sa->gid == POLICY_ID_NOBODY &&
-	    attr->st_gid != POLICY_ID_NOBODY)
+	/* no host id for that client id: 65534 is not one (it would hand
+	 * the node to a real host user) unless the map gives it one */
+	if ((to_set & FSB_SET_UID) && !policy_uid_has_host(&fs->policy, attr->st_uid))
+		return -EPERM;
+	if ((to_set & FSB_SET_GID) && !policy_gid_has_host(&fs->policy, attr->st_gid))
 		return -EPERM;
 	return 0;
 }
@@ -412,6 +442,8 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		return;
 	}
 	rc = fs_setattr_prepare(fs, attr, to_set, &sa);
+	if (rc == 0)
+		rc = fs_check_setattr(fs, in, to_set);
 	if (rc == 0 && (to_set & FSB_SET_SIZE) && !S_ISREG(in->type))
 		rc = S_ISDIR(in->type) ? -EISDIR : -EINVAL;
 	if (rc == 0 && fi != NULL && fi->fh != 0) {
@@ -482,7 +514,10 @@ fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = kind == FS_CREATE_SYMLINK ? policy_check_symlink_create(&fs->policy) :
 		    policy_check_create_type(&fs->policy, kind == FS_CREATE_DIR ? S_IFDIR | mode : mode);
 	mode = policy_filter_mode(&fs->policy, mode);
-	fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_check_access(fs, dir, W_OK | X_OK);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, dir, NULL);
 		switch (kind) {
@@ -560,6 +595,8 @@ fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_write(&fs->policy);
+	if (rc == 0)
+		rc = fs_check_removal(fs, dir, name, fs_caller_host_uid(req));
 	if (rc == 0) {
 		fs_mark_client_removal(fs, dir, name);
 		fs_watch_self_begin(fs, dir, NULL);
@@ -629,6 +666,10 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = policy_check_write(&fs->policy);
 	if (rc == 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
 		rc = -EINVAL;	/* RENAME_WHITEOUT would make a device node */
+	if (rc == 0)
+		rc = fs_check_removal(fs, dir, name, fs_caller_host_uid(req));
+	if (rc == 0)
+		rc = fs_check_removal(fs, newdir, newname, fs_caller_host_uid(req));
 	if (rc == 0) {
 		if (!(flags & RENAME_EXCHANGE))
 			fs_mark_client_removal(fs, newdir, newname);
@@ -664,6 +705,8 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 		rc = policy_check_write(&fs->policy);
 	if (rc == 0 && S_ISDIR(in->type))
 		rc = -EPERM;
+	if (rc == 0)
+		rc = fs_check_access(fs, newdir, W_OK | X_OK);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, newdir, in);
 		rc = fs->backend->ops->link(fs->backend, in, newdir, newname, &be);
@@ -757,6 +800,8 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0)
 		rc = fs_check_open_flags(fs, fi->flags);
 	if (rc == 0)
+		rc = fs_check_access(fs, in, fs_access_of_flags(fi->flags));
+	if (rc == 0)
 		rc = fs_check_vanished(fs, in);
 	if (rc == 0)
 		rc = fs->backend->ops->open(fs->backend, in, fs_open_flags(fs, fi->flags), &bf);
@@ -823,7 +868,10 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_create_type(&fs->policy, S_IFREG | mode);
-	fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_check_access(fs, dir, W_OK | X_OK);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, dir, NULL);
 		rc = fs->backend->ops->create(fs->backend, dir, name,
@@ -1013,7 +1061,7 @@ fs_fsync_common(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_i
 	struct open_file *f;
 	int err = EBADF;
 
-	f = fs_open_for(fs, ino, fi, O_RDONLY, is_dir, &err);
+	f = fs_open_for(fs, ino, fi, O_RDONLY, 0, is_dir, &err);
 	if (f == NULL) {
 		fuse_reply_err(req, err);
 		return;
@@ -1056,6 +1104,8 @@ fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	rc = S_ISDIR(in->type) ? fs_check_vanished(fs, in) : -ENOTDIR;
+	if (rc == 0)
+		rc = fs_check_access(fs, in, R_OK);
 	if (rc == 0)
 		rc = fs->backend->ops->opendir(fs->backend, in, &bf);
 	if (rc == 0) {
@@ -1182,7 +1232,7 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf, *p;
 	int rc = 0;
 
-	f = fs_open_for(fs, ino, fi, O_RDONLY, true, &rc);
+	f = fs_open_for(fs, ino, fi, O_RDONLY, R_OK, true, &rc);
 	if (f == NULL) {
 		fuse_reply_err(req, rc);
 		return;
@@ -1303,6 +1353,8 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 	rc = policy_check_write(&fs->policy);
 	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
 		rc = fs_xattr_refusal(name);
+	if (rc == 0)
+		rc = fs_check_xattr(fs, in, name, true);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, in, NULL);
 		rc = fs->backend->ops->setxattr(fs->backend, in, name, value, size, flags);
@@ -1341,6 +1393,8 @@ fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	}
 	if (!policy_xattr_allowed(&fs->policy, name))
 		n = -ENODATA;
+	else if ((n = fs_check_xattr(fs, in, name, false)) != 0)
+		;
 	else if (size > 0 && (buf = malloc(size)) == NULL)
 		n = -ENOMEM;
 	else
@@ -1400,6 +1454,8 @@ fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rc = policy_check_write(&fs->policy);
 	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
 		rc = -ENODATA;
+	if (rc == 0)
+		rc = fs_check_xattr(fs, in, name, true);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, in, NULL);
 		rc = fs->backend->ops->removexattr(fs->backend, in, name);
