@@ -39,7 +39,8 @@ m=$tmp/mnt s=$tmp/src
 printf 'secret\n' > "$s/secret"; chmod 600 "$s/secret"	# root:root 0600
 printf 'grp\n' > "$s/grp"; chown 1001:0 "$s/grp"; chmod 040 "$s/grp"	# group root only
 printf 'grpw\n' > "$s/grpw"; chown 1001:0 "$s/grpw"; chmod 060 "$s/grpw"
-mkdir "$s/pub"; chmod 1777 "$s/pub"
+mkdir "$s/pub"; chown 1000:1000 "$s/pub"; chmod 1777 "$s/pub"	# the client root's /tmp
+echo root > "$s/pub/rootfile"	# root's file in it
 touch -d '2001-01-01 00:00:00' "$s/secret" "$s/grp" "$s/grpw"
 snap() { stat -c '%u:%g %a %s %Y' "$s/secret" "$s/grp" "$s/grpw"; md5sum "$s/secret" "$s/grp" "$s/grpw"; }
 before=$(snap)
@@ -77,6 +78,10 @@ expect "$EACCES" "nobody appending to a group-writable file of an unmapped group
 	as_nobody sh -c 'echo pwned >> "$1"' sh "$m/grpw"
 expect "$EACCES" "the client's root (host 1000) reading root's 0600 file: EACCES" cat "$m/secret"
 expect "$EPERM" "the client's root chmod of it: EPERM" chmod 0666 "$m/secret"
+expect "$EPERM" "nobody removing root's file from a sticky directory: EPERM" \
+	as_nobody rm -f "$m/pub/rootfile"
+expect "$EPERM" "nobody renaming it away: EPERM" as_nobody mv "$m/pub/rootfile" "$m/pub/gone"
+check "root's file is still there" [ "$(cat "$s/pub/rootfile")" = root ]
 check "the host files are unchanged (owner, mode, size, mtime, data)" [ "$(snap)" = "$before" ]
 expect "$EACCES" "nobody (unmapped) creating a file: EACCES, no host file of a real user" \
 	as_nobody sh -c ': > "$1"' sh "$m/pub/bynobody"
