@@ -2,7 +2,8 @@
  * share-policy/policy.c: the decisions a share's policy implies.
  *
  * Owns: read-only checks, symlink creation/visibility/following, which
- * node types may be created or opened, mode filtering (no setuid/setgid),
+ * node types may be created or opened, mode filtering (no setuid/setgid
+ * unless suid),
  * xattr namespace filtering, uid/gid mapping (and what a host id without
  * a client id may grant), and request-name checks.
  * Pure functions of their arguments: no I/O, no allocation, no globals.
@@ -110,7 +111,8 @@ policy_check_open_type(mode_t mode)
 mode_t
 policy_filter_mode(const struct policy *p, mode_t mode)
 {
-	(void)p;
+	if (p->suid)
+		return mode;
 	return mode & ~(mode_t)(S_ISUID | S_ISGID);
 }
 

@@ -60,6 +60,7 @@ struct policy {
 	bool read_only;
 	enum policy_symlinks symlinks;
 	enum policy_specials specials;
+	bool suid;		/* trusted: setuid/setgid bits may be set and kept */
 	enum policy_cache cache;
 	unsigned int xattr_allowed;	/* POLICY_XATTR_* bits */
 	struct policy_idmap uidmap;	/* empty: identity */
@@ -71,13 +72,13 @@ struct policy {
 
 /* --- construction and parsing (policy_parse.c) --- */
 
-/* The default policy: rw, symlinks=opaque, specials=pipes, cache=auto,
- * xattr=user:system, no id maps. */
+/* The default policy: rw, symlinks=opaque, specials=pipes, nosuid,
+ * cache=auto, xattr=user:system, no id maps. */
 void policy_init_default(struct policy *p);
 
 /*
  * Apply one option "key" or "key=value" to a policy.  Keys:
- *   ro, rw, symlinks=deny|opaque|follow, specials=none|pipes|all,
+ *   ro, rw, symlinks=deny|opaque|follow, specials=none|pipes|all, suid, nosuid,
  *   cache=none|auto|always, xattr=none|NS[:NS...] (NS: user, system,
  *   security, trusted), uidmap=CLIENT:HOST[:COUNT], gidmap=... (each
  *   uidmap/gidmap option adds one range; ranges may not overlap on the
@@ -147,7 +148,8 @@ int policy_check_create_type(const struct policy *p, mode_t mode);
 int policy_check_open_type(mode_t mode);
 
 /* The mode bits a create/mkdir/mknod/chmod may set: S_ISUID and S_ISGID
- * removed (on directories too: setgid is not gained through a share). */
+ * removed (on directories too: setgid is not gained through a share),
+ * unless the share is trusted with them (suid): then mode as it is. */
 mode_t policy_filter_mode(const struct policy *p, mode_t mode);
 
 /* xattr names.  Namespace is the part before the first '.'.

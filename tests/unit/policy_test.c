@@ -98,7 +98,7 @@ static bool
 policy_equal(const struct policy *a, const struct policy *b)
 {
 	return a->read_only == b->read_only && a->symlinks == b->symlinks &&
-	    a->specials == b->specials && a->cache == b->cache &&
+	    a->specials == b->specials && a->suid == b->suid && a->cache == b->cache &&
 	    a->xattr_allowed == b->xattr_allowed &&
 	    idmap_equal(&a->uidmap, &b->uidmap) && idmap_equal(&a->gidmap, &b->gidmap);
 }
@@ -329,7 +329,11 @@ test_filter_mode(void)
 	is_int(policy_filter_mode(&p, 0), 0, "filter_mode: zero stays zero");
 	p.read_only = true;
 	p.specials = POLICY_SPECIALS_ALL;
-	is_int(policy_filter_mode(&p, 06777), 0777, "filter_mode: same under any policy");
+	is_int(policy_filter_mode(&p, 06777), 0777, "filter_mode: same under any policy but suid");
+	p.suid = true;
+	is_int(policy_filter_mode(&p, 06777), 06777, "filter_mode: suid keeps setuid and setgid");
+	is_int(policy_filter_mode(&p, S_IFDIR | 02775), S_IFDIR | 02775,
+	    "filter_mode: suid keeps setgid on directories");
 }
 
 static void
@@ -558,6 +562,12 @@ test_apply_flags(void)
 	ok(p.read_only, "apply_option: ro sets read_only");
 	is_int(apply(&p, "rw", err, sizeof(err)), 0, "apply_option: rw accepted");
 	ok(!p.read_only, "apply_option: rw clears read_only");
+	ok(!p.suid, "apply_option: nosuid by default");
+	is_int(apply(&p, "suid", err, sizeof(err)), 0, "apply_option: suid accepted");
+	ok(p.suid, "apply_option: suid sets suid");
+	is_int(apply(&p, "nosuid", err, sizeof(err)), 0, "apply_option: nosuid accepted");
+	ok(!p.suid, "apply_option: nosuid clears suid");
+	expect_bad("suid=yes", "suid takes no value");
 	expect_bad("ro=1", "ro takes no value");
 	expect_bad("rw=", "rw takes no value");
 }
@@ -854,7 +864,7 @@ test_print(void)
 	char err[256], *text;
 
 	text = print_policy(&p);
-	is_str(text, "rw\nsymlinks = opaque\nspecials = pipes\ncache = auto\nxattr = user:system\n"
+	is_str(text, "rw\nsymlinks = opaque\nspecials = pipes\nnosuid\ncache = auto\nxattr = user:system\n"
 	    "# uidmap: none (ids pass unchanged)\n# gidmap: none (ids pass unchanged)\n",
 	    "print: default policy text");
 	free(text);
@@ -873,6 +883,7 @@ test_print(void)
 	p = deflt();
 	p.symlinks = POLICY_SYMLINKS_FOLLOW;
 	p.specials = POLICY_SPECIALS_ALL;
+	p.suid = true;
 	p.cache = POLICY_CACHE_ALWAYS;
 	p.xattr_allowed = POLICY_XATTR_USER | POLICY_XATTR_SYSTEM | POLICY_XATTR_SECURITY | POLICY_XATTR_TRUSTED;
 	apply(&p, "uidmap=0:100000:65536", err, sizeof(err));
