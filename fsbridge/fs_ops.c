@@ -367,15 +367,42 @@ fs_file_put(struct fs *fs, struct open_file *f)
 }
 
 /*
+ * Is the caller of req in the group host_gid (client view): its gid or one
+ * of its supplementary groups, where the transport can tell them (the
+ * host mount; a guest's are unknown: its gid alone)?
+ */
+static bool
+fs_caller_in_group(fuse_req_t req, uint32_t host_gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = FS(req);
+	gid_t groups[64];
+	uint32_t gid;
+	int i, n;
+
+	if (!policy_gid_has_client(&fs->policy, host_gid))
+		return false;
+	gid = policy_gid_to_client(&fs->policy, host_gid);
+	if (ctx->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
  * What the client kernel would do for a writer without CAP_FSETID, done
  * here because it asked (fs_request_kill_suidgid): a regular file loses
- * its setuid bit, and its setgid bit if it is group-executable.  The
- * host's own kernel does not do it for us when the server may keep the
- * bits (it runs as root).  Best effort: a file that cannot be changed
+ * its setuid bit, and its setgid bit if it is group-executable or, as a
+ * local disk does since Linux 6.2, if the writer is not in its group.
+ * The host's own kernel does not do it for us when the server may keep
+ * the bits (it runs as root).  Best effort: a file that cannot be changed
  * keeps its mode, as the write itself would then fail too.
  */
 static void
-fs_kill_suidgid(struct fs *fs, struct inode *in, struct backend_file *bf)
+fs_kill_suidgid(fuse_req_t req, struct fs *fs, struct inode *in, struct backend_file *bf)
 {
 	struct backend_setattr sa = { .valid = FSB_SET_MODE };
 	struct stat st;
@@ -384,7 +411,8 @@ fs_kill_suidgid(struct fs *fs, struct inode *in, struct backend_file *bf)
 	if (!fs_request_kill_suidgid || !S_ISREG(in->type) ||
 	    fs->backend->ops->getattr(fs->backend, in, &st) != 0)
 		return;
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) ||
+	    ((st.st_mode & S_ISGID) && !fs_caller_in_group(req, st.st_gid)))
 		kill |= S_ISGID;
 	if ((st.st_mode & kill) == 0)
 		return;
@@ -453,7 +481,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (rc == 0) {
 		fs_watch_self_begin(fs, in, NULL);
-		fs_kill_suidgid(fs, in, f != NULL ? &f->bf : NULL);
+		fs_kill_suidgid(req, fs, in, f != NULL ? &f->bf : NULL);
 		rc = fs->backend->ops->setattr(fs->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
 		fs_watch_self_end(fs, in, NULL);
 	}
@@ -806,7 +834,7 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0)
 		rc = fs->backend->ops->open(fs->backend, in, fs_open_flags(fs, fi->flags), &bf);
 	if (rc == 0 && (fi->flags & O_TRUNC))
-		fs_kill_suidgid(fs, in, &bf);
+		fs_kill_suidgid(req, fs, in, &bf);
 	if (rc == 0) {
 		bool have_st = fs->backend->ops->getattr(fs->backend, in, &st) == 0;
 
@@ -886,7 +914,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	if (rc == 0 && fs_request_kill_suidgid && (e.attr.st_mode & (S_ISUID | S_ISGID))) {
 		/* an existing file opened with O_TRUNC (no O_EXCL) */
-		fs_kill_suidgid(fs, in, &bf);
+		fs_kill_suidgid(req, fs, in, &bf);
 		(void)fs->backend->ops->getattr(fs->backend, in, &e.attr);
 		fs_stat_to_client(fs, &e.attr);
 	}
@@ -971,7 +999,7 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	writing = n == 0;
 	if (writing) {
 		fs_watch_self_begin(fs, f->inode, NULL);
-		fs_kill_suidgid(fs, f->inode, &f->bf);
+		fs_kill_suidgid(req, fs, f->inode, &f->bf);
 	}
 	if (n == 0 && f->bf.fd >= 0) {
 		struct stat before, after;
