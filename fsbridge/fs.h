@@ -37,6 +37,8 @@ struct fs {
 	bool auto_inval_data;	/* the kernel drops a file's pages when a fresh
 				 * mtime differs (not for guests: OPEN checks) */
 	bool readdirplus_all;	/* every listing chunk with attributes, not the first only */
+	bool host_pids;		/* requests' pids are this host's (the host mount):
+				 * fuse_req_getgroups tells a caller's groups */
 	/* no-open mode: handles of created files, oldest first (see
 	 * fs_create); a kernel that knows no-open never releases them */
 	pthread_mutex_t created_lock;

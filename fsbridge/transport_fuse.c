@@ -162,6 +162,7 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	/* with host changes reported, the kernel may keep pages without
 	 * asking at every open */
 	fs->no_open = mo->policy.cache != POLICY_CACHE_NONE;
+	fs->host_pids = true;
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
 	if (se == NULL)
 		goto out_args;
