@@ -438,6 +438,8 @@ fs_setattr_prepare(struct fs *fs, const struct stat *attr, int to_set,
 	sa->valid = to_set & (FSB_SET_MODE | FSB_SET_UID | FSB_SET_GID |
 	    FSB_SET_SIZE | FSB_SET_ATIME | FSB_SET_MTIME | FSB_SET_ATIME_NOW |
 	    FSB_SET_MTIME_NOW);
+	if (sa->valid == 0)	/* chown(-1, -1): ext4 still sets ctime */
+		sa->valid = FSB_SET_CTIME;
 	sa->mode = policy_filter_mode(&fs->policy, attr->st_mode) & 07777;
 	sa->uid = policy_uid_to_host(&fs->policy, attr->st_uid);
 	sa->gid = policy_gid_to_host(&fs->policy, attr->st_gid);

@@ -880,6 +880,27 @@ static void st_chown(struct rec *r)
 	rec_ok(r, "chown missing", chown("missing", 0, 0));
 }
 
+/* POSIX lets chown(-1, -1) leave the times; Linux file systems set ctime
+ * (pjdfstest's chown/00.t notes it). */
+static void st_chown_noop(struct rec *r)
+{
+	struct stat a, b;
+
+	mk(r, "f", "x");
+	rec_ok(r, "mkdir d", mkdir("d", 0755));
+	for (int i = 0; i < 2; i++) {
+		const char *p = i == 0 ? "f" : "d";
+
+		lstat(p, &a);
+		usleep(20000);
+		rec_ok(r, kf("chown %s -1:-1", p), chown(p, (uid_t)-1, (gid_t)-1));
+		lstat(p, &b);
+		rec_bool(r, kf("chown %s -1:-1 changed ctime", p),
+			 b.st_ctim.tv_sec != a.st_ctim.tv_sec || b.st_ctim.tv_nsec != a.st_ctim.tv_nsec);
+		rec_lstat(r, kf("stat %s", p), p);
+	}
+}
+
 /* --------------------------------------------- steps: setuid and setgid
  * Compared only with --suid (a mount that keeps the bits: -o suid); a
  * share without it drops them by design and these points are skipped. */
@@ -1929,6 +1950,7 @@ static const struct step steps[] = {
 	{ "truncate", "truncate grow and shrink", st_truncate },
 	{ "chmod", "chmod/fchmod on files and directories", st_chmod },
 	{ "chown", "chown/lchown/fchown to same and other ids", st_chown },
+	{ "chownnoop", "chown to -1:-1 sets ctime", st_chown_noop },
 	{ "utimens", "utimensat/futimens with explicit times", st_utimens },
 	{ "utimenow", "utimensat UTIME_NOW/UTIME_OMIT", st_utime_now },
 	{ "mkdir", "mkdir/rmdir incl. EEXIST ENOTEMPTY ENOTDIR", st_mkdir },
