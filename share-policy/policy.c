@@ -3,8 +3,9 @@
  *
  * Owns: read-only checks, symlink creation/visibility/following and hard
  * links of symlinks (link_resolve.c walks where a link leads), which
- * node types may be created or opened, mode filtering (no setuid/setgid),
- * xattr namespace filtering, uid/gid mapping and request-name checks.
+ * node types may be created or opened, mode filtering (no setuid/setgid
+ * unless suid), xattr namespace filtering, uid/gid mapping (and what a
+ * host id without a client id may grant), and request-name checks.
  * Pure functions of their arguments: no I/O, no allocation, no globals.
  */
 #include "config.h"
@@ -13,6 +14,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "policy.h"
 
@@ -121,7 +123,8 @@ policy_check_open_type(mode_t mode)
 mode_t
 policy_filter_mode(const struct policy *p, mode_t mode)
 {
-	(void)p;
+	if (p->suid)
+		return mode;
 	return mode & ~(mode_t)(S_ISUID | S_ISGID);
 }
 
@@ -178,24 +181,104 @@ policy_xattr_filter_list(const struct policy *p, char *list, size_t len)
 	return out;
 }
 
-/* Translate id through map, from the client side (to_host) or back. */
-static uint32_t
-idmap_translate(const struct policy_idmap *map, uint32_t id, bool to_host)
+/* Translate id through map, from the client side (to_host) or back,
+ * into *out; false (and *out POLICY_ID_NOBODY) if no range holds it. */
+static bool
+idmap_find(const struct policy_idmap *map, uint32_t id, bool to_host, uint32_t *out)
 {
 	const struct policy_idmap_range *r;
 	uint32_t from, to;
 	size_t i;
 
+	*out = id;
 	if (map->nranges == 0)
-		return id;
+		return true;
 	for (i = 0; i < map->nranges && i < POLICY_IDMAP_MAX; i++) {
 		r = &map->ranges[i];
 		from = to_host ? r->client : r->host;
 		to = to_host ? r->host : r->client;
-		if (id >= from && id - from < r->count)
-			return to + (id - from);
+		if (id >= from && id - from < r->count) {
+			*out = to + (id - from);
+			return true;
+		}
 	}
-	return POLICY_ID_NOBODY;
+	*out = POLICY_ID_NOBODY;
+	return false;
+}
+
+static uint32_t
+idmap_translate(const struct policy_idmap *map, uint32_t id, bool to_host)
+{
+	uint32_t out;
+
+	(void)idmap_find(map, id, to_host, &out);
+	return out;
+}
+
+static bool
+idmap_has(const struct policy_idmap *map, uint32_t id, bool to_host)
+{
+	uint32_t out;
+
+	return idmap_find(map, id, to_host, &out);
+}
+
+bool
+policy_uid_has_host(const struct policy *p, uint32_t client_uid)
+{
+	return idmap_has(&p->uidmap, client_uid, true);
+}
+
+bool
+policy_gid_has_host(const struct policy *p, uint32_t client_gid)
+{
+	return idmap_has(&p->gidmap, client_gid, true);
+}
+
+bool
+policy_uid_has_client(const struct policy *p, uint32_t host_uid)
+{
+	return idmap_has(&p->uidmap, host_uid, false);
+}
+
+bool
+policy_gid_has_client(const struct policy *p, uint32_t host_gid)
+{
+	return idmap_has(&p->gidmap, host_gid, false);
+}
+
+mode_t
+policy_mode_to_client(const struct policy *p, uint32_t host_uid, uint32_t host_gid,
+    mode_t mode)
+{
+	mode_t other = mode & S_IRWXO;
+
+	if (!policy_uid_has_client(p, host_uid))
+		mode = (mode & ~(mode_t)S_IRWXU) | (other << 6);
+	if (!policy_gid_has_client(p, host_gid))
+		mode = (mode & ~(mode_t)S_IRWXG) | (other << 3);
+	return mode;
+}
+
+int
+policy_check_foreign_access(const struct policy *p, uint32_t host_uid,
+    uint32_t host_gid, mode_t mode, unsigned int want)
+{
+	unsigned int granted;
+
+	if (policy_uid_has_client(p, host_uid))
+		return 0;
+	granted = mode & S_IRWXO;
+	if (policy_gid_has_client(p, host_gid))
+		granted |= (mode & S_IRWXG) >> 3;
+	want &= R_OK | W_OK | X_OK;
+	return (want & ~granted) != 0 ? -EACCES : 0;
+}
+
+int
+policy_check_foreign_owner(const struct policy *p, uint32_t host_uid)
+{
+	return policy_uid_has_client(p, host_uid) ? 0 : -EPERM;
 }
 
 uint32_t

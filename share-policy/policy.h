@@ -61,6 +61,7 @@ struct policy {
 	enum policy_symlinks symlinks;
 	bool trust_client;	/* the client may steer the server (follow on rw) */
 	enum policy_specials specials;
+	bool suid;		/* trusted: setuid/setgid bits may be set and kept */
 	enum policy_cache cache;
 	unsigned int xattr_allowed;	/* POLICY_XATTR_* bits */
 	struct policy_idmap uidmap;	/* empty: identity */
@@ -72,14 +73,14 @@ struct policy {
 
 /* --- construction and parsing (policy_parse.c) --- */
 
-/* The default policy: rw, symlinks=opaque, specials=pipes, cache=auto,
- * xattr=user:system, no id maps. */
+/* The default policy: rw, symlinks=opaque, specials=pipes, nosuid,
+ * cache=auto, xattr=user:system, no id maps. */
 void policy_init_default(struct policy *p);
 
 /*
  * Apply one option "key" or "key=value" to a policy.  Keys:
  *   ro, rw, symlinks=deny|opaque|follow, trust_client,
- *   specials=none|pipes|all,
+ *   specials=none|pipes|all, suid, nosuid,
  *   cache=none|auto|always, xattr=none|NS[:NS...] (NS: user, system,
  *   security, trusted), uidmap=CLIENT:HOST[:COUNT], gidmap=... (each
  *   uidmap/gidmap option adds one range; ranges may not overlap on the
@@ -192,7 +193,8 @@ int policy_check_create_type(const struct policy *p, mode_t mode);
 int policy_check_open_type(mode_t mode);
 
 /* The mode bits a create/mkdir/mknod/chmod may set: S_ISUID and S_ISGID
- * removed (on directories too: setgid is not gained through a share). */
+ * removed (on directories too: setgid is not gained through a share),
+ * unless the share is trusted with them (suid): then mode as it is. */
 mode_t policy_filter_mode(const struct policy *p, mode_t mode);
 
 /* xattr names.  Namespace is the part before the first '.'.
@@ -211,6 +213,43 @@ uint32_t policy_uid_to_host(const struct policy *p, uint32_t client_uid);
 uint32_t policy_uid_to_client(const struct policy *p, uint32_t host_uid);
 uint32_t policy_gid_to_host(const struct policy *p, uint32_t client_gid);
 uint32_t policy_gid_to_client(const struct policy *p, uint32_t host_gid);
+
+/* Has this id a mapping, from the client side (_has_host) or from the
+ * host side (_has_client)?  Always, with an empty map. */
+bool policy_uid_has_host(const struct policy *p, uint32_t client_uid);
+bool policy_gid_has_host(const struct policy *p, uint32_t client_gid);
+bool policy_uid_has_client(const struct policy *p, uint32_t host_uid);
+bool policy_gid_has_client(const struct policy *p, uint32_t host_gid);
+
+/*
+ * Host ids without a client id.  A host owner (group) with no client id
+ * is shown as POLICY_ID_NOBODY, an id a real client process may have:
+ * such an owner (group) must give nobody its rights.  So:
+ *
+ * policy_mode_to_client: the mode a client is shown for a node of these
+ * host ids and mode: the owner bits (rwx) replaced by the other bits when
+ * the owner has no client id, the group bits likewise when the group has
+ * none; a client kernel that checks permissions against the shown
+ * attributes (default_permissions) then treats a caller whose ids equal
+ * the shown 65534 as "other".
+ *
+ * policy_check_foreign_access: what the server itself enforces for such
+ * a node, whoever the caller says it is (the client's root included):
+ * when the host owner has no client id, an access `want` (R_OK, W_OK,
+ * X_OK bits) is allowed only if the other bits grant it, or the group
+ * bits with a group that has a client id (a member may be asking).  0 or
+ * -EACCES.  A node whose owner has a client id is left to the client
+ * kernel's check: 0.
+ *
+ * policy_check_foreign_owner: the owner's rights (chmod, chown, chgrp,
+ * setting times, ACLs) on a node whose host owner has no client id
+ * belong to no client: -EPERM; otherwise 0.
+ */
+mode_t policy_mode_to_client(const struct policy *p, uint32_t host_uid,
+    uint32_t host_gid, mode_t mode);
+int policy_check_foreign_access(const struct policy *p, uint32_t host_uid,
+    uint32_t host_gid, mode_t mode, unsigned int want);
+int policy_check_foreign_owner(const struct policy *p, uint32_t host_uid);
 
 /*
  * A name from a request must be exactly one path component: not empty,

@@ -135,6 +135,20 @@ apply_flag(struct policy *p, const struct kv *kv, char *err, size_t errlen)
 	return 0;
 }
 
+/* "suid" and "nosuid": no value. */
+static int
+apply_suid(struct policy *p, const struct kv *kv, char *err, size_t errlen)
+{
+	char k[SHOW_MAX];
+
+	if (kv->has_val) {
+		seterr(err, errlen, "%s takes no value", show(k, kv->key, kv->klen));
+		return -EINVAL;
+	}
+	p->suid = tok_is(kv->key, kv->klen, "suid");
+	return 0;
+}
+
 /* The index of kv's value in names[0..n), or -EINVAL with a reason. */
 static int
 parse_enum(const struct kv *kv, const char *const *names, size_t n, char *err, size_t errlen)
@@ -349,6 +363,8 @@ static const struct key_handler key_handlers[] = {
 	{ "symlinks", apply_symlinks },
 	{ "trust_client", apply_trust },
 	{ "specials", apply_specials },
+	{ "suid", apply_suid },
+	{ "nosuid", apply_suid },
 	{ "cache", apply_cache },
 	{ "xattr", apply_xattr },
 	{ "uidmap", apply_idmap },
@@ -527,6 +543,7 @@ policy_print(const struct policy *p, FILE *out)
 	if (p->trust_client)
 		fprintf(out, "trust_client\n");
 	fprintf(out, "specials = %s\n", policy_specials_name(p->specials));
+	fprintf(out, "%s\n", p->suid ? "suid" : "nosuid");
 	fprintf(out, "cache = %s\n", policy_cache_name(p->cache));
 	fprintf(out, "xattr = %s\n", xattr_value(p->xattr_allowed, xbuf, sizeof(xbuf)));
 	print_idmap("uidmap", &p->uidmap, out);

@@ -50,6 +50,9 @@ struct backend_cred {
 #define FSB_SET_MTIME		(1 << 5)
 #define FSB_SET_ATIME_NOW	(1 << 7)
 #define FSB_SET_MTIME_NOW	(1 << 8)
+/* Nothing but the change time (a chown to -1:-1): a backend that can
+ * updates it, as a local disk does; others may ignore it. */
+#define FSB_SET_CTIME		(1 << 10)
 
 struct backend_setattr {
 	int valid;

@@ -45,6 +45,8 @@ mount_usage(FILE *out)
 	    "                                  that the server follows (symlinks=follow)\n"
 	    "     specials=none|pipes|all      which fifos/sockets/devices may be created\n"
 	    "                                  (default pipes: fifos and sockets)\n"
+	    "     suid | nosuid                trusted trees only: clients may set and keep\n"
+	    "                                  setuid/setgid bits (default nosuid: dropped)\n"
 	    "     cache=none|auto|always       client caching (default auto)\n"
 	    "     xattr=none|NS[:NS...]        allowed xattr namespaces among user, system,\n"
 	    "                                  security, trusted (default user:system)\n"

@@ -37,6 +37,8 @@ struct fs {
 	bool auto_inval_data;	/* the kernel drops a file's pages when a fresh
 				 * mtime differs (not for guests: OPEN checks) */
 	bool readdirplus_all;	/* every listing chunk with attributes, not the first only */
+	bool host_pids;		/* requests' pids are this host's (the host mount):
+				 * fuse_req_getgroups tells a caller's groups */
 	/* no-open mode: handles of created files, oldest first (see
 	 * fs_create); a kernel that knows no-open never releases them */
 	pthread_mutex_t created_lock;
@@ -81,6 +83,24 @@ struct inode *fs_find_child(struct fs *fs, struct inode *dir, const char *name);
 /* A change a client cannot be notified of, written to fs->hint_fd:
  * nodeid's path, with /name for an entry of it (fs_hint.c). */
 void fs_hint(struct fs *fs, uint64_t nodeid, const char *name);
+
+/* fs_access.c: the server's own checks for nodes whose host owner (or
+ * group) has no client id; each is 0 at once when the share has no id
+ * map.  want: R_OK, W_OK, X_OK bits.  0, -EACCES or -EPERM (or the error
+ * of reading the node's attributes). */
+int fs_check_access(struct fs *fs, struct inode *in, unsigned int want);
+/* The access an open with these flags asks for. */
+unsigned int fs_access_of_flags(int flags);
+/* setattr: the owner's rights for mode, ids and explicit times; write
+ * access for a size or times set to now. */
+int fs_check_setattr(struct fs *fs, struct inode *in, int to_set);
+/* setxattr/removexattr (set) or getxattr of name on in. */
+int fs_check_xattr(struct fs *fs, struct inode *in, const char *name, bool set);
+/* Removing (or renaming away, or over) dir/name: write and search on dir,
+ * and in a sticky dir a foreign node only by the directory's owner
+ * (caller_host_uid: the caller's host uid, or UINT32_MAX for none). */
+int fs_check_removal(struct fs *fs, struct inode *dir, const char *name,
+    uint32_t caller_host_uid);
 
 /*
  * Set by a transport for the request handled on this thread: the client

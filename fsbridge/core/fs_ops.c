@@ -35,14 +35,23 @@
 
 __thread bool fs_request_kill_suidgid;
 
+/* Host attributes as the client sees them: ids mapped, and the owner's
+ * (group's) mode bits folded into other's for a host id with no client id
+ * (see policy_mode_to_client and fs_access.c). */
 static void
 fs_stat_to_client(const struct fs *fs, struct stat *st)
 {
+	st->st_mode = policy_mode_to_client(&fs->policy, st->st_uid, st->st_gid, st->st_mode);
 	st->st_uid = policy_uid_to_client(&fs->policy, st->st_uid);
 	st->st_gid = policy_gid_to_client(&fs->policy, st->st_gid);
 }
 
-static void
+/*
+ * The host ids a node the caller creates gets.  A caller whose uid or gid
+ * has no host id may create nothing: -EACCES (its node would otherwise
+ * belong to a real host user, 65534).
+ */
+static int
 fs_cred(fuse_req_t req, struct backend_cred *cred)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -50,6 +59,22 @@ fs_cred(fuse_req_t req, struct backend_cred *cred)
 
 	cred->uid = policy_uid_to_host(&fs->policy, ctx->uid);
 	cred->gid = policy_gid_to_host(&fs->policy, ctx->gid);
+	if (!policy_uid_has_host(&fs->policy, ctx->uid) ||
+	    !policy_gid_has_host(&fs->policy, ctx->gid))
+		return -EACCES;
+	return 0;
+}
+
+/* The caller's host uid, or UINT32_MAX when it has none. */
+static uint32_t
+fs_caller_host_uid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = FS(req);
+
+	if (!policy_uid_has_host(&fs->policy, ctx->uid))
+		return UINT32_MAX;
+	return policy_uid_to_host(&fs->policy, ctx->uid);
 }
 
 static struct inode *
@@ -196,7 +221,9 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, FS_EBADID);
 		return;
 	}
-	rc = fs_do_lookup(fs, dir, name, &e, &in);
+	rc = fs_check_access(fs, dir, X_OK);
+	if (rc == 0)
+		rc = fs_do_lookup(fs, dir, name, &e, &in);
 	if (rc == -ENOENT && fs->negative_timeout > 0 && policy_check_name(name) == 0) {
 		double t = fs_watch_timeout(fs, dir);
 
@@ -305,7 +332,7 @@ fs_file(struct fs *fs, struct fuse_file_info *fi, bool is_dir)
  */
 static struct open_file *
 fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
-    bool is_dir, int *err)
+    unsigned int want, bool is_dir, int *err)
 {
 	struct open_file *f;
 	struct inode *in;
@@ -328,7 +355,10 @@ fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 		return NULL;
 	}
 	f = calloc(1, sizeof(*f));
-	if (f == NULL)
+	rc = fs_check_access(fs, in, want);
+	if (rc != 0)
+		;
+	else if (f == NULL)
 		rc = -ENOMEM;
 	else if (is_dir)
 		rc = S_ISDIR(in->type) ? fs->backend->ops->opendir(fs->backend, in, &f->bf) : -ENOTDIR;
@@ -350,7 +380,7 @@ fs_open_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags,
 static struct open_file *
 fs_file_for(struct fs *fs, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
 {
-	return fs_open_for(fs, ino, fi, flags, false, err);
+	return fs_open_for(fs, ino, fi, flags, fs_access_of_flags(flags), false, err);
 }
 
 static void
@@ -373,15 +403,43 @@ fs_file_put(struct fs *fs, struct open_file *f)
 }
 
 /*
+ * Is the caller of req in the group host_gid (client view): its gid or one
+ * of its supplementary groups, where the transport can tell them (the
+ * host mount; a guest's are unknown: its gid alone)?
+ */
+static bool
+fs_caller_in_group(fuse_req_t req, uint32_t host_gid)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct fs *fs = FS(req);
+	gid_t groups[64];
+	uint32_t gid;
+	int i, n;
+
+	if (!policy_gid_has_client(&fs->policy, host_gid))
+		return false;
+	gid = policy_gid_to_client(&fs->policy, host_gid);
+	if (ctx->gid == gid)
+		return true;
+	/* a guest's pid names no process here */
+	n = fs->host_pids ? fuse_req_getgroups(req, 64, groups) : 0;
+	for (i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/*
  * What the client kernel would do for a writer without CAP_FSETID, done
  * here because it asked (fs_request_kill_suidgid): a regular file loses
- * its setuid bit, and its setgid bit if it is group-executable.  The
- * host's own kernel does not do it for us when the server may keep the
- * bits (it runs as root).  Best effort: a file that cannot be changed
+ * its setuid bit, and its setgid bit if it is group-executable or, as a
+ * local disk does since Linux 6.2, if the writer is not in its group.
+ * The host's own kernel does not do it for us when the server may keep
+ * the bits (it runs as root).  Best effort: a file that cannot be changed
  * keeps its mode, as the write itself would then fail too.
  */
 static void
-fs_kill_suidgid(struct fs *fs, struct inode *in, struct backend_file *bf)
+fs_kill_suidgid(fuse_req_t req, struct fs *fs, struct inode *in, struct backend_file *bf)
 {
 	struct backend_setattr sa = { .valid = FSB_SET_MODE };
 	struct stat st;
@@ -390,7 +448,8 @@ fs_kill_suidgid(struct fs *fs, struct inode *in, struct backend_file *bf)
 	if (!fs_request_kill_suidgid || !S_ISREG(in->type) ||
 	    fs->backend->ops->getattr(fs->backend, in, &st) != 0)
 		return;
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) ||
+	    ((st.st_mode & S_ISGID) && !fs_caller_in_group(req, st.st_gid)))
 		kill |= S_ISGID;
 	if ((st.st_mode & kill) == 0)
 		return;
@@ -415,17 +474,19 @@ fs_setattr_prepare(struct fs *fs, const struct stat *attr, int to_set,
 	sa->valid = to_set & (FSB_SET_MODE | FSB_SET_UID | FSB_SET_GID |
 	    FSB_SET_SIZE | FSB_SET_ATIME | FSB_SET_MTIME | FSB_SET_ATIME_NOW |
 	    FSB_SET_MTIME_NOW);
+	if (sa->valid == 0)	/* chown(-1, -1): ext4 still sets ctime */
+		sa->valid = FSB_SET_CTIME;
 	sa->mode = policy_filter_mode(&fs->policy, attr->st_mode) & 07777;
 	sa->uid = policy_uid_to_host(&fs->policy, attr->st_uid);
 	sa->gid = policy_gid_to_host(&fs->policy, attr->st_gid);
 	sa->size = attr->st_size;
 	sa->atime = attr->st_atim;
 	sa->mtime = attr->st_mtim;
-	if ((to_set & FSB_SET_UID) && sa->uid == POLICY_ID_NOBODY &&
-	    attr->st_uid != POLICY_ID_NOBODY)
-		return -EPERM;	/* no host id for that client id */
-	if ((to_set & FSB_SET_GID) && sa->gid == POLICY_ID_NOBODY &&
-	    attr->st_gid != POLICY_ID_NOBODY)
+	/* no host id for that client id: 65534 is not one (it would hand
+	 * the node to a real host user) unless the map gives it one */
+	if ((to_set & FSB_SET_UID) && !policy_uid_has_host(&fs->policy, attr->st_uid))
+		return -EPERM;
+	if ((to_set & FSB_SET_GID) && !policy_gid_has_host(&fs->policy, attr->st_gid))
 		return -EPERM;
 	return 0;
 }
@@ -448,6 +509,8 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		return;
 	}
 	rc = fs_setattr_prepare(fs, attr, to_set, &sa);
+	if (rc == 0)
+		rc = fs_check_setattr(fs, in, to_set);
 	if (rc == 0 && (to_set & FSB_SET_SIZE) && !S_ISREG(in->type))
 		rc = S_ISDIR(in->type) ? -EISDIR : -EINVAL;
 	if (rc == 0 && fi != NULL && fi->fh != 0) {
@@ -457,7 +520,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (rc == 0) {
 		fs_watch_self_begin(fs, in, NULL);
-		fs_kill_suidgid(fs, in, f != NULL ? &f->bf : NULL);
+		fs_kill_suidgid(req, fs, in, f != NULL ? &f->bf : NULL);
 		rc = fs->backend->ops->setattr(fs->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
 		fs_watch_self_end(fs, in, NULL);
 	}
@@ -545,7 +608,10 @@ fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = kind == FS_CREATE_SYMLINK ? policy_check_symlink_create(&fs->policy) :
 		    policy_check_create_type(&fs->policy, kind == FS_CREATE_DIR ? S_IFDIR | mode : mode);
 	mode = policy_filter_mode(&fs->policy, mode);
-	fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_check_access(fs, dir, W_OK | X_OK);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, dir, NULL);
 		switch (kind) {
@@ -623,6 +689,8 @@ fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_write(&fs->policy);
+	if (rc == 0)
+		rc = fs_check_removal(fs, dir, name, fs_caller_host_uid(req));
 	if (rc == 0) {
 		fs_mark_client_removal(fs, dir, name);
 		fs_watch_self_begin(fs, dir, NULL);
@@ -692,6 +760,10 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = policy_check_write(&fs->policy);
 	if (rc == 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
 		rc = -EINVAL;	/* RENAME_WHITEOUT would make a device node */
+	if (rc == 0)
+		rc = fs_check_removal(fs, dir, name, fs_caller_host_uid(req));
+	if (rc == 0)
+		rc = fs_check_removal(fs, newdir, newname, fs_caller_host_uid(req));
 	if (rc == 0) {
 		if (!(flags & RENAME_EXCHANGE))
 			fs_mark_client_removal(fs, newdir, newname);
@@ -725,6 +797,8 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 		rc = policy_check_name(newname);
 	if (rc == 0)
 		rc = policy_check_link(&fs->policy, in->type);
+	if (rc == 0)
+		rc = fs_check_access(fs, newdir, W_OK | X_OK);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, newdir, in);
 		rc = fs->backend->ops->link(fs->backend, in, newdir, newname, &be);
@@ -820,11 +894,13 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (rc == 0)
 		rc = fs_check_open_flags(fs, fi->flags);
 	if (rc == 0)
+		rc = fs_check_access(fs, in, fs_access_of_flags(fi->flags));
+	if (rc == 0)
 		rc = fs_check_vanished(fs, in);
 	if (rc == 0)
 		rc = fs->backend->ops->open(fs->backend, in, fs_open_flags(fs, fi->flags), &bf);
 	if (rc == 0 && (fi->flags & O_TRUNC))
-		fs_kill_suidgid(fs, in, &bf);
+		fs_kill_suidgid(req, fs, in, &bf);
 	if (rc == 0) {
 		bool have_st = fs->backend->ops->getattr(fs->backend, in, &st) == 0;
 
@@ -886,7 +962,10 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_create_type(&fs->policy, S_IFREG | mode);
-	fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_cred(req, &cred);
+	if (rc == 0)
+		rc = fs_check_access(fs, dir, W_OK | X_OK);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, dir, NULL);
 		rc = fs->backend->ops->create(fs->backend, dir, name,
@@ -901,7 +980,7 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	}
 	if (rc == 0 && fs_request_kill_suidgid && (e.attr.st_mode & (S_ISUID | S_ISGID))) {
 		/* an existing file opened with O_TRUNC (no O_EXCL) */
-		fs_kill_suidgid(fs, in, &bf);
+		fs_kill_suidgid(req, fs, in, &bf);
 		(void)fs->backend->ops->getattr(fs->backend, in, &e.attr);
 		fs_stat_to_client(fs, &e.attr);
 	}
@@ -986,7 +1065,7 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	writing = n == 0;
 	if (writing) {
 		fs_watch_self_begin(fs, f->inode, NULL);
-		fs_kill_suidgid(fs, f->inode, &f->bf);
+		fs_kill_suidgid(req, fs, f->inode, &f->bf);
 	}
 	if (n == 0 && f->bf.fd >= 0) {
 		struct stat before, after;
@@ -1076,7 +1155,7 @@ fs_fsync_common(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_i
 	struct open_file *f;
 	int err = EBADF;
 
-	f = fs_open_for(fs, ino, fi, O_RDONLY, is_dir, &err);
+	f = fs_open_for(fs, ino, fi, O_RDONLY, 0, is_dir, &err);
 	if (f == NULL) {
 		fuse_reply_err(req, err);
 		return;
@@ -1119,6 +1198,8 @@ fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	rc = S_ISDIR(in->type) ? fs_check_vanished(fs, in) : -ENOTDIR;
+	if (rc == 0)
+		rc = fs_check_access(fs, in, R_OK);
 	if (rc == 0)
 		rc = fs->backend->ops->opendir(fs->backend, in, &bf);
 	if (rc == 0) {
@@ -1245,7 +1326,7 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf, *p;
 	int rc = 0;
 
-	f = fs_open_for(fs, ino, fi, O_RDONLY, true, &rc);
+	f = fs_open_for(fs, ino, fi, O_RDONLY, R_OK, true, &rc);
 	if (f == NULL) {
 		fuse_reply_err(req, rc);
 		return;
@@ -1366,6 +1447,8 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 	rc = policy_check_write(&fs->policy);
 	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
 		rc = fs_xattr_refusal(name);
+	if (rc == 0)
+		rc = fs_check_xattr(fs, in, name, true);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, in, NULL);
 		rc = fs->backend->ops->setxattr(fs->backend, in, name, value, size, flags);
@@ -1404,6 +1487,8 @@ fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	}
 	if (!policy_xattr_allowed(&fs->policy, name))
 		n = -ENODATA;
+	else if ((n = fs_check_xattr(fs, in, name, false)) != 0)
+		;
 	else if (size > 0 && (buf = malloc(size)) == NULL)
 		n = -ENOMEM;
 	else
@@ -1463,6 +1548,8 @@ fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	rc = policy_check_write(&fs->policy);
 	if (rc == 0 && !policy_xattr_allowed(&fs->policy, name))
 		rc = -ENODATA;
+	if (rc == 0)
+		rc = fs_check_xattr(fs, in, name, true);
 	if (rc == 0) {
 		fs_watch_self_begin(fs, in, NULL);
 		rc = fs->backend->ops->removexattr(fs->backend, in, name);

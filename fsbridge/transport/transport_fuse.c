@@ -68,10 +68,13 @@ transport_fuse_args(const struct mount_opts *mo, struct fuse_args *args)
 	char opts[256];
 
 	snprintf(opts, sizeof(opts),
-	    "fsname=fsbridge,subtype=fsbridge,default_permissions%s%s%s",
+	    "fsname=fsbridge,subtype=fsbridge,default_permissions%s%s%s%s",
 	    mo->atime ? "" : ",noatime",
 	    mo->allow_other ? ",allow_other" : "",
-	    mo->policy.read_only ? ",ro" : "");
+	    mo->policy.read_only ? ",ro" : "",
+	    /* a trusted tree: setuid programs run as on a local disk (only a
+	     * root mount may; fusermount3 ignores it for users) */
+	    mo->policy.suid ? ",suid" : "");
 	if (fuse_opt_add_arg(args, "fsbridge") != 0 ||
 	    fuse_opt_add_arg(args, "-o") != 0 ||
 	    fuse_opt_add_arg(args, opts) != 0)
@@ -195,6 +198,7 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	/* with host changes reported, the kernel may keep pages without
 	 * asking at every open */
 	fs->no_open = mo->policy.cache != POLICY_CACHE_NONE;
+	fs->host_pids = true;
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
 	if (se == NULL)
 		goto out_args;

@@ -4,9 +4,12 @@
 #
 # Mounts an empty SRC at MNT with "$FSBRIDGE mount", runs posix_compare to
 # compare a plain directory REF with MNT, checks that what was written
-# through MNT landed in SRC, and unmounts; once with default options and once
-# with -o cache=none.  Emits one TAP stream: the points posix_compare prints
-# are renumbered to follow on from this script's own.
+# through MNT landed in SRC, and unmounts; once with default options, once
+# with -o cache=none, and once with -o specials=all,suid,allow_other, where
+# posix_compare --suid also compares its setuid/setgid steps (as root and as
+# an ordinary user, uid 1234) with no exceptions: a trusted share must then
+# behave as the local disk does.  Emits one TAP stream: the points
+# posix_compare prints are renumbered to follow on from this script's own.
 #
 # Needs root and /dev/fuse (else "1..0 # SKIP").  Environment: FSBRIDGE (the
 # fsbridge binary), top_builddir (where tests/mount/posix_compare is built).
@@ -57,6 +60,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fsbridge-posix.XXXXXX") || exit 1
+chmod 755 "$tmp"	# the setuid/setgid steps act as an ordinary user too
 
 ok() {
 	t=$((t + 1))
@@ -84,6 +88,8 @@ diag_file() {
 # points it never printed (crash, timeout) become failures.
 run_compare() {
 	local label=$1 ref=$2 mnt=$3 seen=0 status=unknown line rest num
+	local suid=()
+	[ "$4" = suid ] && suid=(--suid)
 	while IFS= read -r line; do
 		case $line in
 		"ok "* | "not ok "*)
@@ -104,7 +110,7 @@ run_compare() {
 		"#"*) echo "$line" ;;
 		*) echo "# $line" ;;
 		esac
-	done < <(timeout -k 10 "$COMPARE_TIMEOUT" "$compare" "$ref" "$mnt" 2>&1
+	done < <(timeout -k 10 "$COMPARE_TIMEOUT" "$compare" ${suid[@]+"${suid[@]}"} "$ref" "$mnt" 2>&1
 		echo "#EXIT $?")
 	while [ "$seen" -lt "$npoints" ]; do
 		seen=$((seen + 1))
@@ -163,9 +169,11 @@ check_contents() {
 }
 
 # section LABEL NAME [MOUNT OPTIONS...]: one mount, npoints + 5 test points.
+# A "suid" in the options also compares posix_compare's setuid/setgid steps.
 section() {
-	local label=$1 name=$2
+	local label=$1 name=$2 suid=
 	shift 2
+	case " $* " in *suid*) suid=suid ;; esac
 	local base=$tmp/$name what="fsbridge mount${*:+ $*} SRC MNT"
 	local ref=$base/ref src=$base/src mnt=$base/mnt
 	mkdir -p "$ref" "$src" "$mnt" || exit 1
@@ -182,7 +190,7 @@ section() {
 		return
 	fi
 
-	run_compare "$label" "$ref" "$mnt"
+	run_compare "$label" "$ref" "$mnt" "$suid"
 	check_marker "$label" "$ref" "$src"
 	check_tree "$label" "$ref" "$src"
 	check_contents "$label" "$ref" "$src"
@@ -196,9 +204,10 @@ section() {
 	fi
 }
 
-echo "1..$((2 * (npoints + 5)))"
+echo "1..$((3 * (npoints + 5)))"
 section "default" default
 section "cache=none" nocache -o cache=none
+section "specials=all,suid" suid -o specials=all,suid,allow_other
 # The TAP lines carry the verdict; "$failures" is for diagnostics.
 [ "$failures" = 0 ] || echo "# $failures of $t failed"
 exit 0

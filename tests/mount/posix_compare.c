@@ -18,12 +18,15 @@
  * model NAME says a backend must (see "the model" below).
  *
  * posix_compare --count prints the number of test points and exits.
+ * posix_compare --suid REF TEST also compares the setuid/setgid steps (for
+ * a mount with -o suid); without it they are skipped.
  * POSIX_COMPARE_VERBOSE=1 prints both full records of every step.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1024,6 +1027,180 @@ static void st_chown(struct rec *r)
 	rec_ok(r, "chown missing", chown("missing", 0, 0));
 }
 
+/* POSIX lets chown(-1, -1) leave the times; Linux file systems set ctime
+ * (pjdfstest's chown/00.t notes it). */
+static void st_chown_noop(struct rec *r)
+{
+	struct stat a, b;
+
+	mk(r, "f", "x");
+	rec_ok(r, "mkdir d", mkdir("d", 0755));
+	for (int i = 0; i < 2; i++) {
+		const char *p = i == 0 ? "f" : "d";
+
+		lstat(p, &a);
+		usleep(20000);
+		rec_ok(r, kf("chown %s -1:-1", p), chown(p, (uid_t)-1, (gid_t)-1));
+		lstat(p, &b);
+		rec_bool(r, kf("chown %s -1:-1 changed ctime", p),
+			 b.st_ctim.tv_sec != a.st_ctim.tv_sec || b.st_ctim.tv_nsec != a.st_ctim.tv_nsec);
+		rec_lstat(r, kf("stat %s", p), p);
+	}
+}
+
+/* --------------------------------------------- steps: setuid and setgid
+ * Compared only with --suid (a mount that keeps the bits: -o suid); a
+ * share without it drops them by design and these points are skipped. */
+
+#define SUID_UID 1234   /* an ordinary user, in none of the groups below */
+#define SUID_GROUP 4321 /* a group root and SUID_UID are not members of */
+
+/* Run fn as SUID_UID:SUID_UID with no supplementary groups and no
+ * capabilities, in a child; its observations go into r. */
+static void as_other(struct rec *r, void (*fn)(struct rec *, void *), void *arg)
+{
+	struct rec *c = rec_new();
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(SUID_UID) < 0 || setuid(SUID_UID) < 0)
+			_exit(3);
+		fn(c, arg);
+		_exit(0);
+	}
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	rec_append(r, c);
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		rec_add(r, "child", "as_other failed");
+	rec_free(c);
+}
+
+static void st_suid_mode(struct rec *r)
+{
+	int fd;
+
+	mk(r, "f", "x");
+	rec_ok(r, "chmod f 04755", chmod("f", 04755));
+	rec_lstat(r, "stat f", "f");
+	rec_ok(r, "chmod f 02755", chmod("f", 02755));
+	rec_lstat(r, "stat f", "f");
+	rec_ok(r, "chmod f 02745", chmod("f", 02745));
+	rec_lstat(r, "stat f (setgid, no group x)", "f");
+	rec_ok(r, "chmod f 07777", chmod("f", 07777));
+	rec_lstat(r, "stat f", "f");
+	fd = open("f", O_RDONLY);
+	rec_ok(r, "fchmod 06711", fchmod(fd, 06711));
+	rec_fstat(r, "fstat f", fd);
+	close(fd);
+	rec_ok(r, "mkdir d", mkdir("d", 0755));
+	rec_ok(r, "chmod d 02755", chmod("d", 02755));
+	rec_lstat(r, "stat d", "d");
+	rec_ok(r, "chmod d 06755", chmod("d", 06755));
+	rec_lstat(r, "stat d", "d");
+	fd = open("c", O_CREAT | O_WRONLY | O_EXCL, 06755);
+	rec_ok(r, "open O_CREAT 06755", fd);
+	close(fd);
+	rec_lstat(r, "stat c", "c");
+	rec_ok(r, "mkdir m 02755", mkdir("m", 02755));
+	rec_lstat(r, "stat m", "m");
+	rec_ok(r, "mknod n S_IFREG|06755", mknod("n", S_IFREG | 06755, 0));
+	rec_lstat(r, "stat n", "n");
+	rec_ok(r, "mknod p S_IFIFO|02754", mknod("p", S_IFIFO | 02754, 0));
+	rec_lstat(r, "stat p", "p");
+}
+
+static void other_creates(struct rec *r, void *arg)
+{
+	int fd;
+
+	(void)arg;
+	fd = open("sg/u", O_CREAT | O_WRONLY | O_EXCL, 02775);
+	rec_ok(r, "other: open O_CREAT sg/u 02775", fd);
+	close(fd);
+	rec_ok(r, "other: mkdir sg/ud", mkdir("sg/ud", 0755));
+	rec_ok(r, "other: chmod sg/u 02775 (not in the group)", chmod("sg/u", 02775));
+}
+
+static void st_suid_inherit(struct rec *r)
+{
+	int fd;
+
+	rec_ok(r, "mkdir sg", mkdir("sg", 0777));
+	rec_ok(r, "chown sg 0:4321", chown("sg", 0, SUID_GROUP));
+	rec_ok(r, "chmod sg 02777", chmod("sg", 02777));
+	rec_lstat(r, "stat sg", "sg");
+	fd = open("sg/f", O_CREAT | O_WRONLY | O_EXCL, 0644);
+	rec_ok(r, "open O_CREAT sg/f 0644", fd);
+	close(fd);
+	rec_lstat(r, "stat sg/f (the directory's group)", "sg/f");
+	fd = open("sg/x", O_CREAT | O_WRONLY | O_EXCL, 02755);
+	rec_ok(r, "open O_CREAT sg/x 02755 as root", fd);
+	close(fd);
+	rec_lstat(r, "stat sg/x", "sg/x");
+	rec_ok(r, "mkdir sg/sub", mkdir("sg/sub", 0755));
+	rec_lstat(r, "stat sg/sub (setgid inherited)", "sg/sub");
+	rec_ok(r, "mknod sg/p fifo", mknod("sg/p", S_IFIFO | 0644, 0));
+	rec_lstat(r, "stat sg/p", "sg/p");
+	as_other(r, other_creates, NULL);
+	rec_lstat(r, "stat sg/u (setgid dropped: not a member)", "sg/u");
+	rec_lstat(r, "stat sg/ud", "sg/ud");
+}
+
+static void other_writes(struct rec *r, void *arg)
+{
+	int fd;
+
+	(void)arg;
+	fd = open("w", O_WRONLY | O_APPEND);
+	rec_ok(r, "other: write w", fd < 0 ? -1 : write(fd, "y", 1));
+	close(fd);
+	fd = open("wg", O_WRONLY | O_APPEND);
+	rec_ok(r, "other: write wg", fd < 0 ? -1 : write(fd, "y", 1));
+	close(fd);
+	rec_ok(r, "other: truncate t", truncate("t", 0));
+	fd = open("o", O_WRONLY | O_TRUNC);
+	rec_ok(r, "other: open O_TRUNC o", fd);
+	close(fd);
+}
+
+static void st_suid_kill(struct rec *r)
+{
+	static const struct { const char *name; mode_t mode; } files[] = {
+		{ "w", 06777 }, { "wg", 02767 }, { "t", 06777 }, { "o", 04777 },
+		{ "root", 06755 }, { "own", 06755 }, { "ownd", 02755 },
+	};
+	int fd;
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		mk(r, files[i].name, "x");
+		/* wg's group is one the writer is not in */
+		rec_ok(r, kf("chown %s", files[i].name),
+		       chown(files[i].name, i < 4 ? SUID_UID : 0,
+			     i == 1 ? SUID_GROUP : i < 4 ? SUID_UID : 0));
+		rec_ok(r, kf("chmod %s", files[i].name), chmod(files[i].name, files[i].mode));
+	}
+	as_other(r, other_writes, NULL);
+	rec_lstat(r, "stat w (write: setuid and group-x setgid dropped)", "w");
+	rec_lstat(r, "stat wg (write: setgid without group x, not a member)", "wg");
+	rec_lstat(r, "stat t (truncate)", "t");
+	rec_lstat(r, "stat o (O_TRUNC)", "o");
+	fd = open("root", O_WRONLY | O_APPEND);
+	rec_ok(r, "root: write root", fd < 0 ? -1 : write(fd, "y", 1));
+	close(fd);
+	rec_lstat(r, "stat root (root keeps them)", "root");
+	rec_ok(r, "root: chown own 1234:1234", chown("own", SUID_UID, SUID_UID));
+	rec_lstat(r, "stat own (chown drops them)", "own");
+	rec_ok(r, "unlink ownd", unlink("ownd"));
+	rec_ok(r, "mkdir ownd", mkdir("ownd", 0755));
+	rec_ok(r, "chmod ownd 02755", chmod("ownd", 02755));
+	rec_ok(r, "root: chown ownd 1234:1234", chown("ownd", SUID_UID, SUID_UID));
+	rec_lstat(r, "stat ownd (a directory keeps setgid)", "ownd");
+}
+
 static void st_utimens(struct rec *r)
 {
 	struct timespec t1[2] = { { 1000000000, 123456789 }, { 1100000000, 987654321 } };
@@ -1901,6 +2078,7 @@ struct step {
 	const char *id;         /* name of the step's subdirectory */
 	const char *desc;       /* TAP description */
 	void (*fn)(struct rec *);
+	int suid;               /* compared only with --suid */
 };
 
 static const struct step steps[] = {
@@ -1919,6 +2097,7 @@ static const struct step steps[] = {
 	{ "truncate", "truncate grow and shrink", st_truncate },
 	{ "chmod", "chmod/fchmod on files and directories", st_chmod },
 	{ "chown", "chown/lchown/fchown to same and other ids", st_chown },
+	{ "chownnoop", "chown to -1:-1 sets ctime", st_chown_noop },
 	{ "utimens", "utimensat/futimens with explicit times", st_utimens },
 	{ "utimenow", "utimensat UTIME_NOW/UTIME_OMIT", st_utime_now },
 	{ "mkdir", "mkdir/rmdir incl. EEXIST ENOTEMPTY ENOTDIR", st_mkdir },
@@ -1952,6 +2131,10 @@ static const struct step steps[] = {
 	{ "namemax", "256-byte names give ENAMETOOLONG, 255 work", st_name_max },
 	{ "mknod", "mknod of a fifo and a regular file", st_mknod },
 	{ "access", "access/faccessat as root", st_access },
+	{ "suidmode", "setuid/setgid by chmod, fchmod, create, mknod", st_suid_mode, 1 },
+	{ "suidinherit", "setgid directories: group and setgid inherited, dropped for non-members",
+	  st_suid_inherit, 1 },
+	{ "suidkill", "who clears setuid/setgid: writes, truncates, chown", st_suid_kill, 1 },
 	{ "tenmeg", "10 MiB file write/read checksum", st_tenmeg },
 	{ "marker", "marker file in the top directory", st_marker },
 };
@@ -2192,23 +2375,30 @@ static int report(size_t num, const struct step *s, const struct rec *ref,
 int main(int argc, char **argv)
 {
 	struct rec *ref, *test;
-	int failed = 0;
+	int failed = 0, suid = 0;
 
 	if (argc == 2 && strcmp(argv[1], "--count") == 0) {
 		printf("%zu\n", NSTEPS);
 		return 0;
 	}
-	if (argc == 5 && strcmp(argv[1], "--model") == 0) {
-		if (strcmp(argv[2], "nfs4.0") != 0) {
-			fprintf(stderr, "posix_compare: unknown model %s (known: nfs4.0)\n", argv[2]);
-			return 2;
-		}
-		model = argv[2];
-		argv += 2;
-		argc -= 2;
+	for (;;) {
+		if (argc >= 4 && strcmp(argv[1], "--model") == 0) {
+			if (strcmp(argv[2], "nfs4.0") != 0) {
+				fprintf(stderr, "posix_compare: unknown model %s (known: nfs4.0)\n", argv[2]);
+				return 2;
+			}
+			model = argv[2];
+			argv += 2;
+			argc -= 2;
+		} else if (argc >= 3 && strcmp(argv[1], "--suid") == 0) {
+			suid = 1;
+			argv++;
+			argc--;
+		} else
+			break;
 	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: posix_compare [--model nfs4.0] REF TEST | posix_compare --count\n");
+		fprintf(stderr, "usage: posix_compare [--model nfs4.0] [--suid] REF TEST | posix_compare --count\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2217,6 +2407,11 @@ int main(int argc, char **argv)
 	test = rec_new();
 	printf("1..%zu\n", NSTEPS);
 	for (size_t i = 0; i < NSTEPS; i++) {
+		if (steps[i].suid && !suid) {
+			printf("ok %zu - %s # SKIP the share drops setuid/setgid (no --suid)\n",
+			       i + 1, steps[i].desc);
+			continue;
+		}
 		run_side(ref, argv[1], &steps[i], 1);
 		run_side(test, argv[2], &steps[i], 0);
 		failed += report(i + 1, &steps[i], ref, test);

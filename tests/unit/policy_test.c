@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "policy.h"
@@ -97,7 +98,7 @@ static bool
 policy_equal(const struct policy *a, const struct policy *b)
 {
 	return a->read_only == b->read_only && a->symlinks == b->symlinks &&
-	    a->specials == b->specials && a->cache == b->cache &&
+	    a->specials == b->specials && a->suid == b->suid && a->cache == b->cache &&
 	    a->xattr_allowed == b->xattr_allowed &&
 	    idmap_equal(&a->uidmap, &b->uidmap) && idmap_equal(&a->gidmap, &b->gidmap);
 }
@@ -456,7 +457,11 @@ test_filter_mode(void)
 	is_int(policy_filter_mode(&p, 0), 0, "filter_mode: zero stays zero");
 	p.read_only = true;
 	p.specials = POLICY_SPECIALS_ALL;
-	is_int(policy_filter_mode(&p, 06777), 0777, "filter_mode: same under any policy");
+	is_int(policy_filter_mode(&p, 06777), 0777, "filter_mode: same under any policy but suid");
+	p.suid = true;
+	is_int(policy_filter_mode(&p, 06777), 06777, "filter_mode: suid keeps setuid and setgid");
+	is_int(policy_filter_mode(&p, S_IFDIR | 02775), S_IFDIR | 02775,
+	    "filter_mode: suid keeps setgid on directories");
 }
 
 static void
@@ -578,6 +583,56 @@ test_idmap_round_trip(void)
 }
 
 static void
+test_idmap_foreign(void)
+{
+	struct policy p = deflt();
+	char err[256];
+
+	ok(policy_uid_has_host(&p, 65534) && policy_uid_has_client(&p, 0) &&
+	    policy_gid_has_client(&p, 12345),
+	    "foreign: with empty maps every id has a mapping");
+	is_int(policy_mode_to_client(&p, 0, 0, 0100600), 0100600,
+	    "foreign: empty maps show the mode as it is");
+	is_int(policy_check_foreign_access(&p, 0, 0, 0600, R_OK), 0,
+	    "foreign: empty maps leave access to the client kernel");
+	is_int(policy_check_foreign_owner(&p, 0), 0, "foreign: empty maps: no owner refusal");
+
+	apply(&p, "uidmap=0:1000:1000", err, sizeof(err));
+	apply(&p, "gidmap=0:1000:1000", err, sizeof(err));
+	ok(!policy_uid_has_host(&p, 65534) && policy_uid_has_host(&p, 999) &&
+	    !policy_uid_has_host(&p, 1000), "foreign: has_host follows the client side");
+	ok(!policy_uid_has_client(&p, 0) && !policy_uid_has_client(&p, 65534) &&
+	    policy_uid_has_client(&p, 1000) && policy_uid_has_client(&p, 1999) &&
+	    !policy_uid_has_client(&p, 2000), "foreign: has_client follows the host side");
+	ok(!policy_gid_has_client(&p, 0) && policy_gid_has_host(&p, 5) &&
+	    !policy_gid_has_host(&p, 65534), "foreign: gids the same");
+	is_int(policy_mode_to_client(&p, 0, 0, 0100600), 0100000,
+	    "foreign: unmapped owner and group: 0600 is shown 0000");
+	is_int(policy_mode_to_client(&p, 0, 1000, 0104754), 0104454,
+	    "foreign: unmapped owner: owner bits become other's, setuid kept");
+	is_int(policy_mode_to_client(&p, 1000, 0, 040750), 040700,
+	    "foreign: unmapped group: group bits become other's");
+	is_int(policy_mode_to_client(&p, 1000, 1000, 0100640), 0100640,
+	    "foreign: mapped owner and group: mode as it is");
+	is_int(policy_check_foreign_access(&p, 0, 0, 0600, R_OK), -EACCES,
+	    "foreign: unmapped owner 0600: no read, for anyone");
+	is_int(policy_check_foreign_access(&p, 0, 0, 0604, R_OK), 0,
+	    "foreign: unmapped owner, other may read: read");
+	is_int(policy_check_foreign_access(&p, 0, 0, 0604, R_OK | W_OK), -EACCES,
+	    "foreign: unmapped owner, other may read only: no write");
+	is_int(policy_check_foreign_access(&p, 0, 0, 0670, R_OK), -EACCES,
+	    "foreign: unmapped owner and group: the group bits grant nothing");
+	is_int(policy_check_foreign_access(&p, 0, 1000, 0670, R_OK | W_OK | X_OK), 0,
+	    "foreign: unmapped owner, mapped group: the group bits may be a member's");
+	is_int(policy_check_foreign_access(&p, 1000, 0, 0600, R_OK | W_OK), 0,
+	    "foreign: mapped owner: left to the client kernel");
+	is_int(policy_check_foreign_owner(&p, 0), -EPERM, "foreign: unmapped owner: no owner rights");
+	is_int(policy_check_foreign_owner(&p, 65534), -EPERM,
+	    "foreign: host nobody (unmapped) is no client's either");
+	is_int(policy_check_foreign_owner(&p, 1500), 0, "foreign: mapped owner: owner rights stand");
+}
+
+static void
 test_check_name(void)
 {
 	char name[300];
@@ -635,6 +690,12 @@ test_apply_flags(void)
 	ok(p.read_only, "apply_option: ro sets read_only");
 	is_int(apply(&p, "rw", err, sizeof(err)), 0, "apply_option: rw accepted");
 	ok(!p.read_only, "apply_option: rw clears read_only");
+	ok(!p.suid, "apply_option: nosuid by default");
+	is_int(apply(&p, "suid", err, sizeof(err)), 0, "apply_option: suid accepted");
+	ok(p.suid, "apply_option: suid sets suid");
+	is_int(apply(&p, "nosuid", err, sizeof(err)), 0, "apply_option: nosuid accepted");
+	ok(!p.suid, "apply_option: nosuid clears suid");
+	expect_bad("suid=yes", "suid takes no value");
 	expect_bad("ro=1", "ro takes no value");
 	expect_bad("rw=", "rw takes no value");
 }
@@ -989,7 +1050,7 @@ test_print(void)
 	char err[256], *text;
 
 	text = print_policy(&p);
-	is_str(text, "rw\nsymlinks = opaque\nspecials = pipes\ncache = auto\nxattr = user:system\n"
+	is_str(text, "rw\nsymlinks = opaque\nspecials = pipes\nnosuid\ncache = auto\nxattr = user:system\n"
 	    "# uidmap: none (ids pass unchanged)\n# gidmap: none (ids pass unchanged)\n",
 	    "print: default policy text");
 	free(text);
@@ -1008,6 +1069,7 @@ test_print(void)
 	p = deflt();
 	p.symlinks = POLICY_SYMLINKS_FOLLOW;
 	p.specials = POLICY_SPECIALS_ALL;
+	p.suid = true;
 	p.cache = POLICY_CACHE_ALWAYS;
 	p.xattr_allowed = POLICY_XATTR_USER | POLICY_XATTR_SYSTEM | POLICY_XATTR_SECURITY | POLICY_XATTR_TRUSTED;
 	apply(&p, "uidmap=0:100000:65536", err, sizeof(err));
@@ -1064,6 +1126,7 @@ main(void)
 	test_xattr_filter();
 	test_idmap();
 	test_idmap_round_trip();
+	test_idmap_foreign();
 	test_check_name();
 	test_apply_flags();
 	test_apply_enums();

@@ -235,7 +235,8 @@ local_setattr_fd(struct backend *b, struct inode *in, int fd,
 		if (rc != 0)
 			return -errno;
 	}
-	if (sa->valid & (FSB_SET_UID | FSB_SET_GID)) {
+	if (sa->valid & (FSB_SET_UID | FSB_SET_GID | FSB_SET_CTIME)) {
+		/* FSB_SET_CTIME alone: chown to -1:-1 sets the change time */
 		uid_t uid = (sa->valid & FSB_SET_UID) ? sa->uid : (uid_t)-1;
 		gid_t gid = (sa->valid & FSB_SET_GID) ? sa->gid : (gid_t)-1;
 
