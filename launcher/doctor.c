@@ -18,6 +18,7 @@
 
 #include "accel.h"
 #include "doctor.h"
+#include "hide_list.h"
 #include "locate.h"
 #include "state_dir.h"
 #include "volume.h"
@@ -223,6 +224,24 @@ check_writable(const char *what, const char *dir, int rc)
 		    "--state or FSBRIDGE_STATE_DIR" : "FSBRIDGE_VOLUME_DIR");
 }
 
+/* The hide list a boot would use (or the running VM's), and each rule. */
+static void
+check_hide(const struct launch_opts *o, const char *state)
+{
+	static struct policy p;
+	char err[512];
+	bool running = o->nhide == 0 && o->policy == NULL && hide_list_read(state, &p) == 0;
+
+	if (!running && hide_list_build(o, o->root ? o->root : "/", state, &p, err,
+	    sizeof(err)) != 0) {
+		report(false, "hide", "%s; fix --hide/--expose/--policy", err);
+		return;
+	}
+	report(true, "hide", "%u paths hidden from the guest's root (%s):", p.nhide,
+	    running ? "the running VM's" : "at the next boot");
+	hide_list_print(&p, "        ");
+}
+
 int
 doctor(const struct launch_opts *o, const char *state)
 {
@@ -252,5 +271,6 @@ doctor(const struct launch_opts *o, const char *state)
 	check_writable("state", state, 0);
 	rc = volume_dir(vols, sizeof(vols));
 	check_writable("volumes", vols, rc == -EACCES || rc == -EPERM ? 0 : rc);
+	check_hide(o, state);
 	return failures == 0 ? 0 : 1;
 }

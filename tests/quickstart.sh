@@ -18,11 +18,13 @@ esac
 # and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
 # bindfs as the benchmark peer, util-linux for unshare, QEMU and a guest
 # kernel for the guest tests, clang's libFuzzer for the fuzz run, NFS-Ganesha as
-# the NFS server of the NFS backend's tests).
+# the NFS server of the NFS backend's tests, passt for launch --net and
+# iproute2 for the network namespace of tests/launch/hide.sh).
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
 attr bindfs util-linux \
-qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
+qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs \
+passt iproute2"
 
 missing=""
 for p in $PACKAGES; do
