@@ -98,8 +98,10 @@ apply_one(struct build *b, const char *path, bool expose)
 {
 	const char *rel;
 
-	if (!at_or_beneath(path, b->root) || strcmp(path, b->root) == 0)
+	if (!at_or_beneath(path, b->root))
 		return 0;
+	if (strcmp(path, b->root) == 0)	/* the root: expose drops every rule */
+		return expose ? policy_expose(b->p, "/", b->err, b->errlen) : 0;
 	rel = path + b->rootlen;
 	return expose ? policy_expose(b->p, rel, b->err, b->errlen) :
 	    policy_hide_add(b->p, rel, b->err, b->errlen);

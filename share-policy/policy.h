@@ -114,7 +114,8 @@ void policy_init_default(struct policy *p);
  *   hide=PATH (PATH, relative to the share root, a leading '/' allowed,
  *   and everything beneath it are hidden: absent from listings, ENOENT
  *   to lookups; repeatable), expose=PATH (drops every earlier hide rule
- *   at or beneath PATH; PATH inside a hidden path is an error).
+ *   at or beneath PATH, so expose=/ drops them all; PATH inside a
+ *   hidden path is an error).
  * Returns 0, -ENOENT for a key that is not a policy key (so the caller may
  * treat it as one of its own), or -EINVAL for a policy key with a bad
  * value; then a one-line reason is written to err (if errlen > 0).

@@ -408,6 +408,18 @@ hide_add(struct policy *p, const char *s, size_t len, char *err, size_t errlen)
 	return 0;
 }
 
+/* Does s[0..len) name the root ("/", ".", "//", "./")? */
+static bool
+names_root(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != '/' && !(s[i] == '.' && (i + 1 == len || s[i + 1] == '/')))
+			return false;
+	return true;
+}
+
 static int
 hide_expose(struct policy *p, const char *s, size_t len, char *err, size_t errlen)
 {
@@ -415,6 +427,11 @@ hide_expose(struct policy *p, const char *s, size_t len, char *err, size_t errle
 	size_t rlen, in = 0, out = 0;
 	int n;
 
+	if (names_root(s, len)) {	/* expose=/: every rule goes */
+		p->nhide = 0;
+		p->hide_used = 0;
+		return 0;
+	}
 	n = hide_normalize(s, len, path, sizeof(path), err, errlen);
 	if (n < 0)
 		return n;

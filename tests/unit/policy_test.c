@@ -882,6 +882,8 @@ test_hide(void)
 	    walk(&q, "etc") == POLICY_HIDE_NONE, "expose: etc/shadow drops that rule only");
 	ok(apply(&q, "expose=/var/nothing", err, sizeof(err)) == 0 && q.nhide == 3,
 	    "expose: a path no rule names changes nothing");
+	ok(apply(&q, "expose=/", err, sizeof(err)) == 0 && q.nhide == 0 && q.hide_used == 0 &&
+	    policy_hide_root(&q).path == NULL, "expose: / drops every rule");
 	q = p;
 	rc = apply(&q, "expose=home/alice/.bashrc", err, sizeof(err));
 	ok(rc == -EINVAL && strstr(err, "home/alice") != NULL && policy_equal(&q, &p),
