@@ -1,8 +1,9 @@
 /*
  * doctor: `launch doctor` checks QEMU, the guest kernel and its modules,
  * the accelerator (from the remembered KVM verdict, without booting),
- * memfd, the helper programs, mkfs.ext4, and the state and volume
- * directories; one line per check, and how to fix each failure.
+ * memfd, the helper programs, mkfs.ext4, passt, and the state and volume
+ * directories; one line per check, and how to fix each failure; then the
+ * list of paths the guest's root hides.
  */
 #include "config.h"
 
@@ -224,6 +225,18 @@ check_writable(const char *what, const char *dir, int rc)
 		    "--state or FSBRIDGE_STATE_DIR" : "FSBRIDGE_VOLUME_DIR");
 }
 
+static void
+check_passt(void)
+{
+	char path[4096];
+
+	if (locate_passt(path, sizeof(path)) == 0)
+		report(true, "passt", "%s (--net)", path);
+	else
+		report(false, "passt", "not found; install passt (apt-get install passt) or "
+		    "set FSBRIDGE_PASST (needed by --net)");
+}
+
 /* The hide list a boot would use (or the running VM's), and each rule. */
 static void
 check_hide(const struct launch_opts *o, const char *state)
@@ -237,9 +250,10 @@ check_hide(const struct launch_opts *o, const char *state)
 		report(false, "hide", "%s; fix --hide/--expose/--policy", err);
 		return;
 	}
-	report(true, "hide", "%u paths hidden from the guest's root (%s):", p.nhide,
+	report(true, "hide", "%u paths hidden from the guest's root (%s)", p.nhide,
 	    running ? "the running VM's" : "at the next boot");
-	hide_list_print(&p, "        ");
+	for (const char *r = policy_hide_next(&p, NULL); r != NULL; r = policy_hide_next(&p, r))
+		report(true, "hidden", "/%s", r);
 }
 
 int
@@ -268,6 +282,7 @@ doctor(const struct launch_opts *o, const char *state)
 	check_accel(o, state);
 	check_memfd();
 	check_mkfs();
+	check_passt();
 	check_writable("state", state, 0);
 	rc = volume_dir(vols, sizeof(vols));
 	check_writable("volumes", vols, rc == -EACCES || rc == -EPERM ? 0 : rc);

@@ -85,7 +85,7 @@ check "launch status lists the hidden paths" \
 	bash -c 'grep -q "^hidden  */etc/shadow$" <<< "$1" && grep -q "^hidden  *$2/.ssh$" <<< "$1" && grep -q "^hidden  *$3$" <<< "$1"' _ "$out" "$HOME" "$other"
 out=$(L doctor 2>&1)
 check "launch doctor shows the running VM's list" \
-	bash -c 'grep -q "^ok    hide: .* paths hidden" <<< "$1" && grep -q "^ *$2/.aws$" <<< "$1"' _ "$out" "$HOME"
+	bash -c 'grep -q "^ok    hide: .* paths hidden" <<< "$1" && grep -q "^ok    hidden: $2/.aws$" <<< "$1"' _ "$out" "$HOME"
 
 # the environment
 out=$(FSB_TEST_TOKEN=t1 MY_DB_PASSWORD=p1 AWS_PROFILE=a1 GITHUB_TOKEN=g1 SSH_AUTH_SOCK=/x \
