@@ -271,9 +271,11 @@ policy_hide_child(const struct policy *p, struct policy_hide_pos dir,
 				continue;
 			rest = r + dir.len + 1;
 		}
-		clen = strcspn(rest, "/");
-		if (clen != nlen || memcmp(rest, name, nlen) != 0)
+		/* the first byte first: most rules part there */
+		if (rest[0] != name[0] || strncmp(rest, name, nlen) != 0 ||
+		    (rest[nlen] != '/' && rest[nlen] != '\0'))
 			continue;
+		clen = nlen;
 		if (rest[clen] == '\0') {
 			child->path = NULL;
 			child->len = 0;
