@@ -312,13 +312,16 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 
 	state_clean_stale(state);
 	memset(&sp, 0, sizeof(sp));
-	if (find_paths(o, &sp.paths) == 0 &&
-	    hide_list_build(o, sp.paths.root, state, &sp.root_policy, err, sizeof(err)) != 0) {
+	if (find_paths(o, &sp.paths) != 0) {
+		pidfile_remove(pfh);
+		return -EINVAL;
+	}
+	if (hide_list_build(o, sp.paths.root, state, &sp.root_policy, err, sizeof(err)) != 0) {
 		fprintf(stderr, "launch: hide list: %s\n", err);
 		pidfile_remove(pfh);
 		return -EINVAL;
 	}
-	if (find_paths(o, &sp.paths) != 0 || prepare_volumes(o, &sp) != 0 ||
+	if (prepare_volumes(o, &sp) != 0 ||
 	    parse_mounts(o, sp.mounts) != 0 ||
 	    pipe2(p, O_CLOEXEC) != 0) {
 		pidfile_remove(pfh);
