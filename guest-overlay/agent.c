@@ -666,6 +666,7 @@ handle_hello(const unsigned char *payload, size_t len)
 	char err[512];
 	const char *project;
 	size_t plen;
+	int rc;
 
 	if (len < 5 || payload[len - 1] != '\0') {
 		send_error(0, "malformed HELLO");
@@ -684,6 +685,8 @@ handle_hello(const unsigned char *payload, size_t len)
 		}
 		root_ready = true;
 		agent_log("root assembled, project %s", project);
+		if ((rc = agent_net_resolv("")) != 0)	/* in the new root now */
+			agent_log("network: /etc/resolv.conf: %s", strerror(-rc));
 	}
 	ap_put32(reply, AP_VERSION);
 	send_frame(AP_HELLO, 0, reply, sizeof(reply));

@@ -26,6 +26,9 @@ int agent_volumes_mount(const char *vols, size_t vlen, char *err, size_t errlen)
 /* Brings lo up, and eth0 (if there is one: launch --net) with QEMU's
  * user-mode addresses: 10.0.2.15/24, gateway 10.0.2.2.  -errno. */
 int agent_net_up(char *err, size_t errlen);
+/* With eth0 up: root/etc/resolv.conf names passt's DNS forwarder (root
+ * "": the agent's own root, after agent_root_assemble's chroot). */
+int agent_net_resolv(const char *root);
 
 /* The guest's processes as a table (launch ps); malloc'd, NULL when out
  * of memory.  *len is its length. */

@@ -1,12 +1,15 @@
 /*
  * agent_net: the guest's network for `launch --net`: lo up, and eth0
- * (virtio-net on QEMU's user-mode network, present only with --net) at
- * 10.0.2.15/24 with a default route through 10.0.2.2, by ioctl.
+ * (virtio-net on passt, present only with --net) at 10.0.2.15/24 with a
+ * default route through 10.0.2.2, by ioctl; the guest root's
+ * /etc/resolv.conf names passt's DNS forwarder, 10.0.2.3 (the host's
+ * may name a resolver on its loopback, which the guest cannot reach).
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <net/route.h>
 #include <netinet/in.h>
@@ -21,6 +24,7 @@
 #define NET_ADDR "10.0.2.15"
 #define NET_MASK "255.255.255.0"
 #define NET_GATEWAY "10.0.2.2"
+#define NET_DNS "10.0.2.3"
 
 static void
 set_in(struct sockaddr *sa, const char *addr)
@@ -97,5 +101,26 @@ agent_net_up(char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", step, strerror(-rc));
 	else
 		agent_log("eth0 up: " NET_ADDR "/24 via " NET_GATEWAY);
+	return rc;
+}
+
+int
+agent_net_resolv(const char *root)
+{
+	static const char text[] = "# written by fsbridge-agent: passt's DNS forwarder\n"
+	    "nameserver " NET_DNS "\n";
+	char path[512];
+	int fd, rc = 0;
+
+	if (if_nametoindex("eth0") == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/etc/resolv.conf", root);
+	unlink(path);	/* often a symlink into the host's /run */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, sizeof(text) - 1) != (ssize_t)(sizeof(text) - 1))
+		rc = -EIO;
+	close(fd);
 	return rc;
 }

@@ -2,8 +2,8 @@
  * agent_root: the guest's root as the host's.  The read-only host root
  * share is the lower layer of an overlay whose upper is a tmpfs (writes
  * outside the project are allowed and vanish at halt); the read-write
- * project share is bound at its host path; /proc, /sys, /dev, /dev/pts
- * and /dev/shm are fresh; the volumes are mounted (agent_volumes.c).  Then the agent chroots into it.
+ * project share is bound at its host path; /proc, /sys, /dev, /dev/pts,
+ * /dev/shm and /run are fresh; the volumes are mounted (agent_volumes.c).  Then the agent chroots into it.
  */
 #include "config.h"
 
@@ -111,6 +111,8 @@ mount_api_filesystems(char *err, size_t errlen)
 		{ "devtmpfs", AGENT_NEW_ROOT "/dev", NULL, MS_NOSUID },
 		{ "devpts", AGENT_NEW_ROOT "/dev/pts", "gid=5,mode=620,ptmxmode=666", MS_NOSUID | MS_NOEXEC },
 		{ "tmpfs", AGENT_NEW_ROOT "/dev/shm", "mode=1777", MS_NOSUID | MS_NODEV },
+		/* the guest's own /run: the host's is hidden (launch(1)) */
+		{ "tmpfs", AGENT_NEW_ROOT "/run", "mode=0755", MS_NOSUID | MS_NODEV },
 	};
 
 	for (size_t i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {

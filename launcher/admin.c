@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "frame_io.h"
+#include "hide_list.h"
 #include "state_dir.h"
 #include "usock.h"
 #include "vm.h"
@@ -63,6 +64,12 @@ admin_status(const struct launch_opts *o, const char *state)
 	print_file(state, "accel", ST_ACCEL, "");
 	print_file(state, "cpus", ST_CPU, "");
 	print_file(state, "memory", ST_MEM, " MiB");
+	{
+		static struct policy rp;
+
+		if (hide_list_read(state, &rp) == 0)
+			hide_list_print(&rp, "hidden   ");
+	}
 	return 0;
 }
 

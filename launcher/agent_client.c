@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "agent_client.h"
+#include "env_secret.h"
 #include "frame_io.h"
 #include "guest_text.h"
 #include "rawterm.h"
@@ -98,14 +99,15 @@ overridden(const char *entry, const struct launch_opts *o, int from)
 	return 0;
 }
 
-/* The environment: the host's (unless --no-env), then -e entries, the
- * last of each name. */
+/* The environment: the host's (unless --no-env; without the names that
+ * look like secrets unless --env-all), then -e entries, the last of each
+ * name (-e NAME passes a secret-looking one). */
 static void
 collect_env(const struct launch_opts *o, const char **env, uint32_t *n, uint32_t max)
 {
 	*n = 0;
 	for (char **e = environ; !o->no_env && *e != NULL && *n < max; e++)
-		if (!overridden(*e, o, 0))
+		if (!overridden(*e, o, 0) && (o->env_all || !env_secret(*e)))
 			env[(*n)++] = *e;
 	for (int i = 0; i < o->nenv && *n < max; i++) {
 		if (overridden(o->env[i], o, i + 1))

@@ -3,8 +3,9 @@
  * the accelerator (from the remembered KVM verdict, without booting),
  * /dev/kvm for this user (the kvm group), memfd, /dev/fuse and a setuid
  * fusermount3 (fsbridge mount without root), the helper programs, that
- * this user can read the kernel image, mkfs.ext4, and the state and
- * volume directories; one line per check, and how to fix each failure.
+ * this user can read the kernel image, mkfs.ext4, passt, and the state and
+ * volume directories; one line per check, and how to fix each failure;
+ * then the list of paths the guest's root hides.
  */
 #include "config.h"
 
@@ -22,6 +23,7 @@
 
 #include "accel.h"
 #include "doctor.h"
+#include "hide_list.h"
 #include "locate.h"
 #include "state_dir.h"
 #include "volume.h"
@@ -291,6 +293,37 @@ check_writable(const char *what, const char *dir, int rc)
 		    "--state or FSBRIDGE_STATE_DIR" : "FSBRIDGE_VOLUME_DIR");
 }
 
+static void
+check_passt(void)
+{
+	char path[4096];
+
+	if (locate_passt(path, sizeof(path)) == 0)
+		report(true, "passt", "%s (--net)", path);
+	else
+		report(false, "passt", "not found; install passt (apt-get install passt) or "
+		    "set FSBRIDGE_PASST (needed by --net)");
+}
+
+/* The hide list a boot would use (or the running VM's), and each rule. */
+static void
+check_hide(const struct launch_opts *o, const char *state)
+{
+	static struct policy p;
+	char err[512];
+	bool running = o->nhide == 0 && o->policy == NULL && hide_list_read(state, &p) == 0;
+
+	if (!running && hide_list_build(o, o->root ? o->root : "/", state, &p, err,
+	    sizeof(err)) != 0) {
+		report(false, "hide", "%s; fix --hide/--expose/--policy", err);
+		return;
+	}
+	report(true, "hide", "%u paths hidden from the guest's root (%s)", p.nhide,
+	    running ? "the running VM's" : "at the next boot");
+	for (const char *r = policy_hide_next(&p, NULL); r != NULL; r = policy_hide_next(&p, r))
+		report(true, "hidden", "/%s", r);
+}
+
 int
 doctor(const struct launch_opts *o, const char *state)
 {
@@ -319,6 +352,7 @@ doctor(const struct launch_opts *o, const char *state)
 	check_memfd();
 	check_fuse();
 	check_mkfs();
+	check_passt();
 	check_writable("state", state, 0);
 	{
 		char why[4400];
@@ -326,5 +360,6 @@ doctor(const struct launch_opts *o, const char *state)
 		rc = volume_dir(vols, sizeof(vols), why, sizeof(why));
 	}
 	check_writable("volumes", vols, vols[0] != '\0' ? 0 : rc);
+	check_hide(o, state);
 	return failures == 0 ? 0 : 1;
 }

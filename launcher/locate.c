@@ -95,6 +95,14 @@ locate_qemu(const char *opt, char *out, size_t size)
 }
 
 int
+locate_passt(char *out, size_t size)
+{
+	const char *v = getenv("FSBRIDGE_PASST");
+
+	return search_path(v != NULL && v[0] != '\0' ? v : "passt", out, size);
+}
+
+int
 locate_kernel(const char *opt, const char *mkinitramfs, char *out, size_t size)
 {
 	char *argv[] = { (char *)mkinitramfs, "--print-kernel", NULL };

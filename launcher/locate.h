@@ -13,12 +13,16 @@ struct boot_paths {
 	char agent[4096];
 	char project[4096];
 	char root[4096];     /* the guest's read-only root: / or --root */
+	char passt[4096];    /* --net: the passt program */
 };
 
 /* A helper program: $env if set, else next to launch in the build tree
  * (../build_rel from launch's directory), else installed.  -ENOENT. */
 int locate_tool(const char *env, const char *build_rel, const char *installed,
     char *out, size_t size);
+
+/* FSBRIDGE_PASST, else passt on PATH; -ENOENT. */
+int locate_passt(char *out, size_t size);
 
 /* --qemu / FSBRIDGE_QEMU / qemu-system-<machine> on PATH; -ENOENT. */
 int locate_qemu(const char *opt, char *out, size_t size);

@@ -72,7 +72,15 @@ usage(FILE *f)
 	    "  --isolated         run CMD on a fresh overlay of the root: what it writes\n"
 	    "                     outside the project, volumes and mounts is gone when\n"
 	    "                     it exits (default: kept until the VM halts)\n"
-	    "  --net              user-mode networking (off by default)\n"
+	    "  --net              the outside network through passt, without the host's\n"
+	    "                     own services (off by default)\n"
+	    "  --net=host         the same, and the guest reaches the host's loopback\n"
+	    "                     services at 10.0.2.2\n"
+	    "  --hide PATH        hide host PATH (and beneath) from the guest's root;\n"
+	    "                     repeatable\n"
+	    "  --expose PATH      take PATH (and the rules beneath it) off the hide\n"
+	    "                     list; repeatable, in order with --hide\n"
+	    "  --policy FILE      hide = PATH / expose = PATH lines for the root share\n"
 	    "  -p, --publish HOST:GUEST\n"
 	    "                     forward 127.0.0.1:HOST to the guest's TCP port GUEST\n"
 	    "                     (implies --net); repeatable\n"
@@ -84,12 +92,14 @@ usage(FILE *f)
 	    "                     (-T); default: a terminal when stdin and stdout are\n"
 	    "                     terminals\n"
 	    "      --no-env       pass only the -e and --env-file variables\n"
+	    "      --env-all      pass secret-looking variables too (*_TOKEN, AWS_*,\n"
+	    "                     SSH_AUTH_SOCK, ...: see launch(1))\n"
 	    "  -q, --quiet        no messages from boot and halt\n"
 	    "  -f, --force        halt: kill the VM instead of powering it off\n"
 	    "  -h, --help         this text\n"
 	    "\n"
 	    "Boot options (--project, --root, --qemu, --kernel, --accel, --volume, --mount,\n"
-	    "--net, -p) apply when the VM boots; a running VM refuses another root,\n"
+	    "--net, -p, --hide, --expose, --policy) apply when the VM boots; a running VM refuses another root,\n"
 	    "volumes or mounts.\n"
 	    "The VM's cpu and mem files in the state dir (default 2 and 1024) are read\n"
 	    "at each boot.\n"
@@ -121,6 +131,7 @@ bad_usage(const char *fmt, ...)
 enum {
 	OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV,
 	OPT_VOLUME, OPT_NET, OPT_MOUNT, OPT_ROOT, OPT_ISOLATED, OPT_ENV_FILE,
+	OPT_HIDE, OPT_EXPOSE, OPT_POLICY, OPT_ENV_ALL,
 };
 
 static const struct option longopts[] = {
@@ -134,7 +145,11 @@ static const struct option longopts[] = {
 	{ "no-env", no_argument, NULL, OPT_NO_ENV },
 	{ "env-file", required_argument, NULL, OPT_ENV_FILE },
 	{ "volume", required_argument, NULL, OPT_VOLUME },
-	{ "net", no_argument, NULL, OPT_NET },
+	{ "net", optional_argument, NULL, OPT_NET },
+	{ "hide", required_argument, NULL, OPT_HIDE },
+	{ "expose", required_argument, NULL, OPT_EXPOSE },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "env-all", no_argument, NULL, OPT_ENV_ALL },
 	{ "mount", required_argument, NULL, OPT_MOUNT },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "isolated", no_argument, NULL, OPT_ISOLATED },
@@ -237,7 +252,23 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 		break;
 	}
 	case OPT_VOLUME: return add_volume(o, arg);
-	case OPT_NET: o->net = true; break;
+	case OPT_NET:
+		if (arg != NULL && strcmp(arg, "host") != 0)
+			return bad_usage("--net=%s: expected --net or --net=host", arg);
+		o->net = true;
+		o->net_host = arg != NULL;
+		break;
+	case OPT_HIDE:
+	case OPT_EXPOSE:
+		if (o->nhide == LAUNCH_MAX_HIDE)
+			return bad_usage("too many --hide/--expose options");
+		if (arg[0] == '\0')
+			return bad_usage("%s: a path, please", word);
+		o->expose[o->nhide] = c == OPT_EXPOSE;
+		o->hide[o->nhide++] = arg;
+		break;
+	case OPT_POLICY: o->policy = arg; break;
+	case OPT_ENV_ALL: o->env_all = true; break;
 	case OPT_MOUNT: return add_mount(o, arg);
 	case OPT_ROOT: o->root = arg; break;
 	case OPT_ISOLATED: o->isolated = true; break;

@@ -9,6 +9,7 @@
 #define LAUNCH_MAX_VOLUMES 8
 #define LAUNCH_MAX_PORTS 16
 #define LAUNCH_MAX_MOUNTS 8      /* = MOUNT_MAX */
+#define LAUNCH_MAX_HIDE 64
 
 struct launch_opts {
 	const char *state;    /* --state, or NULL for the default */
@@ -35,6 +36,12 @@ struct launch_opts {
 	int nport;
 	const char *mount[LAUNCH_MAX_MOUNTS];  /* --mount HOST:GUEST[:ro|rw][:symlinks=P] */
 	int nmount;
+	const char *hide[LAUNCH_MAX_HIDE];  /* --hide PATH / --expose PATH, in order */
+	bool expose[LAUNCH_MAX_HIDE];       /* hide[i] came from --expose */
+	int nhide;
+	const char *policy;   /* --policy FILE: hide/expose rules for the root share */
+	bool env_all;         /* --env-all: pass secret-looking variables too */
+	bool net_host;        /* --net=host: the guest reaches the host's loopback */
 };
 
 /* Exit statuses of launch itself (a command's own status passes through). */

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "guest-overlay/agent.h"
 #include "launcher/agent_proto.h"
@@ -70,9 +71,9 @@ port_spec_valid(const char *spec)
 }
 
 void
-net_text(bool net, const char *const *ports, int nports, char *out, size_t size)
+net_text(bool net, bool host, const char *const *ports, int nports, char *out, size_t size)
 {
-	strlcpy(out, net ? "on" : "off", size);
+	strlcpy(out, !net ? "off" : host ? "host" : "on", size);
 	for (int i = 0; net && i < nports; i++) {
 		strlcat(out, " ", size);
 		strlcat(out, ports[i], size);
@@ -91,24 +92,47 @@ add_volumes(struct argvec *a, const struct vm_config *c)
 	}
 }
 
-/* User-mode networking; forwards listen on the host's loopback only. */
+void
+passt_argv(struct argvec *a, const char *sock, bool host, const char *const *ports, int nports)
+{
+	argvec_add(a, "--foreground");
+	argvec_add(a, "--stderr");
+	argvec_add(a, "--quiet");
+	argvec_add(a, "--ipv4-only");
+	/* as the user launch runs as: passt would switch root to nobody,
+	 * which cannot bind its socket in the state dir (0700) */
+	argvec_add(a, "--runas");
+	argvec_addf(a, "%u:%u", (unsigned)getuid(), (unsigned)getgid());
+	argvec_add(a, "--socket");
+	argvec_add(a, sock);
+	argvec_add(a, "--address");
+	argvec_add(a, "10.0.2.15");
+	argvec_add(a, "--netmask");
+	argvec_add(a, "24");
+	argvec_add(a, "--gateway");
+	argvec_add(a, "10.0.2.2");
+	argvec_add(a, "--dns-forward");
+	argvec_add(a, "10.0.2.3");
+	if (!host)
+		argvec_add(a, "--no-map-gw");
+	for (int i = 0; i < nports; i++) {
+		unsigned hp = 0, gp = 0;
+
+		sscanf(ports[i], "%u:%u", &hp, &gp);
+		argvec_add(a, "--tcp-ports");
+		argvec_addf(a, "127.0.0.1/%u:%u", hp, gp);
+	}
+}
+
+/* virtio-net on passt's socket (passt owns forwards and the policy). */
 static void
 add_net(struct argvec *a, const struct vm_config *c)
 {
-	char opts[2048] = "user,id=n0";
-
 	if (!c->net)
 		return;
-	for (int i = 0; i < c->nports; i++) {
-		unsigned host = 0, guest = 0;
-		char fwd[64];
-
-		sscanf(c->ports[i], "%u:%u", &host, &guest);
-		snprintf(fwd, sizeof(fwd), ",hostfwd=tcp:127.0.0.1:%u-:%u", host, guest);
-		strlcat(opts, fwd, sizeof(opts));
-	}
 	argvec_add(a, "-netdev");
-	argvec_add(a, opts);
+	argvec_addf(a, "stream,id=n0,server=off,addr.type=unix,addr.path=%s/%s",
+	    c->state, ST_NET_SOCK);
 	argvec_add(a, "-device");
 	argvec_add(a, "virtio-net-pci,netdev=n0");
 }

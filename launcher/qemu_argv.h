@@ -15,16 +15,27 @@ struct vm_config {
 	unsigned cpus, mem_mib;
 	const struct volume_attach *vols;  /* virtio-blk, serial = name */
 	int nvols;
-	bool net;              /* -netdev user + virtio-net */
-	const char *const *ports;  /* HOST:GUEST, forwarded from 127.0.0.1 */
-	int nports;
+	bool net;              /* virtio-net on passt's socket (state/net.sock) */
 	const struct mount_share *mounts;  /* one more vhost-user-fs each, tag m<i> */
 	int nmounts;
 	int console_fd;        /* QEMU's fd logging the serial console, or -1 */
 };
 
-/* "off", or "on" and the forwards ("on 8080:80 2222:22"), into out. */
-void net_text(bool net, const char *const *ports, int nports, char *out, size_t size);
+/* "off", or "on" (--net=host: "host") and the forwards ("on 8080:80
+ * 2222:22"), into out. */
+void net_text(bool net, bool host, const char *const *ports, int nports, char *out, size_t size);
+
+/*
+ * passt's command line (passt itself is on a: argv[0]): foreground, as
+ * this process's uid and gid, IPv4,
+ * the guest at 10.0.2.15/24 via 10.0.2.2, DNS queries to 10.0.2.3
+ * forwarded to the host's resolver, its socket at sock, each HOST:GUEST
+ * forward bound to the host's 127.0.0.1; unless host, the gateway is
+ * not mapped to the host (--no-map-gw): the guest cannot reach the
+ * host's own services.
+ */
+void passt_argv(struct argvec *a, const char *sock, bool host,
+    const char *const *ports, int nports);
 
 /* true for "HOST:GUEST" with two TCP ports 1-65535. */
 bool port_spec_valid(const char *spec);

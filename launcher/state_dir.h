@@ -23,6 +23,7 @@
 #define ST_AGENT_SOCK "agent.sock"
 #define ST_ROOT_SOCK "root.sock"
 #define ST_PROJ_SOCK "proj.sock"
+#define ST_NET_SOCK "net.sock"    /* passt's socket (--net) */
 #define ST_PROJECT "project"
 #define ST_ROOT "root"            /* the running VM's root tree (/ or --root) */
 #define ST_ACCEL "accel"          /* the accelerator the running VM uses */
@@ -32,6 +33,7 @@
 #define ST_INITRD_ERR "initrd.err"     /* the image builder's messages */
 #define ST_VOLUMES "volumes"      /* the running VM's NAME:GUEST list */
 #define ST_MOUNTS "mounts"        /* the running VM's --mount list */
+#define ST_ROOT_POLICY "root.policy"  /* the root share's policy: ro, hide rules */
 #define ST_NET "net"              /* the running VM's network: off, or on and its -p list */
 
 #define DEFAULT_CPUS 2u

@@ -21,6 +21,7 @@
 #include "argvec.h"
 #include "frame_io.h"
 #include "guest_text.h"
+#include "hide_list.h"
 #include "hint_relay.h"
 #include "initrd.h"
 #include "logsink.h"
@@ -33,7 +34,7 @@
 
 static struct {
 	struct sup_params *p;
-	pid_t qemu, serve_root, serve_proj, serve_mount[MOUNT_MAX], log_sink, console_sink;
+	pid_t qemu, serve_root, serve_proj, serve_mount[MOUNT_MAX], log_sink, console_sink, passt;
 	int agent_fd, listen_fd, log_fd, console_fd;
 	unsigned cpus, mem_mib;
 	char initrd[4096];
@@ -96,6 +97,7 @@ cleanup(void)
 	char path[4096];
 
 	stop_child(&S.qemu, SIGKILL);
+	stop_child(&S.passt, SIGTERM);
 	stop_child(&S.serve_root, SIGTERM);
 	stop_child(&S.serve_proj, SIGTERM);
 	for (int i = 0; i < S.p->nmounts; i++)
@@ -296,7 +298,15 @@ wait_socket(const char *name, pid_t pid, double seconds)
 static void
 start_servers(void)
 {
-	S.serve_root = start_serve(ST_ROOT_SOCK, "ro,symlinks=opaque", S.p->paths.root, NULL);
+	char *text = hide_list_text(&S.p->root_policy), rootopts[4200];
+
+	/* the root share's rules go to the server through a file: hide
+	 * paths may hold ',' (the -o separator) */
+	if (text == NULL || state_write(S.p->state, ST_ROOT_POLICY, text) != 0)
+		fail("cannot write %s/%s", S.p->state, ST_ROOT_POLICY);
+	free(text);
+	snprintf(rootopts, sizeof(rootopts), "policy=%s/%s", S.p->state, ST_ROOT_POLICY);
+	S.serve_root = start_serve(ST_ROOT_SOCK, rootopts, S.p->paths.root, NULL);
 	S.serve_proj = start_serve(ST_PROJ_SOCK, NULL, S.p->paths.project, S.p->paths.project);
 	wait_socket(ST_ROOT_SOCK, S.serve_root, 10);
 	wait_socket(ST_PROJ_SOCK, S.serve_proj, 10);
@@ -314,6 +324,36 @@ start_servers(void)
 	}
 }
 
+/* ---- the network ---- */
+
+/* --net: passt, the guest's user-mode network, on state/net.sock; QEMU
+ * connects to it.  It lives as long as the supervisor (a QEMU restarted
+ * by the accelerator fallback connects again). */
+static void
+start_net(void)
+{
+	struct argvec a = { 0 };
+	char sock[4200];
+
+	if (!S.p->net)
+		return;
+	state_path(sock, sizeof(sock), S.p->state, ST_NET_SOCK);
+	unlink(sock);
+	argvec_add(&a, S.p->paths.passt);
+	passt_argv(&a, sock, S.p->net_host, S.p->ports, S.p->nports);
+	if (a.err != 0)
+		fail("out of memory");
+	sup_log("network: passt%s%s", S.p->net_host ? " (host loopback reachable at 10.0.2.2)" :
+	    " --no-map-gw", S.p->nports ? ", forwards:" : "");
+	for (int i = 0; i < S.p->nports; i++)
+		sup_log("forward 127.0.0.1:%s", S.p->ports[i]);
+	S.passt = spawn(a.v, -1, S.log_fd, S.log_fd, true);
+	argvec_free(&a);
+	if (S.passt < 0)
+		fail("cannot start passt: %s", strerror((int)-S.passt));
+	wait_socket(ST_NET_SOCK, S.passt, 10);
+}
+
 /* ---- QEMU and the agent ---- */
 
 static int
@@ -323,7 +363,6 @@ start_qemu(const char *accel)
 		.state = S.p->state, .qemu = S.p->paths.qemu, .kernel = S.p->paths.kernel,
 		.initrd = S.initrd, .accel = accel, .cpus = S.cpus, .mem_mib = S.mem_mib,
 		.vols = S.p->vols, .nvols = S.p->nvols, .net = S.p->net,
-		.ports = S.p->ports, .nports = S.p->nports,
 		.mounts = S.p->mounts, .nmounts = S.p->nmounts,
 	};
 	struct argvec a = { 0 };
@@ -543,7 +582,7 @@ serve_clients(void)
 		strlcat(mtext, "\n", sizeof(mtext));
 		state_write(S.p->state, ST_MOUNTS, mtext);
 	}
-	net_text(S.p->net, S.p->ports, S.p->nports, text, sizeof(text) - 1);
+	net_text(S.p->net, S.p->net_host, S.p->ports, S.p->nports, text, sizeof(text) - 1);
 	strlcat(text, "\n", sizeof(text));
 	state_write(S.p->state, ST_NET, text);
 	state_path(path, sizeof(path), S.p->state, ST_CTL_SOCK);
@@ -630,6 +669,7 @@ supervisor_main(struct sup_params *p)
 	if (rc != 0)
 		fail("cannot build the guest image: %s", why);
 	start_servers();
+	start_net();
 	boot_vm();
 	close(S.console_fd);    /* QEMU holds the console log's pipe alone */
 	S.console_fd = -1;

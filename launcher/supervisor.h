@@ -13,6 +13,7 @@
 
 #include "locate.h"
 #include "mount_spec.h"
+#include "policy.h"
 #include "volume.h"
 
 #define BOOT_TIMEOUT_SECONDS 300
@@ -26,11 +27,13 @@ struct sup_params {
 	int ready_fd;           /* gets "ok\n" or one error line, then closed */
 	struct volume_attach vols[VOLUME_MAX];  /* prepared images to attach */
 	int nvols;
-	bool net;               /* user-mode networking */
+	bool net;               /* networking through passt */
+	bool net_host;          /* --net=host: with the host's loopback at 10.0.2.2 */
 	const char *const *ports;  /* HOST:GUEST TCP forwards */
 	int nports;
 	struct mount_share mounts[MOUNT_MAX];  /* --mount: one server each */
 	int nmounts;
+	struct policy root_policy;  /* ro, symlinks=opaque, the hide rules */
 };
 
 /* Runs the supervisor in this (already detached) process; never returns. */

@@ -15,6 +15,7 @@
 
 #include "accel.h"
 #include "guest_text.h"
+#include "hide_list.h"
 #include "locate.h"
 #include "qemu_argv.h"
 #include "state_dir.h"
@@ -128,9 +129,14 @@ find_paths(const struct launch_opts *o, struct boot_paths *bp)
 		return rc;
 	}
 	rc = locate_root(o->root, bp->root, sizeof(bp->root));
-	if (rc != 0)
+	if (rc != 0) {
 		fprintf(stderr, "launch: --root %s: %s\n", o->root, rc == -ENOTDIR ?
 		    "not a directory" : strerror(-rc));
+		return rc;
+	}
+	if (o->net && (rc = locate_passt(bp->passt, sizeof(bp->passt))) != 0)
+		fprintf(stderr, "launch: --net needs passt (apt-get install passt, or "
+		    "FSBRIDGE_PASST)\n");
 	return rc;
 }
 
@@ -252,7 +258,7 @@ check_net(const struct launch_opts *o, const char *state)
 
 	if (!o->net)
 		return 0;
-	net_text(o->net, o->port, o->nport, want, sizeof(want));
+	net_text(o->net, o->net_host, o->port, o->nport, want, sizeof(want));
 	if (state_read(state, ST_NET, have, sizeof(have)) != 0)
 		strlcpy(have, "off", sizeof(have));
 	if (strcmp(want, have) == 0)
@@ -260,6 +266,35 @@ check_net(const struct launch_opts *o, const char *state)
 	fprintf(stderr, "launch: the running VM's network is '%s', not '%s'; run 'launch "
 	    "halt' first to change it\n", have, want);
 	return -EBUSY;
+}
+
+/* A running VM hides what --hide/--expose/--policy ask for (none
+ * asked: any). */
+static int
+check_hide(const struct launch_opts *o, const char *state)
+{
+	static struct policy want, have;
+	char err[512], *a, *b;
+	int rc = 0;
+
+	if (o->nhide == 0 && o->policy == NULL)
+		return 0;
+	if (hide_list_build(o, o->root ? o->root : "/", state, &want, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launch: hide list: %s\n", err);
+		return -EINVAL;
+	}
+	if (hide_list_read(state, &have) != 0)
+		policy_init_default(&have);
+	a = hide_list_text(&want);
+	b = hide_list_text(&have);
+	if (a == NULL || b == NULL || strcmp(a, b) != 0) {
+		fprintf(stderr, "launch: the running VM hides another list (launch status "
+		    "shows it); run 'launch halt' first to change it\n");
+		rc = -EBUSY;
+	}
+	free(a);
+	free(b);
+	return rc;
 }
 
 /* In the forked child: detach and become the supervisor. */
@@ -282,14 +317,23 @@ static int
 boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 {
 	static struct sup_params sp;
-	char line[1100];
+	char line[1100], err[512];
 	int p[2];
 	ssize_t n;
 	pid_t pid;
 
 	state_clean_stale(state);
 	memset(&sp, 0, sizeof(sp));
-	if (find_paths(o, &sp.paths) != 0 || prepare_volumes(o, &sp) != 0 ||
+	if (find_paths(o, &sp.paths) != 0) {
+		pidfile_remove(pfh);
+		return -EINVAL;
+	}
+	if (hide_list_build(o, sp.paths.root, state, &sp.root_policy, err, sizeof(err)) != 0) {
+		fprintf(stderr, "launch: hide list: %s\n", err);
+		pidfile_remove(pfh);
+		return -EINVAL;
+	}
+	if (prepare_volumes(o, &sp) != 0 ||
 	    parse_mounts(o, sp.mounts) != 0 ||
 	    pipe2(p, O_CLOEXEC) != 0) {
 		pidfile_remove(pfh);
@@ -300,6 +344,7 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	sp.pfh = pfh;
 	sp.ready_fd = p[1];
 	sp.net = o->net;
+	sp.net_host = o->net_host;
 	sp.ports = o->port;
 	sp.nports = o->nport;
 	sp.nmounts = o->nmount;
@@ -360,7 +405,7 @@ vm_connect(const struct launch_opts *o, const char *state)
 		int fd = ctl_connect(state);
 
 		if (fd >= 0 && (check_volumes(o, state) != 0 || check_net(o, state) != 0 ||
-		    check_mounts(o, state) != 0 ||
+		    check_mounts(o, state) != 0 || check_hide(o, state) != 0 ||
 		    check_root(o, state) != 0)) {
 			close(fd);
 			return -EBUSY;

@@ -5,7 +5,8 @@
  * links of symlinks (link_resolve.c walks where a link leads), which
  * node types may be created or opened, mode filtering (no setuid/setgid
  * unless suid), xattr namespace filtering, uid/gid mapping (and what a
- * host id without a client id may grant), and request-name checks.
+ * host id without a client id may grant), hidden subtrees and
+ * request-name checks.
  * Pure functions of their arguments: no I/O, no allocation, no globals.
  */
 #include "config.h"
@@ -320,4 +321,98 @@ policy_check_name(const char *name)
 	if (memchr(name, '/', len) != NULL)
 		return -EINVAL;
 	return 0;
+}
+
+const char *
+policy_hide_next(const struct policy *p, const char *prev)
+{
+	const char *next;
+
+	if (p->nhide == 0)
+		return NULL;
+	if (prev == NULL)
+		return p->hide;
+	next = prev + strlen(prev) + 1;
+	return next < p->hide + p->hide_used ? next : NULL;
+}
+
+struct policy_hide_pos
+policy_hide_root(const struct policy *p)
+{
+	struct policy_hide_pos pos = { NULL, 0 };
+
+	if (p->nhide > 0)
+		pos.path = p->hide;
+	return pos;
+}
+
+enum policy_hide
+policy_hide_child(const struct policy *p, struct policy_hide_pos dir,
+    const char *name, struct policy_hide_pos *child)
+{
+	enum policy_hide res = POLICY_HIDE_NONE;
+	size_t nlen, clen;
+	const char *r, *rest;
+
+	child->path = NULL;
+	child->len = 0;
+	if (dir.path == NULL)
+		return POLICY_HIDE_NONE;
+	nlen = strlen(name);
+	for (r = policy_hide_next(p, NULL); r != NULL; r = policy_hide_next(p, r)) {
+		if (dir.len == 0) {
+			rest = r;
+		} else {
+			if (strncmp(r, dir.path, dir.len) != 0 || r[dir.len] != '/')
+				continue;
+			rest = r + dir.len + 1;
+		}
+		/* the first byte first: most rules part there */
+		if (rest[0] != name[0] || strncmp(rest, name, nlen) != 0 ||
+		    (rest[nlen] != '/' && rest[nlen] != '\0'))
+			continue;
+		clen = nlen;
+		if (rest[clen] == '\0') {
+			child->path = NULL;
+			child->len = 0;
+			return POLICY_HIDE_HIDDEN;
+		}
+		if (res == POLICY_HIDE_NONE) {
+			res = POLICY_HIDE_ON_PATH;
+			child->path = r;
+			child->len = (size_t)(rest - r) + clen;
+		}
+	}
+	return res;
+}
+
+bool
+policy_path_hidden(const struct policy *p, const char *path)
+{
+	struct policy_hide_pos pos = policy_hide_root(p), next;
+	char comp[NAME_MAX + 1];
+	size_t len;
+
+	while (*path != '\0') {
+		len = strcspn(path, "/");
+		if (len > NAME_MAX)
+			return false;
+		if (len > 0 && !(len == 1 && path[0] == '.')) {
+			memcpy(comp, path, len);
+			comp[len] = '\0';
+			switch (policy_hide_child(p, pos, comp, &next)) {
+			case POLICY_HIDE_HIDDEN:
+				return true;
+			case POLICY_HIDE_NONE:
+				return false;
+			case POLICY_HIDE_ON_PATH:
+				pos = next;
+				break;
+			}
+		}
+		path += len;
+		if (*path == '/')
+			path++;
+	}
+	return false;
 }

@@ -43,6 +43,11 @@ enum policy_cache {
 
 #define POLICY_IDMAP_MAX 16
 
+/* hide=PATH rules: at most this many, their normalized paths (each with
+ * its NUL) in at most this many bytes */
+#define POLICY_HIDE_MAX 256
+#define POLICY_HIDE_BYTES 16384
+
 /* One range of an id map: client ids [client, client+count) are host ids
  * [host, host+count). */
 struct policy_idmap_range {
@@ -66,6 +71,29 @@ struct policy {
 	unsigned int xattr_allowed;	/* POLICY_XATTR_* bits */
 	struct policy_idmap uidmap;	/* empty: identity */
 	struct policy_idmap gidmap;
+	/* hidden subtrees: nhide paths relative to the share root, each
+	 * normalized ("a/b": no leading, trailing or double '/', no "." or
+	 * ".." component) and NUL-terminated, one after the other */
+	unsigned int nhide;
+	size_t hide_used;
+	char hide[POLICY_HIDE_BYTES];
+};
+
+/*
+ * Where a node stands relative to the hide rules: path[0..len) is its
+ * path from the share root (len 0: the root itself), and a prefix of a
+ * rule, pointing into the policy's own hide buffer (so it lives as long
+ * as the policy).  path == NULL: no rule lies beneath the node.
+ */
+struct policy_hide_pos {
+	const char *path;
+	size_t len;
+};
+
+enum policy_hide {
+	POLICY_HIDE_NONE,	/* visible, no rule beneath it */
+	POLICY_HIDE_ON_PATH,	/* visible, a rule lies beneath it */
+	POLICY_HIDE_HIDDEN,	/* the node is a hidden path */
 };
 
 /* Ids that a map cannot translate become this (the kernel's overflow id). */
@@ -85,7 +113,12 @@ void policy_init_default(struct policy *p);
  *   security, trusted), uidmap=CLIENT:HOST[:COUNT], gidmap=... (each
  *   uidmap/gidmap option adds one range; ranges may not overlap on the
  *   client side nor on the host side, COUNT >= 1, and no range may reach
- *   id 4294967295, which chown(2) reads as "no change").
+ *   id 4294967295, which chown(2) reads as "no change"),
+ *   hide=PATH (PATH, relative to the share root, a leading '/' allowed,
+ *   and everything beneath it are hidden: absent from listings, ENOENT
+ *   to lookups; repeatable), expose=PATH (drops every earlier hide rule
+ *   at or beneath PATH, so expose=/ drops them all; PATH inside a
+ *   hidden path is an error).
  * Returns 0, -ENOENT for a key that is not a policy key (so the caller may
  * treat it as one of its own), or -EINVAL for a policy key with a bad
  * value; then a one-line reason is written to err (if errlen > 0).
@@ -127,7 +160,33 @@ const char *policy_symlinks_name(enum policy_symlinks s);
 const char *policy_specials_name(enum policy_specials s);
 const char *policy_cache_name(enum policy_cache c);
 
+/* hide=PATH / expose=PATH, as the options (policy_apply_option) do. */
+int policy_hide_add(struct policy *p, const char *path, char *err, size_t errlen);
+int policy_expose(struct policy *p, const char *path, char *err, size_t errlen);
+
+/* The hide rules in order: policy_hide_next(p, NULL) is the first,
+ * NULL after the last. */
+const char *policy_hide_next(const struct policy *p, const char *prev);
+
 /* --- decisions (policy.c) --- */
+
+/* The share root's position: on the path of every rule, or (no rules)
+ * path NULL. */
+struct policy_hide_pos policy_hide_root(const struct policy *p);
+
+/*
+ * The child `name` of a directory at `dir`: hidden, on a rule's path
+ * (*child is then its position), or neither (*child->path NULL).  A dir
+ * with no rule beneath it gives NONE at once: the cost falls only on
+ * the directories that lead to hidden paths.
+ */
+enum policy_hide policy_hide_child(const struct policy *p, struct policy_hide_pos dir,
+    const char *name, struct policy_hide_pos *child);
+
+/* Is the path (relative to the root, '/'-separated, leading '/' and
+ * repeated '/' allowed) hidden, or inside a hidden path? */
+bool policy_path_hidden(const struct policy *p, const char *path);
+
 
 /* May a mutation happen at all?  0 or -EROFS. */
 int policy_check_write(const struct policy *p);

@@ -4,13 +4,14 @@
  * Owns: the default policy, `-o` options (policy_apply_option), policy
  * files (policy_parse_buf, exactly as many bytes as were read: a NUL byte
  * is an error, not an end), printing a policy in the file syntax
- * (policy_print) and the names of the enum values.  Both entry points
+ * (policy_print), the hide rule list and the names of the enum values.  Both entry points
  * share one key table, so an option means the same in a file and on the
  * command line.  A failed option or file leaves the policy unchanged.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
@@ -357,6 +358,163 @@ apply_idmap(struct policy *p, const struct kv *kv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Normalize a hide/expose path s[0..len) into out: no leading, trailing
+ * or repeated '/', no "." component; ".." and an empty result (the root
+ * itself) are refused.  Returns the length, or -EINVAL with a reason.
+ */
+static int
+hide_normalize(const char *s, size_t len, char *out, size_t outsize, char *err, size_t errlen)
+{
+	const char *start = s, *end = s + len;
+	size_t n = 0, clen;
+	char v[SHOW_MAX];
+
+	while (s < end) {
+		clen = strcspn(s, "/");
+		if (clen > (size_t)(end - s))
+			clen = (size_t)(end - s);
+		if (clen == 2 && s[0] == '.' && s[1] == '.') {
+			seterr(err, errlen, "'%s': no '..' in a hidden path", show(v, start, len));
+			return -EINVAL;
+		}
+		if (memchr(s, '\0', clen) != NULL) {
+			seterr(err, errlen, "a NUL in a hidden path");
+			return -EINVAL;
+		}
+		if (clen > 0 && !(clen == 1 && s[0] == '.')) {
+			if (n + (n > 0) + clen + 1 > outsize) {
+				seterr(err, errlen, "hidden path too long");
+				return -EINVAL;
+			}
+			if (n > 0)
+				out[n++] = '/';
+			memcpy(out + n, s, clen);
+			n += clen;
+		}
+		s += clen;
+		if (s < end)
+			s++;	/* the '/' */
+	}
+	if (n == 0) {
+		seterr(err, errlen, "cannot hide the share root itself");
+		return -EINVAL;
+	}
+	out[n] = '\0';
+	return (int)n;
+}
+
+/* Is rule r the path a (alen bytes) or beneath it? */
+static bool
+hide_at_or_beneath(const char *r, const char *a, size_t alen)
+{
+	return strncmp(r, a, alen) == 0 && (r[alen] == '\0' || r[alen] == '/');
+}
+
+static int
+hide_add(struct policy *p, const char *s, size_t len, char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	const char *r;
+	int n;
+
+	n = hide_normalize(s, len, path, sizeof(path), err, errlen);
+	if (n < 0)
+		return n;
+	for (r = policy_hide_next(p, NULL); r != NULL; r = policy_hide_next(p, r))
+		if (strcmp(r, path) == 0)
+			return 0;	/* already there */
+	if (p->nhide >= POLICY_HIDE_MAX || p->hide_used + (size_t)n + 1 > POLICY_HIDE_BYTES) {
+		seterr(err, errlen, "too many hide rules (at most %d, %d bytes)",
+		    POLICY_HIDE_MAX, POLICY_HIDE_BYTES);
+		return -EINVAL;
+	}
+	memcpy(p->hide + p->hide_used, path, (size_t)n + 1);
+	p->hide_used += (size_t)n + 1;
+	p->nhide++;
+	return 0;
+}
+
+/* Does s[0..len) name the root ("/", ".", "//", "./")? */
+static bool
+names_root(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (s[i] != '/' && !(s[i] == '.' && (i + 1 == len || s[i + 1] == '/')))
+			return false;
+	return true;
+}
+
+static int
+hide_expose(struct policy *p, const char *s, size_t len, char *err, size_t errlen)
+{
+	char path[PATH_MAX], v[SHOW_MAX];
+	size_t rlen, in = 0, out = 0;
+	int n;
+
+	if (names_root(s, len)) {	/* expose=/: every rule goes */
+		p->nhide = 0;
+		p->hide_used = 0;
+		return 0;
+	}
+	n = hide_normalize(s, len, path, sizeof(path), err, errlen);
+	if (n < 0)
+		return n;
+	if (policy_path_hidden(p, path)) {
+		const char *r;
+
+		for (r = policy_hide_next(p, NULL); r != NULL; r = policy_hide_next(p, r))
+			if (strcmp(r, path) != 0 && hide_at_or_beneath(path, r, strlen(r)))
+				break;
+		if (r != NULL) {
+			seterr(err, errlen, "'%s' is inside the hidden '%s': expose that instead",
+			    show(v, path, (size_t)n), r);
+			return -EINVAL;
+		}
+	}
+	while (in < p->hide_used) {
+		rlen = strlen(p->hide + in) + 1;
+		if (hide_at_or_beneath(p->hide + in, path, (size_t)n)) {
+			p->nhide--;
+		} else {
+			if (out != in)
+				memmove(p->hide + out, p->hide + in, rlen);
+			out += rlen;
+		}
+		in += rlen;
+	}
+	p->hide_used = out;
+	return 0;
+}
+
+int
+policy_hide_add(struct policy *p, const char *path, char *err, size_t errlen)
+{
+	return path == NULL ? -EINVAL : hide_add(p, path, strlen(path), err, errlen);
+}
+
+int
+policy_expose(struct policy *p, const char *path, char *err, size_t errlen)
+{
+	return path == NULL ? -EINVAL : hide_expose(p, path, strlen(path), err, errlen);
+}
+
+/* hide=PATH and expose=PATH. */
+static int
+apply_hide(struct policy *p, const struct kv *kv, char *err, size_t errlen)
+{
+	bool hide = tok_is(kv->key, kv->klen, "hide");
+
+	if (!kv->has_val || kv->vlen == 0) {
+		seterr(err, errlen, "%s needs a path", hide ? "hide" : "expose");
+		return -EINVAL;
+	}
+	return hide ? hide_add(p, kv->val, kv->vlen, err, errlen) :
+	    hide_expose(p, kv->val, kv->vlen, err, errlen);
+}
+
 static const struct key_handler key_handlers[] = {
 	{ "ro", apply_flag },
 	{ "rw", apply_flag },
@@ -369,6 +527,8 @@ static const struct key_handler key_handlers[] = {
 	{ "xattr", apply_xattr },
 	{ "uidmap", apply_idmap },
 	{ "gidmap", apply_idmap },
+	{ "hide", apply_hide },
+	{ "expose", apply_hide },
 };
 
 /* Apply one split option; -ENOENT if its key is not ours. */
@@ -537,6 +697,7 @@ void
 policy_print(const struct policy *p, FILE *out)
 {
 	char xbuf[64];
+	const char *r;
 
 	fprintf(out, "%s\n", p->read_only ? "ro" : "rw");
 	fprintf(out, "symlinks = %s\n", policy_symlinks_name(p->symlinks));
@@ -548,4 +709,8 @@ policy_print(const struct policy *p, FILE *out)
 	fprintf(out, "xattr = %s\n", xattr_value(p->xattr_allowed, xbuf, sizeof(xbuf)));
 	print_idmap("uidmap", &p->uidmap, out);
 	print_idmap("gidmap", &p->gidmap, out);
+	if (p->nhide == 0)
+		fprintf(out, "# hide: none\n");
+	for (r = policy_hide_next(p, NULL); r != NULL; r = policy_hide_next(p, r))
+		fprintf(out, "hide = /%s\n", r);
 }

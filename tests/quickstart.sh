@@ -20,11 +20,13 @@ esac
 # kernel for the guest tests, clang's libFuzzer for the fuzz run, NFS-Ganesha as
 # the NFS server of the NFS backend's tests, busybox for the --root test's
 # small root tree, curl for the -p test, procps for pgrep/pkill, iproute2
-# for ss).  tests/deps.sh (in make check) fails when a test or benchmark
-# runs a program from a package that is neither here nor on every system.
+# for ss and the network namespace of tests/launch/hide.sh, passt for
+# launch --net).  tests/deps.sh (in make check) fails when a test or
+# benchmark runs a program from a package that is neither here nor on
+# every system.
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
-attr bindfs util-linux busybox curl procps iproute2 \
+attr bindfs util-linux busybox curl procps iproute2 passt git \
 qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
 
 missing=""

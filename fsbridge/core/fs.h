@@ -52,6 +52,11 @@ struct fs {
 	bool self_stamps;	/* filter own changes by ctime (no pid in events) */
 	unsigned long notify_inode_count;
 	unsigned long notify_entry_count;
+	/* hidden subtrees (fs_hide.c): identities of the nodes on the
+	 * rules' paths and of hidden ones */
+	struct fs_hide_ids *hide_ids;
+	pthread_rwlock_t hide_lock;
+	unsigned long hide_nids;
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -75,6 +80,22 @@ void fs_watch_self_begin(struct fs *fs, struct inode *a, struct inode *b);
 void fs_watch_self_end(struct fs *fs, struct inode *a, struct inode *b);
 /* The timeout for an entry/attributes of in. */
 double fs_watch_timeout(struct fs *fs, struct inode *in);
+
+/* fs_hide.c: hidden subtrees (policy hide=PATH).  Start: walk the rules
+ * from the root and mark what exists of them. */
+int fs_hide_start(struct fs *fs);
+void fs_hide_stop(struct fs *fs);
+/* The entry dir/name, found with attributes st: hidden?  If not, *at is
+ * its rule position (for fs_hide_set_pos), NULL if none. */
+bool fs_hide_entry(struct fs *fs, struct inode *dir, const char *name,
+    const struct stat *st, const char **at);
+/* A listed entry (d_ino on dir's device): hidden? */
+bool fs_hide_dirent(struct fs *fs, struct inode *dir, const char *name, uint64_t ino);
+/* A name a mutation is about to use: hidden by its name, or the node
+ * there by its identity? */
+bool fs_hide_name(struct fs *fs, struct inode *dir, const char *name);
+/* Give an inode its rule position (the first one set stays). */
+void fs_hide_set_pos(struct fs *fs, struct inode *in, const char *at);
 
 /* The inode now at dir/name on the backend, pinned, if the client knows
  * it; NULL otherwise (fs_ops.c). */

@@ -153,15 +153,21 @@ static int
 fs_entry_adopt(struct fs *fs, struct inode *dir, const char *name,
     struct backend_entry *be, struct fuse_entry_param *e, struct inode **inp)
 {
+	const char *hide_at;
 	struct inode *in;
 	bool used;
 
+	if (fs_hide_entry(fs, dir, name, &be->st, &hide_at)) {
+		fs->backend->ops->node_release(fs->backend, be->bdata);
+		return -ENOENT;
+	}
 	in = inode_table_add(&fs->inodes, dir, name, be->st.st_dev,
 	    be->st.st_ino, be->st.st_mode, be->bdata, &used);
 	if (!used)
 		fs->backend->ops->node_release(fs->backend, be->bdata);
 	if (in == NULL)
 		return -ENOMEM;
+	fs_hide_set_pos(fs, in, hide_at);
 	if (used)
 		fs_watch_dir_added(fs, in);
 	if (fs_symlink_hidden(fs, dir, in)) {
@@ -607,6 +613,8 @@ fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 	if (rc == 0)
 		rc = kind == FS_CREATE_SYMLINK ? policy_check_symlink_create(&fs->policy) :
 		    policy_check_create_type(&fs->policy, kind == FS_CREATE_DIR ? S_IFDIR | mode : mode);
+	if (rc == 0 && fs_hide_name(fs, dir, name))
+		rc = -EACCES;
 	mode = policy_filter_mode(&fs->policy, mode);
 	if (rc == 0)
 		rc = fs_cred(req, &cred);
@@ -689,6 +697,8 @@ fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_write(&fs->policy);
+	if (rc == 0 && fs_hide_name(fs, dir, name))
+		rc = -ENOENT;
 	if (rc == 0)
 		rc = fs_check_removal(fs, dir, name, fs_caller_host_uid(req));
 	if (rc == 0) {
@@ -760,6 +770,10 @@ fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		rc = policy_check_write(&fs->policy);
 	if (rc == 0 && (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0)
 		rc = -EINVAL;	/* RENAME_WHITEOUT would make a device node */
+	if (rc == 0 && fs_hide_name(fs, dir, name))
+		rc = -ENOENT;
+	if (rc == 0 && fs_hide_name(fs, newdir, newname))
+		rc = (flags & RENAME_EXCHANGE) ? -ENOENT : -EACCES;
 	if (rc == 0)
 		rc = fs_check_removal(fs, dir, name, fs_caller_host_uid(req));
 	if (rc == 0)
@@ -797,6 +811,8 @@ fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newnam
 		rc = policy_check_name(newname);
 	if (rc == 0)
 		rc = policy_check_link(&fs->policy, in->type);
+	if (rc == 0 && fs_hide_name(fs, newdir, newname))
+		rc = -EACCES;
 	if (rc == 0)
 		rc = fs_check_access(fs, newdir, W_OK | X_OK);
 	if (rc == 0) {
@@ -962,6 +978,8 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_create_type(&fs->policy, S_IFREG | mode);
+	if (rc == 0 && fs_hide_name(fs, dir, name))
+		rc = -EACCES;
 	if (rc == 0)
 		rc = fs_cred(req, &cred);
 	if (rc == 0)
@@ -1287,6 +1305,8 @@ fs_add_dirent(fuse_req_t req, struct fs *fs, struct inode *dir,
 			return fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
 		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
 	}
+	if (fs_hide_dirent(fs, dir, ent->name, ent->ino))
+		return 0;
 	if (!plus && !(fs->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK))
 		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
 
@@ -1736,6 +1756,11 @@ fs_init(struct fs *fs, const struct policy *policy, struct backend *backend)
 		return rc;
 	}
 	backend->ops->attach(backend, &fs->inodes);
+	rc = fs_hide_start(fs);
+	if (rc != 0) {
+		inode_table_destroy(&fs->inodes);
+		return rc;
+	}
 	file_table_init(&fs->files);
 	fs->hint_fd = -1;
 	pthread_mutex_init(&fs->created_lock, NULL);
@@ -1771,5 +1796,6 @@ fs_destroy(struct fs *fs)
 		fs_file_put(fs, f);
 	pthread_mutex_destroy(&fs->created_lock);
 	inode_table_destroy(&fs->inodes);
+	fs_hide_stop(fs);
 	fs->backend->ops->destroy(fs->backend);
 }

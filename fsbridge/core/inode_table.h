@@ -31,6 +31,9 @@ struct inode {
 	struct inode *parent;	/* last-known parent (pinned), NULL for root */
 	char *name;		/* last-known name in parent */
 	void *bdata;		/* the backend's per-inode state */
+	/* its place on the hide rules' paths (fs_hide.c), NULL: none;
+	 * set once, read with __atomic_load_n */
+	const char *hide_at;
 	/* the data version the client last opened: (mtime, size), for
 	 * keep-cache decisions; guarded by the table lock */
 	struct timespec seen_mtime;

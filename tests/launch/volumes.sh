@@ -111,8 +111,10 @@ chmod +x "$tmp/fakeqemu"
 check "a QEMU that exits fails the boot (got $rc)" [ "$rc" != 0 ]
 check "--volume: -drive with the image, raw" grep -q "^file=$tmp/vols/fv.img,if=none,id=v0,format=raw" "$tmp/argv"
 check "--volume: virtio-blk-pci with serial=NAME" grep -qx 'virtio-blk-pci,drive=v0,serial=fv' "$tmp/argv"
-check "--net -p: user netdev with loopback-only forwards" \
-	grep -qx 'user,id=n0,hostfwd=tcp:127.0.0.1:18080-:80,hostfwd=tcp:127.0.0.1:18022-:22' "$tmp/argv"
+check "--net: a stream netdev on passt's socket" \
+	grep -qx "stream,id=n0,server=off,addr.type=unix,addr.path=$tmp/fake/net.sock" "$tmp/argv"
+check "-p: passt forwards from the host's loopback only, gateway not mapped" \
+	bash -c 'grep -q "network: passt --no-map-gw" "$1" && grep -q "forward 127.0.0.1:18080:80" "$1" && grep -q "forward 127.0.0.1:18022:22" "$1"' _ "$tmp/fake/log"
 check "--net: virtio-net-pci" grep -qx 'virtio-net-pci,netdev=n0' "$tmp/argv"
 check "the volume was created and formatted ext4 on first use" \
 	bash -c 'od -An -tx1 -j1080 -N2 "$1" | grep -q "53 ef"' _ "$tmp/vols/fv.img"

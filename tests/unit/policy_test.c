@@ -100,7 +100,9 @@ policy_equal(const struct policy *a, const struct policy *b)
 	return a->read_only == b->read_only && a->symlinks == b->symlinks &&
 	    a->specials == b->specials && a->suid == b->suid && a->cache == b->cache &&
 	    a->xattr_allowed == b->xattr_allowed &&
-	    idmap_equal(&a->uidmap, &b->uidmap) && idmap_equal(&a->gidmap, &b->gidmap);
+	    idmap_equal(&a->uidmap, &b->uidmap) && idmap_equal(&a->gidmap, &b->gidmap) &&
+	    a->nhide == b->nhide && a->hide_used == b->hide_used &&
+	    memcmp(a->hide, b->hide, a->hide_used) == 0;
 }
 
 /* Apply opt to p; returns the result and leaves the reason in err. */
@@ -1043,6 +1045,133 @@ round_trip(const struct policy *p, const char *desc)
 	free(text);
 }
 
+/* ---- hide rules ---- */
+
+/* The decision for the path a/b/c, walked from the root one name at a
+ * time as the server does: the last answer. */
+static enum policy_hide
+walk(const struct policy *p, const char *path)
+{
+	struct policy_hide_pos pos = policy_hide_root(p), next;
+	enum policy_hide res = POLICY_HIDE_NONE;
+	char buf[256], *save = NULL, *c;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (c = strtok_r(buf, "/", &save); c != NULL; c = strtok_r(NULL, "/", &save)) {
+		res = policy_hide_child(p, pos, c, &next);
+		if (res != POLICY_HIDE_ON_PATH)
+			return res;
+		pos = next;
+	}
+	return res;
+}
+
+static void
+test_hide(void)
+{
+	struct policy p = deflt(), q;
+	struct policy_hide_pos root, pos;
+	char err[256], *text;
+	const char *r;
+	int i, rc;
+
+	root = policy_hide_root(&p);
+	ok(root.path == NULL && p.nhide == 0, "hide: none by default, the root has no rule beneath");
+	ok(policy_hide_child(&p, root, "etc", &pos) == POLICY_HIDE_NONE && pos.path == NULL,
+	    "hide: no rules, nothing hidden");
+	ok(apply(&p, "hide=/etc/shadow", err, sizeof(err)) == 0, "hide: /etc/shadow accepted");
+	ok(apply(&p, "hide=home//alice/", err, sizeof(err)) == 0, "hide: home//alice/ accepted");
+	ok(apply(&p, "hide=./home/bob/./.ssh", err, sizeof(err)) == 0, "hide: ./home/bob/./.ssh accepted");
+	ok(apply(&p, "hide=/etc/shadow", err, sizeof(err)) == 0 && p.nhide == 3,
+	    "hide: a repeated rule is kept once");
+	r = policy_hide_next(&p, NULL);
+	is_str(r, "etc/shadow", "hide: normalized: no leading '/'");
+	r = policy_hide_next(&p, r);
+	is_str(r, "home/alice", "hide: normalized: no double or trailing '/'");
+	r = policy_hide_next(&p, r);
+	is_str(r, "home/bob/.ssh", "hide: normalized: no '.' component");
+	ok(policy_hide_next(&p, r) == NULL, "hide: three rules");
+
+	ok(walk(&p, "etc") == POLICY_HIDE_ON_PATH, "hide: etc is on a rule's path");
+	ok(walk(&p, "etc/shadow") == POLICY_HIDE_HIDDEN, "hide: etc/shadow hidden");
+	ok(walk(&p, "etc/shadow-") == POLICY_HIDE_NONE, "hide: etc/shadow- is another name");
+	ok(walk(&p, "etc/passwd") == POLICY_HIDE_NONE, "hide: etc/passwd visible");
+	ok(walk(&p, "etcx") == POLICY_HIDE_NONE && walk(&p, "et") == POLICY_HIDE_NONE,
+	    "hide: a prefix of a name is not the name");
+	ok(walk(&p, "home/alice") == POLICY_HIDE_HIDDEN, "hide: home/alice hidden");
+	ok(walk(&p, "home/alicia") == POLICY_HIDE_NONE, "hide: home/alicia visible");
+	ok(walk(&p, "home/bob") == POLICY_HIDE_ON_PATH, "hide: home/bob on a path");
+	ok(walk(&p, "home/bob/.ssh") == POLICY_HIDE_HIDDEN, "hide: home/bob/.ssh hidden");
+	ok(walk(&p, "home/bob/src") == POLICY_HIDE_NONE, "hide: home/bob/src visible, no rule beneath");
+	pos.path = NULL;
+	ok(policy_hide_child(&p, pos, "shadow", &pos) == POLICY_HIDE_NONE,
+	    "hide: a node with no rule beneath hides no child");
+	pos = policy_hide_root(&p);
+	policy_hide_child(&p, pos, "home", &pos);
+	ok(pos.path != NULL && pos.len == 4 && strncmp(pos.path, "home", 4) == 0,
+	    "hide: a position is the rule prefix");
+	ok(policy_path_hidden(&p, "/etc/shadow") && policy_path_hidden(&p, "home/alice/x/y") &&
+	    policy_path_hidden(&p, "//home//bob/.ssh/id_rsa") && !policy_path_hidden(&p, "/home/bob") &&
+	    !policy_path_hidden(&p, "/") && !policy_path_hidden(&p, "/etc"),
+	    "hide: path_hidden: inside a hidden path, not its parents");
+
+	/* a shorter rule hides what a longer one only passes through */
+	ok(apply(&p, "hide=home/bob", err, sizeof(err)) == 0 &&
+	    walk(&p, "home/bob") == POLICY_HIDE_HIDDEN, "hide: home/bob added hides home/bob");
+
+	/* expose */
+	q = p;
+	ok(apply(&q, "expose=/home", err, sizeof(err)) == 0 && q.nhide == 1 &&
+	    walk(&q, "home/alice") == POLICY_HIDE_NONE && walk(&q, "etc/shadow") == POLICY_HIDE_HIDDEN,
+	    "expose: /home drops every rule beneath it");
+	q = p;
+	ok(apply(&q, "expose=etc/shadow", err, sizeof(err)) == 0 && q.nhide == 3 &&
+	    walk(&q, "etc") == POLICY_HIDE_NONE, "expose: etc/shadow drops that rule only");
+	ok(apply(&q, "expose=/var/nothing", err, sizeof(err)) == 0 && q.nhide == 3,
+	    "expose: a path no rule names changes nothing");
+	ok(apply(&q, "expose=/", err, sizeof(err)) == 0 && q.nhide == 0 && q.hide_used == 0 &&
+	    policy_hide_root(&q).path == NULL, "expose: / drops every rule");
+	q = p;
+	rc = apply(&q, "expose=home/alice/.bashrc", err, sizeof(err));
+	ok(rc == -EINVAL && strstr(err, "home/alice") != NULL && policy_equal(&q, &p),
+	    "expose: a path inside a hidden one refused, naming it");
+	ok(apply(&q, "hide", err, sizeof(err)) == -EINVAL && apply(&q, "hide=", err, sizeof(err)) == -EINVAL,
+	    "hide: needs a path");
+	ok(apply(&q, "hide=/", err, sizeof(err)) == -EINVAL && apply(&q, "hide=.//.", err, sizeof(err)) == -EINVAL,
+	    "hide: the root itself refused");
+	ok(apply(&q, "hide=a/../etc/shadow", err, sizeof(err)) == -EINVAL && policy_equal(&q, &p),
+	    "hide: '..' refused");
+
+	/* in a file, printed and parsed back */
+	q = deflt();
+	rc = policy_parse_text(&q, "ro\nhide = /etc/gshadow\nhide=/root # root's home\n"
+	    "hide = /tmp/x\nexpose = /tmp\n", err, sizeof(err));
+	ok(rc == 0 && q.nhide == 2 && walk(&q, "root") == POLICY_HIDE_HIDDEN &&
+	    walk(&q, "tmp/x") == POLICY_HIDE_NONE, "hide: rules in a policy file, expose after hide");
+	text = print_policy(&q);
+	ok(strstr(text, "hide = /etc/gshadow\nhide = /root\n") != NULL, "print: hide rules, in order");
+	free(text);
+	round_trip(&q, "hide rules");
+	text = print_policy(&p);
+	ok(strstr(text, "# hide: none") == NULL, "print: no 'none' line with rules");
+	free(text);
+
+	/* bounds */
+	q = deflt();
+	for (i = 0, rc = 0; i < POLICY_HIDE_MAX && rc == 0; i++) {
+		char opt[64];
+
+		snprintf(opt, sizeof(opt), "hide=d/%d", i);
+		rc = apply(&q, opt, err, sizeof(err));
+	}
+	ok(rc == 0 && q.nhide == POLICY_HIDE_MAX, "hide: %d rules fit", POLICY_HIDE_MAX);
+	p = q;
+	ok(apply(&q, "hide=one/more", err, sizeof(err)) == -EINVAL && policy_equal(&q, &p),
+	    "hide: one rule too many refused, policy unchanged");
+	ok(walk(&q, "d/255") == POLICY_HIDE_HIDDEN && walk(&q, "d/256") == POLICY_HIDE_NONE,
+	    "hide: the last rule works");
+}
+
 static void
 test_print(void)
 {
@@ -1051,7 +1180,8 @@ test_print(void)
 
 	text = print_policy(&p);
 	is_str(text, "rw\nsymlinks = opaque\nspecials = pipes\nnosuid\ncache = auto\nxattr = user:system\n"
-	    "# uidmap: none (ids pass unchanged)\n# gidmap: none (ids pass unchanged)\n",
+	    "# uidmap: none (ids pass unchanged)\n# gidmap: none (ids pass unchanged)\n"
+	    "# hide: none\n",
 	    "print: default policy text");
 	free(text);
 	round_trip(&p, "the default policy");
@@ -1136,6 +1266,7 @@ main(void)
 	test_parse_text();
 	test_parse_buf();
 	test_print();
+	test_hide();
 	test_names();
 	fclose(tap);
 	printf("1..%u\n%s", tests_run, tap_buf);
