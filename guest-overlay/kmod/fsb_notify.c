@@ -16,6 +16,13 @@
  * a user copy; the module holds only references (path, dentry) while it
  * calls fsnotify().
  *
+ * An event on a child the guest never looked up must reach the parent's
+ * watch as a child event (FS_EVENT_ON_CHILD, with the name): since 6.1
+ * an event delivered to a directory's own mark keeps its name only if it
+ * is a directory-entry event.  fsnotify() takes the child inode for that;
+ * the module passes a private inode of its own (on an internal pseudo
+ * filesystem, never reachable by path, so never watched).
+ *
  * GPL: fsnotify(), __fsnotify_parent(), fsnotify_get_cookie() and
  * __fsnotify_inode_delete() are EXPORT_SYMBOL_GPL.
  */
@@ -28,12 +35,19 @@
 #include <linux/module.h>
 #include <linux/namei.h>
 #include <linux/path.h>
+#include <linux/pseudo_fs.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
 #include "fsb_notify.h"
+
+#define FSBN_MAGIC 0x6673626e	/* "fsbn" */
+
+/* The stand-in child for names the guest does not have. */
+static struct vfsmount *fsbn_mnt;
+static struct inode *fsbn_ghost;
 
 /* One record, copied in: NUL-terminated strings in buf. */
 struct fsbn_rec {
@@ -212,8 +226,10 @@ static void fsbn_child_event(struct path *dir, struct fsbn_rec *r, u32 mask)
 		return;
 	}
 	/* Never looked up: only the directory's watch can hear of it. */
-	fsnotify_name(mask | fsbn_isdir(r->h.flags), dinode,
-		      FSNOTIFY_EVENT_INODE, dinode, &r->name, 0);
+	if (atomic_long_read(&dinode->i_sb->s_fsnotify_connectors) == 0)
+		return;
+	fsnotify(mask | fsbn_isdir(r->h.flags) | FS_EVENT_ON_CHILD, dinode,
+		 FSNOTIFY_EVENT_INODE, dinode, &r->name, fsbn_ghost, 0);
 }
 
 static void fsbn_create(struct path *dir, struct fsbn_rec *r)
@@ -394,14 +410,46 @@ static struct miscdevice fsbn_dev = {
 	.mode = 0600,
 };
 
+static int fsbn_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, FSBN_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type fsbn_fs_type = {
+	.name = "fsb_notify",
+	.init_fs_context = fsbn_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
 static int __init fsbn_init(void)
 {
-	return misc_register(&fsbn_dev);
+	int err;
+
+	fsbn_mnt = kern_mount(&fsbn_fs_type);
+	if (IS_ERR(fsbn_mnt))
+		return PTR_ERR(fsbn_mnt);
+	fsbn_ghost = alloc_anon_inode(fsbn_mnt->mnt_sb);
+	if (IS_ERR(fsbn_ghost)) {
+		err = PTR_ERR(fsbn_ghost);
+		goto out_mnt;
+	}
+	err = misc_register(&fsbn_dev);
+	if (err)
+		goto out_inode;
+	return 0;
+
+out_inode:
+	iput(fsbn_ghost);
+out_mnt:
+	kern_unmount(fsbn_mnt);
+	return err;
 }
 
 static void __exit fsbn_exit(void)
 {
 	misc_deregister(&fsbn_dev);
+	iput(fsbn_ghost);
+	kern_unmount(fsbn_mnt);
 }
 
 module_init(fsbn_init);
