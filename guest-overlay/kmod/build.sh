@@ -9,6 +9,8 @@
 # compiler are missing.
 #
 # usage: guest-overlay/kmod/build.sh VERSION OUTDIR
+# Environment: FSB_KMOD_KDIR, the kernel build directory (default
+# /lib/modules/VERSION/build).
 set -u
 
 if [ $# -ne 2 ]; then
