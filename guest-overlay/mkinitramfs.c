@@ -3,8 +3,9 @@
  * guest kernel, resolves the closure of the modules the guest needs, and
  * writes a zstd-compressed newc cpio: /init (the static fsbridge-init),
  * /dev/console, /proc, /sys, the modules under /lib/modules/VERSION,
- * their load order in /etc/modules.order, and the host files given with
- * -a.  See fsbridge-mkinitramfs(1).
+ * their load order in /etc/modules.order (then the out-of-tree modules
+ * given with --add-module), and the host files given with -a.  See
+ * fsbridge-mkinitramfs(1).
  */
 #include "config.h"
 
@@ -61,6 +62,8 @@ struct options {
 	const char *output;
 	const char **modules;
 	size_t nmodules;
+	const char **kos;	/* --add-module FILE.ko */
+	size_t nkos;
 	struct addition *adds;
 	size_t nadds;
 	bool no_default_modules;
@@ -78,7 +81,8 @@ usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: fsbridge-mkinitramfs [-k VERSION] [--kernel IMAGE] [--moddir DIR]\n"
-	    "           [-m MODULE]... [--no-default-modules] [-a HOST_PATH:IMAGE_PATH]...\n"
+	    "           [-m MODULE]... [--no-default-modules] [--add-module FILE.ko]...\n"
+	    "           [-a HOST_PATH:IMAGE_PATH]...\n"
 	    "           [--init PATH] [-q] -o OUTPUT.cpio.zst\n"
 	    "       fsbridge-mkinitramfs [-k VERSION] [--kernel IMAGE] --print-kernel\n"
 	    "\n"
@@ -89,6 +93,8 @@ usage(FILE *out)
 	    "      --moddir DIR        take the modules from DIR, not /lib/modules/V\n"
 	    "  -m, --module NAME       also include module NAME and what it needs\n"
 	    "      --no-default-modules  only the modules given with -m\n"
+	    "      --add-module FILE   also an out-of-tree module (.ko, .ko.zst, .ko.xz),\n"
+	    "                          loaded after the others; name what it needs with -m\n"
 	    "  -a, --add HOST:IMAGE    copy a host file or tree to IMAGE (absolute)\n"
 	    "      --init PATH         the static init (default: " INIT_NAME " next to\n"
 	    "                          this program, else " FSB_PKGLIBEXECDIR "/" INIT_NAME ")\n"
@@ -138,9 +144,13 @@ free_options(struct options *o)
 		free(o->adds[i].host);
 	free(o->adds);
 	free(o->modules);
+	free(o->kos);
 }
 
-enum { OPT_KERNEL = 256, OPT_MODDIR, OPT_INIT, OPT_NO_DEFAULTS, OPT_PRINT_KERNEL };
+enum {
+	OPT_KERNEL = 256, OPT_MODDIR, OPT_INIT, OPT_NO_DEFAULTS, OPT_PRINT_KERNEL,
+	OPT_ADD_MODULE,
+};
 
 static const struct option long_options[] = {
 	{ "kernel-version", required_argument, NULL, 'k' },
@@ -148,6 +158,7 @@ static const struct option long_options[] = {
 	{ "moddir", required_argument, NULL, OPT_MODDIR },
 	{ "module", required_argument, NULL, 'm' },
 	{ "no-default-modules", no_argument, NULL, OPT_NO_DEFAULTS },
+	{ "add-module", required_argument, NULL, OPT_ADD_MODULE },
 	{ "add", required_argument, NULL, 'a' },
 	{ "init", required_argument, NULL, OPT_INIT },
 	{ "output", required_argument, NULL, 'o' },
@@ -177,6 +188,11 @@ take_option(int ch, const char *arg, struct options *o)
 		if (push((void **)&o->modules, &o->nmodules, sizeof(char *)) != 0)
 			return EXIT_FAIL;
 		o->modules[o->nmodules - 1] = arg;
+		return GO_ON;
+	case OPT_ADD_MODULE:
+		if (push((void **)&o->kos, &o->nkos, sizeof(char *)) != 0)
+			return EXIT_FAIL;
+		o->kos[o->nkos - 1] = arg;
 		return GO_ON;
 	case 'a':
 		if (push((void **)&o->adds, &o->nadds, sizeof(struct addition)) != 0)
@@ -247,7 +263,7 @@ resolve_modules(struct kmod_index *ix, const struct options *o,
 	for (i = 0; i < o->nmodules && rc >= 0; i++)
 		if ((rc = kmod_require(ix, o->modules[i])) == KMOD_BUILTIN)
 			n->builtin++;
-	n->modules = (unsigned)ix->norder;
+	n->modules = (unsigned)(ix->norder + o->nkos);
 	return rc < 0 ? rc : 0;
 }
 
@@ -315,9 +331,78 @@ add_module(struct cpio *c, const struct kmod_index *ix, const struct kmod *m,
 	return rc;
 }
 
+/* The module name of an out-of-tree FILE: its base name without .ko,
+ * .ko.zst or .ko.xz, '-' written as '_'; NULL (printed) if it has none. */
+static char *
+ko_name(const char *file)
+{
+	static const char *const suffixes[] = { ".ko", ".ko.zst", ".ko.xz" };
+	const char *base = strrchr(file, '/');
+	size_t len, n, i;
+	char *name;
+
+	base = base ? base + 1 : file;
+	len = strlen(base);
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		n = strlen(suffixes[i]);
+		if (len > n && strcmp(base + len - n, suffixes[i]) == 0)
+			break;
+	}
+	if (i == sizeof(suffixes) / sizeof(suffixes[0])) {
+		warnx("--add-module %s: not a .ko, .ko.zst or .ko.xz file", file);
+		return NULL;
+	}
+	if ((name = strndup(base, len - n)) == NULL)
+		return NULL;
+	for (char *p = name; *p != '\0'; p++)
+		if (*p == '-')
+			*p = '_';
+	return name;
+}
+
+/* An out-of-tree module, after the closure; refused if the kernel's own
+ * modules (or an earlier --add-module) already give that name. */
+static int
+add_ko(struct cpio *c, const struct kmod_index *ix, const char *file,
+    const char *version, FILE *order)
+{
+	struct kobuf ko;
+	char *name = ko_name(file), *dst = NULL;
+	int rc;
+
+	if (name == NULL)
+		return -EINVAL;
+	if (kmod_is_builtin(ix, name)) {
+		warnx("--add-module %s: module %s is built into kernel %s",
+		    file, name, version);
+		free(name);
+		return -EEXIST;
+	}
+	if (asprintf(&dst, "/lib/modules/%s/%s.ko", version, name) < 0) {
+		free(name);
+		return -ENOMEM;
+	}
+	rc = kofile_read(file, &ko);
+	if (rc == 0) {
+		rc = cpio_add_data(c, dst, 0644, ko.data, ko.len, 0);
+		if (rc == -EEXIST)
+			warnx("--add-module %s: module %s is already in the image",
+			    file, name);
+		else
+			entry_error(rc, dst);
+		kobuf_free(&ko);
+	}
+	if (rc == 0)
+		fprintf(order, "%s\n", dst);
+	free(name);
+	free(dst);
+	return rc;
+}
+
 /* Every module in load order, then /etc/modules.order listing them. */
 static int
-add_modules(struct cpio *c, const struct kmod_index *ix, const char *version)
+add_modules(struct cpio *c, const struct kmod_index *ix, const char *version,
+    const struct options *o)
 {
 	char *text = NULL;
 	size_t len = 0, i;
@@ -328,6 +413,8 @@ add_modules(struct cpio *c, const struct kmod_index *ix, const char *version)
 		return -ENOMEM;
 	for (i = 0; i < ix->norder && rc == 0; i++)
 		rc = add_module(c, ix, ix->order[i], version, order);
+	for (i = 0; i < o->nkos && rc == 0; i++)
+		rc = add_ko(c, ix, o->kos[i], version, order);
 	if (fclose(order) != 0 && rc == 0)
 		rc = -ENOMEM;
 	if (rc == 0)
@@ -360,7 +447,7 @@ write_image(int fd, const struct options *o, const struct kmod_index *ix,
 	cpio_init(c, zsink_write, z);
 	rc = add_base(c, init);
 	if (rc == 0)
-		rc = add_modules(c, ix, version);
+		rc = add_modules(c, ix, version, o);
 	if (rc == 0)
 		rc = add_extras(c, o);
 	if (rc == 0)

@@ -17,9 +17,11 @@ esac
 # Debian packages: build tools, the four libraries, and what the tests
 # and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
 # bindfs as the benchmark peer, util-linux for unshare, QEMU and a guest
-# kernel for the guest tests, clang's libFuzzer for the fuzz run, NFS-Ganesha as
-# the NFS server of the NFS backend's tests, busybox for the --root test's
-# small root tree, curl for the -p test, procps for pgrep/pkill, iproute2
+# kernel for the guest tests, the guest kernel's headers for the fsb_notify
+# module (linux-headers-cloud-amd64 tracks linux-image-cloud-amd64), clang's
+# libFuzzer for the fuzz run, git (bench/run-pjdfstest.sh names the
+# suite's commit), NFS-Ganesha as the NFS server of the NFS backend's
+# tests, busybox for the --root test's small root tree, curl for the -p test, procps for pgrep/pkill, iproute2
 # for ss and the network namespace of tests/launch/hide.sh, passt for
 # launch --net).  tests/deps.sh (in make check) fails when a test or
 # benchmark runs a program from a package that is neither here nor on
@@ -27,7 +29,7 @@ esac
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
 attr bindfs util-linux busybox curl procps iproute2 passt git \
-qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
+qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
 
 missing=""
 for p in $PACKAGES; do
@@ -52,6 +54,16 @@ if [ "$(id -u)" -eq 0 ]; then
 	for k in /boot/vmlinuz-*; do
 		if [ -f "$k" ]; then chmod a+r "$k"; fi
 	done
+	# The headers metapackage follows the archive's newest kernel; an
+	# image installed earlier may be older: get the headers of the
+	# kernel the guest boots (the newest one with modules), by its ABI.
+	kver=$(ls -d /lib/modules/*/modules.dep 2>/dev/null | sed 's|^/lib/modules/||; s|/modules.dep$||' | sort -V | tail -n 1)
+	if [ -n "$kver" ] && [ ! -f "/lib/modules/$kver/build/Makefile" ]; then
+		echo "quickstart: installing linux-headers-$kver"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"linux-headers-$kver" >/dev/null ||
+			echo "quickstart: no linux-headers-$kver: the fsb_notify test will skip" >&2
+	fi
 fi
 
 ./autogen.sh >/dev/null

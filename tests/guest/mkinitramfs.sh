@@ -86,7 +86,7 @@ chmod 0750 "$H/sub/tool"
 : >"$H/sub/deeper/empty"
 ln -s ../file.txt "$H/sub/link"
 
-echo "1..28"
+echo "1..32"
 
 # ---- a good build ----
 IMG=$tmp/a.cpio.zst
@@ -139,6 +139,24 @@ parents_first() {
 }
 zstd -dc "$IMG" | cpio -it --quiet 2>/dev/null >"$tmp/names"
 check "parents come before children in the archive" parents_first "$tmp/names"
+
+# ---- out-of-tree modules (--add-module) ----
+mkdir -p "$tmp/kmod"
+head -c 3000 /dev/urandom >"$tmp/kmod/my-extra.ko"
+zstd -q "$tmp/kmod/my-extra.ko" -o "$tmp/kmod/other.ko.zst"
+"$MKI" "${FAKE[@]}" -m fuse --add-module "$tmp/kmod/my-extra.ko" \
+	--add-module "$tmp/kmod/other.ko.zst" -o "$tmp/ko.img" 2>"$tmp/err"
+check "--add-module adds out-of-tree .ko and .ko.zst modules" [ $? = 0 ]
+show "$tmp/err"
+unpack "$tmp/ko.img" "$tmp/ko"
+check "they are stored uncompressed under their module names ('-' as '_')" bash -c \
+	'cmp -s "$1/my-extra.ko" "$2/my_extra.ko" && cmp -s "$1/my-extra.ko" "$2/other.ko"' \
+	_ "$tmp/kmod" "$tmp/ko/lib/modules/$V"
+check "they load after the kernel's modules, in the order given" \
+	[ "$(tr '\n' ' ' <"$tmp/ko/etc/modules.order")" = "/lib/modules/$V/fuse.ko /lib/modules/$V/my_extra.ko /lib/modules/$V/other.ko " ]
+cp "$tmp/kmod/my-extra.ko" "$tmp/kmod/fuse.ko"
+fails_with 1 "module fuse is already in the image" "--add-module refuses a name already in the image" -- \
+	"${FAKE[@]}" -m fuse --add-module "$tmp/kmod/fuse.ko" -o "$tmp/ko2.img"
 
 # ---- errors ----
 mkdir "$tmp/out"
