@@ -144,7 +144,8 @@ for net in --net --net=host; do
 	check "$net: eth0's default route via 10.0.2.2, DNS through passt's 10.0.2.3" \
 		bash -c 'grep -q "^nameserver 10.0.2.3$" <<< "$1" && [[ "$1" == *"eth0	00000000	0202000A"* ]]' _ "$out"
 	if [ "$net" = --net ]; then
-		check "--net: the host's 127.0.0.1:$port is out of reach (got: $(grep -E "REACHED|unreachable" <<< "$out"))" \
+		got=$(grep -E 'REACHED|unreachable' <<< "$out")
+		check "--net: the host's 127.0.0.1:$port is out of reach (got: $got)" \
 			bash -c '! grep -q REACHED <<< "$1" && [ ! -e "$2" ]' _ "$out" "$tmp/accepted"
 	else
 		check "--net=host: the host's 127.0.0.1:$port answers at 10.0.2.2" \
