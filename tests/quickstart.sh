@@ -14,7 +14,7 @@ demo|check) ;;
 *) echo "usage: sh tests/quickstart.sh demo|check" >&2; exit 2 ;;
 esac
 
-# Debian packages: build tools, the four libraries, and what the tests
+# Debian packages: build tools, the five libraries, and what the tests
 # and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
 # bindfs as the benchmark peer, util-linux for unshare, QEMU and a guest
 # kernel for the guest tests, clang's libFuzzer for the fuzz run, NFS-Ganesha as
@@ -23,7 +23,7 @@ esac
 # for ss).  tests/deps.sh (in make check) fails when a test or benchmark
 # runs a program from a package that is neither here nor on every system.
 PACKAGES="build-essential autoconf automake libtool pkg-config \
-libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
+libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev liburing-dev \
 attr bindfs util-linux busybox curl procps iproute2 \
 qemu-system-x86 linux-image-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
 
