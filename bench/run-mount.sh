@@ -1,8 +1,9 @@
 #!/bin/bash
 # run-mount.sh: the small-file benchmark runner.  Runs bench/smallfile on
 # native disk, an fsbridge mount, an fsbridge mount with -o cache=none and
-# a bindfs mount, interleaved over several rounds, and prints the median
-# µs/op per phase as a Markdown table.  Owns its temp dirs and mounts and
+# a bindfs mount (with --uring: both fsbridge mounts again over io_uring),
+# interleaved over several rounds, and prints the median µs/op per phase
+# as a Markdown table.  Owns its temp dirs and mounts and
 # removes them on exit.
 set -euo pipefail
 
@@ -22,11 +23,14 @@ REF=			# --ref: another fsbridge binary, a column of its own
 SF_ARGS=()		# -s/-w for smallfile
 SIZE=
 CHUNK=
+URING=0			# --uring: fsbridge columns over io_uring too
+BUSY=0			# --busy: a CPU-bound process beside the runs
+BUSY_PID=
 
 usage() {
 	cat <<EOF
 usage: $PROG [-n FILES] [-s BYTES] [-w CHUNK] [-r ROUNDS] [--fsbridge PATH] [--ref PATH]
-       [--dir BASE] [--keep]
+       [--uring] [--busy] [--dir BASE] [--keep]
 
 Run bench/smallfile on native disk, an fsbridge mount (default options),
 an fsbridge mount with -o cache=none and a bindfs mount, ROUNDS times in
@@ -41,6 +45,12 @@ each phase as a Markdown table.  Run it from the build directory.
                    ./fsbridge/fsbridge)
   --ref PATH       also mount with another fsbridge binary (an earlier
                    build, say) in a column "fsbridge ref", with ref/fsbridge
+  --uring          also mount both fsbridge columns with -o io_uring=on
+                   ("io_uring" columns; the others then get io_uring=off:
+                   /dev/fuse).  FUSE over io_uring must be on in the
+                   kernel: echo 1 > /sys/module/fuse/parameters/enable_uring
+  --busy           keep a CPU busy beside the runs (yes >/dev/null): a
+                   round trip costs less when no core is idle
   --dir BASE       make the temp dirs under BASE (default \$TMPDIR or /tmp);
                    native and all mount sources live there
   --keep           keep the temp dir with the raw per-run results
@@ -87,6 +97,8 @@ parse_args() {
 		    REF=$2; shift ;;
 		--ref=*) REF=${1#*=} ;;
 		--keep) KEEP=1 ;;
+		--uring) URING=1 ;;
+		--busy) BUSY=1 ;;
 		-h|--help) usage; exit 0 ;;
 		*) bad_usage "unknown argument '$1'" ;;
 		esac
@@ -135,6 +147,7 @@ cleanup() {
 	local ok=1
 
 	trap - EXIT INT TERM HUP
+	[ -z "$BUSY_PID" ] || kill "$BUSY_PID" 2>/dev/null || true
 	unmount_current || { ok=0; echo "$PROG: could not unmount ${MOUNTED#*:}" >&2; }
 	[ -n "$WORK" ] && [ -d "$WORK" ] || return 0
 	if [ "$KEEP" = 1 ]; then
@@ -167,11 +180,15 @@ wait_mounted() {
 # other filesystem-wide watcher) runs beside it.
 mount_target() {
 	local name=$1 src=$WORK/src-$1 mnt=$WORK/$1 kind=fsbridge cmd
+	local dev=()
 
+	[ "$URING" = 0 ] || dev=(-o io_uring=off)
 	case $name in
 	native) return 0 ;;
-	fsbridge) cmd=("$FSBRIDGE" mount) ;;
-	fsbridge-nocache) cmd=("$FSBRIDGE" mount -o cache=none) ;;
+	fsbridge) cmd=("$FSBRIDGE" mount ${dev[@]+"${dev[@]}"}) ;;
+	fsbridge-nocache) cmd=("$FSBRIDGE" mount ${dev[@]+"${dev[@]}"} -o cache=none) ;;
+	fsbridge-uring) cmd=("$FSBRIDGE" mount -o io_uring=on) ;;
+	fsbridge-nocache-uring) cmd=("$FSBRIDGE" mount -o cache=none,io_uring=on) ;;
 	fsbridge-ref) cmd=("$REF" mount) ;;
 	bindfs) cmd=("$BINDFS"); kind=fuse ;;
 	esac
@@ -184,6 +201,7 @@ setup_targets() {
 	local t
 
 	TARGETS=(native fsbridge fsbridge-nocache)
+	[ "$URING" = 0 ] || TARGETS+=(fsbridge-uring fsbridge-nocache-uring)
 	[ -z "$REF" ] || TARGETS+=(fsbridge-ref)
 	if command -v "$BINDFS" >/dev/null; then
 		TARGETS+=(bindfs)
@@ -241,6 +259,8 @@ print_header() {
 	echo
 	echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(uname -s) $(uname -r) $(uname -m); native and mount sources on $fstype; load average at the end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 	echo
+	[ "$URING" = 0 ] || { echo "fsbridge columns without \"io_uring\" are served over /dev/fuse (-o io_uring=off)"; echo; }
+	[ "$BUSY" = 0 ] || { echo "Load: one \`yes >/dev/null\` ran beside the runs (--busy)"; echo; }
 	echo "Workload: bench/smallfile -n $FILES${SF_ARGS[*]+ ${SF_ARGS[*]}}: $FILES files of ${SIZE:-1024} bytes${CHUNK:+ written $CHUNK bytes per write(2)} in $((FILES < 100 ? FILES : 100)) dirs; median of $ROUNDS interleaved round(s); µs per operation"
 	echo
 }
@@ -259,7 +279,13 @@ print_table() {
 		}
 		function cell(v) { return v == "" ? "–" : sprintf("%.2f", v) }
 		function ratio(a, b) { return a == "" || b == "" || b == 0 ? "–" : sprintf("%.2f×", a / b) }
-		function title(t) { return t == "fsbridge-nocache" ? "fsbridge cache=none" : t == "fsbridge-ref" ? "fsbridge ref" : t }
+		function title(t) {
+			if (t == "fsbridge-nocache") return "fsbridge cache=none"
+			if (t == "fsbridge-ref") return "fsbridge ref"
+			if (t == "fsbridge-uring") return "fsbridge io_uring"
+			if (t == "fsbridge-nocache-uring") return "fsbridge cache=none io_uring"
+			return t
+		}
 		function row(name, nops, m,   i, line) {
 			line = "| " name " | " nops " |"
 			for (i = 1; i <= nt; i++) line = line " " cell(m[tg[i]]) " |"
@@ -297,6 +323,10 @@ main() {
 	trap cleanup EXIT
 	trap on_signal INT TERM HUP
 	setup_targets
+	if [ "$BUSY" = 1 ]; then
+		yes >/dev/null &
+		BUSY_PID=$!
+	fi
 	run_rounds
 	print_header
 	print_table

@@ -14,7 +14,7 @@ demo|check) ;;
 *) echo "usage: sh tests/quickstart.sh demo|check" >&2; exit 2 ;;
 esac
 
-# Debian packages: build tools, the four libraries, and what the tests
+# Debian packages: build tools, the five libraries, and what the tests
 # and benchmarks run (fuse3 for fusermount3, attr for xattr tools,
 # bindfs as the benchmark peer, util-linux for unshare, QEMU and a guest
 # kernel for the guest tests, the guest kernel's headers for the fsb_notify
@@ -27,7 +27,7 @@ esac
 # benchmark runs a program from a package that is neither here nor on
 # every system.
 PACKAGES="build-essential autoconf automake libtool pkg-config \
-libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev \
+libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev liburing-dev \
 attr bindfs util-linux busybox curl procps iproute2 passt git python3 \
 qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
 

@@ -66,6 +66,9 @@ mount_usage(FILE *out)
 	    "                                  NFS exports, directories beyond the watch limit)\n"
 	    "     watch=auto|fanotify|inotify|none  how host changes are noticed (default\n"
 	    "                                  auto: fanotify where allowed, else inotify)\n"
+	    "     io_uring=auto|on|off         serve requests over io_uring rings (Linux\n"
+	    "                                  6.14+, enable_uring=1) or /dev/fuse (default\n"
+	    "                                  auto: io_uring where the kernel offers it)\n"
 	    "     pidfile=PATH                 write the daemon's pid to PATH\n"
 	    "     debug                        log every request (implies -f)\n"
 	    "  -h, --help            this help\n"
@@ -113,6 +116,17 @@ mount_apply_option(struct mount_opts *mo, char *opt)
 	} else if (strncmp(opt, "watch=", 6) == 0) {
 		if (watch_kind_parse(opt + 6, &mo->watch) != 0 || mo->watch == WATCH_KIND_KQUEUE) {
 			fprintf(stderr, "fsbridge: -o %s: watch is one of auto, fanotify, inotify, none\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "io_uring=", 9) == 0) {
+		if (strcmp(opt + 9, "auto") == 0)
+			mo->uring = MOUNT_URING_AUTO;
+		else if (strcmp(opt + 9, "on") == 0)
+			mo->uring = MOUNT_URING_ON;
+		else if (strcmp(opt + 9, "off") == 0)
+			mo->uring = MOUNT_URING_OFF;
+		else {
+			fprintf(stderr, "fsbridge: -o %s: io_uring is one of auto, on, off\n", opt);
 			return EXIT_USAGE;
 		}
 	} else if (strncmp(opt, "fd_cache=", 9) == 0) {

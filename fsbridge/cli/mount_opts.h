@@ -10,6 +10,13 @@
 #include "policy.h"
 #include "watch.h"
 
+/* io_uring=: how the mount's requests reach the server */
+enum mount_uring {
+	MOUNT_URING_AUTO = 0,	/* io_uring rings where the kernel offers them */
+	MOUNT_URING_ON,		/* io_uring or fail */
+	MOUNT_URING_OFF,	/* /dev/fuse only */
+};
+
 struct mount_opts {
 	struct policy policy;
 	const char *src;
@@ -22,6 +29,7 @@ struct mount_opts {
 	unsigned int threads;	/* 0: libfuse's default */
 	unsigned int fd_cache;	/* 0: from RLIMIT_NOFILE */
 	enum watch_kind watch;	/* how host changes are noticed */
+	enum mount_uring uring;
 	double revalidate;	/* cache time where nobody reports changes; <0: default */
 };
 

@@ -2,7 +2,9 @@
  * transport_fuse: the host FUSE mount.  A libfuse session over
  * /dev/fuse, built from the shared ops table, mounted, daemonised once
  * the mount is live (so errors reach the caller), served by libfuse's
- * multi-threaded loop until unmounted.
+ * multi-threaded loop until unmounted; where the kernel offers it
+ * (io_uring=auto|on), most requests come over io_uring rings instead
+ * (fuse_uring.c), served by one thread per CPU queue.
  */
 #include "config.h"
 
@@ -14,11 +16,13 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <libutil.h>
+#include <linux/fuse.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "fs.h"
 #include "fuse_killpriv.h"
+#include "fuse_uring.h"
 #include "log.h"
 #include "mount_opts.h"
 
@@ -26,18 +30,73 @@
  * /dev/fuse read and written by us rather than libfuse, only to see each
  * request and reply whole: an INIT offering FUSE_HANDLE_KILLPRIV_V2 gets
  * it in its reply, and each request's kill flag reaches the ops
- * (fuse_killpriv.c).  A request is read and answered on one thread.
+ * (fuse_killpriv.c); an INIT offering FUSE_OVER_IO_URING gets it too when
+ * the mount has rings (fuse_uring.c), whose requests then come from the
+ * rings and whose replies go back into them.  A request is read and
+ * answered on one thread.
  */
-static __thread bool transport_fuse_init_killpriv;
+static __thread bool transport_fuse_init;		/* this thread read INIT */
+static __thread bool transport_fuse_init_killpriv;	/* ... offering killpriv */
+static __thread bool transport_fuse_init_uring;		/* ... offering io_uring */
+
+/* The mount's io_uring rings (NULL: /dev/fuse only) and whether it must
+ * use them (io_uring=on). */
+static struct fuse_uring *transport_fuse_ring;
+static bool transport_fuse_ring_required;
+static struct fuse_session *transport_fuse_se;
 
 static ssize_t
 transport_fuse_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n = read(fd, buf, len);
+	struct fuse_in_header h = { 0 };
 
 	if (n > 0) {
+		if ((size_t)n >= sizeof(h))
+			memcpy(&h, buf, sizeof(h));
+		transport_fuse_init = h.opcode == FUSE_INIT;
 		transport_fuse_init_killpriv = fuse_killpriv_init_offered(buf, (size_t)n);
+		transport_fuse_init_uring = fuse_uring_init_offered(buf, (size_t)n);
 		fs_request_kill_suidgid = fuse_killpriv_request_kills(buf, (size_t)n);
+	}
+	return n;
+}
+
+/* The INIT reply, with what libfuse 3.14 cannot negotiate added. */
+static ssize_t
+transport_fuse_init_reply(int fd, struct iovec *iov, int count)
+{
+	char reply[256];
+	size_t len = 0;
+	bool uring = false;
+	ssize_t n;
+	int i, rc;
+
+	for (i = 0; i < count; i++) {
+		if (iov[i].iov_len > sizeof(reply) - len)
+			return writev(fd, iov, count);
+		memcpy(reply + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	if (transport_fuse_init_killpriv)
+		(void)fuse_killpriv_patch_init_reply(reply, len);
+	if (transport_fuse_ring != NULL) {
+		rc = transport_fuse_init_uring ?
+		    fuse_uring_init_reply(transport_fuse_ring, reply, len) : -ENOTSUP;
+		uring = rc == 0;
+		if (!uring && transport_fuse_ring_required) {
+			log_error("io_uring=on: %s", rc == -ENOTSUP ?
+			    "the kernel did not offer FUSE over io_uring at INIT" : strerror(-rc));
+			fuse_session_exit(transport_fuse_se);
+		} else if (!uring) {
+			log_debug("transport: /dev/fuse (io_uring: %s)", rc == -ENOTSUP ?
+			    "not offered by the kernel at INIT" : strerror(-rc));
+		}
+	}
+	n = write(fd, reply, len);
+	if (uring && n == (ssize_t)len) {
+		log_debug("transport: io_uring (INIT, FORGET, INTERRUPT and notifications on /dev/fuse)");
+		fuse_uring_go(transport_fuse_ring);
 	}
 	return n;
 }
@@ -45,14 +104,13 @@ transport_fuse_read(int fd, void *buf, size_t len, void *userdata)
 static ssize_t
 transport_fuse_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-	char reply[256];
-	ssize_t len;
+	ssize_t n = fuse_uring_reply(iov, count);
 
-	if (transport_fuse_init_killpriv) {
-		transport_fuse_init_killpriv = false;
-		len = fuse_killpriv_init_reply(iov, count, reply, sizeof(reply));
-		if (len >= 0)
-			return write(fd, reply, (size_t)len);
+	if (n >= 0)
+		return n;	/* into the ring entry of this thread's request */
+	if (transport_fuse_init) {
+		transport_fuse_init = false;
+		return transport_fuse_init_reply(fd, iov, count);
 	}
 	return writev(fd, iov, count);
 }
@@ -163,6 +221,51 @@ transport_fuse_pidfile_check(const char *path)
 	return 0;
 }
 
+/*
+ * Whether the mount will offer io_uring: 1 yes, 0 no (off, or auto where
+ * it cannot work: said in debug output), -1 io_uring=on where it cannot
+ * work (said in one line, before anything is mounted).
+ */
+static int
+transport_fuse_want_uring(const struct mount_opts *mo)
+{
+	const char *why;
+
+	if (mo->uring == MOUNT_URING_OFF) {
+		log_debug("transport: /dev/fuse (io_uring=off)");
+		return 0;
+	}
+	if (fuse_uring_probe(&why) == 0)
+		return 1;
+	if (mo->uring == MOUNT_URING_ON) {
+		log_error("io_uring=on: %s", why);
+		return -1;
+	}
+	log_debug("transport: /dev/fuse (io_uring: %s)", why);
+	return 0;
+}
+
+/* The rings, made once this is the daemon (threads and rings do not
+ * survive its fork); false if io_uring=on cannot have them. */
+static bool
+transport_fuse_rings(struct fuse_session *se, const struct mount_opts *mo)
+{
+	int rc;
+
+	transport_fuse_se = se;
+	transport_fuse_ring_required = mo->uring == MOUNT_URING_ON;
+	rc = fuse_uring_new(se, fuse_session_fd(se), &transport_fuse_ring);
+	if (rc == 0)
+		return true;
+	transport_fuse_ring = NULL;
+	if (transport_fuse_ring_required) {
+		log_error("io_uring=on: cannot set up the rings: %s", strerror(-rc));
+		return false;
+	}
+	log_debug("transport: /dev/fuse (io_uring rings: %s)", strerror(-rc));
+	return true;
+}
+
 int
 transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 {
@@ -171,7 +274,11 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	struct pidfh *pfh = NULL;
 	int rc = EXIT_FAILURE_RUN;
 	pid_t other;
+	int uring;
 
+	uring = transport_fuse_want_uring(mo);
+	if (uring < 0)
+		return EXIT_FAILURE_RUN;
 	if (mo->pidfile != NULL) {
 		if (transport_fuse_pidfile_check(mo->pidfile) != 0)
 			return EXIT_FAILURE_RUN;
@@ -218,6 +325,8 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	}
 	if (pfh != NULL)
 		pidfile_write(pfh);
+	if (uring && !transport_fuse_rings(se, mo))
+		goto out_unmount;
 	if (fs_watch_start(fs, transport_fuse_watch_kind(mo), se) != 0)
 		log_warn("host changes are not watched: cached entries expire after %.0f s",
 		    fs->fallback_timeout);
@@ -225,6 +334,9 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	fs_watch_stop(fs);
 out_unmount:
 	fuse_session_unmount(se);
+	/* after the unmount: it may still flush cached writes over the rings */
+	fuse_uring_free(transport_fuse_ring);
+	transport_fuse_ring = NULL;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
