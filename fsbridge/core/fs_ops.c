@@ -440,6 +440,9 @@ fs_caller_in_group(fuse_req_t req, uint32_t host_gid)
  * here because it asked (fs_request_kill_suidgid): a regular file loses
  * its setuid bit, and its setgid bit if it is group-executable or, as a
  * local disk does since Linux 6.2, if the writer is not in its group.
+ * That last rule only where the writer's groups are known (the host
+ * mount): a guest's supplementary groups are not, and the guest kernels
+ * launch boots (6.1) keep the bit on their own disks, as the protocol does.
  * The host's own kernel does not do it for us when the server may keep
  * the bits (it runs as root).  Best effort: a file that cannot be changed
  * keeps its mode, as the write itself would then fail too.
@@ -455,7 +458,7 @@ fs_kill_suidgid(fuse_req_t req, struct fs *fs, struct inode *in, struct backend_
 	    fs->backend->ops->getattr(fs->backend, in, &st) != 0)
 		return;
 	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) ||
-	    ((st.st_mode & S_ISGID) && !fs_caller_in_group(req, st.st_gid)))
+	    ((st.st_mode & S_ISGID) && fs->host_pids && !fs_caller_in_group(req, st.st_gid)))
 		kill |= S_ISGID;
 	if ((st.st_mode & kill) == 0)
 		return;
