@@ -30,7 +30,7 @@
 #include <unistd.h>
 
 #include "guest-overlay/agent.h"
-#include "launcher/agent_proto.h"
+#include "guest-overlay/contract/agent_proto.h"
 
 #define MAX_SESSIONS 64
 #define STDIN_BACKLOG_MAX (16u * 1024u * 1024u)  /* a host that ignores ACK: stop reading */

@@ -6,10 +6,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Where fsbridge-init mounts the shares (kernel command line written by
- * the launcher) and where the agent assembles the new root. */
-#define AGENT_ROOT_SHARE "/fsb/root"
-#define AGENT_PROJ_SHARE "/fsb/proj"
+/* Where the agent assembles the new root (fsbridge-init mounts the shares
+ * at FSB_GUEST_*_SHARE of contract.h). */
 #define AGENT_UPPER_DIR "/fsb/ovl"
 #define AGENT_NEW_ROOT "/fsb/new"
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "guest-overlay/agent.h"
+#include "guest-overlay/contract/contract.h"
 
 /* Creates every missing directory of an absolute path; -errno. */
 int
@@ -65,7 +66,7 @@ agent_overlay_mount(const char *base, const char *target, char *err, size_t errl
 
 	if (snprintf(upper, sizeof(upper), "%s/upper", base) >= (int)sizeof(upper) ||
 	    snprintf(work, sizeof(work), "%s/work", base) >= (int)sizeof(work) ||
-	    snprintf(opts, sizeof(opts), "lowerdir=" AGENT_ROOT_SHARE ",upperdir=%s,workdir=%s",
+	    snprintf(opts, sizeof(opts), "lowerdir=" FSB_GUEST_ROOT_SHARE ",upperdir=%s,workdir=%s",
 	    upper, work) >= (int)sizeof(opts)) {
 		snprintf(err, errlen, "%s: path too long", base);
 		return -ENAMETOOLONG;
@@ -96,7 +97,7 @@ bind_project(const char *project, char *err, size_t errlen)
 		snprintf(err, errlen, "project path too long");
 		return -ENAMETOOLONG;
 	}
-	return mount_at(AGENT_PROJ_SHARE, dir, NULL, MS_BIND, NULL, err, errlen);
+	return mount_at(FSB_GUEST_PROJ_SHARE, dir, NULL, MS_BIND, NULL, err, errlen);
 }
 
 static int

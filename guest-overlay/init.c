@@ -11,11 +11,7 @@
  *
  * PID 1 must never exit (the kernel would panic), so every failure prints
  * one "fsbridge-init: error: ..." line on the console and stops the
- * machine.  Command line (see README.md):
- *   fsbridge.share=TAG:/DIR[:ro|:rw]  mount virtio-fs TAG at DIR (repeatable)
- *   fsbridge.run=/PATH                the program to run
- *   fsbridge.quiet                    print only errors and the exit line
- *   fsbridge.halt=poweroff|reboot     how to stop (default poweroff)
+ * machine.  Command line: see contract.h and README.md.
  */
 #include "config.h"
 
@@ -33,6 +29,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "guest-overlay/contract/contract.h"
 
 #define PREFIX "fsbridge-init: "
 #define MODULES_ORDER "/etc/modules.order"
@@ -318,9 +316,9 @@ parse_share(char *val)
 	char *colon = strchr(val, ':'), *opt;
 
 	if (cfg.nshares == MAX_SHARES)
-		die("more than %d fsbridge.share= parameters", MAX_SHARES);
+		die("more than %d " FSB_CMDLINE_SHARE " parameters", MAX_SHARES);
 	if (colon == NULL || colon == val || colon[1] != '/')
-		die("fsbridge.share=%s: expected TAG:/DIR[:ro]", val);
+		die(FSB_CMDLINE_SHARE "%s: expected TAG:/DIR[:ro]", val);
 	*colon = '\0';
 	s->tag = val;
 	s->dir = colon + 1;
@@ -328,7 +326,7 @@ parse_share(char *val)
 	if (opt != NULL) {
 		*opt++ = '\0';
 		if (strcmp(opt, "ro") != 0 && strcmp(opt, "rw") != 0)
-			die("fsbridge.share=%s:%s: unknown option '%s' (ro or rw)",
+			die(FSB_CMDLINE_SHARE "%s:%s: unknown option '%s' (ro or rw)",
 			    s->tag, s->dir, opt);
 		s->ro = strcmp(opt, "ro") == 0;
 	}
@@ -339,7 +337,7 @@ static void
 parse_run(const char *val)
 {
 	if (val[0] != '/')
-		die("fsbridge.run=%s: expected an absolute path", val);
+		die(FSB_CMDLINE_RUN "%s: expected an absolute path", val);
 	cfg.run = val;
 }
 
@@ -351,23 +349,23 @@ parse_halt(const char *val)
 	else if (strcmp(val, "reboot") == 0)
 		cfg.halt_how = RB_AUTOBOOT;
 	else
-		die("fsbridge.halt=%s: expected poweroff or reboot", val);
+		die(FSB_CMDLINE_HALT "%s: expected poweroff or reboot", val);
 }
 
 /* One fsbridge.* parameter; anything else is the kernel's business. */
 static void
 apply_word(char *word)
 {
-	if (strncmp(word, "fsbridge.", 9) != 0)
+	if (strncmp(word, FSB_CMDLINE_PREFIX, FSB_KEYLEN(FSB_CMDLINE_PREFIX)) != 0)
 		return;
-	if (strncmp(word, "fsbridge.share=", 15) == 0)
-		parse_share(word + 15);
-	else if (strncmp(word, "fsbridge.run=", 13) == 0)
-		parse_run(word + 13);
-	else if (strcmp(word, "fsbridge.quiet") == 0)
+	if (strncmp(word, FSB_CMDLINE_SHARE, FSB_KEYLEN(FSB_CMDLINE_SHARE)) == 0)
+		parse_share(word + FSB_KEYLEN(FSB_CMDLINE_SHARE));
+	else if (strncmp(word, FSB_CMDLINE_RUN, FSB_KEYLEN(FSB_CMDLINE_RUN)) == 0)
+		parse_run(word + FSB_KEYLEN(FSB_CMDLINE_RUN));
+	else if (strcmp(word, FSB_CMDLINE_QUIET) == 0)
 		cfg.quiet = true;
-	else if (strncmp(word, "fsbridge.halt=", 14) == 0)
-		parse_halt(word + 14);
+	else if (strncmp(word, FSB_CMDLINE_HALT, FSB_KEYLEN(FSB_CMDLINE_HALT)) == 0)
+		parse_halt(word + FSB_KEYLEN(FSB_CMDLINE_HALT));
 	else
 		die("unknown or malformed kernel parameter '%s'", word);
 }
@@ -450,7 +448,7 @@ main(void)
 	if (cfg.run != NULL)
 		report_status(run_program(cfg.run));
 	else
-		info("nothing to run (no fsbridge.run=)");
+		info("nothing to run (no " FSB_CMDLINE_RUN ")");
 	unmount_shares();
 	halt_machine();
 }

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "frame_io.h"
+#include "guest-overlay/contract/frame_io.h"
 #include "guest_text.h"
 #include "relay.h"
 

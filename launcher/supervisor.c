@@ -19,7 +19,8 @@
 
 #include "accel.h"
 #include "argvec.h"
-#include "frame_io.h"
+#include "guest-overlay/contract/contract.h"
+#include "guest-overlay/contract/frame_io.h"
 #include "guest_text.h"
 #include "hide_list.h"
 #include "hint_relay.h"
@@ -439,7 +440,7 @@ send_hello(int fd)
 		len += strlen(S.p->vols[i].guest) + 1;
 	}
 	for (int i = 0; i < S.p->nmounts; i++) {
-		len += (size_t)sprintf((char *)buf + len, MOUNT_GUEST_FMT, i) + 1;
+		len += (size_t)sprintf((char *)buf + len, FSB_GUEST_MOUNT_FMT, i) + 1;
 		memcpy(buf + len, S.p->mounts[i].guest, strlen(S.p->mounts[i].guest) + 1);
 		len += strlen(S.p->mounts[i].guest) + 1;
 	}

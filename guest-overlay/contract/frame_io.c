@@ -1,11 +1,12 @@
-/* frame_io: blocking reads and writes of whole agent-protocol frames. */
+/* frame_io: reads and writes of whole agent-protocol frames (libc only:
+ * the launcher and the static guest agent link the same file). */
 #include "config.h"
 
 #include <errno.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "frame_io.h"
+#include "guest-overlay/contract/frame_io.h"
 
 int
 write_all(int fd, const void *p, size_t len)

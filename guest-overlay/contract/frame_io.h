@@ -1,11 +1,12 @@
-/* frame_io.h: blocking reads and writes of whole agent-protocol frames. */
+/* frame_io.h: reads and writes of whole agent-protocol frames (libc only:
+ * the launcher and the static guest agent link the same file). */
 #ifndef FSB_FRAME_IO_H
 #define FSB_FRAME_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent_proto.h"
+#include "guest-overlay/contract/agent_proto.h"
 
 /* Writes header and payload completely; 0 or -errno. */
 int frame_write(int fd, uint8_t type, uint32_t session, const void *payload, size_t len);

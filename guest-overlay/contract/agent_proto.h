@@ -1,6 +1,8 @@
 /*
  * agent_proto.h: the launch <-> guest agent wire protocol, shared by the
- * host (launcher/) and the guest agent (guest-overlay/agent.c, libc only).
+ * host (launcher/) and the guest agent (guest-overlay/agent/, libc only);
+ * frame_io.c reads and writes its frames, contract.h holds the rest of
+ * the host-guest contract.
  *
  * A byte stream of frames.  Each frame is a 12-byte header followed by
  * `len` bytes of payload; integers are little-endian:
@@ -13,7 +15,11 @@
  * virtio-serial port (supervisor <-> agent) and on the supervisor's
  * control socket (launch <-> supervisor, which renumbers sessions).
  *
- *   HELLO   host->agent: u32 version, project dir (NUL-terminated);
+ *   HELLO   host->agent: u32 version, project dir (NUL-terminated), then
+ *           per volume its name (the disk's serial) and mount point, then
+ *           per --mount the directory where fsbridge-init mounted its
+ *           share (FSB_GUEST_MOUNT_FMT: a path, where a volume name never
+ *           starts with '/') and the mount point, all NUL-terminated;
  *           agent->host: u32 version, once the guest root is assembled
  *   EXEC    u32 uid, u32 gid, u32 flags, u32 rows, u32 cols, u32 argc,
  *           u32 envc, u32 ngroups, then ngroups u32 supplementary group
