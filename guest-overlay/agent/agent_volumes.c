@@ -15,7 +15,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 
 #define DISK_WAIT_STEPS 100       /* x 50 ms */
 

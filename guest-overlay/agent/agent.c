@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 #include "guest-overlay/contract/agent_proto.h"
 
 #define MAX_SESSIONS 64

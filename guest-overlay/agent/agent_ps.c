@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 
 /* The first size-1 bytes of a file, NUL-terminated; its length or -1. */
 static ssize_t

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 
 #define CONSOLE_TTY "/dev/ttyS0"
 #define CONSOLE_SHELL "/bin/sh"

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 #include "guest-overlay/contract/contract.h"
 
 /* Creates every missing directory of an absolute path; -errno. */

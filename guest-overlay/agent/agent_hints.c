@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 
 #define HINTS_MAX 8192
 #define HINTS_GONE_MAX 256	/* more names gone at once: drop_caches */

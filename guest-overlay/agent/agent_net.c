@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 
 #define NET_ADDR "10.0.2.15"
 #define NET_MASK "255.255.255.0"

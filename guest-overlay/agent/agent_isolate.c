@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
+#include "guest-overlay/agent/agent.h"
 
 #define ISO_DIR "/fsb/iso"
 #define ISO_ROOT ISO_DIR "/root"

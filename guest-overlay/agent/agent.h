@@ -1,4 +1,4 @@
-/* agent.h: what the guest agent's files share (guest-overlay/agent*.c). */
+/* agent.h: what the guest agent's files share (guest-overlay/agent/). */
 #ifndef FSB_AGENT_H
 #define FSB_AGENT_H
 
