@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest-overlay/outfile.h"
+#include "guest-overlay/image/outfile.h"
 
 static char *
 dir_of(const char *path)

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest-overlay/hostpath.h"
+#include "guest-overlay/image/hostpath.h"
 
 static int add_entry(struct cpio *c, const char *host, const char *image,
     int follow);

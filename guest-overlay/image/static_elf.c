@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest-overlay/static_elf.h"
+#include "guest-overlay/image/static_elf.h"
 
 static int
 read_at(int fd, void *buf, size_t len, off_t off)

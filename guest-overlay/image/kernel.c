@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest-overlay/kernel.h"
+#include "guest-overlay/image/kernel.h"
 
 #define VMLINUZ "vmlinuz-"
 

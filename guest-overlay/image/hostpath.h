@@ -5,7 +5,7 @@
 #ifndef GUEST_OVERLAY_HOSTPATH_H
 #define GUEST_OVERLAY_HOSTPATH_H
 
-#include "guest-overlay/cpio.h"
+#include "guest-overlay/image/cpio.h"
 
 /* A regular file, a symlink or a directory (recursively, in name order);
  * the top-level host path is followed if it is a symlink, symlinks inside

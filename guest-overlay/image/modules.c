@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "guest-overlay/modules.h"
+#include "guest-overlay/image/modules.h"
 
 enum { MARK_NONE, MARK_ACTIVE, MARK_DONE };
 

@@ -23,7 +23,7 @@
 #define HAVE_LZMA_API 1
 #endif
 
-#include "guest-overlay/kofile.h"
+#include "guest-overlay/image/kofile.h"
 
 #define KO_MAX_SIZE (256u << 20) /* no module is anywhere near this */
 

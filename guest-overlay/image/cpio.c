@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "guest-overlay/cpio.h"
+#include "guest-overlay/image/cpio.h"
 
 #define CPIO_HEADER_LEN 110
 #define CPIO_COPY_CHUNK (64 * 1024)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "guest-overlay/zsink.h"
+#include "guest-overlay/image/zsink.h"
 
 static int
 write_all(int fd, const void *buf, size_t len)

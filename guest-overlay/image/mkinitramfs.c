@@ -23,14 +23,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "guest-overlay/cpio.h"
-#include "guest-overlay/hostpath.h"
-#include "guest-overlay/kernel.h"
-#include "guest-overlay/kofile.h"
-#include "guest-overlay/modules.h"
-#include "guest-overlay/outfile.h"
-#include "guest-overlay/static_elf.h"
-#include "guest-overlay/zsink.h"
+#include "guest-overlay/image/cpio.h"
+#include "guest-overlay/image/hostpath.h"
+#include "guest-overlay/image/kernel.h"
+#include "guest-overlay/image/kofile.h"
+#include "guest-overlay/image/modules.h"
+#include "guest-overlay/image/outfile.h"
+#include "guest-overlay/image/static_elf.h"
+#include "guest-overlay/image/zsink.h"
 
 #ifndef FSB_PKGLIBEXECDIR
 #define FSB_PKGLIBEXECDIR "/usr/local/libexec/fsbridge"
