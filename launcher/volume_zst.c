@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "guest-overlay/contract/frame_io.h"
+#include "guest-overlay/contract/fdio.h"
 #include "volume_zst.h"
 
 #define HOLE_BLOCK 4096

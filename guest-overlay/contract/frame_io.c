@@ -3,27 +3,19 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "guest-overlay/contract/frame_io.h"
 
-int
-write_all(int fd, const void *p, size_t len)
+/* A non-blocking fd (the agent's port) is full: wait a while for room. */
+static void
+wait_writable(int fd)
 {
-	const char *c = p;
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 
-	while (len > 0) {
-		ssize_t n = write(fd, c, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	poll(&pfd, 1, 1000);
 }
 
 int
@@ -43,6 +35,10 @@ frame_write(int fd, uint8_t type, uint32_t session, const void *payload, size_t 
 	while (i < 2) {
 		ssize_t n = writev(fd, iov + i, 2 - i);
 
+		if (n < 0 && errno == EAGAIN) {
+			wait_writable(fd);
+			continue;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -57,28 +53,6 @@ frame_write(int fd, uint8_t type, uint32_t session, const void *payload, size_t 
 		}
 	}
 	return 0;
-}
-
-/* Reads exactly len bytes: len, 0 at end of stream before any byte,
- * -EPIPE for a stream cut in the middle, -errno. */
-static ssize_t
-read_exact(int fd, void *p, size_t len)
-{
-	char *c = p;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, c + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return got == 0 ? 0 : -EPIPE;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
 }
 
 int
