@@ -4,7 +4,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+struct ap_hdr;
 
 /* Where the agent assembles the new root (fsbridge-init mounts the shares
  * at FSB_GUEST_*_SHARE of contract.h). */
@@ -60,6 +63,26 @@ void agent_hint(const unsigned char *payload, size_t len);
 void agent_hints_flush(void);
 /* True when hints have waited long enough for a quiet host. */
 bool agent_hints_due(void);
+
+/* The port to the host (agent_port.c): opened non-blocking, waiting up
+ * to 10 s for the device (its fd, or -ENODEV); its fd afterwards. */
+int agent_port_open(void);
+int agent_port_fd(void);
+
+/* Reads what the port has and dispatches every complete frame; false
+ * when the host is not connected. */
+bool agent_port_read(void);
+
+/* A frame to the host (a failure is logged); an ERROR frame. */
+void agent_send(uint8_t type, uint32_t session, const void *payload, size_t len);
+void agent_send_error(uint32_t session, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Acts on one frame from the host (agent_dispatch.c). */
+void agent_dispatch(const struct ap_hdr *h, unsigned char *payload);
+
+/* True once HELLO has assembled the guest root. */
+bool agent_root_ready(void);
 
 /* mkdir -p of an absolute path; -errno. */
 int agent_mkdir_p(const char *path);
