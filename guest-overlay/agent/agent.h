@@ -84,9 +84,6 @@ void agent_dispatch(const struct ap_hdr *h, unsigned char *payload);
 /* True once HELLO has assembled the guest root. */
 bool agent_root_ready(void);
 
-/* mkdir -p of an absolute path; -errno. */
-int agent_mkdir_p(const char *path);
-
 /* Prints "fsbridge-agent: ..." on the console. */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

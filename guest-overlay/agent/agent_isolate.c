@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "guest-overlay/agent/agent.h"
+#include "guest-overlay/contract/mkdir_p.h"
 
 #define ISO_DIR "/fsb/iso"
 #define ISO_ROOT ISO_DIR "/root"
@@ -75,7 +76,7 @@ bind_one(const char *mountpoint, char *err, size_t errlen)
 		return -errno;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		int rc = agent_mkdir_p(target);
+		int rc = mkdir_p(target);
 
 		if (rc != 0) {
 			snprintf(err, errlen, "mkdir %s: %s", target, strerror(-rc));

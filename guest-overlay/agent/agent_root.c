@@ -16,34 +16,14 @@
 
 #include "guest-overlay/agent/agent.h"
 #include "guest-overlay/contract/contract.h"
-
-/* Creates every missing directory of an absolute path; -errno. */
-int
-agent_mkdir_p(const char *path)
-{
-	char buf[4096];
-	char *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (p = strchr(buf + 1, '/');; p = strchr(p + 1, '/')) {
-		if (p != NULL)
-			*p = '\0';
-		if (buf[0] != '\0' && mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		if (p == NULL)
-			return 0;
-		*p = '/';
-	}
-}
+#include "guest-overlay/contract/mkdir_p.h"
 
 /* mkdir -p dir, then mount; -errno with the step in err. */
 static int
 mount_at(const char *src, const char *dir, const char *type, unsigned long flags,
     const char *data, char *err, size_t errlen)
 {
-	int rc = agent_mkdir_p(dir);
+	int rc = mkdir_p(dir);
 
 	if (rc != 0) {
 		snprintf(err, errlen, "mkdir %s: %s", dir, strerror(-rc));
@@ -74,9 +54,9 @@ agent_overlay_mount(const char *base, const char *target, char *err, size_t errl
 	err[0] = '\0';
 	rc = mount_at("tmpfs", base, "tmpfs", 0, "mode=0755", err, errlen);
 	if (rc == 0)
-		rc = agent_mkdir_p(upper);
+		rc = mkdir_p(upper);
 	if (rc == 0)
-		rc = agent_mkdir_p(work);
+		rc = mkdir_p(work);
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, errlen, "overlay upper: %s", strerror(-rc));
 	if (rc == 0)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "guest-overlay/agent/agent.h"
+#include "guest-overlay/contract/mkdir_p.h"
 
 #define DISK_WAIT_STEPS 100       /* x 50 ms */
 
@@ -73,7 +74,7 @@ mount_volume(const char *name, const char *guest, char *err, size_t errlen)
 		snprintf(err, errlen, "volume %s: path too long", name);
 		return -ENAMETOOLONG;
 	}
-	rc = agent_mkdir_p(dir);
+	rc = mkdir_p(dir);
 	if (rc == 0 && mount(dev, dir, "ext4", MS_NOATIME, NULL) != 0)
 		rc = -errno;
 	if (rc != 0)
@@ -92,7 +93,7 @@ bind_share(const char *src, const char *guest, char *err, size_t errlen)
 		snprintf(err, errlen, "mount %s: path too long", guest);
 		return -ENAMETOOLONG;
 	}
-	rc = agent_mkdir_p(dir);
+	rc = mkdir_p(dir);
 	if (rc == 0 && mount(src, dir, NULL, MS_BIND, NULL) != 0)
 		rc = -errno;
 	if (rc != 0)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "guest-overlay/contract/contract.h"
+#include "guest-overlay/contract/mkdir_p.h"
 
 #define PREFIX "fsbridge-init: "
 #define MODULES_ORDER "/etc/modules.order"
@@ -135,27 +136,6 @@ uptime(void)
 }
 
 /* ---- file systems ---- */
-
-/* Creates every missing directory of an absolute path; -errno. */
-static int
-mkdir_p(const char *path)
-{
-	char buf[4096];
-	char *p;
-
-	if (strlen(path) >= sizeof(buf))
-		return -ENAMETOOLONG;
-	strcpy(buf, path);
-	for (p = strchr(buf + 1, '/');; p = strchr(p + 1, '/')) {
-		if (p != NULL)
-			*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -errno;
-		if (p == NULL)
-			return 0;
-		*p = '/';
-	}
-}
 
 static void
 mount_api_fs(const char *type, const char *dir, unsigned long flags)
