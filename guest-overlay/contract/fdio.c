@@ -29,7 +29,7 @@ write_all(int fd, const void *p, size_t len)
 }
 
 ssize_t
-read_exact(int fd, void *p, size_t len)
+read_full(int fd, void *p, size_t len)
 {
 	char *c = p;
 	size_t got = 0;
@@ -42,8 +42,18 @@ read_exact(int fd, void *p, size_t len)
 		if (n < 0)
 			return -errno;
 		if (n == 0)
-			return got == 0 ? 0 : -EPIPE;
+			break;
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+ssize_t
+read_exact(int fd, void *p, size_t len)
+{
+	ssize_t n = read_full(fd, p, len);
+
+	if (n > 0 && (size_t)n < len)
+		return -EPIPE;
+	return n;
 }
