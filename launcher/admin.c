@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "admin.h"
-#include "frame_io.h"
+#include "guest-overlay/contract/frame_io.h"
 #include "hide_list.h"
 #include "state_dir.h"
 #include "usock.h"

@@ -14,7 +14,7 @@
 
 #include "agent_client.h"
 #include "env_secret.h"
-#include "frame_io.h"
+#include "guest-overlay/contract/frame_io.h"
 #include "guest_text.h"
 #include "rawterm.h"
 #include "state_dir.h"

@@ -24,7 +24,7 @@
 
 #include "admin.h"
 #include "console.h"
-#include "frame_io.h"
+#include "guest-overlay/contract/fdio.h"
 #include "rawterm.h"
 #include "state_dir.h"
 #include "usock.h"

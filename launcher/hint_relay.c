@@ -15,7 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent_proto.h"
+#include "guest-overlay/contract/agent_proto.h"
+#include "guest-overlay/contract/contract.h"
 #include "hint_relay.h"
 #include "relay.h"
 
@@ -30,7 +31,7 @@ send_hint(const struct hint_share *h, const char *rel)
 	char path[8192];
 	int n;
 
-	if (strcmp(rel, "/") == 0) {
+	if (strcmp(rel, FSB_HINT_LOST) == 0) {
 		relay_to_agent(AP_HINT, NULL, 0);
 		return;
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "argvec.h"
+#include "guest-overlay/contract/contract.h"
 #include "initrd.h"
 #include "spawn.h"
 #include "state_dir.h"
@@ -87,7 +88,7 @@ build(const char *mki, const char *agent, const char *kernel, const char *out, i
 		argvec_add(&a, extra_modules[i]);
 	}
 	argvec_add(&a, "-a");
-	argvec_addf(&a, "%s:/fsbridge-agent", agent);
+	argvec_addf(&a, "%s:" FSB_GUEST_AGENT, agent);
 	argvec_add(&a, "-o");
 	argvec_add(&a, out);
 	rc = a.err ? a.err : run_capture(a.v, err_fd, NULL, 0);

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "frame_io.h"
+#include "guest-overlay/contract/fdio.h"
 #include "logsink.h"
 #include "state_dir.h"
 

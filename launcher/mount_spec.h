@@ -7,7 +7,6 @@
 
 #define MOUNT_MAX 8                     /* --mount options per VM */
 #define MOUNT_SOCK_FMT "m%d.sock"       /* the server's socket in the state dir */
-#define MOUNT_GUEST_FMT "/fsb/m%d"      /* where fsbridge-init mounts share m<i> */
 
 struct mount_share {
 	char host[4096];        /* resolved, an existing directory */

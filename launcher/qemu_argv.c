@@ -12,8 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest-overlay/agent.h"
-#include "launcher/agent_proto.h"
+#include "guest-overlay/contract/agent_proto.h"
+#include "guest-overlay/contract/contract.h"
 #include "qemu_argv.h"
 #include "state_dir.h"
 
@@ -144,7 +144,7 @@ add_mounts(struct argvec *a, const struct vm_config *c)
 	for (int i = 0; i < c->nmounts; i++) {
 		char id[16], sock[32];
 
-		snprintf(id, sizeof(id), "m%d", i);
+		snprintf(id, sizeof(id), FSB_TAG_MOUNT_FMT, i);
 		snprintf(sock, sizeof(sock), MOUNT_SOCK_FMT, i);
 		add_share(a, c->state, id, sock);
 	}
@@ -156,17 +156,18 @@ static void
 add_cmdline(struct argvec *a, const struct vm_config *c)
 {
 	char line[2048] = "console=ttyS0 quiet panic=-1"
-	    " fsbridge.share=root:" AGENT_ROOT_SHARE ":ro"
-	    " fsbridge.share=proj:" AGENT_PROJ_SHARE ":rw";
+	    " " FSB_CMDLINE_SHARE FSB_TAG_ROOT ":" FSB_GUEST_ROOT_SHARE ":ro"
+	    " " FSB_CMDLINE_SHARE FSB_TAG_PROJ ":" FSB_GUEST_PROJ_SHARE ":rw";
 
 	for (int i = 0; i < c->nmounts; i++) {
 		char one[64];
 
-		snprintf(one, sizeof(one), " fsbridge.share=m%d:" MOUNT_GUEST_FMT ":%s", i, i,
+		snprintf(one, sizeof(one), " " FSB_CMDLINE_SHARE FSB_TAG_MOUNT_FMT ":"
+		    FSB_GUEST_MOUNT_FMT ":%s", i, i,
 		    c->mounts[i].ro ? "ro" : "rw");
 		strlcat(line, one, sizeof(line));
 	}
-	strlcat(line, " fsbridge.run=/fsbridge-agent", sizeof(line));
+	strlcat(line, " " FSB_CMDLINE_RUN FSB_GUEST_AGENT, sizeof(line));
 	argvec_add(a, "-append");
 	argvec_add(a, line);
 }
@@ -181,8 +182,8 @@ qemu_argv(struct argvec *a, const struct vm_config *c)
 	argvec_add(a, "-smp");
 	argvec_addf(a, "%u", c->cpus);
 	add_memory(a, c->mem_mib);
-	add_share(a, c->state, "root", ST_ROOT_SOCK);
-	add_share(a, c->state, "proj", ST_PROJ_SOCK);
+	add_share(a, c->state, FSB_TAG_ROOT, ST_ROOT_SOCK);
+	add_share(a, c->state, FSB_TAG_PROJ, ST_PROJ_SOCK);
 	add_mounts(a, c);
 	add_agent_port(a, c->state);
 	add_volumes(a, c);

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "frame_io.h"
+#include "guest-overlay/contract/frame_io.h"
 #include "guest_text.h"
 #include "relay.h"
 
@@ -30,7 +30,10 @@ static pthread_mutex_t agent_lock = PTHREAD_MUTEX_INITIALIZER;    /* agent write
 static int agent_fd = -1, listen_fd = -1;
 static uint32_t next_session = 1;
 static atomic_int agent_gone;
-static void (*halt_cb)(void);
+static struct {
+	void (*fn)(void *);
+	void *arg;
+} halt_cb;
 
 static int
 to_agent(uint8_t type, uint32_t session, const void *p, size_t len)
@@ -77,8 +80,8 @@ client_frame(struct client *c, const struct ap_hdr *h, const unsigned char *buf)
 			to_agent(h->type, c->session, buf, h->len);
 		break;
 	case AP_HALT:
-		if (halt_cb != NULL)
-			halt_cb();
+		if (halt_cb.fn != NULL)
+			halt_cb.fn(halt_cb.arg);
 		break;
 	default:
 		fprintf(stderr, "supervisor: client sent frame type %u; ignored\n", h->type);
@@ -217,14 +220,15 @@ agent_thread(void *arg)
 }
 
 int
-relay_start(int afd, int lfd, void (*on_halt)(void))
+relay_start(int afd, int lfd, void (*on_halt)(void *), void *arg)
 {
 	pthread_t t;
 	int rc;
 
 	agent_fd = afd;
 	listen_fd = lfd;
-	halt_cb = on_halt;
+	halt_cb.fn = on_halt;
+	halt_cb.arg = arg;
 	rc = pthread_create(&t, NULL, agent_thread, NULL);
 	if (rc != 0)
 		return -rc;

@@ -8,9 +8,9 @@
 #ifndef FSB_RELAY_H
 #define FSB_RELAY_H
 
-/* Starts the accept and agent-reader threads; on_halt runs (in a
+/* Starts the accept and agent-reader threads; on_halt(arg) runs (in a
  * client's thread) when a client asks for HALT.  0 or -errno. */
-int relay_start(int agent_fd, int listen_fd, void (*on_halt)(void));
+int relay_start(int agent_fd, int listen_fd, void (*on_halt)(void *), void *arg);
 
 /* Sends a session-0 frame to the agent; 0 or -errno. */
 int relay_to_agent(int type, const void *payload, unsigned len);

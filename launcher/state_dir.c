@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "frame_io.h"
+#include "guest-overlay/contract/fdio.h"
 #include "mount_spec.h"
 #include "safe_dir.h"
 #include "state_dir.h"

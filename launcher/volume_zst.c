@@ -19,30 +19,11 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "frame_io.h"
+#include "guest-overlay/contract/fdio.h"
 #include "volume_zst.h"
 
 #define HOLE_BLOCK 4096
 #define ZST_LEVEL 3
-
-static ssize_t
-read_full(int fd, void *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, (char *)buf + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 static int
 compress_fd(int in, int out, uint64_t size)

@@ -26,7 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "launcher/frame_io.h"
+#include "guest-overlay/contract/frame_io.h"
 #include "launcher/usock.h"
 
 /* The path of the "socket,id=agent,path=P,..." chardev in argv. */
