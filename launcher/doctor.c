@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -339,10 +338,11 @@ doctor(const struct launch_opts *o, const char *state)
 	    "guest-overlay/fsbridge-mkinitramfs", FSB_BINDIR "/fsbridge-mkinitramfs", mki,
 	    sizeof(mki));
 	if (have_mki) {
-		strlcpy(path, mki, sizeof(path));
-		snprintf(init, sizeof(init), "%s/fsbridge-init", dirname(path));
-		report(access(init, X_OK) == 0, "fsbridge-init", "%s%s", init,
-		    access(init, X_OK) == 0 ? "" : " is missing; reinstall fsbridge");
+		if (locate_init(mki, init, sizeof(init)) == 0)
+			report(true, "fsbridge-init", "%s", init);
+		else
+			report(false, "fsbridge-init", "%s --print-init finds none; reinstall "
+			    "fsbridge (make install)", mki);
 	}
 	tool("fsbridge-agent", "FSBRIDGE_AGENT", "guest-overlay/fsbridge-agent",
 	    FSB_PKGLIBEXECDIR "/fsbridge-agent", path, sizeof(path));

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +11,7 @@
 #include "argvec.h"
 #include "guest-overlay/contract/contract.h"
 #include "initrd.h"
+#include "locate.h"
 #include "spawn.h"
 #include "state_dir.h"
 
@@ -34,13 +34,12 @@ key_add(char *key, size_t size, const char *path)
 	strlcat(key, part, size);
 }
 
+/* init: the fsbridge-init the builder takes ("" if none: the build fails
+ * and says why). */
 static void
-make_key(char *key, size_t size, const char *mki, const char *agent, const char *kernel)
+make_key(char *key, size_t size, const char *mki, const char *init, const char *agent,
+    const char *kernel)
 {
-	char dir[4096], init[4200];
-
-	strlcpy(dir, mki, sizeof(dir));
-	snprintf(init, sizeof(init), "%s/fsbridge-init", dirname(dir));
 	key[0] = '\0';
 	key_add(key, size, mki);
 	key_add(key, size, init);
@@ -74,13 +73,19 @@ key_matches(const char *state, const char *key)
 }
 
 static int
-build(const char *mki, const char *agent, const char *kernel, const char *out, int err_fd)
+build(const char *mki, const char *init, const char *agent, const char *kernel,
+    const char *out, int err_fd)
 {
 	struct argvec a = { 0 };
 	int rc;
 
 	argvec_add(&a, mki);
 	argvec_add(&a, "-q");
+	if (init[0] != '\0') {
+		/* the very file the key names */
+		argvec_add(&a, "--init");
+		argvec_add(&a, init);
+	}
 	argvec_add(&a, "--kernel");
 	argvec_add(&a, kernel);
 	for (size_t i = 0; i < sizeof(extra_modules) / sizeof(extra_modules[0]); i++) {
@@ -98,15 +103,15 @@ build(const char *mki, const char *agent, const char *kernel, const char *out, i
 
 /* The builder's stderr goes to state/initrd.err; its first line to err. */
 static int
-build_logged(const char *state, const char *mki, const char *agent, const char *kernel,
-    const char *out, char *err, size_t errlen)
+build_logged(const char *state, const char *mki, const char *init, const char *agent,
+    const char *kernel, const char *out, char *err, size_t errlen)
 {
 	char path[4096];
 	int fd, rc;
 
 	state_path(path, sizeof(path), state, ST_INITRD_ERR);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	rc = build(mki, agent, kernel, out, fd);
+	rc = build(mki, init, agent, kernel, out, fd);
 	if (fd >= 0)
 		close(fd);
 	err[0] = '\0';
@@ -121,17 +126,19 @@ int
 initrd_ensure(const char *state, const char *mkinitramfs, const char *agent,
     const char *kernel, char *out, size_t size, char *err, size_t errlen)
 {
-	char key[20000], keypath[4096];
+	char key[20000], keypath[4096], init[4096];
 	int rc = state_path(out, size, state, ST_INITRD);
 
 	if (rc != 0)
 		return rc;
-	make_key(key, sizeof(key), mkinitramfs, agent, kernel);
+	if (locate_init(mkinitramfs, init, sizeof(init)) != 0)
+		init[0] = '\0';
+	make_key(key, sizeof(key), mkinitramfs, init, agent, kernel);
 	if (access(out, R_OK) == 0 && key_matches(state, key))
 		return 0;
 	state_path(keypath, sizeof(keypath), state, ST_INITRD_KEY);
 	unlink(keypath);
-	rc = build_logged(state, mkinitramfs, agent, kernel, out, err, errlen);
+	rc = build_logged(state, mkinitramfs, init, agent, kernel, out, err, errlen);
 	if (rc == 0)
 		rc = state_write(state, ST_INITRD_KEY, key);
 	return rc;

@@ -1,4 +1,6 @@
-/* locate: finding QEMU, the kernel, our helper programs and the project dir. */
+/* locate: finding QEMU, the kernel, our helper programs and the project dir.
+ * Installed helpers are found also when the whole tree was installed under
+ * another prefix than the configured one (guest-overlay/image/relocate.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "guest-overlay/image/relocate.h"
 #include "locate.h"
 #include "spawn.h"
 
@@ -33,7 +36,7 @@ locate_tool(const char *env, const char *build_rel, const char *installed,
     char *out, size_t size)
 {
 	const char *v = env ? getenv(env) : NULL;
-	char self[4096], cand[8300];
+	char self[4096], cand[8300], moved[4096];
 	ssize_t n;
 
 	if (v != NULL && v[0] != '\0')
@@ -41,11 +44,28 @@ locate_tool(const char *env, const char *build_rel, const char *installed,
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
+		if (relocate(self, FSB_BINDIR, installed, moved, sizeof(moved)) != 0)
+			moved[0] = '\0';
 		snprintf(cand, sizeof(cand), "%s/../%s", dirname(self), build_rel);
 		if (is_executable(cand))
 			return realpath(cand, out) && strlen(out) < size ? 0 : -ENAMETOOLONG;
+		if (moved[0] != '\0' && is_executable(moved))
+			return realpath(moved, out) && strlen(out) < size ? 0 : -ENAMETOOLONG;
 	}
 	return is_executable(installed) ? copy_path(out, size, installed) : -ENOENT;
+}
+
+int
+locate_init(const char *mkinitramfs, char *out, size_t size)
+{
+	char *argv[] = { (char *)mkinitramfs, "--print-init", NULL };
+	int rc = run_capture(argv, -1, out, size);
+
+	if (rc == 0 && out[0] == '\0')
+		rc = -ENOENT;
+	if (rc == 0 && !is_executable(out))
+		rc = -ENOENT;
+	return rc == -EIO ? -ENOENT : rc;
 }
 
 /* name searched on PATH when it has no slash. */

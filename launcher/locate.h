@@ -17,12 +17,18 @@ struct boot_paths {
 };
 
 /* A helper program: $env if set, else next to launch in the build tree
- * (../build_rel from launch's directory), else installed.  -ENOENT. */
+ * (../build_rel from launch's directory), else installed: where it is
+ * from launch's own directory if the tree was installed under another
+ * prefix (relocate.h), else at installed.  -ENOENT. */
 int locate_tool(const char *env, const char *build_rel, const char *installed,
     char *out, size_t size);
 
 /* FSBRIDGE_PASST, else passt on PATH; -ENOENT. */
 int locate_passt(char *out, size_t size);
+/* The fsbridge-init that the image builder mkinitramfs puts in the image,
+ * as it finds it itself (`mkinitramfs --print-init`): the one path both
+ * launch doctor checks and the image cache key names.  -ENOENT. */
+int locate_init(const char *mkinitramfs, char *out, size_t size);
 
 /* --qemu / FSBRIDGE_QEMU / qemu-system-<machine> on PATH; -ENOENT. */
 int locate_qemu(const char *opt, char *out, size_t size);

@@ -3,7 +3,8 @@
 # and either run it on a built-in example (demo) or run the whole test
 # suite (check).  The README's two commands and .ci/run call this.
 #
-#   sh tests/quickstart.sh demo     install, build, mount an example tree
+#   sh tests/quickstart.sh demo     install, build, run an example project under
+#                                   a policy mount and in a QEMU guest
 #   sh tests/quickstart.sh check    install, build, make check
 set -eu
 
@@ -97,21 +98,93 @@ if [ "$mode" = check ]; then
 	exit "$status"
 fi
 
-# demo: mount a small example tree with a deny policy, show it, unmount.
-demo=$(mktemp -d)
-trap 'fusermount3 -u -z "$demo/mnt" 2>/dev/null; rm -rf "$demo"' EXIT
-mkdir -p "$demo/src/project/src" "$demo/mnt"
-echo 'console.log("hello from fsbridge")' > "$demo/src/project/src/index.js"
-echo '{ "name": "example" }' > "$demo/src/project/package.json"
-ln -s /etc/passwd "$demo/src/project/escape-link"
-ln -s src/index.js "$demo/src/project/main.js"
-./fsbridge/fsbridge mount -o symlinks=deny "$demo/src" "$demo/mnt"
-echo "== mounted $demo/src at $demo/mnt with -o symlinks=deny"
-echo "== ls -l mnt/project  (escape-link -> /etc/passwd is hidden, main.js stays)"
-ls -l "$demo/mnt/project"
-echo "== cat mnt/project/main.js"
-cat "$demo/mnt/project/main.js"
-echo "== ln -s /etc mnt/project/x  (refused under deny)"
-ln -s /etc "$demo/mnt/project/x" || true
-./fsbridge/fsbridge umount "$demo/mnt"
-echo "== unmounted; demo done"
+# demo: the example project under a policy-enforcing mount, then the same
+# project in a QEMU guest.  Whatever happens, the guest is halted, the
+# mount unmounted and the temporary directory removed (the trap).
+B=$PWD
+demo=$(mktemp -d /tmp/fsb-demo.XXXXXX)
+running=""
+demo_end() {
+	status=$?
+	trap - EXIT INT TERM
+	cd /
+	if [ -n "$running" ]; then
+		kill "$running" 2>/dev/null || true
+		wait "$running" 2>/dev/null || true
+	fi
+	if [ -d "$demo/vm" ]; then
+		"$B/launcher/launch" -q --state "$demo/vm" halt >/dev/null 2>&1 ||
+			"$B/launcher/launch" -q --state "$demo/vm" halt -f >/dev/null 2>&1 || true
+	fi
+	if grep -qs " $demo/mnt " /proc/mounts; then
+		"$B/fsbridge/fsbridge" umount "$demo/mnt" 2>/dev/null || fusermount3 -u -z "$demo/mnt" 2>/dev/null || true
+	fi
+	rm -rf --one-file-system "$demo"
+	if [ "$status" -ne 0 ]; then
+		echo "quickstart: the demo failed (status $status); nothing of it is left running" >&2
+	fi
+	exit "$status"
+}
+trap demo_end EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+# a long step runs in the background so that a signal runs the trap at
+# once; the trap ends it (by its pid) before halting the guest
+step() {
+	rc=0
+	"$@" &
+	running=$!
+	wait "$running" || rc=$?
+	running=""
+	return "$rc"
+}
+
+p=$demo/src/project
+mkdir -p "$p/src" "$demo/mnt"
+echo 'console.log("hello from fsbridge")' > "$p/src/index.js"
+echo '{ "name": "example" }' > "$p/package.json"
+ln -s /etc/passwd "$p/escape-link"
+ln -s src/index.js "$p/main.js"
+printf '# for a tree whose links must not lead out\nsymlinks = deny\nspecials = none\n' > "$demo/untrusted.policy"
+
+echo "== 1. fsbridge mount -o policy=untrusted.policy  (symlinks=deny, specials=none)"
+"$B/fsbridge/fsbridge" policy check "$demo/untrusted.policy" >/dev/null
+"$B/fsbridge/fsbridge" mount -o policy="$demo/untrusted.policy" "$demo/src" "$demo/mnt"
+echo "   host:  $(cd "$p" && echo *)"
+echo "   mount: $(cd "$demo/mnt/project" && echo *)   (escape-link -> /etc/passwd hidden)"
+echo "   cat mnt/project/main.js: $(cat "$demo/mnt/project/main.js")"
+# what the policy refuses: say so with the error, fail if it was allowed
+refused() {
+	what=$1
+	shift
+	if "$@" 2>"$demo/err"; then
+		echo "   $what: allowed, but the policy forbids it" >&2
+		return 1
+	fi
+	echo "   $what: refused ($(sed 's/.*: //' "$demo/err"))"
+}
+refused "ln -s /etc mnt/project/x" ln -s /etc "$demo/mnt/project/x"
+refused "mkfifo mnt/project/f" mkfifo "$demo/mnt/project/f"
+"$B/fsbridge/fsbridge" umount "$demo/mnt"
+
+echo "== 2. launch: the project in a QEMU guest (TCG: emulated, no KVM needed)"
+echo "   booting; the first boot builds the guest image, about 5-30 s ..."
+t0=$(date +%s)
+step "$B/launcher/launch" -q --state "$demo/vm" --project "$p" boot
+echo "   booted in $(($(date +%s) - t0)) s"
+# shellcheck disable=SC2016
+cd "$p"
+step "$B/launcher/launch" --state "$demo/vm" -T -n -- sh -c '
+	echo "   [guest] $(uname -sr), uid $(id -u), in $PWD"
+	echo "   [guest] ls: $(echo *)"
+	echo "written in the guest by uid $(id -u)" > from-guest.txt
+	echo "   [guest] wrote from-guest.txt in the project"
+	echo demo > /etc/fsbridge-demo && echo "   [guest] wrote /etc/fsbridge-demo (outside the project)"'
+echo "   host: from-guest.txt, owner uid $(stat -c %u "$p/from-guest.txt"): $(cat "$p/from-guest.txt")"
+if [ -e /etc/fsbridge-demo ]; then
+	echo "   host: /etc/fsbridge-demo exists" >&2
+	exit 1
+fi
+echo "   host: no /etc/fsbridge-demo (the guest's root is the host's, read-only under a throw-away overlay)"
+"$B/launcher/launch" -q --state "$demo/vm" halt
+echo "== guest halted, mount gone, temporary files removed; demo done"

@@ -29,11 +29,15 @@
 #include "guest-overlay/image/kofile.h"
 #include "guest-overlay/image/modules.h"
 #include "guest-overlay/image/outfile.h"
+#include "guest-overlay/image/relocate.h"
 #include "guest-overlay/image/static_elf.h"
 #include "guest-overlay/image/zsink.h"
 
 #ifndef FSB_PKGLIBEXECDIR
 #define FSB_PKGLIBEXECDIR "/usr/local/libexec/fsbridge"
+#endif
+#ifndef FSB_BINDIR
+#define FSB_BINDIR "/usr/local/bin"
 #endif
 
 #define EXIT_OK 0
@@ -69,6 +73,7 @@ struct options {
 	bool no_default_modules;
 	bool quiet;
 	bool print_kernel;
+	bool print_init;
 };
 
 struct counts {
@@ -85,6 +90,7 @@ usage(FILE *out)
 	    "           [-a HOST_PATH:IMAGE_PATH]...\n"
 	    "           [--init PATH] [-q] -o OUTPUT.cpio.zst\n"
 	    "       fsbridge-mkinitramfs [-k VERSION] [--kernel IMAGE] --print-kernel\n"
+	    "       fsbridge-mkinitramfs [--init PATH] --print-init\n"
 	    "\n"
 	    "Build the fsbridge guest initramfs (zstd-compressed newc cpio).\n"
 	    "  -k, --kernel-version V  build for kernel V (/lib/modules/V)\n"
@@ -101,6 +107,7 @@ usage(FILE *out)
 	    "  -o, --output FILE       where to write the image\n"
 	    "  -q, --quiet             no summary on stderr\n"
 	    "      --print-kernel      print the kernel image path and exit\n"
+	    "      --print-init        print the init's path and exit\n"
 	    "  -h, --help              this text\n"
 	    "\n"
 	    "Default modules: virtio_pci virtio_mmio virtiofs fuse virtio_blk\n"
@@ -149,7 +156,7 @@ free_options(struct options *o)
 
 enum {
 	OPT_KERNEL = 256, OPT_MODDIR, OPT_INIT, OPT_NO_DEFAULTS, OPT_PRINT_KERNEL,
-	OPT_ADD_MODULE,
+	OPT_ADD_MODULE, OPT_PRINT_INIT,
 };
 
 static const struct option long_options[] = {
@@ -164,6 +171,7 @@ static const struct option long_options[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "print-kernel", no_argument, NULL, OPT_PRINT_KERNEL },
+	{ "print-init", no_argument, NULL, OPT_PRINT_INIT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -181,6 +189,7 @@ take_option(int ch, const char *arg, struct options *o)
 	case OPT_INIT: o->init = arg; return GO_ON;
 	case OPT_NO_DEFAULTS: o->no_default_modules = true; return GO_ON;
 	case OPT_PRINT_KERNEL: o->print_kernel = true; return GO_ON;
+	case OPT_PRINT_INIT: o->print_init = true; return GO_ON;
 	case 'o': o->output = arg; return GO_ON;
 	case 'q': o->quiet = true; return GO_ON;
 	case 'h': usage(stdout); return EXIT_OK;
@@ -217,7 +226,7 @@ parse_args(int argc, char **argv, struct options *o)
 		warnx("unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (o->output == NULL && !o->print_kernel) {
+	if (o->output == NULL && !o->print_kernel && !o->print_init) {
 		warnx("no output file: give -o OUTPUT.cpio.zst (see --help)");
 		return EXIT_USAGE;
 	}
@@ -225,11 +234,13 @@ parse_args(int argc, char **argv, struct options *o)
 }
 
 /* --init, else fsbridge-init next to this program (the build tree),
- * else the installed one. */
+ * else the installed one: in $(pkglibexecdir) as seen from where this
+ * program is installed (relocate.h), else the configured $(pkglibexecdir).
+ * launch asks for this path with --print-init. */
 static char *
 find_init(const char *given)
 {
-	char self[PATH_MAX], *path = NULL;
+	char self[PATH_MAX], moved[PATH_MAX], *path = NULL;
 	ssize_t n;
 
 	if (given != NULL)
@@ -237,11 +248,16 @@ find_init(const char *given)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
+		if (relocate(self, FSB_BINDIR, FSB_PKGLIBEXECDIR "/" INIT_NAME, moved,
+		    sizeof(moved)) != 0)
+			moved[0] = '\0';
 		if (asprintf(&path, "%s/%s", dirname(self), INIT_NAME) < 0)
 			return NULL;
 		if (access(path, X_OK) == 0)
 			return path;
 		free(path);
+		if (moved[0] != '\0' && access(moved, X_OK) == 0)
+			return realpath(moved, NULL);
 	}
 	if (access(FSB_PKGLIBEXECDIR "/" INIT_NAME, X_OK) == 0)
 		return strdup(FSB_PKGLIBEXECDIR "/" INIT_NAME);
@@ -517,6 +533,15 @@ main(int argc, char **argv)
 	char *init = NULL;
 	int rc = parse_args(argc, argv, &o);
 
+	if (rc == GO_ON && o.print_init) {
+		/* no kernel needed: launch doctor asks on a machine without one */
+		init = find_init(o.init);
+		rc = init != NULL && printf("%s\n", init) > 0 && fflush(stdout) == 0 ?
+		    EXIT_OK : EXIT_FAIL;
+		free(init);
+		free_options(&o);
+		return rc;
+	}
 	if (rc != GO_ON || kernel_pick(&o.kernel, &k) != 0) {
 		free_options(&o);
 		return rc != GO_ON ? rc : EXIT_FAIL;

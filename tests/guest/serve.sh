@@ -6,6 +6,13 @@
 # the middle of writing (once 200 writes are acknowledged): the server
 # survives, the host file holds what
 # was acknowledged, and the next guest is served.  TAP, plan at the end.
+#
+# As root, or as an ordinary user (serve-user.sh): then the server acts as
+# that user, the guest's root mapped to it (uidmap=0:UID,gidmap=0:GID, as a
+# guest of launch is the user), and where the host kernel wants root the
+# expectations are the user's (/guest_suite-user, and the host's check of
+# the setuid files): no chown to other ids (CAP_CHOWN), and the server's
+# write clears the setuid bit even for the guest's root (CAP_FSETID).
 set -u
 
 . "$(dirname "$0")/../tap.sh"
@@ -16,6 +23,15 @@ FSB=${FSBRIDGE:-$B/fsbridge/fsbridge}
 MKI=$B/guest-overlay/fsbridge-mkinitramfs
 command -v "$QEMU" >/dev/null 2>&1 || skip_all "$QEMU not installed (apt-get install qemu-system-x86)"
 KERNEL=$("$MKI" --print-kernel 2>/dev/null) || skip_all "no guest kernel (apt-get install linux-image-cloud-amd64)"
+
+SUITE=/guest_suite
+IDMAP=()
+KEPT_MODE=4755		# keep-root after the guest's root wrote to it
+if [ "$(id -u)" != 0 ]; then
+	SUITE=/guest_suite-user
+	IDMAP=(-o "uidmap=0:$(id -u),gidmap=0:$(id -g)")
+	KEPT_MODE=755
+fi
 
 tmp=$(mktemp -d /tmp/fsb-serve.XXXXXX)
 srv=
@@ -31,6 +47,7 @@ before=$(cd "$tmp/top" && find . -path ./share -prune -o -print0 | sort -z | xar
 
 img=$tmp/img.zst
 if "$MKI" -q -a "$B/tests/guest/guest_suite:/guest_suite" \
+	-a "$B/tests/guest/guest_suite:/guest_suite-user" \
 	-a "$B/tests/guest/posix_compare_static:/posix_compare" \
 	-a "$B/tests/guest/guest_suite:/writer" \
 	-a "$B/tests/guest/guest_suite:/watcher" \
@@ -44,7 +61,7 @@ fi
 
 start_server() {
 	rm -f "$tmp/sock"
-	"$FSB" serve --socket "$tmp/sock" "$@" "$tmp/top/share" 2>> "$tmp/serve.log" &
+	"$FSB" serve --socket "$tmp/sock" ${IDMAP[@]+"${IDMAP[@]}"} "$@" "$tmp/top/share" 2>> "$tmp/serve.log" &
 	srv=$!
 	for _ in $(seq 100); do [ -S "$tmp/sock" ] && return 0; sleep 0.05; done
 	return 1
@@ -62,7 +79,7 @@ boot() {
 
 check "fsbridge serve listens" start_server
 t0=$EPOCHREALTIME
-boot "$tmp/suite.console" /guest_suite
+boot "$tmp/suite.console" "$SUITE"
 rc=$?
 echo "# guest suite: $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 check "the guest ran the suite and powered off (exit $rc)" [ "$rc" = 0 ]
@@ -80,8 +97,8 @@ grep -q '^guest-suite: done' "$tmp/suite.console" || sed 's/^/# /' "$tmp/suite.c
 share=$tmp/top/share
 check "[host] the guest's setuid file has no setuid/setgid bit" \
 	bash -c '[ -f "$1" ] && [ -z "$(find "$1" -perm /6000)" ]' _ "$share/suid"
-check "[host] the unprivileged write and truncate cleared setuid/setgid" \
-	[ "$(stat -c %a "$share/kill-write" "$share/kill-trunc" "$share/keep-sgid" "$share/keep-root" | tr '\n' ' ')" = "777 777 2766 4755 " ]
+check "[host] the unprivileged write and truncate cleared setuid/setgid (root's write: $KEPT_MODE)" \
+	[ "$(stat -c %a "$share/kill-write" "$share/kill-trunc" "$share/keep-sgid" "$share/keep-root" | tr '\n' ' ')" = "777 777 2766 $KEPT_MODE " ]
 check "[host] no device node was created" [ ! -e "$share/dev-null" ]
 check "[host] symlinks are stored verbatim" [ "$(readlink "$share/abs-link")" = /etc/passwd ]
 check "[host] the POSIX run left its files in the share" [ -d "$share/posix" ]

@@ -12,7 +12,14 @@ skip_all() {
 	exit 0
 }
 
-[ "$(id -u)" = 0 ] || skip_all "not root"
+# As root, or as an ordinary user through fusermount3 (cli_errors-user.sh),
+# who makes its private mount namespace inside a user namespace of its own
+# (unshare -r: mounting a tmpfs there needs no root on the host).
+NS=(-m)
+if [ "$(id -u)" != 0 ]; then
+	command -v fusermount3 >/dev/null 2>&1 || skip_all "not root and no fusermount3"
+	NS=(-r -m)
+fi
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 command -v unshare >/dev/null 2>&1 || skip_all "unshare not found"
 command -v timeout >/dev/null 2>&1 || skip_all "timeout not found"
@@ -169,7 +176,7 @@ case_error "mount SRC MNT -- -o ro: after --, words only" 2 "$MNT" mount "$SRC" 
 # No /dev/fuse: run in a namespace where /dev is an empty tmpfs (so no
 # /dev/null either: stdin comes from an empty file).
 : >"$W/empty"
-timeout -k 5 30 unshare -m --propagation private sh -c '
+timeout -k 5 30 unshare "${NS[@]}" --propagation private sh -c '
 	mount -t tmpfs fsb-nodev /dev || exit 98
 	"$FSBRIDGE" mount "$SRC" "$MNT" >"$W/out" 2>"$W/err" <"$W/empty"
 	echo $? >"$W/rc"
