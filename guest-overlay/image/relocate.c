@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "guest-overlay/relocate.h"
+#include "guest-overlay/image/relocate.h"
 
 /* The next component of *p (skipping slashes): its start and length in
  * *len, *p moved past it; NULL at the end. */
