@@ -17,7 +17,7 @@
 # not (see NOT_COMMANDS) are listed with their reason.  TAP.
 set -u
 
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/lib/tap.sh"
 
 src=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 command -v dpkg > /dev/null 2>&1 || skip_all "not a Debian system (no dpkg)"

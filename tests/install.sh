@@ -8,7 +8,7 @@
 # goes to a temporary directory; the build tree is not changed.  TAP.
 set -u
 
-. "$(dirname "$0")/tap.sh"
+. "$(dirname "$0")/lib/tap.sh"
 
 B=${top_builddir:-.}
 src=${top_srcdir:-$(dirname "$0")/..}

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "tests/lib/tap.h"
 
-static int tests;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
 replay_file(const char *path)
@@ -27,7 +27,7 @@ replay_file(const char *path)
 	size_t n;
 
 	if (f == NULL) {
-		printf("not ok %d - cannot open %s\n", ++tests, path);
+		checkf(0, "cannot open %s", path);
 		return;
 	}
 	n = fread(buf, 1, sizeof(buf), f);
@@ -36,14 +36,13 @@ replay_file(const char *path)
 	 * caught, as libFuzzer would */
 	input = malloc(n > 0 ? n : 1);
 	if (input == NULL) {
-		printf("not ok %d - out of memory for %s\n", ++tests, path);
+		checkf(0, "out of memory for %s", path);
 		return;
 	}
 	memcpy(input, buf, n);
 	LLVMFuzzerTestOneInput(input, n);	/* a crash, abort or sanitizer report fails the test */
 	free(input);
-	printf("ok %d - replayed %s (%zu bytes)\n", ++tests, path, n);
-	fflush(stdout);
+	checkf(1, "replayed %s (%zu bytes)", path, n);
 }
 
 static void
@@ -84,6 +83,6 @@ main(int argc, char **argv)
 			 FUZZ_CORPUS);
 		replay(dir);
 	}
-	printf("1..%d\n", tests);
-	return tests > 0 ? 0 : 1;
+	/* no input at all is a failure too: a corpus that went missing */
+	return tap_done() || tap_test_no == 0;
 }

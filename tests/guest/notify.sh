@@ -14,7 +14,7 @@
 # By hand: top_builddir=BUILD top_srcdir=SRC bash tests/guest/notify.sh
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 S=${top_srcdir:-$(dirname "$0")/../..}

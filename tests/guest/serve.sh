@@ -15,7 +15,7 @@
 # write clears the setuid bit even for the guest's root (CAP_FSETID).
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 QEMU=${FSBRIDGE_QEMU:-qemu-system-x86_64}

@@ -8,7 +8,7 @@
 # (plus one .1).  Needs a guest kernel (the image is built).  TAP.
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 LAUNCH=$B/launcher/launch

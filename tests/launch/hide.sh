@@ -12,7 +12,7 @@
 # answers; the guest has a default route and passt's DNS forwarder.  TAP.
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 LAUNCH=$B/launcher/launch

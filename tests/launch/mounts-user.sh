@@ -1,3 +1,3 @@
 #!/bin/sh
-# mounts-user.sh: tests/launch/mounts.sh again, as the ordinary user fsb-user (tests/run_as_user.sh).
-exec bash "$(dirname "$0")/../run_as_user.sh" launch/mounts.sh
+# mounts-user.sh: tests/launch/mounts.sh again, as the ordinary user fsb-user (tests/lib/run_as_user.sh).
+exec bash "$(dirname "$0")/../lib/run_as_user.sh" launch/mounts.sh

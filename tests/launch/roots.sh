@@ -7,7 +7,7 @@
 # errors of --root.  TAP, plan at the end.
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 LAUNCH=$B/launcher/launch

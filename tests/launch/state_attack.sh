@@ -8,7 +8,7 @@
 # QEMU and a fake kernel, the boot fails after the parts under test.  TAP.
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 LAUNCH=$B/launcher/launch

@@ -1,3 +1,3 @@
 #!/bin/sh
-# volumes-user.sh: tests/launch/volumes.sh again, as the ordinary user fsb-user (tests/run_as_user.sh).
-exec bash "$(dirname "$0")/../run_as_user.sh" launch/volumes.sh
+# volumes-user.sh: tests/launch/volumes.sh again, as the ordinary user fsb-user (tests/lib/run_as_user.sh).
+exec bash "$(dirname "$0")/../lib/run_as_user.sh" launch/volumes.sh

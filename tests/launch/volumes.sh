@@ -5,7 +5,7 @@
 # halt and the next boot, a running VM refusing other volumes.  TAP.
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 LAUNCH=$B/launcher/launch

@@ -1,3 +1,3 @@
 #!/bin/sh
-# cli_errors-user.sh: tests/mount/cli_errors.sh again, as the ordinary user fsb-user (tests/run_as_user.sh).
-exec bash "$(dirname "$0")/../run_as_user.sh" mount/cli_errors.sh
+# cli_errors-user.sh: tests/mount/cli_errors.sh again, as the ordinary user fsb-user (tests/lib/run_as_user.sh).
+exec bash "$(dirname "$0")/../lib/run_as_user.sh" mount/cli_errors.sh

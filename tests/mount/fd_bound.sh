@@ -6,7 +6,7 @@
 # everything still reads back right (evicted inodes are re-opened by
 # handle or from their parent).  TAP.
 set -u
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 # (as root or as an ordinary user, through fusermount3: see *-user.sh)
 if [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
 	echo "1..0 # SKIP needs /dev/fuse and FSBRIDGE"; exit 0

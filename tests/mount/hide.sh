@@ -7,7 +7,7 @@
 # hidden name, expose=PATH takes a rule back, and `fsbridge policy`
 # prints the rules.  TAP.
 set -u
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 if [ "$(id -u)" -ne 0 ] || [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
 	echo "1..0 # SKIP needs root, /dev/fuse and FSBRIDGE"; exit 0
 fi

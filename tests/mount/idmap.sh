@@ -7,7 +7,7 @@
 # no owner or group rights on host files of unmapped ids, and no client
 # may hand a file to a real host user by way of an unmapped id.  TAP.
 set -u
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 # Root only, no *-user.sh run: the server must make files owned by host
 # uid 1000 (another user: chown needs CAP_CHOWN) and another user (the
 # client's root) must reach the mount (allow_other, which fusermount3

@@ -5,7 +5,7 @@
 # daemon killed with SIGKILL leaves a dead mount that mount names and
 # umount clears.  TAP.
 set -u
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 # (as root or as an ordinary user, through fusermount3: see *-user.sh)
 if [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
 	echo "1..0 # SKIP needs /dev/fuse and FSBRIDGE"; exit 0

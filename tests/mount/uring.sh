@@ -11,7 +11,7 @@
 # as *-uring.sh (with_uring.sh).  TAP; needs root (uring_param.sh).
 set -u
 here=$(dirname "$0")
-. "$here/../tap.sh"
+. "$here/../lib/tap.sh"
 . "$here/uring_param.sh"
 
 why=$(uring_param_why_not)

@@ -9,7 +9,7 @@
 set -u
 export LC_ALL=C
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 LAUNCH=$B/launcher/launch

@@ -25,28 +25,13 @@
 #include "backend.h"
 #include "backend_nfs.h"
 #include "inode_table.h"
+#include "tests/lib/tap.h"
 
-static int test_no;
-static int failures;
 static struct backend *be;
 static struct inode_table table;
 static const char *url;
 static const char *export_dir;
 
-static void
-ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++test_no);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!cond)
-		failures++;
-}
 
 static void
 release_inode(void *ctx, struct inode *in)
@@ -116,20 +101,20 @@ test_errors(void)
 	int rc;
 
 	rc = backend_nfs_new("nfs:/nope", 1, &b);
-	ok(rc == -EINVAL, "malformed URL: %d (%s)", rc, backend_nfs_last_error());
+	checkf(rc == -EINVAL, "malformed URL: %d (%s)", rc, backend_nfs_last_error());
 	rc = backend_nfs_new("nfs://127.0.0.1/share?version=7", 1, &b);
-	ok(rc == -EINVAL, "bad version: %d (%s)", rc, backend_nfs_last_error());
+	checkf(rc == -EINVAL, "bad version: %d (%s)", rc, backend_nfs_last_error());
 	/* the same URL with the export renamed: URL-no-such-export?QUERY */
 	snprintf(bad, sizeof(bad), "%.*s-no-such-export%s", (int)strcspn(url, "?"), url,
 	    url + strcspn(url, "?"));
 	rc = backend_nfs_new(bad, 1, &b);
 	/* an NFSv3 mount daemon answers "access denied" for unknown exports */
-	ok(rc == -ENOENT || (rc == -EACCES && strstr(url, "version=3") != NULL),
+	checkf(rc == -ENOENT || (rc == -EACCES && strstr(url, "version=3") != NULL),
 	    "missing export: %d (%s)", rc, backend_nfs_last_error());
 	rc = backend_nfs_new("nfs://127.0.0.1/x?version=4&nfsport=1", 1, &b);
-	ok(rc == -ECONNREFUSED, "nothing listening: %d (%s)", rc, backend_nfs_last_error());
+	checkf(rc == -ECONNREFUSED, "nothing listening: %d (%s)", rc, backend_nfs_last_error());
 	rc = backend_nfs_new("nfs://no-such-host.invalid/x?version=4", 1, &b);
-	ok(rc == -EHOSTUNREACH, "unknown host: %d (%s)", rc, backend_nfs_last_error());
+	checkf(rc == -EHOSTUNREACH, "unknown host: %d (%s)", rc, backend_nfs_last_error());
 }
 
 static void
@@ -144,30 +129,30 @@ test_file_io(struct inode *root)
 	int rc;
 
 	rc = be->ops->create(be, root, "f", 0644, O_RDWR | O_CREAT | O_EXCL, &cred, &e, &f);
-	ok(rc == 0 && S_ISREG(e.st.st_mode) && f.fd == -1, "create f: %d", rc);
-	ok(rc == 0 && (e.st.st_mode & 07777) == 0644 && e.st.st_uid == getuid(),
+	checkf(rc == 0 && S_ISREG(e.st.st_mode) && f.fd == -1, "create f: %d", rc);
+	checkf(rc == 0 && (e.st.st_mode & 07777) == 0644 && e.st.st_uid == getuid(),
 	    "f has the mode asked for and our uid: %o uid %u", e.st.st_mode & 07777,
 	    (unsigned int)e.st.st_uid);
 	if (rc != 0)
 		return;
 	in = adopt(root, "f", &e);
 	n = be->ops->write(be, &f, "hello world", 11, 0);
-	ok(n == 11, "write 11 bytes: %zd", n);
+	checkf(n == 11, "write 11 bytes: %zd", n);
 	n = be->ops->read(be, &f, buf, sizeof(buf), 6);
-	ok(n == 5 && memcmp(buf, "world", 5) == 0, "read back at offset 6: %zd", n);
-	ok(be->ops->fsync(be, &f, false) == 0, "fsync");
-	ok(be->ops->lseek(be, &f, 3, SEEK_HOLE) == 11, "SEEK_HOLE is the end");
+	checkf(n == 5 && memcmp(buf, "world", 5) == 0, "read back at offset 6: %zd", n);
+	checkf(be->ops->fsync(be, &f, false) == 0, "fsync");
+	checkf(be->ops->lseek(be, &f, 3, SEEK_HOLE) == 11, "SEEK_HOLE is the end");
 	be->ops->release(be, &f);
 	again = lookup(root, "f", &rc);
-	ok(again == in && again->key_ino == in->key_ino, "lookup gives the same inode (ino %llu)",
+	checkf(again == in && again->key_ino == in->key_ino, "lookup gives the same inode (ino %llu)",
 	    (unsigned long long)in->key_ino);
 	if (again != NULL)
 		inode_table_put(&table, again);
 	rc = be->ops->open(be, in, O_RDONLY, &f);
-	ok(rc == 0, "open f read-only: %d", rc);
+	checkf(rc == 0, "open f read-only: %d", rc);
 	if (rc == 0) {
 		n = be->ops->read(be, &f, buf, sizeof(buf), 0);
-		ok(n == 11 && memcmp(buf, "hello world", 11) == 0, "read whole file: %zd", n);
+		checkf(n == 11 && memcmp(buf, "hello world", 11) == 0, "read whole file: %zd", n);
 		be->ops->release(be, &f);
 	}
 	inode_table_put(&table, in);
@@ -183,7 +168,7 @@ test_setattr(struct inode *root)
 
 	in = lookup(root, "f", &rc);
 	if (in == NULL) {
-		ok(false, "lookup f for setattr: %d", rc);
+		checkf(false, "lookup f for setattr: %d", rc);
 		return;
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -193,11 +178,11 @@ test_setattr(struct inode *root)
 	sa.mtime.tv_sec = 1000000000;
 	sa.mtime.tv_nsec = 0;
 	rc = be->ops->setattr(be, in, NULL, &sa, &st);
-	ok(rc == 0 && (st.st_mode & 07777) == 0600 && st.st_size == 5 &&
+	checkf(rc == 0 && (st.st_mode & 07777) == 0600 && st.st_size == 5 &&
 	    st.st_mtim.tv_sec == 1000000000, "setattr mode/size/mtime: %d mode %o size %lld mtime %lld",
 	    rc, st.st_mode & 07777, (long long)st.st_size, (long long)st.st_mtim.tv_sec);
 	rc = be->ops->getattr(be, in, &st);
-	ok(rc == 0 && st.st_size == 5, "getattr sees it: %d", rc);
+	checkf(rc == 0 && st.st_size == 5, "getattr sees it: %d", rc);
 	inode_table_put(&table, in);
 }
 
@@ -211,34 +196,34 @@ test_dirs(struct inode *root)
 	int rc;
 
 	rc = be->ops->mkdir(be, root, "d", 0755, &cred, &e);
-	ok(rc == 0 && S_ISDIR(e.st.st_mode), "mkdir d: %d", rc);
+	checkf(rc == 0 && S_ISDIR(e.st.st_mode), "mkdir d: %d", rc);
 	if (rc != 0)
 		return;
 	d = adopt(root, "d", &e);
-	ok(listing_has(root, "d", d->key_ino), "readdir of the root lists d with its fileid");
+	checkf(listing_has(root, "d", d->key_ino), "readdir of the root lists d with its fileid");
 	rc = be->ops->rename(be, root, "f", d, "g", 0);
-	ok(rc == 0, "rename f -> d/g: %d", rc);
+	checkf(rc == 0, "rename f -> d/g: %d", rc);
 	f = lookup(d, "g", &rc);
-	ok(f != NULL, "lookup d/g: %d", rc);
+	checkf(f != NULL, "lookup d/g: %d", rc);
 	if (f != NULL) {
 		inode_table_move(&table, f, d, "g");
 		rc = be->ops->getattr(be, f, &st);
-		ok(rc == 0 && st.st_size == 5, "getattr after the move: %d", rc);
+		checkf(rc == 0 && st.st_size == 5, "getattr after the move: %d", rc);
 		rc = be->ops->link(be, f, root, "hard", &e);
-		ok(rc == 0 && e.st.st_nlink == 2, "link d/g -> hard: %d nlink %lu", rc,
+		checkf(rc == 0 && e.st.st_nlink == 2, "link d/g -> hard: %d nlink %lu", rc,
 		    rc == 0 ? (unsigned long)e.st.st_nlink : 0ul);
 		if (rc == 0)
 			be->ops->node_release(be, e.bdata);
 		inode_table_put(&table, f);
 	}
 	rc = be->ops->rename(be, root, "hard", d, "g", RENAME_NOREPLACE);
-	ok(rc == -EEXIST, "rename NOREPLACE onto an existing name: %d", rc);
+	checkf(rc == -EEXIST, "rename NOREPLACE onto an existing name: %d", rc);
 	rc = be->ops->rmdir(be, root, "d");
-	ok(rc == -ENOTEMPTY || rc == -EEXIST, "rmdir of a full directory fails: %d", rc);
-	ok(be->ops->unlink(be, d, "g") == 0, "unlink d/g");
-	ok(be->ops->unlink(be, root, "hard") == 0, "unlink hard");
-	ok(be->ops->rmdir(be, root, "d") == 0, "rmdir d");
-	ok(be->ops->lookup(be, root, "d", false, &e) == -ENOENT, "d is gone");
+	checkf(rc == -ENOTEMPTY || rc == -EEXIST, "rmdir of a full directory fails: %d", rc);
+	checkf(be->ops->unlink(be, d, "g") == 0, "unlink d/g");
+	checkf(be->ops->unlink(be, root, "hard") == 0, "unlink hard");
+	checkf(be->ops->rmdir(be, root, "d") == 0, "rmdir d");
+	checkf(be->ops->lookup(be, root, "d", false, &e) == -ENOENT, "d is gone");
 	inode_table_put(&table, d);
 }
 
@@ -253,18 +238,18 @@ test_symlinks(struct inode *root)
 	int rc;
 
 	rc = be->ops->symlink(be, root, "l", "../../../etc/passwd", &cred, &e);
-	ok(rc == 0 && S_ISLNK(e.st.st_mode), "symlink l: %d", rc);
+	checkf(rc == 0 && S_ISLNK(e.st.st_mode), "symlink l: %d", rc);
 	if (rc != 0)
 		return;
 	l = adopt(root, "l", &e);
 	rc = be->ops->readlink(be, l, target, sizeof(target));
-	ok(rc == 0 && strcmp(target, "../../../etc/passwd") == 0, "readlink verbatim: %s", target);
+	checkf(rc == 0 && strcmp(target, "../../../etc/passwd") == 0, "readlink verbatim: %s", target);
 	rc = be->ops->lookup(be, root, "l", false, &e);
-	ok(rc == 0 && S_ISLNK(e.st.st_mode), "lookup does not follow: %d", rc);
+	checkf(rc == 0 && S_ISLNK(e.st.st_mode), "lookup does not follow: %d", rc);
 	if (rc == 0)
 		be->ops->node_release(be, e.bdata);
 	rc = be->ops->open(be, l, O_RDONLY, &f);
-	ok(rc == -ELOOP, "opening the link itself is refused (no follow): %d", rc);
+	checkf(rc == -ELOOP, "opening the link itself is refused (no follow): %d", rc);
 	if (rc == 0)
 		be->ops->release(be, &f);
 	rc = be->ops->create(be, root, "f2", 0600, O_RDWR | O_CREAT | O_TRUNC, &cred, &e, &f);
@@ -274,19 +259,19 @@ test_symlinks(struct inode *root)
 		be->ops->release(be, &f);
 		rc = be->ops->create(be, root, "f2", 0600, O_RDWR | O_CREAT | O_TRUNC, &cred, &e, &f);
 	}
-	ok(rc == 0 && e.st.st_size == 0, "O_CREAT without O_EXCL opens (and truncates) an existing file: %d", rc);
+	checkf(rc == 0 && e.st.st_size == 0, "O_CREAT without O_EXCL opens (and truncates) an existing file: %d", rc);
 	if (rc == 0) {
 		be->ops->node_release(be, e.bdata);
 		be->ops->release(be, &f);
 	}
 	rc = be->ops->create(be, root, "f2", 0600, O_RDWR | O_CREAT | O_EXCL, &cred, &e, &f);
-	ok(rc == -EEXIST, "O_CREAT|O_EXCL on an existing file: %d", rc);
+	checkf(rc == -EEXIST, "O_CREAT|O_EXCL on an existing file: %d", rc);
 	be->ops->unlink(be, root, "f2");
 	rc = be->ops->create(be, root, "l", 0644, O_WRONLY | O_CREAT, &cred, &e, &f);
-	ok(rc != 0, "create through the link is refused: %d", rc);
+	checkf(rc != 0, "create through the link is refused: %d", rc);
 	if (rc == 0)
 		be->ops->release(be, &f);
-	ok(be->ops->unlink(be, root, "l") == 0, "unlink l");
+	checkf(be->ops->unlink(be, root, "l") == 0, "unlink l");
 	inode_table_put(&table, l);
 }
 
@@ -305,7 +290,7 @@ test_host_changes(struct inode *root)
 		close(fd);
 	}
 	in = lookup(root, "host", &rc);
-	ok(in != NULL, "a file made on the server is found: %d", rc);
+	checkf(in != NULL, "a file made on the server is found: %d", rc);
 	if (in == NULL)
 		return;
 	local_path(path2, sizeof(path2), "host.new");
@@ -314,7 +299,7 @@ test_host_changes(struct inode *root)
 		close(fd);
 	rename(path2, path);
 	rc = be->ops->getattr(be, in, &st);
-	ok(rc == -ESTALE, "replaced on the server: the old inode is stale: %d", rc);
+	checkf(rc == -ESTALE, "replaced on the server: the old inode is stale: %d", rc);
 	unlink(path);
 	inode_table_put(&table, in);
 }
@@ -367,7 +352,7 @@ test_swapped_dir(struct inode *root)
 	put_file("sw/f", "in sw\n");
 	put_file("other/f", "in other\n");
 	d = lookup(root, "sw", &rc);
-	ok(d != NULL, "[swap] lookup sw: %d", rc);
+	checkf(d != NULL, "[swap] lookup sw: %d", rc);
 	if (d == NULL)
 		return;
 	local_path(path, sizeof(path), "sw");
@@ -375,20 +360,20 @@ test_swapped_dir(struct inode *root)
 	rename(path, path2);
 	(void)!symlink("other", path);
 	rc = be->ops->getattr(be, d, &st);
-	ok((rc == 0 && S_ISDIR(st.st_mode) && st.st_ino == local_ino("sw.moved")) || rc == -ESTALE,
+	checkf((rc == 0 && S_ISDIR(st.st_mode) && st.st_ino == local_ino("sw.moved")) || rc == -ESTALE,
 	    "[swap] getattr of the known directory: it, or ESTALE (%d)", rc);
 	rc = be->ops->lookup(be, d, "f", false, &e);
-	ok((rc == 0 && e.st.st_ino == local_ino("sw.moved/f")) || rc == -ESTALE,
+	checkf((rc == 0 && e.st.st_ino == local_ino("sw.moved/f")) || rc == -ESTALE,
 	    "[swap] lookup in it finds its own entry or ESTALE, not the link target's: %d", rc);
 	if (rc == 0)
 		be->ops->node_release(be, e.bdata);
 	rc = be->ops->mkdir(be, d, "made", 0755, &cred, &e);
-	ok(local_ino("other/made") == 0 && (rc == 0) == (local_ino("sw.moved/made") != 0),
+	checkf(local_ino("other/made") == 0 && (rc == 0) == (local_ino("sw.moved/made") != 0),
 	    "[swap] mkdir in it lands in it or fails, not in the link target: %d", rc);
 	if (rc == 0)
 		be->ops->node_release(be, e.bdata);
 	rc = be->ops->unlink(be, d, "f");
-	ok(local_ino("other/f") != 0 && (rc == 0) == (local_ino("sw.moved/f") == 0),
+	checkf(local_ino("other/f") != 0 && (rc == 0) == (local_ino("sw.moved/f") == 0),
 	    "[swap] unlink in it removes its entry or fails, not the link target's: %d", rc);
 	inode_table_put(&table, d);
 	unlink(path);
@@ -431,7 +416,7 @@ test_parallel(struct inode *root)
 		pthread_join(th[i], &res);
 		bad += (long)res;
 	}
-	ok(bad == 0, "8 threads x 200 getattr in parallel: %ld failures", bad);
+	checkf(bad == 0, "8 threads x 200 getattr in parallel: %ld failures", bad);
 }
 
 static void
@@ -441,7 +426,7 @@ test_statfs(struct inode *root)
 	int rc;
 
 	rc = be->ops->statfs(be, root, &sv);
-	ok(rc == 0 && sv.f_blocks > 0 && sv.f_bsize > 0, "statfs: %d", rc);
+	checkf(rc == 0 && sv.f_blocks > 0 && sv.f_bsize > 0, "statfs: %d", rc);
 }
 
 #define LIST_FILES 600
@@ -473,7 +458,7 @@ test_listing(struct inode *root)
 
 	local_path(path, sizeof(path), "many");
 	if (mkdir(path, 0755) != 0) {
-		ok(false, "mkdir many in the export: %s", strerror(errno));
+		checkf(false, "mkdir many in the export: %s", strerror(errno));
 		return;
 	}
 	for (i = 0; i < LIST_FILES; i++) {
@@ -486,13 +471,13 @@ test_listing(struct inode *root)
 		if (fd >= 0)
 			close(fd);
 	}
-	ok(bad == 0, "%u files with 205-byte names made in the export", LIST_FILES);
+	checkf(bad == 0, "%u files with 205-byte names made in the export", LIST_FILES);
 	dir = lookup(root, "many", &rc);
-	ok(dir != NULL, "lookup many: %d", rc);
+	checkf(dir != NULL, "lookup many: %d", rc);
 	if (dir == NULL)
 		return;
 	rc = be->ops->opendir(be, dir, &f);
-	ok(rc == 0, "opendir many: %d", rc);
+	checkf(rc == 0, "opendir many: %d", rc);
 	if (rc != 0)
 		goto out;
 	for (ent.has_entry = false; (rc = be->ops->readdir(be, &f, off, &ent)) == 1;
@@ -517,20 +502,20 @@ test_listing(struct inode *root)
 				with_attrs++;
 			if (i == 7 && (in = adopt(dir, ent.name, &ent.entry)) != NULL) {
 				rc = be->ops->getattr(be, in, &st);
-				ok(rc == 0 && st.st_ino == in->key_ino && st.st_size == 7,
+				checkf(rc == 0 && st.st_ino == in->key_ino && st.st_size == 7,
 				    "getattr of a node a listing made: %d", rc);
 				inode_table_put(&table, in);
 			} else
 				be->ops->node_release(be, ent.entry.bdata);
 		}
 	}
-	ok(rc == 0 && count == LIST_FILES && bad == 0,
+	checkf(rc == 0 && count == LIST_FILES && bad == 0,
 	    "readdir lists each of the %u names once: %u listed, %u wrong, rc %d",
 	    LIST_FILES, count, bad, rc);
-	ok(with_attrs == LIST_FILES, "each entry comes with its attributes: %u", with_attrs);
+	checkf(with_attrs == LIST_FILES, "each entry comes with its attributes: %u", with_attrs);
 	ent.has_entry = false;
 	rc = be->ops->readdir(be, &f, mid_off, &ent);
-	ok(rc == 1 && strcmp(ent.name, mid_name) == 0,
+	checkf(rc == 1 && strcmp(ent.name, mid_name) == 0,
 	    "readdir back at position %lld gives the same entry", (long long)mid_off);
 	if (rc == 1 && ent.has_entry)
 		be->ops->node_release(be, ent.entry.bdata);
@@ -547,13 +532,13 @@ test_listing(struct inode *root)
 			be->ops->node_release(be, ent.entry.bdata);
 		off = ent.next_off;
 	}
-	ok(bad == 0, "a rewind lists a file made since the open");
+	checkf(bad == 0, "a rewind lists a file made since the open");
 	be->ops->releasedir(be, &f);
 out:
 	inode_table_put(&table, dir);
 	snprintf(path, sizeof(path), "rm -rf '%s/many'", export_dir);
 	if (system(path) != 0)
-		ok(false, "remove many");
+		checkf(false, "remove many");
 }
 
 static void
@@ -569,23 +554,23 @@ test_reconnect(struct inode *root, const char *restart)
 
 	rc = be->ops->create(be, root, "r", 0644, O_RDWR | O_CREAT, &cred, &e, &f);
 	if (rc != 0) {
-		ok(false, "create r for the reconnect test: %d", rc);
+		checkf(false, "create r for the reconnect test: %d", rc);
 		return;
 	}
 	be->ops->node_release(be, e.bdata);
 	n = be->ops->write(be, &f, "restart", 7, 0);
 	rc = system(restart);
-	ok(rc == 0 && n == 7, "server restarted (%s)", restart);
+	checkf(rc == 0 && n == 7, "server restarted (%s)", restart);
 	n = be->ops->read(be, &f, buf, sizeof(buf), 0);
 	if (n < 0)		/* one EIO is allowed; then it must work */
 		n = be->ops->read(be, &f, buf, sizeof(buf), 0);
-	ok(n == 7 && memcmp(buf, "restart", 7) == 0, "read on an open file after the restart: %zd", n);
+	checkf(n == 7 && memcmp(buf, "restart", 7) == 0, "read on an open file after the restart: %zd", n);
 	rc = be->ops->getattr(be, root, &st);
 	if (rc != 0)
 		rc = be->ops->getattr(be, root, &st);
-	ok(rc == 0, "getattr after the restart: %d", rc);
+	checkf(rc == 0, "getattr after the restart: %d", rc);
 	be->ops->release(be, &f);
-	ok(be->ops->unlink(be, root, "r") == 0, "unlink r");
+	checkf(be->ops->unlink(be, root, "r") == 0, "unlink r");
 }
 
 int
@@ -602,15 +587,15 @@ main(int argc, char **argv)
 	export_dir = argv[2];
 	test_errors();
 	rc = backend_nfs_new(url, 4, &be);
-	ok(rc == 0, "connect to %s: %d %s", url, rc, rc != 0 ? backend_nfs_last_error() : "");
+	checkf(rc == 0, "connect to %s: %d %s", url, rc, rc != 0 ? backend_nfs_last_error() : "");
 	if (rc != 0) {
-		printf("1..%d\n", test_no);
+		printf("1..%d\n", tap_test_no);
 		return 1;
 	}
 	rc = be->ops->root(be, &root);
-	ok(rc == 0 && S_ISDIR(root.st.st_mode), "root is a directory: %d", rc);
+	checkf(rc == 0 && S_ISDIR(root.st.st_mode), "root is a directory: %d", rc);
 	if (rc != 0) {
-		printf("1..%d\n", test_no);
+		printf("1..%d\n", tap_test_no);
 		return 1;
 	}
 	inode_table_init(&table, root.st.st_dev, root.st.st_ino, root.bdata, release_inode, NULL);
@@ -628,6 +613,5 @@ main(int argc, char **argv)
 		test_reconnect(table.root, argv[3]);
 	inode_table_destroy(&table);
 	be->ops->destroy(be);
-	printf("1..%d\n", test_no);
-	return failures != 0;
+	return tap_done();
 }

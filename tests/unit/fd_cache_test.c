@@ -25,7 +25,7 @@
 
 #include "inode_table.h"
 #include "local_node.h"
-#include "tap.h"
+#include "tests/lib/tap.h"
 
 enum { LIMIT = 32, NFILES = 500, DEPTH = 40 };
 

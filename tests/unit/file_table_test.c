@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "file_table.h"
-#include "tap.h"
+#include "tests/lib/tap.h"
 
 static struct open_file *
 new_file(bool is_dir)

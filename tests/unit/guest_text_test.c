@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "guest_text.h"
-#include "tap.h"
+#include "tests/lib/tap.h"
 
 
 /* Only printable ASCII (0x20..0x7e) in s. */

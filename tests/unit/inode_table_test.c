@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 
 #include "inode_table.h"
-#include "tap.h"
+#include "tests/lib/tap.h"
 
 #define DEV 42
 #define ROOT_INO 2

@@ -12,7 +12,7 @@
 #include <sys/uio.h>
 
 #include "fuse_killpriv.h"
-#include "tap.h"
+#include "tests/lib/tap.h"
 
 static unsigned char buf[4096];
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "fuse_request_check.h"
-#include "tap.h"
+#include "tests/lib/tap.h"
 
 static unsigned char buf[8192 + FUSE_REQUEST_PAD];
 

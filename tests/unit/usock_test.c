@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tap.h"
+#include "tests/lib/tap.h"
 #include "usock.h"
 
 int

@@ -27,6 +27,7 @@
 #include "frontend.h"
 #include "vhost/vhost_user.h"
 #include "vhost/vu_log.h"
+#include "tests/lib/tap.h"
 
 #define F(bit)		(1ull << (bit))
 #define ALL_FEATURES	(F(VIRTIO_F_VERSION_1) | F(VIRTIO_RING_F_EVENT_IDX) | \
@@ -34,7 +35,6 @@
 #define NREQ		2	/* request queues: queues 0 (hiprio), 1, 2 */
 #define NQ		(1 + NREQ)
 
-static int tests, failures;
 static struct fe fe;
 static char sock_path[108];
 
@@ -43,21 +43,6 @@ static struct {
 	unsigned last_queue;
 } stats;
 
-static void
-ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests++;
-	if (!cond)
-		failures++;
-	printf("%s %d - ", cond ? "ok" : "not ok", tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 static void
 log_to_tap(const char *line)
@@ -232,19 +217,19 @@ test_handshake(void)
 	uint64_t v = 0;
 	int rc;
 
-	ok(fe_connect(&fe, sock_path) == 0, "connect to the device socket");
+	checkf(fe_connect(&fe, sock_path) == 0, "connect to the device socket");
 	rc = fe_get_u64(&fe, VHOST_USER_GET_FEATURES, &v);
-	ok(rc == 0 && v == ALL_FEATURES,
+	checkf(rc == 0 && v == ALL_FEATURES,
 	   "GET_FEATURES offers VERSION_1, EVENT_IDX, INDIRECT_DESC, PROTOCOL_FEATURES (0x%llx)",
 	   (unsigned long long)v);
-	ok(fe_get_u64(&fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v) == 0 &&
+	checkf(fe_get_u64(&fe, VHOST_USER_GET_PROTOCOL_FEATURES, &v) == 0 &&
 	   (v & F(VHOST_USER_PROTOCOL_F_MQ)) && (v & F(VHOST_USER_PROTOCOL_F_REPLY_ACK)) &&
 	   !(v & F(VHOST_USER_PROTOCOL_F_CONFIG)),
 	   "GET_PROTOCOL_FEATURES offers MQ and REPLY_ACK, not CONFIG");
 	rc = fe_get_u64(&fe, VHOST_USER_GET_QUEUE_NUM, &v);
-	ok(rc == 0 && v == NQ,
+	checkf(rc == 0 && v == NQ,
 	   "GET_QUEUE_NUM = 1 + request queues (%llu)", (unsigned long long)v);
-	ok(fe_handshake(&fe, ALL_FEATURES) == 0,
+	checkf(fe_handshake(&fe, ALL_FEATURES) == 0,
 	   "handshake with REPLY_ACK acks: features, SET_MEM_TABLE with 2 fds, 3 queues");
 }
 
@@ -255,20 +240,20 @@ test_requests(void)
 	struct vq_used_elem e[3];
 	bool good;
 
-	ok(echo_once(1, "hello, virtio-fs", 1, 1, false),
+	checkf(echo_once(1, "hello, virtio-fs", 1, 1, false),
 	   "a direct 2-descriptor chain is echoed, used len = reply bytes");
-	ok(echo_once(1, "a request in three readable parts and two writable ones", 3, 2, false),
+	checkf(echo_once(1, "a request in three readable parts and two writable ones", 3, 2, false),
 	   "a 5-descriptor chain (3 out, 2 in) is echoed");
-	ok(echo_once(2, "indirect: four descriptors in a table", 2, 2, true),
+	checkf(echo_once(2, "indirect: four descriptors in a table", 2, 2, true),
 	   "an indirect chain is echoed (queue 2)");
 	__atomic_store_n(&stats.last_queue, 99, __ATOMIC_RELAXED);
-	ok(echo_once(0, "hiprio", 1, 1, false) &&
+	checkf(echo_once(0, "hiprio", 1, 1, false) &&
 	   __atomic_load_n(&stats.last_queue, __ATOMIC_RELAXED) == 0,
 	   "the hiprio queue 0 is served, handler sees queue index 0");
 
 	fe_reset_alloc(&fe);
 	heads[0] = build_echo(1, "NOREPLY forget", 1, 1, false);
-	ok(run(1, heads, 1) && fe_used(&fe, 1, 0).id == heads[0] &&
+	checkf(run(1, heads, 1) && fe_used(&fe, 1, 0).id == heads[0] &&
 	   fe_used(&fe, 1, 0).len == 0,
 	   "a request the handler does not answer still comes back, with length 0");
 	fe_reap(&fe, 1, 1);
@@ -280,7 +265,7 @@ test_requests(void)
 	good = run(1, heads, 3);
 	for (unsigned i = 0; i < 3; i++)
 		e[i] = fe_used(&fe, 1, i);
-	ok(good && e[0].id == heads[0] && e[1].id == heads[1] && e[2].id == heads[2] &&
+	checkf(good && e[0].id == heads[0] && e[1].id == heads[1] && e[2].id == heads[2] &&
 	   echo_reply_ok(1, heads[0], "first of a batch", false) &&
 	   echo_reply_ok(1, heads[1], "second, indirect", true) &&
 	   echo_reply_ok(1, heads[2], "third of a batch, in 2+2", false),
@@ -472,7 +457,7 @@ test_bad_chains(void)
 		e = fe_used(&fe, 1, 0);
 		if (got)
 			fe_reap(&fe, 1, 1);
-		ok(got && e.id == head && e.len == 0 && echo_once(1, "still served", 1, 1, false),
+		checkf(got && e.id == head && e.len == 0 && echo_once(1, "still served", 1, 1, false),
 		   "refused and returned with length 0, next request served: %s",
 		   bad_chains[i].name);
 	}
@@ -490,7 +475,7 @@ test_bad_in_batch(void)
 	heads[1] = bad_loop(1);
 	heads[2] = build_echo(1, "after the bad one", 1, 1, false);
 	got = run(1, heads, 3);
-	ok(got && fe_used(&fe, 1, 0).id == heads[0] &&
+	checkf(got && fe_used(&fe, 1, 0).id == heads[0] &&
 	   fe_used(&fe, 1, 1).id == heads[1] && fe_used(&fe, 1, 1).len == 0 &&
 	   fe_used(&fe, 1, 2).id == heads[2] &&
 	   echo_reply_ok(1, heads[0], "before the bad one", false) &&
@@ -516,18 +501,18 @@ test_event_idx(void)
 	struct fe_queue *q = &fe.q[1];
 	uint16_t avail_event;
 
-	ok(echo_once(1, "warm up", 1, 1, false), "event idx: a request completes");
+	checkf(echo_once(1, "warm up", 1, 1, false), "event idx: a request completes");
 	sleep_ms(50);
 	memcpy(&avail_event, &q->used->ring[FE_QSIZE], sizeof(avail_event));
-	ok(avail_event == q->avail_idx,
+	checkf(avail_event == q->avail_idx,
 	   "event idx: the device asks for a kick at the next entry (avail_event %u = %u)",
 	   avail_event, q->avail_idx);
 	fe_take_call(&fe, 1);
 	q->avail->ring[FE_QSIZE] = (uint16_t)(q->used_seen + 5);	/* used_event far */
-	ok(echo_once(1, "quiet please", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) == 0),
+	checkf(echo_once(1, "quiet please", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) == 0),
 	   "event idx: no call when used_event is not reached");
 	/* fe_reap set used_event to used_seen: the next one must call */
-	ok(echo_once(1, "call me", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) > 0),
+	checkf(echo_once(1, "call me", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) > 0),
 	   "event idx: a call when used_event is reached");
 }
 
@@ -539,15 +524,15 @@ test_vring_base(void)
 	bool stopped;
 
 	fe_send(&fe, VHOST_USER_GET_VRING_BASE, VHOST_USER_VERSION, &st, sizeof(st), NULL, 0);
-	ok(fe_recv_reply(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) == 0 &&
+	checkf(fe_recv_reply(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) == 0 &&
 	   st.index == 1 && st.num == fe.q[1].avail_idx,
 	   "GET_VRING_BASE returns the next avail index (%u)", st.num);
 	fe_reset_alloc(&fe);
 	head = build_echo(1, "after stop", 1, 1, false);
 	fe_submit(&fe, 1, head, true);
 	stopped = !fe_wait_used(&fe, 1, 1, 200);
-	ok(stopped, "after GET_VRING_BASE the ring is stopped (a kick does nothing)");
-	ok(fe_setup_queue(&fe, 1, (uint16_t)st.num) == 0 && fe_wait_used(&fe, 1, 1, 2000) &&
+	checkf(stopped, "after GET_VRING_BASE the ring is stopped (a kick does nothing)");
+	checkf(fe_setup_queue(&fe, 1, (uint16_t)st.num) == 0 && fe_wait_used(&fe, 1, 1, 2000) &&
 	   fe_used(&fe, 1, 0).id == head && echo_reply_ok(1, head, "after stop", false),
 	   "restarted at that base, the pending chain is served");
 	fe_reap(&fe, 1, 1);
@@ -563,13 +548,13 @@ test_broken_ring(void)
 	__atomic_store_n(&q->avail->idx, (uint16_t)(saved + 100), __ATOMIC_RELEASE);
 	fe_kick(&fe, 2);
 	sleep_ms(100);
-	ok(echo_once(1, "queue 1 lives on", 1, 1, false),
+	checkf(echo_once(1, "queue 1 lives on", 1, 1, false),
 	   "an avail index 100 ahead breaks only its own queue; queue 1 is served");
 	fe_send(&fe, VHOST_USER_GET_VRING_BASE, VHOST_USER_VERSION, &st, sizeof(st), NULL, 0);
-	ok(fe_recv_reply(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) == 0 && st.num == saved,
+	checkf(fe_recv_reply(&fe, VHOST_USER_GET_VRING_BASE, &st, sizeof(st)) == 0 && st.num == saved,
 	   "the broken queue reports its base %u, nothing was consumed", st.num);
 	__atomic_store_n(&q->avail->idx, saved, __ATOMIC_RELEASE);
-	ok(fe_setup_queue(&fe, 2, saved) == 0 && echo_once(2, "queue 2 again", 1, 1, false),
+	checkf(fe_setup_queue(&fe, 2, saved) == 0 && echo_once(2, "queue 2 again", 1, 1, false),
 	   "set up again, the queue works");
 }
 
@@ -583,7 +568,7 @@ test_mem_table_replace(void)
 	fe_mem_table(&fe, &m, &size);
 	fe_send(&fe, VHOST_USER_SET_MEM_TABLE, VHOST_USER_VERSION | VHOST_USER_NEED_REPLY_MASK,
 		&m, size, (int[]){ fe.memfd, fe.memfd }, 2);
-	ok(fe_recv_reply(&fe, VHOST_USER_SET_MEM_TABLE, &ack, 8) == 0 && ack == 0 &&
+	checkf(fe_recv_reply(&fe, VHOST_USER_SET_MEM_TABLE, &ack, 8) == 0 && ack == 0 &&
 	   echo_once(1, "after the new table", 1, 1, false) &&
 	   echo_once(2, "queue 2 too", 2, 1, true),
 	   "SET_MEM_TABLE while the rings run: they are remapped and go on");
@@ -598,24 +583,24 @@ test_reconnect_plain(void)
 	bool got;
 
 	fe_disconnect(&fe);
-	ok(fe_connect(&fe, sock_path) == 0 &&
+	checkf(fe_connect(&fe, sock_path) == 0 &&
 	   fe_handshake(&fe, F(VIRTIO_F_VERSION_1) | F(VHOST_USER_F_PROTOCOL_FEATURES)) == 0,
 	   "a second front-end connects after the first left, handshake without "
 	   "EVENT_IDX and INDIRECT_DESC");
-	ok(echo_once(1, "second connection", 2, 2, false), "the second front-end is served");
+	checkf(echo_once(1, "second connection", 2, 2, false), "the second front-end is served");
 	fe_reset_alloc(&fe);
 	head = build_echo(1, "indirect not negotiated", 1, 1, true);
 	got = run(1, &head, 1);
-	ok(got && fe_used(&fe, 1, 0).len == 0,
+	checkf(got && fe_used(&fe, 1, 0).len == 0,
 	   "an indirect chain is refused when INDIRECT_DESC was not negotiated");
 	if (got)
 		fe_reap(&fe, 1, 1);
 	fe_take_call(&fe, 1);
 	fe.q[1].avail->flags = VIRTQ_AVAIL_F_NO_INTERRUPT;
-	ok(echo_once(1, "no interrupt", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) == 0),
+	checkf(echo_once(1, "no interrupt", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) == 0),
 	   "without EVENT_IDX: VRING_AVAIL_F_NO_INTERRUPT suppresses the call");
 	fe.q[1].avail->flags = 0;
-	ok(echo_once(1, "interrupt", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) > 0),
+	checkf(echo_once(1, "interrupt", 1, 1, false) && (sleep_ms(50), fe_take_call(&fe, 1) > 0),
 	   "without EVENT_IDX: a call after each used buffer otherwise");
 }
 
@@ -653,8 +638,8 @@ test_mem_slots(void)
 	       fe_get_u64(&fe, VHOST_USER_GET_FEATURES, &v) == 0 &&
 	       fe_set_u64(&fe, VHOST_USER_SET_PROTOCOL_FEATURES, pf) == 0 &&
 	       (fe.protocol_features = pf, fe_get_u64(&fe, VHOST_USER_GET_MAX_MEM_SLOTS, &v)) == 0;
-	ok(good && v == 32, "CONFIGURE_MEM_SLOTS: GET_MAX_MEM_SLOTS = %llu", (unsigned long long)v);
-	ok(fe_set_u64(&fe, VHOST_USER_SET_FEATURES, feats) == 0 &&
+	checkf(good && v == 32, "CONFIGURE_MEM_SLOTS: GET_MAX_MEM_SLOTS = %llu", (unsigned long long)v);
+	checkf(fe_set_u64(&fe, VHOST_USER_SET_FEATURES, feats) == 0 &&
 	   send_mem_reg(VHOST_USER_ADD_MEM_REG, 0, u0, 0, fe.memfd) == 0 &&
 	   send_mem_reg(VHOST_USER_ADD_MEM_REG, FE_R1_GPA, u1, FE_REGION, fe.memfd) == 0,
 	   "ADD_MEM_REG twice is acked");
@@ -662,20 +647,20 @@ test_mem_slots(void)
 		memset(fe.q[i].desc, 0, 0x3000);
 		fe.q[i].avail_idx = fe.q[i].used_seen = 0;
 	}
-	ok(fe_setup_queue(&fe, 1, 0) == 0 && echo_once(1, "memory from ADD_MEM_REG", 1, 1, false),
+	checkf(fe_setup_queue(&fe, 1, 0) == 0 && echo_once(1, "memory from ADD_MEM_REG", 1, 1, false),
 	   "rings in added regions work");
 	fe_reset_alloc(&fe);
 	head = out_then_in(1, FE_R1_GPA + 4096, 64);
 	got = run(1, &head, 1);
-	ok(got && fe_used(&fe, 1, 0).len > 0, "a buffer in region 1 is served");
+	checkf(got && fe_used(&fe, 1, 0).len > 0, "a buffer in region 1 is served");
 	if (got)
 		fe_reap(&fe, 1, 1);
-	ok(send_mem_reg(VHOST_USER_REM_MEM_REG, FE_R1_GPA, u1, 0, -1) == 0,
+	checkf(send_mem_reg(VHOST_USER_REM_MEM_REG, FE_R1_GPA, u1, 0, -1) == 0,
 	   "REM_MEM_REG of region 1 is acked");
 	fe_reset_alloc(&fe);
 	head = out_then_in(1, FE_R1_GPA + 4096, 64);
 	got = run(1, &head, 1);
-	ok(got && fe_used(&fe, 1, 0).len == 0 && (fe_reap(&fe, 1, 1), true) &&
+	checkf(got && fe_used(&fe, 1, 0).len == 0 && (fe_reap(&fe, 1, 1), true) &&
 	   echo_once(1, "region 0 still there", 1, 1, false),
 	   "after REM_MEM_REG a buffer there is refused, region 0 still served");
 }
@@ -924,7 +909,7 @@ test_malformed(void)
 
 		fe.protocol_features = 0;
 		if (fe_connect(&fe, sock_path) < 0) {
-			ok(false, "connect for: %s", malformed[i].name);
+			checkf(false, "connect for: %s", malformed[i].name);
 			continue;
 		}
 		malformed[i].send();
@@ -932,15 +917,15 @@ test_malformed(void)
 		fe_disconnect(&fe);
 		if (!fds_back_to_baseline())
 			printf("# open fds: %d, expected %d\n", count_fds(), fd_baseline);
-		ok(dropped && count_fds() == fd_baseline,
+		checkf(dropped && count_fds() == fd_baseline,
 		   "connection dropped, no fd leaked: %s", malformed[i].name);
 	}
-	ok(fe_connect(&fe, sock_path) == 0 && fe_handshake(&fe, ALL_FEATURES) == 0 &&
+	checkf(fe_connect(&fe, sock_path) == 0 && fe_handshake(&fe, ALL_FEATURES) == 0 &&
 	   echo_once(1, "after all that", 1, 1, false) &&
 	   echo_once(2, "still fine", 1, 2, true),
 	   "after the malformed messages a new front-end is served");
 	/* main + serve thread + one worker per queue, after many ring restarts */
-	ok(count_threads() == 2 + NQ, "threads stay bounded: %d (main, serve, %d workers)",
+	checkf(count_threads() == 2 + NQ, "threads stay bounded: %d (main, serve, %d workers)",
 	   count_threads(), NQ);
 }
 
@@ -961,12 +946,12 @@ test_socket_path(const char *dir)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, rc;
 
-	ok(vu_dev_new(sock_path, 1, echo_handler, NULL, &other) == -EADDRINUSE,
+	checkf(vu_dev_new(sock_path, 1, echo_handler, NULL, &other) == -EADDRINUSE,
 	   "a second device on a live socket is refused (-EADDRINUSE)");
 	snprintf(path, sizeof(path), "%s/regular", dir);
 	fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	close(fd);
-	ok(vu_dev_new(path, 1, echo_handler, NULL, &other) == -EEXIST,
+	checkf(vu_dev_new(path, 1, echo_handler, NULL, &other) == -EEXIST,
 	   "a path holding a regular file is refused (-EEXIST), the file stays");
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/stale", dir);
@@ -975,10 +960,10 @@ test_socket_path(const char *dir)
 	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	close(fd);
 	rc = rc == 0 ? vu_dev_new(path, 1, echo_handler, NULL, &other) : -1;
-	ok(rc == 0, "a stale socket is removed and the path reused");
+	checkf(rc == 0, "a stale socket is removed and the path reused");
 	if (rc == 0)
 		vu_dev_free(other);
-	ok(vu_dev_new(path, 0, echo_handler, NULL, &other) == -EINVAL &&
+	checkf(vu_dev_new(path, 0, echo_handler, NULL, &other) == -EINVAL &&
 	   vu_dev_new(path, VU_MAX_REQUEST_QUEUES + 1, echo_handler, NULL, &other) == -EINVAL,
 	   "0 or too many request queues are refused");
 }
@@ -999,9 +984,9 @@ main(void)
 	}
 	snprintf(sock_path, sizeof(sock_path), "%s/vhost.sock", dir);
 	rc = vu_dev_new(sock_path, NREQ, echo_handler, NULL, &dev);
-	ok(rc == 0, "the device listens on %s", "its socket");
+	checkf(rc == 0, "the device listens on %s", "its socket");
 	if (rc < 0) {
-		printf("1..%d\n", tests);
+		printf("1..%d\n", tap_test_no);
 		return 1;
 	}
 	pthread_create(&serve, NULL, serve_thread, dev);
@@ -1023,11 +1008,10 @@ main(void)
 	test_socket_path(dir);
 
 	vu_dev_stop(dev);
-	ok(pthread_join(serve, NULL) == 0, "vu_dev_stop ends vu_dev_serve");
+	checkf(pthread_join(serve, NULL) == 0, "vu_dev_stop ends vu_dev_serve");
 	vu_dev_free(dev);
-	ok(access(sock_path, F_OK) < 0, "vu_dev_free removes the socket");
+	checkf(access(sock_path, F_OK) < 0, "vu_dev_free removes the socket");
 	fe_fini(&fe);
 	rmdir(dir);
-	printf("1..%d\n", tests);
-	return failures ? 1 : 0;
+	return tap_done();
 }

@@ -7,7 +7,7 @@
 # socket's path and is not a stale socket of the owner is left alone.
 # Needs root (to make the two users).  TAP.
 set -u
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 FSB=${FSBRIDGE:-./fsbridge/fsbridge}
 PROBE=${top_builddir:-.}/tests/vhost/peer_probe
 [ "$(id -u)" = 0 ] || skip_all "needs root to run as two users"

@@ -3,7 +3,7 @@
 # what works for root in `make check` is shown to work without root too
 # (the suites themselves run as whoever runs them).
 #
-#   tests/run_as_user.sh SUITE     SUITE relative to tests/, e.g. launch/launch.sh
+#   tests/lib/run_as_user.sh SUITE     SUITE relative to tests/, e.g. launch/launch.sh
 #
 # The build tree and the sources may sit where fsb-user cannot reach them
 # (a clone under /root), so the suite, tap.sh and the build's programs are
@@ -16,7 +16,7 @@ set -u
 . "$(dirname "$0")/tap.sh"
 
 suite=${1:?"usage: run_as_user.sh SUITE"}
-src=${top_srcdir:-$(dirname "$0")/..}
+src=${top_srcdir:-$(dirname "$0")/../..}
 B=${top_builddir:-.}
 [ -f "$src/tests/$suite" ] || skip_all "no suite tests/$suite"
 [ "$(id -u)" = 0 ] || skip_all "not root: the suite itself runs as this user already"

@@ -1,5 +1,5 @@
 # tap.sh: the TAP helpers the shell test scripts source
-# (. "$(dirname "$0")/../tap.sh"): a counter, ok / not_ok lines, check
+# (. "$(dirname "$0")/../lib/tap.sh"): a counter, ok / not_ok lines, check
 # DESCRIPTION COMMAND... (ok if COMMAND succeeds), and skip_all REASON
 # for a script that cannot run here.  Each script prints its plan
 # ("1..$n") at the end.
