@@ -20,7 +20,7 @@
 #include "backend.h"
 #include "backend_nfs.h"
 #include "cli.h"
-#include "fs.h"
+#include "share.h"
 #include "log.h"
 #include "mount_opts.h"
 
@@ -272,7 +272,7 @@ cmd_mount(int argc, char **argv)
 {
 	struct mount_opts mo;
 	struct backend *backend;
-	struct fs fs;
+	struct share sh;
 	int rc;
 
 	rc = mount_parse(argc, argv, &mo);
@@ -297,15 +297,15 @@ cmd_mount(int argc, char **argv)
 			return EXIT_FAILURE_RUN;
 		}
 	}
-	rc = fs_init(&fs, &mo.policy, backend);
+	rc = share_init(&sh, &mo.policy, backend);
 	if (rc != 0) {
 		fprintf(stderr, "fsbridge: source %s: %s\n", mo.src, strerror(-rc));
 		backend->ops->destroy(backend);
 		return EXIT_FAILURE_RUN;
 	}
 	if (mo.revalidate >= 0 && mo.policy.cache == POLICY_CACHE_AUTO)
-		fs.fallback_timeout = mo.revalidate;
-	rc = transport_fuse_run(&fs, &mo);
-	fs_destroy(&fs);
+		sh.fallback_timeout = mo.revalidate;
+	rc = transport_fuse_run(&sh, &mo);
+	share_destroy(&sh);
 	return rc;
 }

@@ -25,10 +25,10 @@ struct mount_opts {
 	double revalidate;	/* cache time where nobody reports changes; <0: default */
 };
 
-struct fs;
+struct share;
 
-/* Mount fs at mo->mnt and serve it until unmounted or signalled.
+/* Mount the share sh at mo->mnt and serve it until unmounted or signalled.
  * Returns an exit code (cli.h). */
-int transport_fuse_run(struct fs *fs, const struct mount_opts *mo);
+int transport_fuse_run(struct share *sh, const struct mount_opts *mo);
 
 #endif

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "fs.h"
+#include "share.h"
 #include "fuse_killpriv.h"
 #include "log.h"
 #include "mount_opts.h"
@@ -113,7 +113,7 @@ transport_fuse_watch_kind(const struct mount_opts *mo)
 /* Make sure an explicitly asked-for watcher can work, while errors can
  * still reach the caller (its thread is started after daemonising). */
 static int
-transport_fuse_probe_watch(struct fs *fs, const struct mount_opts *mo)
+transport_fuse_probe_watch(struct share *sh, const struct mount_opts *mo)
 {
 	enum watch_kind kind = transport_fuse_watch_kind(mo);
 	struct watcher *w;
@@ -121,11 +121,11 @@ transport_fuse_probe_watch(struct fs *fs, const struct mount_opts *mo)
 
 	if (kind == WATCH_KIND_NONE || kind == WATCH_KIND_AUTO)
 		return 0;
-	fd = fs->backend->ops->host_fd_get(fs->backend, fs->inodes.root);
+	fd = sh->backend->ops->host_fd_get(sh->backend, sh->inodes.root);
 	if (fd < 0)
 		return fd;
 	rc = watcher_open(kind, fd, &w);
-	fs->backend->ops->host_fd_put(fs->backend, fs->inodes.root);
+	sh->backend->ops->host_fd_put(sh->backend, sh->inodes.root);
 	if (rc == 0)
 		watcher_close(w);
 	return rc;
@@ -164,7 +164,7 @@ transport_fuse_pidfile_check(const char *path)
 }
 
 int
-transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
+transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se;
@@ -184,7 +184,7 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 			return EXIT_FAILURE_RUN;
 		}
 	}
-	rc = transport_fuse_probe_watch(fs, mo);
+	rc = transport_fuse_probe_watch(sh, mo);
 	if (rc != 0) {
 		log_error("watch=%s: %s", watch_kind_name(mo->watch), strerror(-rc));
 		rc = EXIT_FAILURE_RUN;
@@ -197,9 +197,9 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	}
 	/* with host changes reported, the kernel may keep pages without
 	 * asking at every open */
-	fs->no_open = mo->policy.cache != POLICY_CACHE_NONE;
-	fs->host_pids = true;
-	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	sh->no_open = mo->policy.cache != POLICY_CACHE_NONE;
+	sh->host_pids = true;
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), sh);
 	if (se == NULL)
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)
@@ -218,11 +218,11 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 	}
 	if (pfh != NULL)
 		pidfile_write(pfh);
-	if (fs_watch_start(fs, transport_fuse_watch_kind(mo), se) != 0)
+	if (fs_watch_start(sh, transport_fuse_watch_kind(mo), se) != 0)
 		log_warn("host changes are not watched: cached entries expire after %.0f s",
-		    fs->fallback_timeout);
+		    sh->fallback_timeout);
 	rc = transport_fuse_loop(se, mo) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
-	fs_watch_stop(fs);
+	fs_watch_stop(sh);
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
