@@ -11,6 +11,9 @@
  * a mount with allow_other).  So for a foreign node the server grants
  * only what policy_check_foreign_access and _owner allow.  With no id
  * map every host id has a client id and nothing here costs a stat.
+ *
+ * Also the caller's own host ids, through the same maps: the owner of
+ * what it creates (fs_cred), and its uid for a sticky directory.
  */
 #include "config.h"
 
@@ -18,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "share.h"
+#include "fs_int.h"
 
 static bool
 fs_idmapped(const struct share *sh)
@@ -134,4 +137,35 @@ fs_check_removal(struct share *sh, struct inode *dir, const char *name,
 	if (foreign && caller_host_uid != dst.st_uid)
 		return -EPERM;
 	return 0;
+}
+
+/*
+ * The host ids a node the caller creates gets.  A caller whose uid or gid
+ * has no host id may create nothing: -EACCES (its node would otherwise
+ * belong to a real host user, 65534).
+ */
+int
+fs_cred(fuse_req_t req, struct backend_cred *cred)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct share *sh = SHARE(req);
+
+	cred->uid = policy_uid_to_host(&sh->policy, ctx->uid);
+	cred->gid = policy_gid_to_host(&sh->policy, ctx->gid);
+	if (!policy_uid_has_host(&sh->policy, ctx->uid) ||
+	    !policy_gid_has_host(&sh->policy, ctx->gid))
+		return -EACCES;
+	return 0;
+}
+
+/* The caller's host uid, or UINT32_MAX when it has none. */
+uint32_t
+fs_caller_host_uid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct share *sh = SHARE(req);
+
+	if (!policy_uid_has_host(&sh->policy, ctx->uid))
+		return UINT32_MAX;
+	return policy_uid_to_host(&sh->policy, ctx->uid);
 }
