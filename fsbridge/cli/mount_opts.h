@@ -7,22 +7,16 @@
 
 #include <stdbool.h>
 
-#include "policy.h"
-#include "watch.h"
+#include "share_opts.h"
 
 struct mount_opts {
-	struct policy policy;
-	const char *src;
+	struct share_opts share;	/* SRC, policy and the options serve takes too */
 	const char *mnt;
 	const char *pidfile;
 	bool foreground;
 	bool allow_other;
 	bool atime;		/* update access times on read (default noatime) */
-	bool debug;
 	unsigned int threads;	/* 0: libfuse's default */
-	unsigned int fd_cache;	/* 0: from RLIMIT_NOFILE */
-	enum watch_kind watch;	/* how host changes are noticed */
-	double revalidate;	/* cache time where nobody reports changes; <0: default */
 };
 
 struct share;

@@ -1,8 +1,8 @@
 /*
  * fs_ops: the libfuse low-level operations table, the one implementation
  * of every file operation for both transports, and the share's life:
- * share_init/share_destroy, what it asks of the client kernel at INIT,
- * and statfs.  The handlers live by family: fs_entry.c (lookup, forget,
+ * share_init, share_set_client (how a host mount and a guest are served),
+ * share_destroy; what it asks of the client kernel at INIT, and statfs.  The handlers live by family: fs_entry.c (lookup, forget,
  * getattr, setattr, readlink), fs_file.c (open files: open, create, read,
  * write, flush, release, fsync, fallocate, lseek, copy_file_range),
  * fs_dir.c (names and listings: mknod, mkdir, symlink, link, unlink,
@@ -177,6 +177,49 @@ share_init(struct share *sh, const struct policy *policy, struct backend *backen
 		break;
 	}
 	return 0;
+}
+
+void
+share_set_client(struct share *sh, const struct share_client *client)
+{
+	bool guest = client->kind == SHARE_CLIENT_GUEST;
+	enum policy_cache cache = sh->policy.cache;
+
+	if (client->revalidate >= 0 && cache == POLICY_CACHE_AUTO)
+		sh->fallback_timeout = client->revalidate;
+	if (!guest) {
+		/* with host changes reported, the kernel may keep pages
+		 * without asking at every open */
+		sh->no_open = cache != POLICY_CACHE_NONE;
+		sh->host_pids = true;
+		return;
+	}
+	/* a guest hears of no host change: only cache=always (nobody else
+	 * changes the tree) lets its kernel skip OPEN and keep pages */
+	sh->no_open = cache == POLICY_CACHE_ALWAYS;
+	/* ... and a file deleted or replaced on the host is ESTALE to it,
+	 * so that it walks the path again (fs_vanished) */
+	sh->estale_vanished = cache != POLICY_CACHE_ALWAYS;
+	/* a guest's round trip costs hundreds of µs: a listing carries the
+	 * attributes of all its entries */
+	sh->readdirplus_all = true;
+	/* no writeback cache for a guest: with it the kernel marks a file's
+	 * block count stale at every close (fuse_flush), so the next stat()
+	 * is a GETATTR, and it sends a SETATTR for the times at every close
+	 * after a write and at every unlink */
+	sh->writeback = false;
+	/* a guest's file data is checked at each OPEN instead (keep_cache
+	 * only while mtime and size are what it last read or wrote; with
+	 * cache=always nobody else writes): the kernel's own mtime check at
+	 * each attribute refresh would drop the pages of every file it has
+	 * written, whose cached mtime stays the one of its creation (without
+	 * writeback caching a guest does not update times itself).  A size
+	 * change still drops them. */
+	sh->auto_inval_data = false;
+	/* hints only where names are cached long enough to need them; the
+	 * transport drops the fd again if no watcher can be started */
+	if (client->hint_fd >= 0 && cache == POLICY_CACHE_AUTO)
+		sh->hint_fd = client->hint_fd;
 }
 
 void

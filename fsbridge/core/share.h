@@ -70,6 +70,26 @@ extern const struct fuse_lowlevel_ops fs_ops;
 int share_init(struct share *sh, const struct policy *policy, struct backend *backend);
 void share_destroy(struct share *sh);
 
+/* Who the share is served to, and the options that shape how. */
+enum share_client_kind {
+	SHARE_CLIENT_HOST,	/* a FUSE mount on this host: its kernel takes
+				 * notifications, its pids are ours */
+	SHARE_CLIENT_GUEST,	/* a QEMU guest over virtio-fs: no notifications */
+};
+
+struct share_client {
+	enum share_client_kind kind;
+	double revalidate;	/* cache=auto: how long entries nobody reports
+				 * changes of stay cached; <0: the default */
+	int hint_fd;		/* a guest's agent reads changes here (fs_hint.c),
+				 * or -1 */
+};
+
+/* Set a new share up for its client (after share_init, before serving):
+ * the no-open, writeback, data-invalidation, listing and ESTALE modes,
+ * the fallback timeout and the hint fd. */
+void share_set_client(struct share *sh, const struct share_client *client);
+
 /* fs_watch.c: start reporting host changes of the share (kind NONE: no
  * watcher; every entry gets the fallback timeout).  se: the session to
  * notify, or NULL when the transport cannot take notifications. */

@@ -71,15 +71,15 @@ transport_fuse_args(const struct mount_opts *mo, struct fuse_args *args)
 	    "fsname=fsbridge,subtype=fsbridge,default_permissions%s%s%s%s",
 	    mo->atime ? "" : ",noatime",
 	    mo->allow_other ? ",allow_other" : "",
-	    mo->policy.read_only ? ",ro" : "",
+	    mo->share.policy.read_only ? ",ro" : "",
 	    /* a trusted tree: setuid programs run as on a local disk (only a
 	     * root mount may; fusermount3 ignores it for users) */
-	    mo->policy.suid ? ",suid" : "");
+	    mo->share.policy.suid ? ",suid" : "");
 	if (fuse_opt_add_arg(args, "fsbridge") != 0 ||
 	    fuse_opt_add_arg(args, "-o") != 0 ||
 	    fuse_opt_add_arg(args, opts) != 0)
 		return -ENOMEM;
-	if (mo->debug && fuse_opt_add_arg(args, "-d") != 0)
+	if (mo->share.debug && fuse_opt_add_arg(args, "-d") != 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -107,7 +107,7 @@ transport_fuse_loop(struct fuse_session *se, const struct mount_opts *mo)
 static enum watch_kind
 transport_fuse_watch_kind(const struct mount_opts *mo)
 {
-	return mo->policy.cache == POLICY_CACHE_NONE ? WATCH_KIND_NONE : mo->watch;
+	return mo->share.policy.cache == POLICY_CACHE_NONE ? WATCH_KIND_NONE : mo->share.watch;
 }
 
 /* Make sure an explicitly asked-for watcher can work, while errors can
@@ -186,7 +186,7 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 	}
 	rc = transport_fuse_probe_watch(sh, mo);
 	if (rc != 0) {
-		log_error("watch=%s: %s", watch_kind_name(mo->watch), strerror(-rc));
+		log_error("watch=%s: %s", watch_kind_name(mo->share.watch), strerror(-rc));
 		rc = EXIT_FAILURE_RUN;
 		goto out_pid;
 	}
@@ -195,10 +195,6 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		log_error("out of memory");
 		goto out_pid;
 	}
-	/* with host changes reported, the kernel may keep pages without
-	 * asking at every open */
-	sh->no_open = mo->policy.cache != POLICY_CACHE_NONE;
-	sh->host_pids = true;
 	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), sh);
 	if (se == NULL)
 		goto out_args;
@@ -211,7 +207,7 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		goto out_unmount;
 	}
 	if (!mo->foreground)
-		log_init(true, mo->debug);
+		log_init(true, mo->share.debug);
 	if (fuse_daemonize(mo->foreground) != 0) {
 		log_error("cannot run in the background: %s", strerror(errno));
 		goto out_unmount;
