@@ -30,11 +30,9 @@ fs_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inode *dir, *in = NULL;
 	int rc;
 
-	dir = fs_inode(sh, parent);
-	if (dir == NULL) {
-		fuse_reply_err(req, ESTALE);
+	dir = fs_inode_or_estale(req, sh, parent);
+	if (dir == NULL)
 		return;
-	}
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = kind == FS_CREATE_SYMLINK ? policy_check_symlink_create(&sh->policy) :
@@ -115,11 +113,9 @@ fs_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 	struct inode *dir;
 	int rc;
 
-	dir = fs_inode(sh, parent);
-	if (dir == NULL) {
-		fuse_reply_err(req, ESTALE);
+	dir = fs_inode_or_estale(req, sh, parent);
+	if (dir == NULL)
 		return;
-	}
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_write(&sh->policy);
@@ -252,26 +248,15 @@ fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	rc = S_ISDIR(in->type) ? fs_check_vanished(sh, in) : -ENOTDIR;
 	if (rc == 0)
 		rc = fs_check_access(sh, in, R_OK);
 	if (rc == 0)
 		rc = sh->backend->ops->opendir(sh->backend, in, &bf);
-	if (rc == 0) {
-		rc = fs_file_register(sh, in, &bf, true, fi, NULL);
-		if (rc != 0)
-			sh->backend->ops->releasedir(sh->backend, &bf);
-	}
-	fs_put(sh, in);
-	if (rc != 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_open(req, fi);
+	fs_reply_open_or_err(req, sh, in, rc, &bf, true, fi, NULL);
 }
 
 void

@@ -157,11 +157,9 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct inode *dir, *in = NULL;
 	int rc;
 
-	dir = fs_inode(sh, parent);
-	if (dir == NULL) {
-		fuse_reply_err(req, ESTALE);
+	dir = fs_inode_or_estale(req, sh, parent);
+	if (dir == NULL)
 		return;
-	}
 	rc = fs_check_access(sh, dir, X_OK);
 	if (rc == 0)
 		rc = fs_do_lookup(sh, dir, name, &e, &in);
@@ -230,6 +228,19 @@ fs_check_vanished(struct share *sh, struct inode *in)
 	return fs_vanished(sh, in, &st) ? -ESTALE : 0;
 }
 
+/* Reply with attributes st (host view) or the error rc. */
+static void
+fs_reply_attr_or_err(fuse_req_t req, struct share *sh, int rc, struct stat *st,
+    double timeout)
+{
+	if (rc != 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fs_stat_to_client(sh, st);
+	fuse_reply_attr(req, st, timeout);
+}
+
 void
 fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -239,22 +250,15 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	double timeout;
 	int rc;
 
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	rc = sh->backend->ops->getattr(sh->backend, in, &st);
 	if (rc == 0 && fi == NULL && fs_vanished(sh, in, &st))
 		rc = -ESTALE;
 	timeout = fs_entry_timeout(sh, in);
 	fs_put(sh, in);
-	if (rc != 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	fs_stat_to_client(sh, &st);
-	fuse_reply_attr(req, &st, timeout);
+	fs_reply_attr_or_err(req, sh, rc, &st, timeout);
 }
 
 /* Translate a client setattr into the backend's, applying the policy. */
@@ -300,11 +304,9 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	double timeout;
 	int rc;
 
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	rc = fs_setattr_prepare(sh, attr, to_set, &sa);
 	if (rc == 0)
 		rc = fs_check_setattr(sh, in, to_set);
@@ -324,12 +326,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	timeout = fs_entry_timeout(sh, in);
 	fs_file_put(sh, f);
 	fs_put(sh, in);
-	if (rc != 0) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
-	fs_stat_to_client(sh, &st);
-	fuse_reply_attr(req, &st, timeout);
+	fs_reply_attr_or_err(req, sh, rc, &st, timeout);
 }
 
 /*
@@ -365,11 +362,9 @@ fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct inode *in;
 	int rc;
 
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	rc = S_ISLNK(in->type) ? fs_readlink_allowed(sh, in) : -EINVAL;
 	if (rc == 0)
 		rc = sh->backend->ops->readlink(sh->backend, in, target, sizeof(target));

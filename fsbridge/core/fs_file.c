@@ -161,7 +161,7 @@ fs_kill_suidgid(fuse_req_t req, struct share *sh, struct inode *in, struct backe
 }
 
 /* Register an open file and set the cache flags of its reply. */
-int
+static int
 fs_file_register(struct share *sh, struct inode *in, struct backend_file *bf,
     bool is_dir, struct fuse_file_info *fi, const struct stat *st)
 {
@@ -219,11 +219,34 @@ fs_open_flags(const struct share *sh, int flags)
 	return flags;
 }
 
+/*
+ * The end of OPEN and OPENDIR: on success (rc 0) register the backend's
+ * open file bf and reply with its handle; drop the pin on in.
+ */
+void
+fs_reply_open_or_err(fuse_req_t req, struct share *sh, struct inode *in, int rc,
+    struct backend_file *bf, bool is_dir, struct fuse_file_info *fi, const struct stat *st)
+{
+	if (rc == 0) {
+		rc = fs_file_register(sh, in, bf, is_dir, fi, st);
+		if (rc != 0 && is_dir)
+			sh->backend->ops->releasedir(sh->backend, bf);
+		else if (rc != 0)
+			sh->backend->ops->release(sh->backend, bf);
+	}
+	fs_put(sh, in);
+	if (rc != 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_open(req, fi);
+}
+
 void
 fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct share *sh = SHARE(req);
 	struct backend_file bf;
+	bool have_st = false;
 	struct inode *in;
 	struct stat st;
 	int rc;
@@ -234,11 +257,9 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOSYS);
 		return;
 	}
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	rc = S_ISDIR(in->type) ? -EISDIR : policy_check_open_type(in->type);
 	if (rc == 0)
 		rc = fs_check_open_flags(sh, fi->flags);
@@ -250,18 +271,9 @@ fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = sh->backend->ops->open(sh->backend, in, fs_open_flags(sh, fi->flags), &bf);
 	if (rc == 0 && (fi->flags & O_TRUNC))
 		fs_kill_suidgid(req, sh, in, &bf);
-	if (rc == 0) {
-		bool have_st = sh->backend->ops->getattr(sh->backend, in, &st) == 0;
-
-		rc = fs_file_register(sh, in, &bf, false, fi, have_st ? &st : NULL);
-		if (rc != 0)
-			sh->backend->ops->release(sh->backend, &bf);
-	}
-	fs_put(sh, in);
-	if (rc != 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_open(req, fi);
+	if (rc == 0 && sh->backend->ops->getattr(sh->backend, in, &st) == 0)
+		have_st = true;
+	fs_reply_open_or_err(req, sh, in, rc, &bf, false, fi, have_st ? &st : NULL);
 }
 
 /*
@@ -303,11 +315,9 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	uint64_t fh;
 	int rc;
 
-	dir = fs_inode(sh, parent);
-	if (dir == NULL) {
-		fuse_reply_err(req, ESTALE);
+	dir = fs_inode_or_estale(req, sh, parent);
+	if (dir == NULL)
 		return;
-	}
 	rc = policy_check_name(name);
 	if (rc == 0)
 		rc = policy_check_create_type(&sh->policy, S_IFREG | mode);

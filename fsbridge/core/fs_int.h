@@ -7,6 +7,7 @@
 #ifndef FSBRIDGE_FS_INT_H
 #define FSBRIDGE_FS_INT_H
 
+#include <errno.h>
 #include <sys/stat.h>
 
 #include "share.h"
@@ -28,6 +29,18 @@ fs_put(struct share *sh, struct inode *in)
 	inode_table_put(&sh->inodes, in);
 }
 
+/* fs_inode for a request that names ino: NULL when it has been answered
+ * ESTALE already. */
+static inline struct inode *
+fs_inode_or_estale(fuse_req_t req, struct share *sh, fuse_ino_t ino)
+{
+	struct inode *in = fs_inode(sh, ino);
+
+	if (in == NULL)
+		fuse_reply_err(req, ESTALE);
+	return in;
+}
+
 /* fs_entry.c: nodes, entries and attributes as the client sees them. */
 void fs_stat_to_client(const struct share *sh, struct stat *st);
 bool fs_symlink_hidden(struct share *sh, struct inode *dir, struct inode *link);
@@ -46,8 +59,8 @@ struct open_file *fs_file(struct share *sh, struct fuse_file_info *fi, bool is_d
 struct open_file *fs_open_for(struct share *sh, fuse_ino_t ino, struct fuse_file_info *fi,
     int flags, unsigned int want, bool is_dir, int *err);
 void fs_file_put(struct share *sh, struct open_file *f);
-int fs_file_register(struct share *sh, struct inode *in, struct backend_file *bf,
-    bool is_dir, struct fuse_file_info *fi, const struct stat *st);
+void fs_reply_open_or_err(fuse_req_t req, struct share *sh, struct inode *in, int rc,
+    struct backend_file *bf, bool is_dir, struct fuse_file_info *fi, const struct stat *st);
 void fs_kill_suidgid(fuse_req_t req, struct share *sh, struct inode *in, struct backend_file *bf);
 void fs_release_common(fuse_req_t req, struct fuse_file_info *fi, bool is_dir);
 void fs_fsync_common(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi,

@@ -39,9 +39,13 @@ fs_no_xattrs(fuse_req_t req, struct share *sh)
 	return true;
 }
 
-void
-fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
-    size_t size, int flags)
+/*
+ * The frame of SETXATTR (set) and REMOVEXATTR: a name the policy refuses
+ * is EPERM/EOPNOTSUPP to set, ENODATA to remove.
+ */
+static void
+fs_xattr_change(fuse_req_t req, fuse_ino_t ino, bool set, const char *name,
+    const char *value, size_t size, int flags)
 {
 	struct share *sh = SHARE(req);
 	struct inode *in;
@@ -49,23 +53,30 @@ fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 
 	if (fs_no_xattrs(req, sh))
 		return;
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	rc = policy_check_write(&sh->policy);
 	if (rc == 0 && !policy_xattr_allowed(&sh->policy, name))
-		rc = fs_xattr_refusal(name);
+		rc = set ? fs_xattr_refusal(name) : -ENODATA;
 	if (rc == 0)
 		rc = fs_check_xattr(sh, in, name, true);
 	if (rc == 0) {
 		fs_watch_self_begin(sh, in, NULL);
-		rc = sh->backend->ops->setxattr(sh->backend, in, name, value, size, flags);
+		rc = set ?
+		    sh->backend->ops->setxattr(sh->backend, in, name, value, size, flags) :
+		    sh->backend->ops->removexattr(sh->backend, in, name);
 		fs_watch_self_end(sh, in, NULL);
 	}
 	fs_put(sh, in);
 	fuse_reply_err(req, -rc);
+}
+
+void
+fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+    size_t size, int flags)
+{
+	fs_xattr_change(req, ino, true, name, value, size, flags);
 }
 
 /* Reply to a size query (size 0) or with the data. */
@@ -90,11 +101,9 @@ fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 
 	if (fs_no_xattrs(req, sh))
 		return;
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	if (!policy_xattr_allowed(&sh->policy, name))
 		n = -ENODATA;
 	else if ((n = fs_check_xattr(sh, in, name, false)) != 0)
@@ -118,11 +127,9 @@ fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 	if (fs_no_xattrs(req, sh))
 		return;
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
+	in = fs_inode_or_estale(req, sh, ino);
+	if (in == NULL)
 		return;
-	}
 	/* the filtered list is never longer than the whole one: read all of
 	 * it, filter, then answer the size the client asked about */
 	full = sh->backend->ops->listxattr(sh->backend, in, NULL, 0);
@@ -144,27 +151,5 @@ fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 void
 fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct share *sh = SHARE(req);
-	struct inode *in;
-	int rc;
-
-	if (fs_no_xattrs(req, sh))
-		return;
-	in = fs_inode(sh, ino);
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	rc = policy_check_write(&sh->policy);
-	if (rc == 0 && !policy_xattr_allowed(&sh->policy, name))
-		rc = -ENODATA;
-	if (rc == 0)
-		rc = fs_check_xattr(sh, in, name, true);
-	if (rc == 0) {
-		fs_watch_self_begin(sh, in, NULL);
-		rc = sh->backend->ops->removexattr(sh->backend, in, name);
-		fs_watch_self_end(sh, in, NULL);
-	}
-	fs_put(sh, in);
-	fuse_reply_err(req, -rc);
+	fs_xattr_change(req, ino, false, name, NULL, 0, 0);
 }
