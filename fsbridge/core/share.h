@@ -123,7 +123,7 @@ bool fs_hide_name(struct share *sh, struct inode *dir, const char *name);
 void fs_hide_set_pos(struct share *sh, struct inode *in, const char *at);
 
 /* The inode now at dir/name on the backend, pinned, if the client knows
- * it; NULL otherwise (fs_ops.c). */
+ * it; NULL otherwise (fs_entry.c). */
 struct inode *fs_find_child(struct share *sh, struct inode *dir, const char *name);
 
 /* A change a client cannot be notified of, written to sh->hint_fd:
