@@ -18,9 +18,8 @@
 #include <unistd.h>
 
 #include "backend.h"
-#include "backend_nfs.h"
 #include "cli.h"
-#include "fs.h"
+#include "share.h"
 #include "log.h"
 #include "mount_opts.h"
 
@@ -77,45 +76,23 @@ mount_usage(FILE *out)
 	    "See fsbridge(1).\n");
 }
 
-/* One option of -o; returns 0 or an exit code. */
+/* One option of -o only mount takes: 0, an exit code, or -ENOENT. */
 static int
-mount_apply_option(struct mount_opts *mo, char *opt)
+mount_apply_option(void *ctx, char *opt)
 {
-	char err[256];
-	int rc;
+	struct mount_opts *mo = ctx;
 
-	rc = policy_apply_option(&mo->policy, opt, err, sizeof(err));
-	if (rc == 0)
-		return 0;
-	if (rc != -ENOENT) {
-		fprintf(stderr, "fsbridge: -o %s: %s\n", opt, err);
-		return EXIT_USAGE;
-	}
 	if (strcmp(opt, "allow_other") == 0)
 		mo->allow_other = true;
 	else if (strcmp(opt, "atime") == 0)
 		mo->atime = true;
 	else if (strcmp(opt, "noatime") == 0)
 		mo->atime = false;
-	else if (strcmp(opt, "debug") == 0)
-		mo->debug = mo->foreground = true;
-	else if (strncmp(opt, "policy=", 7) == 0)
-		return cli_apply_policy_file(&mo->policy, opt + 7);
 	else if (strncmp(opt, "pidfile=", 8) == 0 && opt[8] != '\0')
 		mo->pidfile = opt + 8;
 	else if (strncmp(opt, "threads=", 8) == 0) {
 		if (cli_parse_uint(opt + 8, 1, 256, &mo->threads) != 0) {
 			fprintf(stderr, "fsbridge: -o %s: threads takes a number from 1 to 256\n", opt);
-			return EXIT_USAGE;
-		}
-	} else if (strncmp(opt, "revalidate=", 11) == 0) {
-		if (cli_parse_seconds(opt + 11, &mo->revalidate) != 0) {
-			fprintf(stderr, "fsbridge: -o %s: revalidate takes seconds from 0 to 86400\n", opt);
-			return EXIT_USAGE;
-		}
-	} else if (strncmp(opt, "watch=", 6) == 0) {
-		if (watch_kind_parse(opt + 6, &mo->watch) != 0 || mo->watch == WATCH_KIND_KQUEUE) {
-			fprintf(stderr, "fsbridge: -o %s: watch is one of auto, fanotify, inotify, none\n", opt);
 			return EXIT_USAGE;
 		}
 	} else if (strncmp(opt, "io_uring=", 9) == 0) {
@@ -129,52 +106,11 @@ mount_apply_option(struct mount_opts *mo, char *opt)
 			fprintf(stderr, "fsbridge: -o %s: io_uring is one of auto, on, off\n", opt);
 			return EXIT_USAGE;
 		}
-	} else if (strncmp(opt, "fd_cache=", 9) == 0) {
-		if (cli_parse_uint(opt + 9, 16, 1u << 24, &mo->fd_cache) != 0) {
-			fprintf(stderr, "fsbridge: -o %s: fd_cache takes a number of at least 16\n", opt);
-			return EXIT_USAGE;
-		}
-	} else {
-		fprintf(stderr, "fsbridge: -o %s: unknown option (see 'fsbridge mount --help')\n", opt);
-		return EXIT_USAGE;
-	}
+	} else
+		return -ENOENT;
 	return 0;
 }
 
-static int
-mount_apply_options(struct mount_opts *mo, char *list)
-{
-	char *opt, *save = NULL;
-	int rc;
-
-	for (opt = strtok_r(list, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save)) {
-		rc = mount_apply_option(mo, opt);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
-}
-
-/* A local SRC must be a directory (an NFS one is checked on connecting). */
-static int
-mount_check_src(const char *src)
-{
-	struct stat st;
-
-	if (backend_nfs_is_url(src))
-		return 0;
-	if (stat(src, &st) != 0) {
-		fprintf(stderr, "fsbridge: source %s: %s\n", src, strerror(errno));
-		return EXIT_FAILURE_RUN;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "fsbridge: source %s: not a directory\n", src);
-		return EXIT_FAILURE_RUN;
-	}
-	return 0;
-}
-
-/* SRC and MNT must be directories; MNT must not be a mount point yet. */
 /*
  * A mount point strictly inside the source would put the mount inside
  * the tree it serves: every walk through it would come back to the
@@ -182,12 +118,13 @@ mount_check_src(const char *src)
  * directory underneath.)
  */
 static int
-mount_check_not_inside(const char *src, const char *mnt)
+mount_check_not_inside(const struct share_source *source, const char *mnt)
 {
+	const char *src = source->path;
 	char rs[PATH_MAX], rm[PATH_MAX];
 	size_t n;
 
-	if (backend_nfs_is_url(src) || realpath(src, rs) == NULL || realpath(mnt, rm) == NULL)
+	if (source->nfs || realpath(src, rs) == NULL || realpath(mnt, rm) == NULL)
 		return 0;
 	n = strlen(rs);
 	if (strcmp(rs, "/") == 0 ? strcmp(rm, "/") != 0 :
@@ -199,13 +136,14 @@ mount_check_not_inside(const char *src, const char *mnt)
 	return 0;
 }
 
+/* SRC and MNT must be directories; MNT must not be a mount point yet. */
 static int
 mount_check_paths(const struct mount_opts *mo)
 {
 	struct statx stx;
 	int rc;
 
-	rc = mount_check_src(mo->src);
+	rc = share_opts_check_src(&mo->share, false);
 	if (rc != 0)
 		return rc;
 	if (statx(AT_FDCWD, mo->mnt, 0, STATX_TYPE, &stx) != 0) {
@@ -220,7 +158,7 @@ mount_check_paths(const struct mount_opts *mo)
 		fprintf(stderr, "fsbridge: mount point %s: not a directory\n", mo->mnt);
 		return EXIT_FAILURE_RUN;
 	}
-	rc = mount_check_not_inside(mo->src, mo->mnt);
+	rc = mount_check_not_inside(&mo->share.src, mo->mnt);
 	if (rc != 0)
 		return rc;
 	if ((stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
@@ -248,9 +186,7 @@ mount_parse(int argc, char **argv, struct mount_opts *mo)
 	int c, rc;
 
 	memset(mo, 0, sizeof(*mo));
-	policy_init_default(&mo->policy);
-	mo->watch = WATCH_KIND_AUTO;
-	mo->revalidate = -1;
+	share_opts_init(&mo->share);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "fo:h", longopts, NULL)) != -1) {
@@ -259,7 +195,7 @@ mount_parse(int argc, char **argv, struct mount_opts *mo)
 			mo->foreground = true;
 			break;
 		case 'o':
-			rc = mount_apply_options(mo, optarg);
+			rc = share_opts_apply(&mo->share, optarg, "mount", mount_apply_option, mo);
 			if (rc != 0)
 				return rc;
 			break;
@@ -276,17 +212,20 @@ mount_parse(int argc, char **argv, struct mount_opts *mo)
 		fprintf(stderr, "fsbridge: mount: expected SRC and MNT (see 'fsbridge mount --help')\n");
 		return EXIT_USAGE;
 	}
-	mo->src = argv[optind];
+	share_source_init(&mo->share.src, argv[optind]);
 	mo->mnt = argv[optind + 1];
-	return cli_check_policy(&mo->policy);
+	if (mo->share.debug)	/* debug implies -f */
+		mo->foreground = true;
+	return cli_check_policy(&mo->share.policy);
 }
 
 int
 cmd_mount(int argc, char **argv)
 {
+	struct share_client client = { .kind = SHARE_CLIENT_HOST, .hint_fd = -1 };
 	struct mount_opts mo;
 	struct backend *backend;
-	struct fs fs;
+	struct share sh;
 	int rc;
 
 	rc = mount_parse(argc, argv, &mo);
@@ -295,31 +234,21 @@ cmd_mount(int argc, char **argv)
 	rc = mount_check_paths(&mo);
 	if (rc != 0)
 		return rc;
-	log_init(false, mo.debug);
+	log_init(false, mo.share.debug);
 	log_capture_libfuse();
 	umask(0);
-	if (backend_nfs_is_url(mo.src)) {
-		rc = backend_nfs_new(mo.src, 0, &backend);
-		if (rc != 0) {
-			fprintf(stderr, "fsbridge: source %s: %s\n", mo.src, backend_nfs_last_error());
-			return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUN;
-		}
-	} else {
-		rc = backend_local_new(mo.src, mo.fd_cache, &backend);
-		if (rc != 0) {
-			fprintf(stderr, "fsbridge: source %s: %s\n", mo.src, strerror(-rc));
-			return EXIT_FAILURE_RUN;
-		}
-	}
-	rc = fs_init(&fs, &mo.policy, backend);
+	rc = share_opts_open(&mo.share, 0, &backend);
+	if (rc != 0)
+		return rc;
+	rc = share_init(&sh, &mo.share.policy, backend);
 	if (rc != 0) {
-		fprintf(stderr, "fsbridge: source %s: %s\n", mo.src, strerror(-rc));
+		fprintf(stderr, "fsbridge: source %s: %s\n", mo.share.src.path, strerror(-rc));
 		backend->ops->destroy(backend);
 		return EXIT_FAILURE_RUN;
 	}
-	if (mo.revalidate >= 0 && mo.policy.cache == POLICY_CACHE_AUTO)
-		fs.fallback_timeout = mo.revalidate;
-	rc = transport_fuse_run(&fs, &mo);
-	fs_destroy(&fs);
+	client.revalidate = mo.share.revalidate;
+	share_set_client(&sh, &client);
+	rc = transport_fuse_run(&sh, &mo);
+	share_destroy(&sh);
 	return rc;
 }

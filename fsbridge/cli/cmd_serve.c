@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "backend_nfs.h"
 #include "cli.h"
 #include "log.h"
 #include "serve_opts.h"
@@ -55,45 +54,6 @@ serve_usage(FILE *out)
 	    "See fsbridge(1).\n", VU_MAX_REQUEST_QUEUES);
 }
 
-static int
-serve_apply_option(struct serve_opts *so, char *opt)
-{
-	char err[256];
-	int rc;
-
-	rc = policy_apply_option(&so->policy, opt, err, sizeof(err));
-	if (rc == 0)
-		return 0;
-	if (rc != -ENOENT) {
-		fprintf(stderr, "fsbridge: -o %s: %s\n", opt, err);
-		return EXIT_USAGE;
-	}
-	if (strcmp(opt, "debug") == 0)
-		so->debug = true;
-	else if (strncmp(opt, "policy=", 7) == 0)
-		return cli_apply_policy_file(&so->policy, opt + 7);
-	else if (strncmp(opt, "revalidate=", 11) == 0) {
-		if (cli_parse_seconds(opt + 11, &so->revalidate) != 0) {
-			fprintf(stderr, "fsbridge: -o %s: revalidate takes seconds from 0 to 86400\n", opt);
-			return EXIT_USAGE;
-		}
-	} else if (strncmp(opt, "watch=", 6) == 0) {
-		if (watch_kind_parse(opt + 6, &so->watch) != 0 || so->watch == WATCH_KIND_KQUEUE) {
-			fprintf(stderr, "fsbridge: -o %s: watch is one of auto, fanotify, inotify, none\n", opt);
-			return EXIT_USAGE;
-		}
-	} else if (strncmp(opt, "fd_cache=", 9) == 0) {
-		if (cli_parse_uint(opt + 9, 16, 1u << 24, &so->fd_cache) != 0) {
-			fprintf(stderr, "fsbridge: -o %s: fd_cache takes a number of at least 16\n", opt);
-			return EXIT_USAGE;
-		}
-	} else {
-		fprintf(stderr, "fsbridge: -o %s: unknown option (see 'fsbridge serve --help')\n", opt);
-		return EXIT_USAGE;
-	}
-	return 0;
-}
-
 /* --allow-uid UID: a uid number or a user name. */
 static int
 serve_allow_uid(struct serve_opts *so, const char *arg)
@@ -130,14 +90,11 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *opt, *save = NULL;
 	int c, rc;
 
 	memset(so, 0, sizeof(*so));
-	policy_init_default(&so->policy);
+	share_opts_init(&so->share);
 	so->queues = 1;
-	so->watch = WATCH_KIND_AUTO;
-	so->revalidate = -1;
 	so->hints_fd = -1;
 	opterr = 0;
 	optind = 1;
@@ -171,9 +128,8 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 				return rc;
 			break;
 		case 'o':
-			for (opt = strtok_r(optarg, ",", &save); opt != NULL; opt = strtok_r(NULL, ",", &save))
-				if ((rc = serve_apply_option(so, opt)) != 0)
-					return rc;
+			if ((rc = share_opts_apply(&so->share, optarg, "serve", NULL, NULL)) != 0)
+				return rc;
 			break;
 		case 'h':
 			serve_usage(stdout);
@@ -188,38 +144,25 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 		fprintf(stderr, "fsbridge: serve: expected --socket PATH and SRC (see 'fsbridge serve --help')\n");
 		return EXIT_USAGE;
 	}
-	so->src = argv[optind];
-	return cli_check_policy(&so->policy);
+	share_source_init(&so->share.src, argv[optind]);
+	return cli_check_policy(&so->share.policy);
 }
 
 int
 cmd_serve(int argc, char **argv)
 {
 	struct serve_opts so;
-	struct stat st;
 	int rc;
 
 	rc = serve_parse(argc, argv, &so);
 	if (rc != 0)
 		return rc < 0 ? EXIT_OK : rc;
-	if (backend_nfs_is_url(so.src)) {
-		struct backend *b;
-
-		/* connect once now, for a one-line error before serving */
-		rc = backend_nfs_new(so.src, 1, &b);
-		if (rc != 0) {
-			fprintf(stderr, "fsbridge: source %s: %s\n", so.src, backend_nfs_last_error());
-			return rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUN;
-		}
-		b->ops->destroy(b);
-	} else if (stat(so.src, &st) != 0) {
-		fprintf(stderr, "fsbridge: source %s: %s\n", so.src, strerror(errno));
-		return EXIT_FAILURE_RUN;
-	} else if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "fsbridge: source %s: not a directory\n", so.src);
-		return EXIT_FAILURE_RUN;
-	}
-	log_init(false, so.debug);
+	/* an NFS export is connected to once now, for a one-line error
+	 * before serving */
+	rc = share_opts_check_src(&so.share, true);
+	if (rc != 0)
+		return rc;
+	log_init(false, so.share.debug);
 	log_capture_libfuse();
 	umask(0);
 	return transport_vhost_run(&so);

@@ -7,8 +7,7 @@
 
 #include <stdbool.h>
 
-#include "policy.h"
-#include "watch.h"
+#include "share_opts.h"
 
 /* io_uring=: how the mount's requests reach the server */
 enum mount_uring {
@@ -18,25 +17,20 @@ enum mount_uring {
 };
 
 struct mount_opts {
-	struct policy policy;
-	const char *src;
+	struct share_opts share;	/* SRC, policy and the options serve takes too */
 	const char *mnt;
 	const char *pidfile;
 	bool foreground;
 	bool allow_other;
 	bool atime;		/* update access times on read (default noatime) */
-	bool debug;
 	unsigned int threads;	/* 0: libfuse's default */
-	unsigned int fd_cache;	/* 0: from RLIMIT_NOFILE */
-	enum watch_kind watch;	/* how host changes are noticed */
 	enum mount_uring uring;
-	double revalidate;	/* cache time where nobody reports changes; <0: default */
 };
 
-struct fs;
+struct share;
 
-/* Mount fs at mo->mnt and serve it until unmounted or signalled.
+/* Mount the share sh at mo->mnt and serve it until unmounted or signalled.
  * Returns an exit code (cli.h). */
-int transport_fuse_run(struct fs *fs, const struct mount_opts *mo);
+int transport_fuse_run(struct share *sh, const struct mount_opts *mo);
 
 #endif

@@ -8,27 +8,22 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "policy.h"
-#include "watch.h"
+#include "share_opts.h"
 
 #define SERVE_MAX_ALLOW_UIDS 16
 
 struct serve_opts {
-	struct policy policy;
-	const char *src;
+	struct share_opts share;	/* SRC, policy and the options mount takes too */
 	const char *socket;
 	unsigned int queues;	/* request queues, each with its worker thread */
-	unsigned int fd_cache;
-	enum watch_kind watch;
-	double revalidate;	/* cache time where nobody reports changes; <0: default */
 	bool once;		/* exit when the first guest goes away */
 	int hints_fd;		/* fs_hint.c records go here, or -1 */
 	uid_t allow_uids[SERVE_MAX_ALLOW_UIDS];	/* --allow-uid: other front-ends' users */
 	unsigned int nallow;
-	bool debug;
 };
 
-/* Serve so->src to guests on so->socket; returns an exit code (cli.h). */
+/* Serve so->share's SRC to guests on so->socket; returns an exit code
+ * (cli.h). */
 int transport_vhost_run(const struct serve_opts *so);
 
 #endif

@@ -11,6 +11,9 @@
  * a mount with allow_other).  So for a foreign node the server grants
  * only what policy_check_foreign_access and _owner allow.  With no id
  * map every host id has a client id and nothing here costs a stat.
+ *
+ * Also the caller's own host ids, through the same maps: the owner of
+ * what it creates (fs_cred), and its uid for a sticky directory.
  */
 #include "config.h"
 
@@ -18,26 +21,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "fs_int.h"
 
 static bool
-fs_idmapped(const struct fs *fs)
+fs_idmapped(const struct share *sh)
 {
-	return fs->policy.uidmap.nranges != 0 || fs->policy.gidmap.nranges != 0;
+	return sh->policy.uidmap.nranges != 0 || sh->policy.gidmap.nranges != 0;
 }
 
 int
-fs_check_access(struct fs *fs, struct inode *in, unsigned int want)
+fs_check_access(struct share *sh, struct inode *in, unsigned int want)
 {
 	struct stat st;
 	int rc;
 
-	if (!fs_idmapped(fs) || want == 0)
+	if (!fs_idmapped(sh) || want == 0)
 		return 0;
-	rc = fs->backend->ops->getattr(fs->backend, in, &st);
+	rc = sh->backend->ops->getattr(sh->backend, in, &st);
 	if (rc != 0)
 		return rc;
-	return policy_check_foreign_access(&fs->policy, st.st_uid, st.st_gid,
+	return policy_check_foreign_access(&sh->policy, st.st_uid, st.st_gid,
 	    st.st_mode, want);
 }
 
@@ -63,52 +66,52 @@ fs_access_of_flags(int flags)
 }
 
 int
-fs_check_setattr(struct fs *fs, struct inode *in, int to_set)
+fs_check_setattr(struct share *sh, struct inode *in, int to_set)
 {
 	struct stat st;
 	int rc;
 
-	if (!fs_idmapped(fs))
+	if (!fs_idmapped(sh))
 		return 0;
-	rc = fs->backend->ops->getattr(fs->backend, in, &st);
+	rc = sh->backend->ops->getattr(sh->backend, in, &st);
 	if (rc != 0)
 		return rc;
 	/* the owner's rights: mode, ids, times other than "now" */
 	if ((to_set & (FSB_SET_MODE | FSB_SET_UID | FSB_SET_GID)) ||
 	    ((to_set & FSB_SET_ATIME) && !(to_set & FSB_SET_ATIME_NOW)) ||
 	    ((to_set & FSB_SET_MTIME) && !(to_set & FSB_SET_MTIME_NOW))) {
-		rc = policy_check_foreign_owner(&fs->policy, st.st_uid);
+		rc = policy_check_foreign_owner(&sh->policy, st.st_uid);
 		if (rc != 0)
 			return rc;
 	}
 	/* a size, or times set to now: whoever may write */
 	if (to_set & (FSB_SET_SIZE | FSB_SET_ATIME | FSB_SET_MTIME))
-		return policy_check_foreign_access(&fs->policy, st.st_uid,
+		return policy_check_foreign_access(&sh->policy, st.st_uid,
 		    st.st_gid, st.st_mode, W_OK);
 	return 0;
 }
 
 int
-fs_check_xattr(struct fs *fs, struct inode *in, const char *name, bool set)
+fs_check_xattr(struct share *sh, struct inode *in, const char *name, bool set)
 {
 	struct stat st;
 	int rc;
 
-	if (!fs_idmapped(fs))
+	if (!fs_idmapped(sh))
 		return 0;
-	rc = fs->backend->ops->getattr(fs->backend, in, &st);
+	rc = sh->backend->ops->getattr(sh->backend, in, &st);
 	if (rc != 0)
 		return rc;
 	/* system.* (ACLs) is the owner's; user.* and the rest go with the
 	 * right to read or write the file */
 	if (set && strncmp(name, "system.", 7) == 0)
-		return policy_check_foreign_owner(&fs->policy, st.st_uid);
-	return policy_check_foreign_access(&fs->policy, st.st_uid, st.st_gid,
+		return policy_check_foreign_owner(&sh->policy, st.st_uid);
+	return policy_check_foreign_access(&sh->policy, st.st_uid, st.st_gid,
 	    st.st_mode, set ? W_OK : R_OK);
 }
 
 int
-fs_check_removal(struct fs *fs, struct inode *dir, const char *name,
+fs_check_removal(struct share *sh, struct inode *dir, const char *name,
     uint32_t caller_host_uid)
 {
 	struct backend_entry be;
@@ -116,22 +119,53 @@ fs_check_removal(struct fs *fs, struct inode *dir, const char *name,
 	bool foreign;
 	int rc;
 
-	if (!fs_idmapped(fs))
+	if (!fs_idmapped(sh))
 		return 0;
-	rc = fs->backend->ops->getattr(fs->backend, dir, &dst);
+	rc = sh->backend->ops->getattr(sh->backend, dir, &dst);
 	if (rc != 0)
 		return rc;
-	rc = policy_check_foreign_access(&fs->policy, dst.st_uid, dst.st_gid,
+	rc = policy_check_foreign_access(&sh->policy, dst.st_uid, dst.st_gid,
 	    dst.st_mode, W_OK | X_OK);
 	if (rc != 0 || !(dst.st_mode & S_ISVTX))
 		return rc;
 	/* sticky: a foreign victim is not the caller's to remove, unless
 	 * the caller owns the directory */
-	if (fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
+	if (sh->backend->ops->lookup(sh->backend, dir, name, false, &be) != 0)
 		return 0;	/* the removal itself will say why */
-	foreign = !policy_uid_has_client(&fs->policy, be.st.st_uid);
-	fs->backend->ops->node_release(fs->backend, be.bdata);
+	foreign = !policy_uid_has_client(&sh->policy, be.st.st_uid);
+	sh->backend->ops->node_release(sh->backend, be.bdata);
 	if (foreign && caller_host_uid != dst.st_uid)
 		return -EPERM;
 	return 0;
+}
+
+/*
+ * The host ids a node the caller creates gets.  A caller whose uid or gid
+ * has no host id may create nothing: -EACCES (its node would otherwise
+ * belong to a real host user, 65534).
+ */
+int
+fs_cred(fuse_req_t req, struct backend_cred *cred)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct share *sh = SHARE(req);
+
+	cred->uid = policy_uid_to_host(&sh->policy, ctx->uid);
+	cred->gid = policy_gid_to_host(&sh->policy, ctx->gid);
+	if (!policy_uid_has_host(&sh->policy, ctx->uid) ||
+	    !policy_gid_has_host(&sh->policy, ctx->gid))
+		return -EACCES;
+	return 0;
+}
+
+/* The caller's host uid, or UINT32_MAX when it has none. */
+uint32_t
+fs_caller_host_uid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct share *sh = SHARE(req);
+
+	if (!policy_uid_has_host(&sh->policy, ctx->uid))
+		return UINT32_MAX;
+	return policy_uid_to_host(&sh->policy, ctx->uid);
 }

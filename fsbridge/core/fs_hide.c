@@ -19,7 +19,7 @@
 #include <string.h>
 #include <sys/tree.h>
 
-#include "fs.h"
+#include "share.h"
 
 /* Identities learned after start (hidden names met later) stop here:
  * the name rules still apply beyond it, memory stays bounded. */
@@ -58,10 +58,10 @@ pos_encode(struct policy_hide_pos pos)
 }
 
 static struct policy_hide_pos
-pos_decode(const struct fs *fs, const char *at)
+pos_decode(const struct share *sh, const char *at)
 {
 	struct policy_hide_pos pos = { NULL, 0 };
-	const char *start = fs->policy.hide;
+	const char *start = sh->policy.hide;
 
 	if (at == NULL)
 		return pos;
@@ -73,17 +73,17 @@ pos_decode(const struct fs *fs, const char *at)
 }
 
 static struct policy_hide_pos
-inode_pos(const struct fs *fs, const struct inode *in)
+inode_pos(const struct share *sh, const struct inode *in)
 {
-	return pos_decode(fs, __atomic_load_n(&in->hide_at, __ATOMIC_ACQUIRE));
+	return pos_decode(sh, __atomic_load_n(&in->hide_at, __ATOMIC_ACQUIRE));
 }
 
 void
-fs_hide_set_pos(struct fs *fs, struct inode *in, const char *at)
+fs_hide_set_pos(struct share *sh, struct inode *in, const char *at)
 {
 	const char *none = NULL;
 
-	(void)fs;
+	(void)sh;
 	if (at != NULL)
 		__atomic_compare_exchange_n(&in->hide_at, &none, at, false,
 		    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
@@ -91,45 +91,45 @@ fs_hide_set_pos(struct fs *fs, struct inode *in, const char *at)
 
 /* Mark (dev, ino): hidden (at NULL) or on a path; hidden wins. */
 static void
-ids_mark(struct fs *fs, uint64_t dev, uint64_t ino, const char *at, bool learned)
+ids_mark(struct share *sh, uint64_t dev, uint64_t ino, const char *at, bool learned)
 {
 	struct fs_hide_id key = { .dev = dev, .ino = ino }, *id;
 
-	pthread_rwlock_wrlock(&fs->hide_lock);
-	id = RB_FIND(fs_hide_ids, fs->hide_ids, &key);
+	pthread_rwlock_wrlock(&sh->hide_lock);
+	id = RB_FIND(fs_hide_ids, sh->hide_ids, &key);
 	if (id != NULL) {
 		if (at == NULL)
 			id->at = NULL;
-	} else if (!(learned && fs->hide_nids >= FS_HIDE_IDS_MAX) &&
+	} else if (!(learned && sh->hide_nids >= FS_HIDE_IDS_MAX) &&
 	    (id = calloc(1, sizeof(*id))) != NULL) {
 		*id = key;
 		id->at = at;
-		RB_INSERT(fs_hide_ids, fs->hide_ids, id);
-		fs->hide_nids++;
+		RB_INSERT(fs_hide_ids, sh->hide_ids, id);
+		sh->hide_nids++;
 	}
-	pthread_rwlock_unlock(&fs->hide_lock);
+	pthread_rwlock_unlock(&sh->hide_lock);
 }
 
 /* Is (dev, ino) marked?  *hidden, *at: how. */
 static bool
-ids_find(struct fs *fs, uint64_t dev, uint64_t ino, bool *hidden, const char **at)
+ids_find(struct share *sh, uint64_t dev, uint64_t ino, bool *hidden, const char **at)
 {
 	struct fs_hide_id key = { .dev = dev, .ino = ino }, *id;
 
-	if (__atomic_load_n(&fs->hide_nids, __ATOMIC_RELAXED) == 0)
+	if (__atomic_load_n(&sh->hide_nids, __ATOMIC_RELAXED) == 0)
 		return false;
-	pthread_rwlock_rdlock(&fs->hide_lock);
-	id = RB_FIND(fs_hide_ids, fs->hide_ids, &key);
+	pthread_rwlock_rdlock(&sh->hide_lock);
+	id = RB_FIND(fs_hide_ids, sh->hide_ids, &key);
 	if (id != NULL) {
 		*hidden = id->at == NULL;
 		*at = id->at;
 	}
-	pthread_rwlock_unlock(&fs->hide_lock);
+	pthread_rwlock_unlock(&sh->hide_lock);
 	return id != NULL;
 }
 
 bool
-fs_hide_entry(struct fs *fs, struct inode *dir, const char *name,
+fs_hide_entry(struct share *sh, struct inode *dir, const char *name,
     const struct stat *st, const char **at)
 {
 	struct policy_hide_pos pos;
@@ -138,60 +138,60 @@ fs_hide_entry(struct fs *fs, struct inode *dir, const char *name,
 	bool hidden;
 
 	*at = NULL;
-	if (fs->policy.nhide == 0)
+	if (sh->policy.nhide == 0)
 		return false;
-	res = policy_hide_child(&fs->policy, inode_pos(fs, dir), name, &pos);
+	res = policy_hide_child(&sh->policy, inode_pos(sh, dir), name, &pos);
 	if (res == POLICY_HIDE_HIDDEN) {
 		/* remember it: under another name it stays hidden */
-		ids_mark(fs, (uint64_t)st->st_dev, (uint64_t)st->st_ino, NULL, true);
+		ids_mark(sh, (uint64_t)st->st_dev, (uint64_t)st->st_ino, NULL, true);
 		return true;
 	}
-	if (ids_find(fs, (uint64_t)st->st_dev, (uint64_t)st->st_ino, &hidden, &id_at)) {
+	if (ids_find(sh, (uint64_t)st->st_dev, (uint64_t)st->st_ino, &hidden, &id_at)) {
 		if (hidden)
 			return true;
 		if (res == POLICY_HIDE_NONE)
-			pos = pos_decode(fs, id_at);
+			pos = pos_decode(sh, id_at);
 	}
 	*at = pos_encode(pos);
 	return false;
 }
 
 bool
-fs_hide_dirent(struct fs *fs, struct inode *dir, const char *name, uint64_t ino)
+fs_hide_dirent(struct share *sh, struct inode *dir, const char *name, uint64_t ino)
 {
 	struct policy_hide_pos pos;
 	const char *at;
 	bool hidden;
 
-	if (fs->policy.nhide == 0)
+	if (sh->policy.nhide == 0)
 		return false;
-	if (policy_hide_child(&fs->policy, inode_pos(fs, dir), name, &pos) == POLICY_HIDE_HIDDEN)
+	if (policy_hide_child(&sh->policy, inode_pos(sh, dir), name, &pos) == POLICY_HIDE_HIDDEN)
 		return true;
-	return ids_find(fs, dir->key_dev, ino, &hidden, &at) && hidden;
+	return ids_find(sh, dir->key_dev, ino, &hidden, &at) && hidden;
 }
 
 bool
-fs_hide_name(struct fs *fs, struct inode *dir, const char *name)
+fs_hide_name(struct share *sh, struct inode *dir, const char *name)
 {
 	struct backend_entry be;
 	const char *at;
 	bool hidden;
 
-	if (fs->policy.nhide == 0)
+	if (sh->policy.nhide == 0)
 		return false;
-	if (fs_hide_dirent(fs, dir, name, 0))
+	if (fs_hide_dirent(sh, dir, name, 0))
 		return true;
-	if (fs->hide_nids == 0 || policy_check_name(name) != 0 ||
-	    fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
+	if (sh->hide_nids == 0 || policy_check_name(name) != 0 ||
+	    sh->backend->ops->lookup(sh->backend, dir, name, false, &be) != 0)
 		return false;
-	hidden = fs_hide_entry(fs, dir, name, &be.st, &at);
-	fs->backend->ops->node_release(fs->backend, be.bdata);
+	hidden = fs_hide_entry(sh, dir, name, &be.st, &at);
+	sh->backend->ops->node_release(sh->backend, be.bdata);
 	return hidden;
 }
 
 /* Walk one rule from the root, marking what exists of it. */
 static void
-hide_walk_rule(struct fs *fs, const char *rule)
+hide_walk_rule(struct share *sh, const char *rule)
 {
 	struct inode *dir, *in;
 	struct backend_entry be;
@@ -200,7 +200,7 @@ hide_walk_rule(struct fs *fs, const char *rule)
 	size_t len;
 	bool last, used;
 
-	dir = inode_table_get(&fs->inodes, FUSE_ROOT_ID);
+	dir = inode_table_get(&sh->inodes, FUSE_ROOT_ID);
 	while (dir != NULL) {
 		len = strcspn(c, "/");
 		last = c[len] == '\0';
@@ -208,63 +208,63 @@ hide_walk_rule(struct fs *fs, const char *rule)
 			break;
 		memcpy(name, c, len);
 		name[len] = '\0';
-		if (fs->backend->ops->lookup(fs->backend, dir, name, false, &be) != 0)
+		if (sh->backend->ops->lookup(sh->backend, dir, name, false, &be) != 0)
 			break;
-		ids_mark(fs, (uint64_t)be.st.st_dev, (uint64_t)be.st.st_ino,
+		ids_mark(sh, (uint64_t)be.st.st_dev, (uint64_t)be.st.st_ino,
 		    last ? NULL : c + len, false);
 		if (last || !S_ISDIR(be.st.st_mode)) {
-			fs->backend->ops->node_release(fs->backend, be.bdata);
+			sh->backend->ops->node_release(sh->backend, be.bdata);
 			break;
 		}
-		in = inode_table_add(&fs->inodes, dir, name, (uint64_t)be.st.st_dev,
+		in = inode_table_add(&sh->inodes, dir, name, (uint64_t)be.st.st_dev,
 		    (uint64_t)be.st.st_ino, be.st.st_mode, be.bdata, &used);
 		if (!used)
-			fs->backend->ops->node_release(fs->backend, be.bdata);
+			sh->backend->ops->node_release(sh->backend, be.bdata);
 		if (in != NULL)
-			fs_hide_set_pos(fs, in, c + len);
-		if (dir != fs->inodes.root)
-			inode_table_forget(&fs->inodes, dir->nodeid, 1);
-		inode_table_put(&fs->inodes, dir);
+			fs_hide_set_pos(sh, in, c + len);
+		if (dir != sh->inodes.root)
+			inode_table_forget(&sh->inodes, dir->nodeid, 1);
+		inode_table_put(&sh->inodes, dir);
 		dir = in;
 		c += len + 1;
 	}
 	if (dir != NULL) {
-		if (dir != fs->inodes.root)
-			inode_table_forget(&fs->inodes, dir->nodeid, 1);
-		inode_table_put(&fs->inodes, dir);
+		if (dir != sh->inodes.root)
+			inode_table_forget(&sh->inodes, dir->nodeid, 1);
+		inode_table_put(&sh->inodes, dir);
 	}
 }
 
 int
-fs_hide_start(struct fs *fs)
+fs_hide_start(struct share *sh)
 {
 	const char *r;
 
-	fs->hide_ids = calloc(1, sizeof(*fs->hide_ids));
-	if (fs->hide_ids == NULL)
+	sh->hide_ids = calloc(1, sizeof(*sh->hide_ids));
+	if (sh->hide_ids == NULL)
 		return -ENOMEM;
-	RB_INIT(fs->hide_ids);
-	pthread_rwlock_init(&fs->hide_lock, NULL);
-	if (fs->policy.nhide == 0)
+	RB_INIT(sh->hide_ids);
+	pthread_rwlock_init(&sh->hide_lock, NULL);
+	if (sh->policy.nhide == 0)
 		return 0;
-	fs_hide_set_pos(fs, fs->inodes.root, pos_encode(policy_hide_root(&fs->policy)));
-	for (r = policy_hide_next(&fs->policy, NULL); r != NULL; r = policy_hide_next(&fs->policy, r))
-		hide_walk_rule(fs, r);
+	fs_hide_set_pos(sh, sh->inodes.root, pos_encode(policy_hide_root(&sh->policy)));
+	for (r = policy_hide_next(&sh->policy, NULL); r != NULL; r = policy_hide_next(&sh->policy, r))
+		hide_walk_rule(sh, r);
 	return 0;
 }
 
 void
-fs_hide_stop(struct fs *fs)
+fs_hide_stop(struct share *sh)
 {
 	struct fs_hide_id *id, *next;
 
-	if (fs->hide_ids == NULL)
+	if (sh->hide_ids == NULL)
 		return;
-	RB_FOREACH_SAFE(id, fs_hide_ids, fs->hide_ids, next) {
-		RB_REMOVE(fs_hide_ids, fs->hide_ids, id);
+	RB_FOREACH_SAFE(id, fs_hide_ids, sh->hide_ids, next) {
+		RB_REMOVE(fs_hide_ids, sh->hide_ids, id);
 		free(id);
 	}
-	free(fs->hide_ids);
-	fs->hide_ids = NULL;
-	pthread_rwlock_destroy(&fs->hide_lock);
+	free(sh->hide_ids);
+	sh->hide_ids = NULL;
+	pthread_rwlock_destroy(&sh->hide_lock);
 }

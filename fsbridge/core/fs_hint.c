@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "share.h"
 #include "log.h"
 
 #define FS_HINT_MAX PIPE_BUF
@@ -28,7 +28,7 @@
 /* in's path below the root into the end of buf (built backwards); the
  * start of it, or NULL when it is unknown or too long. */
 static char *
-fs_hint_path(struct fs *fs, struct inode *in, char *buf, size_t size)
+fs_hint_path(struct share *sh, struct inode *in, char *buf, size_t size)
 {
 	char *p = buf + size - 1;
 	struct inode *cur = in, *parent;
@@ -36,14 +36,14 @@ fs_hint_path(struct fs *fs, struct inode *in, char *buf, size_t size)
 	int depth = 0;
 
 	*p = '\0';
-	inode_table_pin(&fs->inodes, cur);
-	while (inode_table_location(&fs->inodes, cur, &parent, name, sizeof(name)) == 0) {
+	inode_table_pin(&sh->inodes, cur);
+	while (inode_table_location(&sh->inodes, cur, &parent, name, sizeof(name)) == 0) {
 		size_t n = strlen(name);
 
-		inode_table_put(&fs->inodes, cur);
+		inode_table_put(&sh->inodes, cur);
 		cur = parent;
 		if ((size_t)(p - buf) < n + 1 || ++depth > FS_HINT_DEPTH) {
-			inode_table_put(&fs->inodes, cur);
+			inode_table_put(&sh->inodes, cur);
 			return NULL;
 		}
 		if (*p != '\0')
@@ -53,47 +53,47 @@ fs_hint_path(struct fs *fs, struct inode *in, char *buf, size_t size)
 	}
 	/* only the root has no location; anything else was cut off */
 	if (cur->nodeid != FUSE_ROOT_ID) {
-		inode_table_put(&fs->inodes, cur);
+		inode_table_put(&sh->inodes, cur);
 		return NULL;
 	}
-	inode_table_put(&fs->inodes, cur);
+	inode_table_put(&sh->inodes, cur);
 	return p;
 }
 
 static void
-fs_hint_write(struct fs *fs, const char *rec, size_t len)
+fs_hint_write(struct share *sh, const char *rec, size_t len)
 {
-	while (write(fs->hint_fd, rec, len) < 0) {
+	while (write(sh->hint_fd, rec, len) < 0) {
 		if (errno == EINTR)
 			continue;
 		/* nobody reads them: the guest would cache long and never be
 		 * told; only a new session goes back to short timeouts */
 		log_error("change hints cannot be written (%s): a guest may see "
 		    "host changes late", strerror(errno));
-		fs->hint_fd = -1;
+		sh->hint_fd = -1;
 		return;
 	}
 }
 
 void
-fs_hint(struct fs *fs, uint64_t nodeid, const char *name)
+fs_hint(struct share *sh, uint64_t nodeid, const char *name)
 {
 	char buf[FS_HINT_MAX];
 	struct inode *in;
 	char *path = NULL;
 	size_t len;
 
-	in = inode_table_get(&fs->inodes, nodeid);
+	in = inode_table_get(&sh->inodes, nodeid);
 	if (in != NULL) {
 		/* room for "/NAME" after the path */
 		size_t room = sizeof(buf) - (name != NULL ? strlen(name) + 1 : 0);
 
 		if (name == NULL || strlen(name) + 2 < sizeof(buf))
-			path = fs_hint_path(fs, in, buf, room);
-		inode_table_put(&fs->inodes, in);
+			path = fs_hint_path(sh, in, buf, room);
+		inode_table_put(&sh->inodes, in);
 	}
 	if (path == NULL) {
-		fs_hint_write(fs, "/", 2);
+		fs_hint_write(sh, "/", 2);
 		return;
 	}
 	len = strlen(path);
@@ -105,5 +105,5 @@ fs_hint(struct fs *fs, uint64_t nodeid, const char *name)
 		strcpy(path + len, name);
 		len += strlen(name);
 	}
-	fs_hint_write(fs, path, len + 1);
+	fs_hint_write(sh, path, len + 1);
 }

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "share.h"
 #include "log.h"
 
 /* a change the client can see through a notification or a timeout */
@@ -38,25 +38,25 @@ timespec_eq(const struct timespec *a, const struct timespec *b)
 }
 
 static void
-fs_notify_inode(struct fs *fs, uint64_t nodeid)
+fs_notify_inode(struct share *sh, uint64_t nodeid)
 {
-	__atomic_add_fetch(&fs->notify_inode_count, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sh->notify_inode_count, 1, __ATOMIC_RELAXED);
 	log_debug("notify: inval_inode %llu", (unsigned long long)nodeid);
-	if (fs->se != NULL)
-		fuse_lowlevel_notify_inval_inode(fs->se, nodeid, 0, 0);
-	else if (fs->hint_fd >= 0)
-		fs_hint(fs, nodeid, NULL);
+	if (sh->se != NULL)
+		fuse_lowlevel_notify_inval_inode(sh->se, nodeid, 0, 0);
+	else if (sh->hint_fd >= 0)
+		fs_hint(sh, nodeid, NULL);
 }
 
 static void
-fs_notify_entry(struct fs *fs, uint64_t parent, const char *name)
+fs_notify_entry(struct share *sh, uint64_t parent, const char *name)
 {
-	__atomic_add_fetch(&fs->notify_entry_count, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sh->notify_entry_count, 1, __ATOMIC_RELAXED);
 	log_debug("notify: inval_entry %llu", (unsigned long long)parent);
-	if (fs->se != NULL)
-		fuse_lowlevel_notify_inval_entry(fs->se, parent, name, strlen(name));
-	else if (fs->hint_fd >= 0)
-		fs_hint(fs, parent, name);
+	if (sh->se != NULL)
+		fuse_lowlevel_notify_inval_entry(sh->se, parent, name, strlen(name));
+	else if (sh->hint_fd >= 0)
+		fs_hint(sh, parent, name);
 }
 
 /*
@@ -67,110 +67,110 @@ fs_notify_entry(struct fs *fs, uint64_t parent, const char *name)
  * is taken for ours: inotify cannot tell them apart.)
  */
 static bool
-fs_is_self_change(struct fs *fs, struct inode *in)
+fs_is_self_change(struct share *sh, struct inode *in)
 {
 	struct timespec stamp_before;
 	unsigned int busy_before;
 	struct stat st;
 	bool self;
 
-	if (!fs->self_stamps)
+	if (!sh->self_stamps)
 		return false;
-	pthread_mutex_lock(&fs->inodes.lock);
+	pthread_mutex_lock(&sh->inodes.lock);
 	busy_before = in->self_busy;
 	stamp_before = in->self_ctime;
-	pthread_mutex_unlock(&fs->inodes.lock);
-	if (fs->backend->ops->getattr(fs->backend, in, &st) != 0)
+	pthread_mutex_unlock(&sh->inodes.lock);
+	if (sh->backend->ops->getattr(sh->backend, in, &st) != 0)
 		return false;
-	pthread_mutex_lock(&fs->inodes.lock);
+	pthread_mutex_lock(&sh->inodes.lock);
 	self = busy_before > 0 || in->self_busy > 0 ||
 	    timespec_eq(&stamp_before, &st.st_ctim) ||
 	    timespec_eq(&in->self_ctime, &st.st_ctim);
-	pthread_mutex_unlock(&fs->inodes.lock);
+	pthread_mutex_unlock(&sh->inodes.lock);
 	return self;
 }
 
 static void
-fs_self_begin_one(struct fs *fs, struct inode *in)
+fs_self_begin_one(struct share *sh, struct inode *in)
 {
 	if (in == NULL)
 		return;
-	pthread_mutex_lock(&fs->inodes.lock);
+	pthread_mutex_lock(&sh->inodes.lock);
 	in->self_busy++;
-	pthread_mutex_unlock(&fs->inodes.lock);
+	pthread_mutex_unlock(&sh->inodes.lock);
 }
 
 static void
-fs_self_end_one(struct fs *fs, struct inode *in)
+fs_self_end_one(struct share *sh, struct inode *in)
 {
 	struct stat st;
 	bool have;
 
 	if (in == NULL)
 		return;
-	have = fs->backend->ops->getattr(fs->backend, in, &st) == 0;
-	pthread_mutex_lock(&fs->inodes.lock);
+	have = sh->backend->ops->getattr(sh->backend, in, &st) == 0;
+	pthread_mutex_lock(&sh->inodes.lock);
 	if (have)
 		in->self_ctime = st.st_ctim;
 	in->self_busy--;
-	pthread_mutex_unlock(&fs->inodes.lock);
+	pthread_mutex_unlock(&sh->inodes.lock);
 }
 
 void
-fs_watch_self_begin(struct fs *fs, struct inode *a, struct inode *b)
+fs_watch_self_begin(struct share *sh, struct inode *a, struct inode *b)
 {
-	if (!fs->self_stamps)
+	if (!sh->self_stamps)
 		return;
-	fs_self_begin_one(fs, a);
+	fs_self_begin_one(sh, a);
 	if (b != a)
-		fs_self_begin_one(fs, b);
+		fs_self_begin_one(sh, b);
 }
 
 void
-fs_watch_self_end(struct fs *fs, struct inode *a, struct inode *b)
+fs_watch_self_end(struct share *sh, struct inode *a, struct inode *b)
 {
-	if (!fs->self_stamps)
+	if (!sh->self_stamps)
 		return;
-	fs_self_end_one(fs, a);
+	fs_self_end_one(sh, a);
 	if (b != a)
-		fs_self_end_one(fs, b);
+		fs_self_end_one(sh, b);
 }
 
 /* Count a host change on in and drop what the client caches of it. */
 static void
-fs_object_changed(struct fs *fs, struct inode *in, unsigned int what)
+fs_object_changed(struct share *sh, struct inode *in, unsigned int what)
 {
-	if (fs_is_self_change(fs, in))
+	if (fs_is_self_change(sh, in))
 		return;
-	pthread_mutex_lock(&fs->inodes.lock);
+	pthread_mutex_lock(&sh->inodes.lock);
 	in->changes++;
 	if (what & WATCH_GONE)
 		in->stale = true;
-	pthread_mutex_unlock(&fs->inodes.lock);
-	fs_notify_inode(fs, in->nodeid);
+	pthread_mutex_unlock(&sh->inodes.lock);
+	fs_notify_inode(sh, in->nodeid);
 }
 
 static void
-fs_dir_event(struct fs *fs, const struct watch_event *ev)
+fs_dir_event(struct share *sh, const struct watch_event *ev)
 {
 	struct inode *dir, *obj = NULL;
 
-	dir = inode_table_find_key(&fs->inodes, ev->dir_dev, ev->dir_ino);
+	dir = inode_table_find_key(&sh->inodes, ev->dir_dev, ev->dir_ino);
 	if (dir == NULL)
 		return;		/* the client never saw this directory */
-	if ((ev->what & WATCH_ENTRY) && !fs_is_self_change(fs, dir)) {
-		fs_notify_entry(fs, dir->nodeid, ev->name);
-		fs_notify_inode(fs, dir->nodeid);	/* its mtime, nlink, listing */
+	if ((ev->what & WATCH_ENTRY) && !fs_is_self_change(sh, dir)) {
+		fs_notify_entry(sh, dir->nodeid, ev->name);
+		fs_notify_inode(sh, dir->nodeid);	/* its mtime, nlink, listing */
 	}
 	if (ev->has_obj)
-		obj = inode_table_find_key(&fs->inodes, ev->obj_dev, ev->obj_ino);
+		obj = inode_table_find_key(&sh->inodes, ev->obj_dev, ev->obj_ino);
 	else if (ev->what & (WATCH_DATA | WATCH_ATTR))
-		obj = fs_find_child(fs, dir, ev->name);
+		obj = fs_find_child(sh, dir, ev->name);
 	if (obj != NULL) {
-		fs_object_changed(fs, obj, ev->what);
-		inode_table_put(&fs->inodes, obj);
+		fs_object_changed(sh, obj, ev->what);
+		inode_table_put(&sh->inodes, obj);
 	}
-	inode_table_put(&fs->inodes, dir);
+	inode_table_put(&sh->inodes, dir);
 }
 
 struct fs_notice_list {
@@ -196,23 +196,23 @@ fs_collect_notice(void *ctx, struct inode *in)
 
 /* Events were lost: drop everything the client may cache. */
 static void
-fs_invalidate_all(struct fs *fs)
+fs_invalidate_all(struct share *sh)
 {
 	struct fs_notice_list l;
 	struct fs_notice *all, *n;
 	uint64_t room;
 
-	room = inode_table_count(&fs->inodes) + 1024;	/* it may grow meanwhile */
+	room = inode_table_count(&sh->inodes) + 1024;	/* it may grow meanwhile */
 	all = calloc(room, sizeof(*all));
 	if (all == NULL)
 		return;
 	l.next = all;
 	l.end = all + room;
-	inode_table_foreach(&fs->inodes, fs_collect_notice, &l);
+	inode_table_foreach(&sh->inodes, fs_collect_notice, &l);
 	for (n = all; n < l.next; n++) {
-		fs_notify_inode(fs, n->nodeid);
+		fs_notify_inode(sh, n->nodeid);
 		if (n->parent != 0 && n->name != NULL)
-			fs_notify_entry(fs, n->parent, n->name);
+			fs_notify_entry(sh, n->parent, n->name);
 		free(n->name);
 	}
 	free(all);
@@ -221,117 +221,117 @@ fs_invalidate_all(struct fs *fs)
 static void
 fs_watch_event(void *ctx, const struct watch_event *ev)
 {
-	struct fs *fs = ctx;
+	struct share *sh = ctx;
 	struct inode *obj;
 
 	if (ev->what & WATCH_OVERFLOW) {
-		fs_invalidate_all(fs);
+		fs_invalidate_all(sh);
 		return;
 	}
 	if (ev->has_dir) {
-		fs_dir_event(fs, ev);
+		fs_dir_event(sh, ev);
 		return;
 	}
-	obj = inode_table_find_key(&fs->inodes, ev->obj_dev, ev->obj_ino);
+	obj = inode_table_find_key(&sh->inodes, ev->obj_dev, ev->obj_ino);
 	if (obj != NULL) {
-		fs_object_changed(fs, obj, ev->what);
-		inode_table_put(&fs->inodes, obj);
+		fs_object_changed(sh, obj, ev->what);
+		inode_table_put(&sh->inodes, obj);
 	}
 }
 
 double
-fs_watch_timeout(struct fs *fs, struct inode *in)
+fs_watch_timeout(struct share *sh, struct inode *in)
 {
 	bool covered;
 
 	/* cache=always trusts that nobody else changes the tree */
-	if (fs->policy.cache == POLICY_CACHE_ALWAYS)
-		return fs->attr_timeout;
+	if (sh->policy.cache == POLICY_CACHE_ALWAYS)
+		return sh->attr_timeout;
 	/* without a session to notify (a guest), a change can only be seen
 	 * when the client asks again */
-	if (fs->watcher == NULL || (fs->se == NULL && fs->hint_fd < 0) ||
-	    !fs->watcher->reports_names)
-		return fs->fallback_timeout;
-	if (fs->watcher->covers_all)
-		return fs->attr_timeout;
-	pthread_mutex_lock(&fs->inodes.lock);
+	if (sh->watcher == NULL || (sh->se == NULL && sh->hint_fd < 0) ||
+	    !sh->watcher->reports_names)
+		return sh->fallback_timeout;
+	if (sh->watcher->covers_all)
+		return sh->attr_timeout;
+	pthread_mutex_lock(&sh->inodes.lock);
 	covered = in->covered;
-	pthread_mutex_unlock(&fs->inodes.lock);
-	return covered ? fs->attr_timeout : fs->fallback_timeout;
+	pthread_mutex_unlock(&sh->inodes.lock);
+	return covered ? sh->attr_timeout : sh->fallback_timeout;
 }
 
 static void
-fs_watch_add(struct fs *fs, struct inode *in)
+fs_watch_add(struct share *sh, struct inode *in)
 {
-	const struct backend_ops *ops = fs->backend->ops;
+	const struct backend_ops *ops = sh->backend->ops;
 	int fd, rc;
 
-	fd = ops->host_fd_get(fs->backend, in);
+	fd = ops->host_fd_get(sh->backend, in);
 	if (fd < 0)
 		return;
-	rc = fs->watcher->ops->add_dir(fs->watcher, fd, in->key_dev, in->key_ino);
-	ops->host_fd_put(fs->backend, in);
-	pthread_mutex_lock(&fs->inodes.lock);
+	rc = sh->watcher->ops->add_dir(sh->watcher, fd, in->key_dev, in->key_ino);
+	ops->host_fd_put(sh->backend, in);
+	pthread_mutex_lock(&sh->inodes.lock);
 	in->watched = rc == 0;
-	pthread_mutex_unlock(&fs->inodes.lock);
+	pthread_mutex_unlock(&sh->inodes.lock);
 }
 
 void
-fs_watch_dir_added(struct fs *fs, struct inode *in)
+fs_watch_dir_added(struct share *sh, struct inode *in)
 {
 	bool covered;
 
-	if (fs->watcher == NULL)
+	if (sh->watcher == NULL)
 		return;
 	/* an entry is covered when the directory it was found in is watched */
-	pthread_mutex_lock(&fs->inodes.lock);
-	covered = fs->watcher->covers_all || (in->parent != NULL && in->parent->watched);
+	pthread_mutex_lock(&sh->inodes.lock);
+	covered = sh->watcher->covers_all || (in->parent != NULL && in->parent->watched);
 	in->covered = covered;
-	pthread_mutex_unlock(&fs->inodes.lock);
+	pthread_mutex_unlock(&sh->inodes.lock);
 	if (S_ISDIR(in->type))
-		fs_watch_add(fs, in);
+		fs_watch_add(sh, in);
 }
 
 void
-fs_watch_dir_freed(struct fs *fs, struct inode *in)
+fs_watch_dir_freed(struct share *sh, struct inode *in)
 {
-	if (fs->watcher != NULL && in->watched)
-		fs->watcher->ops->remove_dir(fs->watcher, in->key_dev, in->key_ino);
+	if (sh->watcher != NULL && in->watched)
+		sh->watcher->ops->remove_dir(sh->watcher, in->key_dev, in->key_ino);
 }
 
 int
-fs_watch_start(struct fs *fs, enum watch_kind kind, struct fuse_session *se)
+fs_watch_start(struct share *sh, enum watch_kind kind, struct fuse_session *se)
 {
-	const struct backend_ops *ops = fs->backend->ops;
-	struct inode *root = fs->inodes.root;
+	const struct backend_ops *ops = sh->backend->ops;
+	struct inode *root = sh->inodes.root;
 	int fd, rc;
 
-	fs->se = se;
+	sh->se = se;
 	if (kind == WATCH_KIND_NONE || ops->host_fd_get == NULL)
 		return 0;
-	fd = ops->host_fd_get(fs->backend, root);
+	fd = ops->host_fd_get(sh->backend, root);
 	if (fd < 0)
 		return fd;
-	rc = watcher_open(kind, fd, &fs->watcher);
+	rc = watcher_open(kind, fd, &sh->watcher);
 	if (rc == 0) {
-		rc = fs->watcher->ops->add_dir(fs->watcher, fd, root->key_dev, root->key_ino);
+		rc = sh->watcher->ops->add_dir(sh->watcher, fd, root->key_dev, root->key_ino);
 		if (rc != 0) {
-			watcher_close(fs->watcher);
-			fs->watcher = NULL;
+			watcher_close(sh->watcher);
+			sh->watcher = NULL;
 		}
 	}
-	ops->host_fd_put(fs->backend, root);
+	ops->host_fd_put(sh->backend, root);
 	if (rc != 0)
 		return rc;
-	fs->self_stamps = !fs->watcher->reports_pid;
-	watch_set_handler(fs->watcher, fs_watch_event, fs);
-	log_debug("watching host changes with %s", fs->watcher->ops->name);
+	sh->self_stamps = !sh->watcher->reports_pid;
+	watch_set_handler(sh->watcher, fs_watch_event, sh);
+	log_debug("watching host changes with %s", sh->watcher->ops->name);
 	return 0;
 }
 
 void
-fs_watch_stop(struct fs *fs)
+fs_watch_stop(struct share *sh)
 {
-	watcher_close(fs->watcher);
-	fs->watcher = NULL;
+	watcher_close(sh->watcher);
+	sh->watcher = NULL;
 }

@@ -43,7 +43,7 @@ struct inode {
 	bool watched;		/* a directory the watcher reports on */
 	bool covered;		/* changes to it are reported (its parent is watched) */
 	bool stale;		/* deleted on the host */
-	unsigned int opens;	/* the client's open handles on it (fs_ops.c) */
+	unsigned int opens;	/* the client's open handles on it (fs_file.c) */
 	bool client_removed;	/* the client unlinked it or renamed over it */
 	uint64_t changes;	/* host changes seen so far */
 	struct timespec self_ctime;	/* ctime after the server's own last change */

@@ -8,7 +8,7 @@
  * With it, the kernel asks once per inode and leaves the clearing to the
  * server: WRITE carries FUSE_WRITE_KILL_SUIDGID, SETATTR
  * FATTR_KILL_SUIDGID, OPEN and CREATE FUSE_OPEN_KILL_SUIDGID, when the
- * writer lacks CAP_FSETID (or for a chown).  fs_ops.c clears the bits
+ * writer lacks CAP_FSETID (or for a chown).  core/fs_file.c clears the bits
  * (fs_kill_suidgid); security.capability goes with any write on the host
  * anyway.  Requests reach these functions already checked for length;
  * they still check it themselves.

@@ -35,7 +35,7 @@
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "share.h"
 #include "fuse_killpriv.h"
 #include "fuse_uring.h"
 #include "fuse_uring_proto.h"

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "fs.h"
+#include "share.h"
 #include "fuse_killpriv.h"
 #include "fuse_uring.h"
 #include "log.h"
@@ -129,15 +129,15 @@ transport_fuse_args(const struct mount_opts *mo, struct fuse_args *args)
 	    "fsname=fsbridge,subtype=fsbridge,default_permissions%s%s%s%s",
 	    mo->atime ? "" : ",noatime",
 	    mo->allow_other ? ",allow_other" : "",
-	    mo->policy.read_only ? ",ro" : "",
+	    mo->share.policy.read_only ? ",ro" : "",
 	    /* a trusted tree: setuid programs run as on a local disk (only a
 	     * root mount may; fusermount3 ignores it for users) */
-	    mo->policy.suid ? ",suid" : "");
+	    mo->share.policy.suid ? ",suid" : "");
 	if (fuse_opt_add_arg(args, "fsbridge") != 0 ||
 	    fuse_opt_add_arg(args, "-o") != 0 ||
 	    fuse_opt_add_arg(args, opts) != 0)
 		return -ENOMEM;
-	if (mo->debug && fuse_opt_add_arg(args, "-d") != 0)
+	if (mo->share.debug && fuse_opt_add_arg(args, "-d") != 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -165,13 +165,13 @@ transport_fuse_loop(struct fuse_session *se, const struct mount_opts *mo)
 static enum watch_kind
 transport_fuse_watch_kind(const struct mount_opts *mo)
 {
-	return mo->policy.cache == POLICY_CACHE_NONE ? WATCH_KIND_NONE : mo->watch;
+	return mo->share.policy.cache == POLICY_CACHE_NONE ? WATCH_KIND_NONE : mo->share.watch;
 }
 
 /* Make sure an explicitly asked-for watcher can work, while errors can
  * still reach the caller (its thread is started after daemonising). */
 static int
-transport_fuse_probe_watch(struct fs *fs, const struct mount_opts *mo)
+transport_fuse_probe_watch(struct share *sh, const struct mount_opts *mo)
 {
 	enum watch_kind kind = transport_fuse_watch_kind(mo);
 	struct watcher *w;
@@ -179,11 +179,11 @@ transport_fuse_probe_watch(struct fs *fs, const struct mount_opts *mo)
 
 	if (kind == WATCH_KIND_NONE || kind == WATCH_KIND_AUTO)
 		return 0;
-	fd = fs->backend->ops->host_fd_get(fs->backend, fs->inodes.root);
+	fd = sh->backend->ops->host_fd_get(sh->backend, sh->inodes.root);
 	if (fd < 0)
 		return fd;
 	rc = watcher_open(kind, fd, &w);
-	fs->backend->ops->host_fd_put(fs->backend, fs->inodes.root);
+	sh->backend->ops->host_fd_put(sh->backend, sh->inodes.root);
 	if (rc == 0)
 		watcher_close(w);
 	return rc;
@@ -267,7 +267,7 @@ transport_fuse_rings(struct fuse_session *se, const struct mount_opts *mo)
 }
 
 int
-transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
+transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_session *se;
@@ -291,9 +291,9 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 			return EXIT_FAILURE_RUN;
 		}
 	}
-	rc = transport_fuse_probe_watch(fs, mo);
+	rc = transport_fuse_probe_watch(sh, mo);
 	if (rc != 0) {
-		log_error("watch=%s: %s", watch_kind_name(mo->watch), strerror(-rc));
+		log_error("watch=%s: %s", watch_kind_name(mo->share.watch), strerror(-rc));
 		rc = EXIT_FAILURE_RUN;
 		goto out_pid;
 	}
@@ -302,11 +302,7 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 		log_error("out of memory");
 		goto out_pid;
 	}
-	/* with host changes reported, the kernel may keep pages without
-	 * asking at every open */
-	fs->no_open = mo->policy.cache != POLICY_CACHE_NONE;
-	fs->host_pids = true;
-	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), sh);
 	if (se == NULL)
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)
@@ -318,7 +314,7 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 		goto out_unmount;
 	}
 	if (!mo->foreground)
-		log_init(true, mo->debug);
+		log_init(true, mo->share.debug);
 	if (fuse_daemonize(mo->foreground) != 0) {
 		log_error("cannot run in the background: %s", strerror(errno));
 		goto out_unmount;
@@ -327,11 +323,11 @@ transport_fuse_run(struct fs *fs, const struct mount_opts *mo)
 		pidfile_write(pfh);
 	if (uring && !transport_fuse_rings(se, mo))
 		goto out_unmount;
-	if (fs_watch_start(fs, transport_fuse_watch_kind(mo), se) != 0)
+	if (fs_watch_start(sh, transport_fuse_watch_kind(mo), se) != 0)
 		log_warn("host changes are not watched: cached entries expire after %.0f s",
-		    fs->fallback_timeout);
+		    sh->fallback_timeout);
 	rc = transport_fuse_loop(se, mo) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
-	fs_watch_stop(fs);
+	fs_watch_stop(sh);
 out_unmount:
 	fuse_session_unmount(se);
 	/* after the unmount: it may still flush cached writes over the rings */

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend_nfs.h"
 #include "cli.h"
-#include "fs.h"
+#include "share.h"
+#include "share_source.h"
 #include "fuse_killpriv.h"
 #include "fuse_request_check.h"
 #include "log.h"
@@ -40,7 +40,7 @@ static __thread struct vhost_reply *vhost_current;
 static __thread char *vhost_reqbuf;
 
 struct vhost_transport {
-	struct fs *fs;
+	struct share *sh;
 	struct fuse_session *se;
 	struct vu_dev *dev;
 };
@@ -202,51 +202,28 @@ vhost_on_signal(int sig)
 static int
 vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 {
+	struct share_client client = { .kind = SHARE_CLIENT_GUEST };
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct backend *backend;
 	int rc, fd;
 
-	if (backend_nfs_is_url(so->src))
-		rc = backend_nfs_new(so->src, 0, &backend);
-	else
-		rc = backend_local_new(so->src, so->fd_cache, &backend);
+	rc = share_source_open(&so->share.src, so->share.fd_cache, 0, &backend);
 	if (rc != 0)
 		return rc;
-	t->fs = calloc(1, sizeof(*t->fs));
-	if (t->fs == NULL || (rc = fs_init(t->fs, &so->policy, backend)) != 0) {
+	t->sh = calloc(1, sizeof(*t->sh));
+	if (t->sh == NULL || (rc = share_init(t->sh, &so->share.policy, backend)) != 0) {
 		backend->ops->destroy(backend);
-		free(t->fs);
-		t->fs = NULL;
+		free(t->sh);
+		t->sh = NULL;
 		return rc != 0 ? rc : -ENOMEM;
 	}
+	client.revalidate = so->share.revalidate;
+	client.hint_fd = so->hints_fd;
+	share_set_client(t->sh, &client);
 	if (fuse_opt_add_arg(&args, "fsbridge") != 0 ||
-	    (so->debug && fuse_opt_add_arg(&args, "-d") != 0))
+	    (so->share.debug && fuse_opt_add_arg(&args, "-d") != 0))
 		rc = -ENOMEM;
-	if (so->revalidate >= 0 && so->policy.cache == POLICY_CACHE_AUTO)
-		t->fs->fallback_timeout = so->revalidate;
-	/* a guest hears of no host change: only cache=always (nobody else
-	 * changes the tree) lets its kernel skip OPEN and keep pages */
-	t->fs->no_open = so->policy.cache == POLICY_CACHE_ALWAYS;
-	/* ... and a file deleted or replaced on the host is ESTALE to it,
-	 * so that it walks the path again (fs_vanished) */
-	t->fs->estale_vanished = so->policy.cache != POLICY_CACHE_ALWAYS;
-	/* a guest's round trip costs hundreds of µs: a listing carries the
-	 * attributes of all its entries */
-	t->fs->readdirplus_all = true;
-	/* no writeback cache for a guest: with it the kernel marks a file's
-	 * block count stale at every close (fuse_flush), so the next stat()
-	 * is a GETATTR, and it sends a SETATTR for the times at every close
-	 * after a write and at every unlink */
-	t->fs->writeback = false;
-	/* a guest's file data is checked at each OPEN instead (keep_cache
-	 * only while mtime and size are what it last read or wrote; with
-	 * cache=always nobody else writes): the kernel's own mtime check at
-	 * each attribute refresh would drop the pages of every file it has
-	 * written, whose cached mtime stays the one of its creation (without
-	 * writeback caching a guest does not update times itself).  A size
-	 * change still drops them. */
-	t->fs->auto_inval_data = false;
-	t->se = rc == 0 ? fuse_session_new(&args, &fs_ops, sizeof(fs_ops), t->fs) : NULL;
+	t->se = rc == 0 ? fuse_session_new(&args, &fs_ops, sizeof(fs_ops), t->sh) : NULL;
 	fuse_opt_free_args(&args);
 	fd = open("/dev/null", O_RDWR | O_CLOEXEC);	/* the session wants an fd */
 	if (t->se == NULL || fd < 0 || fuse_session_custom_io(t->se, &vhost_io, fd) != 0) {
@@ -255,9 +232,9 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 		if (t->se != NULL)
 			fuse_session_destroy(t->se);
 		t->se = NULL;
-		fs_destroy(t->fs);
-		free(t->fs);
-		t->fs = NULL;
+		share_destroy(t->sh);
+		free(t->sh);
+		t->sh = NULL;
 		return -EIO;
 	}
 	/* no host watcher unless someone reads hints (fs_hint.c): no
@@ -267,11 +244,8 @@ vhost_session_open(struct vhost_transport *t, const struct serve_opts *so)
 	 * mark would wake the server for every change anyone makes on the
 	 * whole host filesystem.  With hints, the guest's agent is the
 	 * session: covered entries get the long timeouts. */
-	if (so->hints_fd >= 0 && so->policy.cache == POLICY_CACHE_AUTO) {
-		t->fs->hint_fd = so->hints_fd;
-		if (fs_watch_start(t->fs, so->watch, NULL) != 0)
-			t->fs->hint_fd = -1;
-	}
+	if (t->sh->hint_fd >= 0 && fs_watch_start(t->sh, so->share.watch, NULL) != 0)
+		t->sh->hint_fd = -1;
 	return 0;
 }
 
@@ -280,12 +254,12 @@ vhost_session_close(struct vhost_transport *t)
 {
 	if (t->se != NULL)
 		fuse_session_destroy(t->se);
-	if (t->fs != NULL) {
-		fs_destroy(t->fs);
-		free(t->fs);
+	if (t->sh != NULL) {
+		share_destroy(t->sh);
+		free(t->sh);
 	}
 	t->se = NULL;
-	t->fs = NULL;
+	t->sh = NULL;
 }
 
 /* Why the socket could not be made, and what to do. */
@@ -332,12 +306,12 @@ transport_vhost_run(const struct serve_opts *so)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	log_info("serving %s on %s (%u request queue%s)", so->src, so->socket,
+	log_info("serving %s on %s (%u request queue%s)", so->share.src.path, so->socket,
 	    so->queues, so->queues == 1 ? "" : "s");
 	for (;;) {
 		rc = vhost_session_open(&t, so);
 		if (rc != 0) {
-			log_error("source %s: %s", so->src, strerror(-rc));
+			log_error("source %s: %s", so->share.src.path, strerror(-rc));
 			rc = EXIT_FAILURE_RUN;
 			break;
 		}

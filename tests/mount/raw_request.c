@@ -22,7 +22,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "share.h"
 
 static int client_fd;
 static uint64_t next_unique = 1;
@@ -242,7 +242,7 @@ main(void)
 	struct backend *backend;
 	struct fuse_session *se;
 	struct policy policy;
-	struct fs fs;
+	struct share sh;
 	pthread_t thread;
 	int sv[2];
 
@@ -253,12 +253,12 @@ main(void)
 	if (mkdir(share, 0755) != 0 || mkdir(inside, 0755) != 0)
 		return 99;
 	policy_init_default(&policy);
-	if (backend_local_new(share, 64, &backend) != 0 || fs_init(&fs, &policy, backend) != 0)
+	if (backend_local_new(share, 64, &backend) != 0 || share_init(&sh, &policy, backend) != 0)
 		return 99;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) != 0)
 		return 99;
 	fuse_opt_add_arg(&args, "raw_request");
-	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &fs);
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), &sh);
 	if (se == NULL || fuse_session_custom_io(se, &raw_io, sv[0]) != 0)
 		return 99;
 	client_fd = sv[1];
@@ -274,7 +274,7 @@ main(void)
 	pthread_join(thread, NULL);
 	fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
-	fs_destroy(&fs);
+	share_destroy(&sh);
 	{
 		char cmd[4200];
 

@@ -1,11 +1,16 @@
 /*
- * fs: one served share: its policy, backend, inode and file tables, and
- * the libfuse low-level ops table that serves it (fs_ops.c).  Both
- * transports (the host FUSE mount, the vhost-user device) hand requests
- * to the same session built from fs_ops.
+ * share: one served share (struct share): its policy, backend, inode and
+ * file tables, and the libfuse low-level ops table that serves it
+ * (fs_ops).  Both transports (the host FUSE mount, the vhost-user device)
+ * hand requests to the same session built from fs_ops.
+ *
+ * Names: share_* set a share up and tear it down; fs_* is the file
+ * server working on one (the ops and their helpers in core/fs_*.c).  A
+ * node id or file handle the server never gave out (or no longer knows)
+ * is answered ESTALE.
  */
-#ifndef FSBRIDGE_FS_H
-#define FSBRIDGE_FS_H
+#ifndef FSBRIDGE_SHARE_H
+#define FSBRIDGE_SHARE_H
 
 #define FUSE_USE_VERSION 314
 #include <fuse_lowlevel.h>
@@ -18,9 +23,9 @@
 #include "watch.h"
 
 /* Created files' handles kept open in no-open mode (a ring). */
-#define FS_CREATED_MAX 256
+#define SHARE_CREATED_MAX 256
 
-struct fs {
+struct share {
 	struct policy policy;
 	struct backend *backend;
 	struct inode_table inodes;
@@ -42,7 +47,7 @@ struct fs {
 	/* no-open mode: handles of created files, oldest first (see
 	 * fs_create); a kernel that knows no-open never releases them */
 	pthread_mutex_t created_lock;
-	uint64_t created[FS_CREATED_MAX];
+	uint64_t created[SHARE_CREATED_MAX];
 	unsigned int created_next;
 	bool debug;
 	int hint_fd;		/* fs_hint.c: where a guest agent reads changes, or -1 */
@@ -61,66 +66,86 @@ struct fs {
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* Set up a share over a backend (the fs takes the backend over). */
-int fs_init(struct fs *fs, const struct policy *policy, struct backend *backend);
-void fs_destroy(struct fs *fs);
+/* Set up a share over a backend (the share takes the backend over). */
+int share_init(struct share *sh, const struct policy *policy, struct backend *backend);
+void share_destroy(struct share *sh);
+
+/* Who the share is served to, and the options that shape how. */
+enum share_client_kind {
+	SHARE_CLIENT_HOST,	/* a FUSE mount on this host: its kernel takes
+				 * notifications, its pids are ours */
+	SHARE_CLIENT_GUEST,	/* a QEMU guest over virtio-fs: no notifications */
+};
+
+struct share_client {
+	enum share_client_kind kind;
+	double revalidate;	/* cache=auto: how long entries nobody reports
+				 * changes of stay cached; <0: the default */
+	int hint_fd;		/* a guest's agent reads changes here (fs_hint.c),
+				 * or -1 */
+};
+
+/* Set a new share up for its client (after share_init, before serving):
+ * the no-open, writeback, data-invalidation, listing and ESTALE modes,
+ * the fallback timeout and the hint fd. */
+void share_set_client(struct share *sh, const struct share_client *client);
 
 /* fs_watch.c: start reporting host changes of the share (kind NONE: no
  * watcher; every entry gets the fallback timeout).  se: the session to
  * notify, or NULL when the transport cannot take notifications. */
-int fs_watch_start(struct fs *fs, enum watch_kind kind, struct fuse_session *se);
-void fs_watch_stop(struct fs *fs);
+int fs_watch_start(struct share *sh, enum watch_kind kind, struct fuse_session *se);
+void fs_watch_stop(struct share *sh);
 /* A directory inode the client now knows (watch it if needed). */
-void fs_watch_dir_added(struct fs *fs, struct inode *in);
-void fs_watch_dir_freed(struct fs *fs, struct inode *in);
+void fs_watch_dir_added(struct share *sh, struct inode *in);
+void fs_watch_dir_freed(struct share *sh, struct inode *in);
 /* The server itself is about to change a (and b, may be NULL) / has
  * changed them: events seen meanwhile, or finding the ctime the change
  * left, are not taken for host changes. */
-void fs_watch_self_begin(struct fs *fs, struct inode *a, struct inode *b);
-void fs_watch_self_end(struct fs *fs, struct inode *a, struct inode *b);
+void fs_watch_self_begin(struct share *sh, struct inode *a, struct inode *b);
+void fs_watch_self_end(struct share *sh, struct inode *a, struct inode *b);
 /* The timeout for an entry/attributes of in. */
-double fs_watch_timeout(struct fs *fs, struct inode *in);
+double fs_watch_timeout(struct share *sh, struct inode *in);
 
 /* fs_hide.c: hidden subtrees (policy hide=PATH).  Start: walk the rules
  * from the root and mark what exists of them. */
-int fs_hide_start(struct fs *fs);
-void fs_hide_stop(struct fs *fs);
+int fs_hide_start(struct share *sh);
+void fs_hide_stop(struct share *sh);
 /* The entry dir/name, found with attributes st: hidden?  If not, *at is
  * its rule position (for fs_hide_set_pos), NULL if none. */
-bool fs_hide_entry(struct fs *fs, struct inode *dir, const char *name,
+bool fs_hide_entry(struct share *sh, struct inode *dir, const char *name,
     const struct stat *st, const char **at);
 /* A listed entry (d_ino on dir's device): hidden? */
-bool fs_hide_dirent(struct fs *fs, struct inode *dir, const char *name, uint64_t ino);
+bool fs_hide_dirent(struct share *sh, struct inode *dir, const char *name, uint64_t ino);
 /* A name a mutation is about to use: hidden by its name, or the node
  * there by its identity? */
-bool fs_hide_name(struct fs *fs, struct inode *dir, const char *name);
+bool fs_hide_name(struct share *sh, struct inode *dir, const char *name);
 /* Give an inode its rule position (the first one set stays). */
-void fs_hide_set_pos(struct fs *fs, struct inode *in, const char *at);
+void fs_hide_set_pos(struct share *sh, struct inode *in, const char *at);
 
 /* The inode now at dir/name on the backend, pinned, if the client knows
- * it; NULL otherwise (fs_ops.c). */
-struct inode *fs_find_child(struct fs *fs, struct inode *dir, const char *name);
+ * it; NULL otherwise (fs_entry.c). */
+struct inode *fs_find_child(struct share *sh, struct inode *dir, const char *name);
 
-/* A change a client cannot be notified of, written to fs->hint_fd:
+/* A change a client cannot be notified of, written to sh->hint_fd:
  * nodeid's path, with /name for an entry of it (fs_hint.c). */
-void fs_hint(struct fs *fs, uint64_t nodeid, const char *name);
+void fs_hint(struct share *sh, uint64_t nodeid, const char *name);
 
 /* fs_access.c: the server's own checks for nodes whose host owner (or
  * group) has no client id; each is 0 at once when the share has no id
  * map.  want: R_OK, W_OK, X_OK bits.  0, -EACCES or -EPERM (or the error
  * of reading the node's attributes). */
-int fs_check_access(struct fs *fs, struct inode *in, unsigned int want);
+int fs_check_access(struct share *sh, struct inode *in, unsigned int want);
 /* The access an open with these flags asks for. */
 unsigned int fs_access_of_flags(int flags);
 /* setattr: the owner's rights for mode, ids and explicit times; write
  * access for a size or times set to now. */
-int fs_check_setattr(struct fs *fs, struct inode *in, int to_set);
+int fs_check_setattr(struct share *sh, struct inode *in, int to_set);
 /* setxattr/removexattr (set) or getxattr of name on in. */
-int fs_check_xattr(struct fs *fs, struct inode *in, const char *name, bool set);
+int fs_check_xattr(struct share *sh, struct inode *in, const char *name, bool set);
 /* Removing (or renaming away, or over) dir/name: write and search on dir,
  * and in a sticky dir a foreign node only by the directory's owner
  * (caller_host_uid: the caller's host uid, or UINT32_MAX for none). */
-int fs_check_removal(struct fs *fs, struct inode *dir, const char *name,
+int fs_check_removal(struct share *sh, struct inode *dir, const char *name,
     uint32_t caller_host_uid);
 
 /*
