@@ -1,5 +1,5 @@
 /*
- * nfs4_fh: the NFS backend's NFSv4 requests by file handle (PUTFH), and
+ * nfsb4_fh: the NFS backend's NFSv4 requests by file handle (PUTFH), and
  * finding a handle again when the server no longer knows it.
  *
  * Over NFSv4 a node keeps the server's file handle (all but those found
@@ -46,10 +46,10 @@
 #include <nfsc/libnfs-raw.h>
 #include <nfsc/libnfs-raw-nfs4.h>
 
-#include "nfs_int.h"
+#include "nfsb_int.h"
 
-/* What each GETATTR of ours asks for (nfs4_decode_attrs reads these). */
-static uint32_t nfs4_attr_mask[2] = {
+/* What each GETATTR of ours asks for (nfsb4_decode_attrs reads these). */
+static uint32_t nfsb4_attr_mask[2] = {
 	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID,
 	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
 	    1u << (FATTR4_OWNER - 32) | 1u << (FATTR4_OWNER_GROUP - 32) |
@@ -61,7 +61,7 @@ static uint32_t nfs4_attr_mask[2] = {
 /* What READDIR asks for about each entry: the same, its handle, and an
  * error in place of the attributes of an entry the server cannot read
  * (instead of failing the whole listing). */
-static uint32_t nfs4_readdir_mask[2] = {
+static uint32_t nfsb4_readdir_mask[2] = {
 	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID |
 	    1u << FATTR4_RDATTR_ERROR | 1u << FATTR4_FILEHANDLE,
 	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
@@ -71,29 +71,29 @@ static uint32_t nfs4_readdir_mask[2] = {
 	    1u << (FATTR4_TIME_MODIFY - 32),
 };
 
-#define NFS4_OPS_MAX	8
+#define NFSB4_OPS_MAX	8
 
 /* A COMPOUND by handle, built on the stack.  The handles and names its
  * ops point to are the caller's, alive until it has run. */
-struct nfs4_cmp {
-	nfs_argop4 ops[NFS4_OPS_MAX];
+struct nfsb4_cmp {
+	nfs_argop4 ops[NFSB4_OPS_MAX];
 	unsigned int n;
 	bool overflow;
 	uint32_t mask[2];		/* SETATTR/CREATE attributes */
-	struct nfs4_xdr attrs;
+	struct nfsb4_xdr attrs;
 	uint32_t vmask;			/* [N]VERIFY: the type is a directory */
 	char vtype[4];
-	struct nfs4_dirpage *page;	/* READDIR's entries go here */
+	struct nfsb4_dirpage *page;	/* READDIR's entries go here */
 };
 
 static nfs_argop4 *
-nfs4_op(struct nfs4_cmp *m, nfs_opnum4 opnum)
+nfsb4_op(struct nfsb4_cmp *m, nfs_opnum4 opnum)
 {
 	nfs_argop4 *op;
 
-	if (m->n >= NFS4_OPS_MAX) {
-		m->overflow = true;	/* a bug: refused by nfs4_cmp_run */
-		op = &m->ops[NFS4_OPS_MAX - 1];
+	if (m->n >= NFSB4_OPS_MAX) {
+		m->overflow = true;	/* a bug: refused by nfsb4_cmp_run */
+		op = &m->ops[NFSB4_OPS_MAX - 1];
 	} else
 		op = &m->ops[m->n++];
 	memset(op, 0, sizeof(*op));
@@ -102,48 +102,48 @@ nfs4_op(struct nfs4_cmp *m, nfs_opnum4 opnum)
 }
 
 static void
-nfs4_str(utf8string *u, const char *s)
+nfsb4_str(utf8string *u, const char *s)
 {
 	u->utf8string_len = (u_int)strlen(s);
 	u->utf8string_val = (char *)s;
 }
 
 static void
-nfs4_putfh(struct nfs4_cmp *m, const struct nfs4_fh *fh)
+nfsb4_putfh(struct nfsb4_cmp *m, const struct nfsb4_fh *fh)
 {
-	nfs_fh4 *o = &nfs4_op(m, OP_PUTFH)->nfs_argop4_u.opputfh.object;
+	nfs_fh4 *o = &nfsb4_op(m, OP_PUTFH)->nfs_argop4_u.opputfh.object;
 
 	o->nfs_fh4_len = fh->len;
 	o->nfs_fh4_val = (char *)fh->val;
 }
 
 static void
-nfs4_lookup(struct nfs4_cmp *m, const char *name)
+nfsb4_lookup(struct nfsb4_cmp *m, const char *name)
 {
-	nfs4_str(&nfs4_op(m, OP_LOOKUP)->nfs_argop4_u.oplookup.objname, name);
+	nfsb4_str(&nfsb4_op(m, OP_LOOKUP)->nfs_argop4_u.oplookup.objname, name);
 }
 
 static void
-nfs4_getattr(struct nfs4_cmp *m)
+nfsb4_getattr(struct nfsb4_cmp *m)
 {
-	bitmap4 *b = &nfs4_op(m, OP_GETATTR)->nfs_argop4_u.opgetattr.attr_request;
+	bitmap4 *b = &nfsb4_op(m, OP_GETATTR)->nfs_argop4_u.opgetattr.attr_request;
 
 	b->bitmap4_len = 2;
-	b->bitmap4_val = nfs4_attr_mask;
+	b->bitmap4_val = nfsb4_attr_mask;
 }
 
 /* The handle and attributes of the current object. */
 static void
-nfs4_getfh_attrs(struct nfs4_cmp *m)
+nfsb4_getfh_attrs(struct nfsb4_cmp *m)
 {
-	nfs4_op(m, OP_GETFH);
-	nfs4_getattr(m);
+	nfsb4_op(m, OP_GETFH);
+	nfsb4_getattr(m);
 }
 
 static void
-nfs4_cmp_fattr(struct nfs4_cmp *m, fattr4 *fa, const struct backend_setattr *sa)
+nfsb4_cmp_fattr(struct nfsb4_cmp *m, fattr4 *fa, const struct backend_setattr *sa)
 {
-	nfs4_encode_setattr(sa, m->mask, &m->attrs);
+	nfsb4_encode_setattr(sa, m->mask, &m->attrs);
 	fa->attrmask.bitmap4_len = 2;
 	fa->attrmask.bitmap4_val = m->mask;
 	fa->attr_vals.attrlist4_len = (u_int)m->attrs.len;
@@ -152,9 +152,9 @@ nfs4_cmp_fattr(struct nfs4_cmp *m, fattr4 *fa, const struct backend_setattr *sa)
 
 /* VERIFY (or NVERIFY) that the current object is a directory. */
 static void
-nfs4_verify_dir(struct nfs4_cmp *m, bool is_dir)
+nfsb4_verify_dir(struct nfsb4_cmp *m, bool is_dir)
 {
-	nfs_argop4 *op = nfs4_op(m, is_dir ? OP_VERIFY : OP_NVERIFY);
+	nfs_argop4 *op = nfsb4_op(m, is_dir ? OP_VERIFY : OP_NVERIFY);
 	fattr4 *fa = is_dir ? &op->nfs_argop4_u.opverify.obj_attributes :
 	    &op->nfs_argop4_u.opnverify.obj_attributes;
 	uint32_t be = htonl(NF4DIR);
@@ -168,8 +168,8 @@ nfs4_verify_dir(struct nfs4_cmp *m, bool is_dir)
 }
 
 static int
-nfs4_cmp_run(struct backend_nfs *nb, struct nfs_conn *c, struct nfs4_cmp *m,
-    struct nfs4_out *out)
+nfsb4_cmp_run(struct backend_nfs *nb, struct nfsb_conn *c, struct nfsb4_cmp *m,
+    struct nfsb4_out *out)
 {
 	COMPOUND4args args;
 
@@ -180,15 +180,15 @@ nfs4_cmp_run(struct backend_nfs *nb, struct nfs_conn *c, struct nfs4_cmp *m,
 	memset(&args, 0, sizeof(args));
 	args.argarray.argarray_len = m->n;
 	args.argarray.argarray_val = m->ops;
-	return nfs4_compound(nb, c, &args, out);
+	return nfsb4_compound(nb, c, &args, out);
 }
 
 /* A copy of in's handle; false if it has none (NFSv3, or in was found
  * by following a link). */
 static bool
-nfs_node_fh(struct backend_nfs *nb, struct inode *in, struct nfs4_fh *fh)
+nfsb_node_fh(struct backend_nfs *nb, struct inode *in, struct nfsb4_fh *fh)
 {
-	struct nfs_node *n = nfs_node_of(in);
+	struct nfsb_node *n = nfsb_node_of(in);
 
 	pthread_mutex_lock(&nb->fh_lock);
 	*fh = n->fh;
@@ -197,16 +197,16 @@ nfs_node_fh(struct backend_nfs *nb, struct inode *in, struct nfs4_fh *fh)
 }
 
 bool
-nfs_node_has_fh(struct inode *in)
+nfsb_node_has_fh(struct inode *in)
 {
-	return nfs_node_of(in)->fh.len != 0;	/* set at creation, never cleared */
+	return nfsb_node_of(in)->fh.len != 0;	/* set at creation, never cleared */
 }
 
 /* The attributes a request by handle brought back, checked to be in's. */
 static int
-nfs4_same(struct inode *in, const struct nfs4_out *o, struct stat *st)
+nfsb4_same(struct inode *in, const struct nfsb4_out *o, struct stat *st)
 {
-	struct nfs_node *n = nfs_node_of(in);
+	struct nfsb_node *n = nfsb_node_of(in);
 
 	if (!o->has_st)
 		return -EIO;
@@ -219,27 +219,27 @@ nfs4_same(struct inode *in, const struct nfs4_out *o, struct stat *st)
 /* PUTROOTFH LOOKUP... GETFH GETATTR: path (relative to the export) by
  * LOOKUPs from the server's root, none following a link. */
 int
-nfs4_walk(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
-    struct nfs4_out *o)
+nfsb4_walk(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
+    struct nfsb4_out *o)
 {
-	struct nfs4_req *r;
+	struct nfsb4_req *r;
 	nfs_argop4 *op;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	r = nfs4_req_for(nb, path, NULL, 2);
+	r = nfsb4_req_for(nb, path, NULL, 2);
 	if (r == NULL)
 		return -ENOMEM;
-	rc = nfs4_req_walk(r, nb, path);
-	if (rc == 0 && (nfs4_req_op(r, OP_GETFH) == NULL ||
-	    (op = nfs4_req_op(r, OP_GETATTR)) == NULL))
+	rc = nfsb4_req_walk(r, nb, path);
+	if (rc == 0 && (nfsb4_req_op(r, OP_GETFH) == NULL ||
+	    (op = nfsb4_req_op(r, OP_GETATTR)) == NULL))
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
 		op->nfs_argop4_u.opgetattr.attr_request.bitmap4_len = 2;
-		op->nfs_argop4_u.opgetattr.attr_request.bitmap4_val = nfs4_attr_mask;
-		rc = nfs4_req_run(r, nb, c, o);
+		op->nfs_argop4_u.opgetattr.attr_request.bitmap4_val = nfsb4_attr_mask;
+		rc = nfsb4_req_run(r, nb, c, o);
 	}
-	nfs4_req_free(r);
+	nfsb4_req_free(r);
 	free(o->link);
 	o->link = NULL;
 	if (rc == 0 && (o->fh.len == 0 || !o->has_st))
@@ -252,16 +252,16 @@ nfs4_walk(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
  * it no longer knows the old one: 0 if the same fileid is there.
  */
 static int
-nfs4_rewalk(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in)
+nfsb4_rewalk(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in)
 {
-	struct nfs_node *n = nfs_node_of(in);
-	char path[NFS_PATH_MAX];
-	struct nfs4_out o;
+	struct nfsb_node *n = nfsb_node_of(in);
+	char path[NFSB_PATH_MAX];
+	struct nfsb4_out o;
 	int rc;
 
-	rc = nfs_path(nb, in, path, sizeof(path));
+	rc = nfsb_path(nb, in, path, sizeof(path));
 	if (rc == 0)
-		rc = nfs4_walk(nb, c, path, &o);
+		rc = nfsb4_walk(nb, c, path, &o);
 	if (rc == 0 && !n->root && (uint64_t)o.st.st_ino != n->ino)
 		rc = -ESTALE;
 	if (rc == -ENOENT || rc == -ENOTDIR)
@@ -280,27 +280,27 @@ nfs4_rewalk(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in)
  * should be made once more (it never ran: its PUTFH failed).
  */
 bool
-nfs4_stale_retry(struct backend_nfs *nb, struct nfs_conn *c, int rc, int *tries,
+nfsb4_stale_retry(struct backend_nfs *nb, struct nfsb_conn *c, int rc, int *tries,
     struct inode *a, struct inode *b)
 {
 	if (rc != -ESTALE || (*tries)++ > 0 || c->nfs == NULL)
 		return false;
-	if (nfs4_rewalk(nb, c, a) != 0)
+	if (nfsb4_rewalk(nb, c, a) != 0)
 		return false;
-	return b == NULL || b == a || nfs4_rewalk(nb, c, b) == 0;
+	return b == NULL || b == a || nfsb4_rewalk(nb, c, b) == 0;
 }
 
 /* A new node from what a request by handle brought back. */
 int
-nfs4_entry(struct backend_nfs *nb, const struct nfs4_out *o, struct backend_entry *out)
+nfsb4_entry(struct backend_nfs *nb, const struct nfsb4_out *o, struct backend_entry *out)
 {
-	struct nfs_node *n;
+	struct nfsb_node *n;
 
 	if (!o->has_st || o->fh.len == 0)
 		return -EIO;
 	out->st = o->st;
-	nfs_key_entry(nb, &out->st);
-	n = nfs_node_new(&out->st, false);
+	nfsb_key_entry(nb, &out->st);
+	n = nfsb_node_new(&out->st, false);
 	if (n == NULL)
 		return -ENOMEM;
 	n->fh = o->fh;
@@ -310,80 +310,80 @@ nfs4_entry(struct backend_nfs *nb, const struct nfs4_out *o, struct backend_entr
 
 /* PUTFH(dir) LOOKUP(name) GETFH GETATTR: dir/name, never followed. */
 int
-nfs4_fh_lookup(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
-    const char *name, struct nfs4_out *o)
+nfsb4_fh_lookup(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
+    const char *name, struct nfsb4_out *o)
 {
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh dfh;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh dfh;
 
-	nfs_node_fh(nb, dir, &dfh);
-	nfs4_putfh(&m, &dfh);
-	nfs4_lookup(&m, name);
-	nfs4_getfh_attrs(&m);
-	return nfs4_cmp_run(nb, c, &m, o);
+	nfsb_node_fh(nb, dir, &dfh);
+	nfsb4_putfh(&m, &dfh);
+	nfsb4_lookup(&m, name);
+	nfsb4_getfh_attrs(&m);
+	return nfsb4_cmp_run(nb, c, &m, o);
 }
 
 /* PUTFH GETATTR */
 int
-nfs4_fh_getattr(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+nfsb4_fh_getattr(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
     struct stat *st)
 {
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh fh;
-	struct nfs4_out o;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh fh;
+	struct nfsb4_out o;
 	int rc;
 
-	nfs_node_fh(nb, in, &fh);
-	nfs4_putfh(&m, &fh);
-	nfs4_getattr(&m);
-	rc = nfs4_cmp_run(nb, c, &m, &o);
-	return rc != 0 ? rc : nfs4_same(in, &o, st);
+	nfsb_node_fh(nb, in, &fh);
+	nfsb4_putfh(&m, &fh);
+	nfsb4_getattr(&m);
+	rc = nfsb4_cmp_run(nb, c, &m, &o);
+	return rc != 0 ? rc : nfsb4_same(in, &o, st);
 }
 
 /* PUTFH SETATTR(anonymous stateid) GETATTR */
 int
-nfs4_fh_setattr_at(struct backend_nfs *nb, struct nfs_conn *c, const struct nfs4_fh *fh,
-    const struct backend_setattr *sa, struct nfs4_out *o)
+nfsb4_fh_setattr_at(struct backend_nfs *nb, struct nfsb_conn *c, const struct nfsb4_fh *fh,
+    const struct backend_setattr *sa, struct nfsb4_out *o)
 {
-	struct nfs4_cmp m = { .n = 0 };
+	struct nfsb4_cmp m = { .n = 0 };
 	nfs_argop4 *op;
 
-	nfs4_putfh(&m, fh);
-	op = nfs4_op(&m, OP_SETATTR);
-	nfs4_cmp_fattr(&m, &op->nfs_argop4_u.opsetattr.obj_attributes, sa);
-	nfs4_getattr(&m);
-	return nfs4_cmp_run(nb, c, &m, o);
+	nfsb4_putfh(&m, fh);
+	op = nfsb4_op(&m, OP_SETATTR);
+	nfsb4_cmp_fattr(&m, &op->nfs_argop4_u.opsetattr.obj_attributes, sa);
+	nfsb4_getattr(&m);
+	return nfsb4_cmp_run(nb, c, &m, o);
 }
 
 int
-nfs4_fh_setattr(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+nfsb4_fh_setattr(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
     const struct backend_setattr *sa, struct stat *st)
 {
-	struct nfs4_fh fh;
-	struct nfs4_out o;
+	struct nfsb4_fh fh;
+	struct nfsb4_out o;
 	int rc;
 
-	nfs_node_fh(nb, in, &fh);
-	rc = nfs4_fh_setattr_at(nb, c, &fh, sa, &o);
+	nfsb_node_fh(nb, in, &fh);
+	rc = nfsb4_fh_setattr_at(nb, c, &fh, sa, &o);
 	if (rc != 0)
 		return rc;
-	return st != NULL ? nfs4_same(in, &o, st) : 0;
+	return st != NULL ? nfsb4_same(in, &o, st) : 0;
 }
 
 /* PUTFH READLINK: the target, exactly as long as the server says. */
 int
-nfs4_fh_readlink(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
+nfsb4_fh_readlink(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
     char **target)
 {
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh fh;
-	struct nfs4_out o;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh fh;
+	struct nfsb4_out o;
 	int rc;
 
-	nfs_node_fh(nb, in, &fh);
-	nfs4_putfh(&m, &fh);
-	nfs4_op(&m, OP_READLINK);
-	rc = nfs4_cmp_run(nb, c, &m, &o);
+	nfsb_node_fh(nb, in, &fh);
+	nfsb4_putfh(&m, &fh);
+	nfsb4_op(&m, OP_READLINK);
+	rc = nfsb4_cmp_run(nb, c, &m, &o);
 	if (rc == 0 && o.link == NULL)
 		rc = -EIO;
 	if (rc != 0) {
@@ -397,49 +397,49 @@ nfs4_fh_readlink(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
 /* PUTFH(dir) CREATE(name) GETFH GETATTR: a directory, symlink or
  * special file. */
 int
-nfs4_fh_create(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
-    const char *name, mode_t mode, dev_t rdev, const char *target, struct nfs4_out *o)
+nfsb4_fh_create(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
+    const char *name, mode_t mode, dev_t rdev, const char *target, struct nfsb4_out *o)
 {
 	struct backend_setattr sa = { .valid = FSB_SET_MODE, .mode = mode & 07777 };
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh dfh;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh dfh;
 	CREATE4args *ca;
 
-	nfs_node_fh(nb, dir, &dfh);
-	nfs4_putfh(&m, &dfh);
-	ca = &nfs4_op(&m, OP_CREATE)->nfs_argop4_u.opcreate;
-	if (nfs4_mode_type(mode, &ca->objtype.type) != 0)
+	nfsb_node_fh(nb, dir, &dfh);
+	nfsb4_putfh(&m, &dfh);
+	ca = &nfsb4_op(&m, OP_CREATE)->nfs_argop4_u.opcreate;
+	if (nfsb4_mode_type(mode, &ca->objtype.type) != 0)
 		return -EINVAL;
 	if (S_ISLNK(mode))
-		nfs4_str(&ca->objtype.createtype4_u.linkdata, target);
+		nfsb4_str(&ca->objtype.createtype4_u.linkdata, target);
 	else {
 		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
 		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
-		nfs4_cmp_fattr(&m, &ca->createattrs, &sa);
+		nfsb4_cmp_fattr(&m, &ca->createattrs, &sa);
 	}
-	nfs4_str(&ca->objname, name);
-	nfs4_getfh_attrs(&m);
-	return nfs4_cmp_run(nb, c, &m, o);
+	nfsb4_str(&ca->objname, name);
+	nfsb4_getfh_attrs(&m);
+	return nfsb4_cmp_run(nb, c, &m, o);
 }
 
 /* PUTFH(dir) LOOKUP(name) [N]VERIFY(a directory) PUTFH(dir) REMOVE(name):
  * the type is checked in the same request that removes. */
 int
-nfs4_fh_remove(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
+nfsb4_fh_remove(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
     const char *name, bool is_dir)
 {
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh dfh;
-	struct nfs4_out o;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh dfh;
+	struct nfsb4_out o;
 	int rc;
 
-	nfs_node_fh(nb, dir, &dfh);
-	nfs4_putfh(&m, &dfh);
-	nfs4_lookup(&m, name);
-	nfs4_verify_dir(&m, is_dir);
-	nfs4_putfh(&m, &dfh);
-	nfs4_str(&nfs4_op(&m, OP_REMOVE)->nfs_argop4_u.opremove.target, name);
-	rc = nfs4_cmp_run(nb, c, &m, &o);
+	nfsb_node_fh(nb, dir, &dfh);
+	nfsb4_putfh(&m, &dfh);
+	nfsb4_lookup(&m, name);
+	nfsb4_verify_dir(&m, is_dir);
+	nfsb4_putfh(&m, &dfh);
+	nfsb4_str(&nfsb4_op(&m, OP_REMOVE)->nfs_argop4_u.opremove.target, name);
+	rc = nfsb4_cmp_run(nb, c, &m, &o);
 	if (o.status == NFS4ERR_NOT_SAME && o.failed == OP_VERIFY)
 		rc = -ENOTDIR;
 	else if (o.status == NFS4ERR_SAME && o.failed == OP_NVERIFY)
@@ -449,73 +449,73 @@ nfs4_fh_remove(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
 
 /* PUTFH(olddir) SAVEFH PUTFH(newdir) RENAME */
 int
-nfs4_fh_rename(struct backend_nfs *nb, struct nfs_conn *c, struct inode *olddir,
+nfsb4_fh_rename(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *olddir,
     const char *oldname, struct inode *newdir, const char *newname)
 {
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh ofh, nfh;
-	struct nfs4_out o;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh ofh, nfh;
+	struct nfsb4_out o;
 	RENAME4args *ra;
 
-	nfs_node_fh(nb, olddir, &ofh);
-	nfs_node_fh(nb, newdir, &nfh);
-	nfs4_putfh(&m, &ofh);
-	nfs4_op(&m, OP_SAVEFH);
-	nfs4_putfh(&m, &nfh);
-	ra = &nfs4_op(&m, OP_RENAME)->nfs_argop4_u.oprename;
-	nfs4_str(&ra->oldname, oldname);
-	nfs4_str(&ra->newname, newname);
-	return nfs4_cmp_run(nb, c, &m, &o);
+	nfsb_node_fh(nb, olddir, &ofh);
+	nfsb_node_fh(nb, newdir, &nfh);
+	nfsb4_putfh(&m, &ofh);
+	nfsb4_op(&m, OP_SAVEFH);
+	nfsb4_putfh(&m, &nfh);
+	ra = &nfsb4_op(&m, OP_RENAME)->nfs_argop4_u.oprename;
+	nfsb4_str(&ra->oldname, oldname);
+	nfsb4_str(&ra->newname, newname);
+	return nfsb4_cmp_run(nb, c, &m, &o);
 }
 
 /* PUTFH(in) SAVEFH PUTFH(newdir) LINK LOOKUP GETFH GETATTR */
 int
-nfs4_fh_link(struct backend_nfs *nb, struct nfs_conn *c, struct inode *in,
-    struct inode *newdir, const char *newname, struct nfs4_out *o)
+nfsb4_fh_link(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
+    struct inode *newdir, const char *newname, struct nfsb4_out *o)
 {
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh fh, dfh;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh fh, dfh;
 
-	nfs_node_fh(nb, in, &fh);
-	nfs_node_fh(nb, newdir, &dfh);
-	nfs4_putfh(&m, &fh);
-	nfs4_op(&m, OP_SAVEFH);
-	nfs4_putfh(&m, &dfh);
-	nfs4_str(&nfs4_op(&m, OP_LINK)->nfs_argop4_u.oplink.newname, newname);
-	nfs4_lookup(&m, newname);
-	nfs4_getfh_attrs(&m);
-	return nfs4_cmp_run(nb, c, &m, o);
+	nfsb_node_fh(nb, in, &fh);
+	nfsb_node_fh(nb, newdir, &dfh);
+	nfsb4_putfh(&m, &fh);
+	nfsb4_op(&m, OP_SAVEFH);
+	nfsb4_putfh(&m, &dfh);
+	nfsb4_str(&nfsb4_op(&m, OP_LINK)->nfs_argop4_u.oplink.newname, newname);
+	nfsb4_lookup(&m, newname);
+	nfsb4_getfh_attrs(&m);
+	return nfsb4_cmp_run(nb, c, &m, o);
 }
 
 /* How much of a listing one READDIR asks for: its names and cookies, and
  * the whole reply (libnfs takes replies of up to 1 MiB). */
-#define NFS4_READDIR_DIRCOUNT	16384
-#define NFS4_READDIR_MAXCOUNT	65536
+#define NFSB4_READDIR_DIRCOUNT	16384
+#define NFSB4_READDIR_MAXCOUNT	65536
 
 /* PUTFH(dir) READDIR(cookie): the next page of dir's listing, each entry
  * with its attributes and handle.  page is emptied first. */
 int
-nfs4_fh_readdir(struct backend_nfs *nb, struct nfs_conn *c, struct inode *dir,
-    uint64_t cookie, const char *verf, struct nfs4_dirpage *page)
+nfsb4_fh_readdir(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
+    uint64_t cookie, const char *verf, struct nfsb4_dirpage *page)
 {
-	struct nfs4_cmp m = { .n = 0 };
-	struct nfs4_fh dfh;
-	struct nfs4_out o;
+	struct nfsb4_cmp m = { .n = 0 };
+	struct nfsb4_fh dfh;
+	struct nfsb4_out o;
 	READDIR4args *ra;
 	int rc;
 
-	nfs4_page_clear(page);
-	nfs_node_fh(nb, dir, &dfh);
-	nfs4_putfh(&m, &dfh);
-	ra = &nfs4_op(&m, OP_READDIR)->nfs_argop4_u.opreaddir;
+	nfsb4_page_clear(page);
+	nfsb_node_fh(nb, dir, &dfh);
+	nfsb4_putfh(&m, &dfh);
+	ra = &nfsb4_op(&m, OP_READDIR)->nfs_argop4_u.opreaddir;
 	ra->cookie = cookie;
 	memcpy(ra->cookieverf, verf, sizeof(ra->cookieverf));
-	ra->dircount = NFS4_READDIR_DIRCOUNT;
-	ra->maxcount = NFS4_READDIR_MAXCOUNT;
+	ra->dircount = NFSB4_READDIR_DIRCOUNT;
+	ra->maxcount = NFSB4_READDIR_MAXCOUNT;
 	ra->attr_request.bitmap4_len = 2;
-	ra->attr_request.bitmap4_val = nfs4_readdir_mask;
+	ra->attr_request.bitmap4_val = nfsb4_readdir_mask;
 	m.page = page;
-	rc = nfs4_cmp_run(nb, c, &m, &o);
+	rc = nfsb4_cmp_run(nb, c, &m, &o);
 	if (o.status == NFS4ERR_BAD_COOKIE || o.status == NFS4ERR_NOT_SAME)
 		return -EAGAIN;		/* the directory changed: start again */
 	return rc;

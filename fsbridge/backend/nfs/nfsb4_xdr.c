@@ -1,15 +1,15 @@
 /*
- * nfs4_xdr: the NFS backend's NFSv4 COMPOUNDs of our own.  Running one on
- * a locked context (nfs4_compound); encoding their arguments (xdr_*, the
- * fattr4 of a setattr, nfs4_req_*: COMPOUNDs that walk paths); decoding
- * what comes back (nfs4_decode, rd_*: handles, attributes, link targets,
+ * nfsb4_xdr: the NFS backend's NFSv4 COMPOUNDs of our own.  Running one on
+ * a locked context (nfsb4_compound); encoding their arguments (xdr_*, the
+ * fattr4 of a setattr, nfsb4_req_*: COMPOUNDs that walk paths); decoding
+ * what comes back (nfsb4_decode, rd_*: handles, attributes, link targets,
  * READDIR pages); and the COMPOUNDs by path: setattr, link, mknod.
  *
  * libnfs 4.0 sets attributes over NFSv4 by OPENing the object first,
  * which fails for directories and symlinks, makes no special files, and
  * walks paths.  These COMPOUNDs address objects by path (PUTROOTFH, then
  * LOOKUP for each component of the export and of the path: a LOOKUP never
- * follows a symlink) where a node has no handle, and by handle (nfs4_fh.c).
+ * follows a symlink) where a node has no handle, and by handle (nfsb4_fh.c).
  */
 #include "config.h"
 
@@ -29,18 +29,18 @@
 #include <nfsc/libnfs-raw.h>
 #include <nfsc/libnfs-raw-nfs4.h>
 
-#include "nfs_int.h"
+#include "nfsb_int.h"
 
-struct nfs4_call {
+struct nfsb4_call {
 	bool done;
 	int status;		/* 0 or -errno */
-	struct nfs4_out *out;	/* NULL: the status is all */
+	struct nfsb4_out *out;	/* NULL: the status is all */
 };
 
 /* An NFSv4 status as -errno.  A handle the server no longer knows is
  * ESTALE (libnfs says EIO, which would look like a broken connection). */
 static int
-nfs4_errno(nfsstat4 status)
+nfsb4_errno(nfsstat4 status)
 {
 	switch (status) {
 	case NFS4_OK:
@@ -56,12 +56,12 @@ nfs4_errno(nfsstat4 status)
 	}
 }
 
-static int nfs4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfs4_fh *fh,
+static int nfsb4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfsb4_fh *fh,
     uint32_t *rderr);
-static int nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page);
+static int nfsb4_decode_page(const READDIR4resok *rd, struct nfsb4_dirpage *page);
 
 static int
-nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
+nfsb4_decode(const COMPOUND4res *res, struct nfsb4_out *out)
 {
 	const nfs_resop4 *r;
 	const nfs_fh4 *fh;
@@ -86,7 +86,7 @@ nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
 		case OP_GETATTR:
 			if (r->nfs_resop4_u.opgetattr.status != NFS4_OK)
 				break;
-			if (nfs4_decode_attrs(&r->nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes,
+			if (nfsb4_decode_attrs(&r->nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes,
 			    &out->st, NULL, NULL) != 0)
 				return -EIO;
 			out->has_st = true;
@@ -94,7 +94,7 @@ nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
 		case OP_READDIR:
 			if (r->nfs_resop4_u.opreaddir.status != NFS4_OK || out->page == NULL)
 				break;
-			rc = nfs4_decode_page(&r->nfs_resop4_u.opreaddir.READDIR4res_u.resok4,
+			rc = nfsb4_decode_page(&r->nfs_resop4_u.opreaddir.READDIR4res_u.resok4,
 			    out->page);
 			if (rc != 0)
 				return rc;
@@ -116,9 +116,9 @@ nfs4_decode(const COMPOUND4res *res, struct nfs4_out *out)
 }
 
 static void
-nfs4_call_cb(struct rpc_context *rpc, int status, void *data, void *private_data)
+nfsb4_call_cb(struct rpc_context *rpc, int status, void *data, void *private_data)
 {
-	struct nfs4_call *call = private_data;
+	struct nfsb4_call *call = private_data;
 	COMPOUND4res *res = data;
 	int rc;
 
@@ -127,18 +127,18 @@ nfs4_call_cb(struct rpc_context *rpc, int status, void *data, void *private_data
 		call->status = status == RPC_STATUS_CANCEL ? -EINTR : -EIO;
 		return;
 	}
-	call->status = nfs4_errno(res->status);
-	if (call->out != NULL && (rc = nfs4_decode(res, call->out)) != 0 && call->status == 0)
+	call->status = nfsb4_errno(res->status);
+	if (call->out != NULL && (rc = nfsb4_decode(res, call->out)) != 0 && call->status == 0)
 		call->status = rc;
 }
 
 /* Run one COMPOUND to completion on a locked context; out (or NULL)
  * receives what it brought back. */
 int
-nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args,
-    struct nfs4_out *out)
+nfsb4_compound(struct backend_nfs *nb, struct nfsb_conn *c, COMPOUND4args *args,
+    struct nfsb4_out *out)
 {
-	struct nfs4_call call = { false, 0, out };
+	struct nfsb4_call call = { false, 0, out };
 	struct timespec start, now;
 	struct rpc_context *rpc;
 	struct pollfd pfd;
@@ -147,7 +147,7 @@ nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args,
 	if (c->nfs == NULL)
 		return -EIO;	/* dropped by a failed call before */
 	rpc = nfs_get_rpc_context(c->nfs);
-	rc = rpc_nfs4_compound_async(rpc, nfs4_call_cb, args, &call);
+	rc = rpc_nfs4_compound_async(rpc, nfsb4_call_cb, args, &call);
 	if (rc == -2)		/* it does not fit libnfs's encoding buffer */
 		return -ENAMETOOLONG;
 	if (rc != 0)
@@ -162,21 +162,21 @@ nfs4_compound(struct backend_nfs *nb, struct nfs_conn *c, COMPOUND4args *args,
 		if (rpc_service(rpc, pfd.revents) < 0)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - start.tv_sec) * 1000 > NFS_RPC_TIMEOUT_MS)
+		if ((now.tv_sec - start.tv_sec) * 1000 > NFSB_RPC_TIMEOUT_MS)
 			break;
 	}
 	if (!call.done) {
 		/* the callback still points at `call`: tear the context
 		 * down (it cancels the call) before this frame goes;
-		 * nfs_conn_retry connects again */
-		nfs_conn_drop(c);
+		 * nfsb_conn_retry connects again */
+		nfsb_conn_drop(c);
 		return -EIO;
 	}
 	return call.status;
 }
 
 static void
-xdr_u32(struct nfs4_xdr *x, uint32_t v)
+xdr_u32(struct nfsb4_xdr *x, uint32_t v)
 {
 	uint32_t be = htonl(v);
 
@@ -185,14 +185,14 @@ xdr_u32(struct nfs4_xdr *x, uint32_t v)
 }
 
 static void
-xdr_u64(struct nfs4_xdr *x, uint64_t v)
+xdr_u64(struct nfsb4_xdr *x, uint64_t v)
 {
 	xdr_u32(x, (uint32_t)(v >> 32));
 	xdr_u32(x, (uint32_t)v);
 }
 
 static void
-xdr_id(struct nfs4_xdr *x, unsigned int id)
+xdr_id(struct nfsb4_xdr *x, unsigned int id)
 {
 	char s[16];
 	size_t n = (size_t)snprintf(s, sizeof(s), "%u", id);
@@ -205,7 +205,7 @@ xdr_id(struct nfs4_xdr *x, unsigned int id)
 
 /* settime4: the server's clock, or the given time. */
 static void
-xdr_settime(struct nfs4_xdr *x, bool now, const struct timespec *ts)
+xdr_settime(struct nfsb4_xdr *x, bool now, const struct timespec *ts)
 {
 	if (now) {
 		xdr_u32(x, SET_TO_SERVER_TIME4);
@@ -218,7 +218,7 @@ xdr_settime(struct nfs4_xdr *x, bool now, const struct timespec *ts)
 
 /* The fattr4 of a setattr: bitmap words and values (ascending order). */
 void
-nfs4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2], struct nfs4_xdr *x)
+nfsb4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2], struct nfsb4_xdr *x)
 {
 	mask[0] = mask[1] = 0;
 	x->len = 0;
@@ -249,17 +249,17 @@ nfs4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2], struct n
 }
 
 /* A COMPOUND being built: its ops and the strings they point into. */
-struct nfs4_req {
+struct nfsb4_req {
 	nfs_argop4 *ops;
 	unsigned int n, max;
 	unsigned int nbufs;
-	char bufs[6][NFS_PATH_MAX];
+	char bufs[6][NFSB_PATH_MAX];
 	uint32_t mask[2];
-	struct nfs4_xdr attrs;
+	struct nfsb4_xdr attrs;
 };
 
 static unsigned int
-nfs4_count_names(const char *path)
+nfsb4_count_names(const char *path)
 {
 	unsigned int n = 0;
 
@@ -269,10 +269,10 @@ nfs4_count_names(const char *path)
 	return n;
 }
 
-static struct nfs4_req *
-nfs4_req_new(unsigned int max)
+static struct nfsb4_req *
+nfsb4_req_new(unsigned int max)
 {
-	struct nfs4_req *r = calloc(1, sizeof(*r));
+	struct nfsb4_req *r = calloc(1, sizeof(*r));
 
 	if (r == NULL)
 		return NULL;
@@ -286,7 +286,7 @@ nfs4_req_new(unsigned int max)
 }
 
 void
-nfs4_req_free(struct nfs4_req *r)
+nfsb4_req_free(struct nfsb4_req *r)
 {
 	if (r == NULL)
 		return;
@@ -296,7 +296,7 @@ nfs4_req_free(struct nfs4_req *r)
 
 /* The next op of r, or NULL if r is full. */
 nfs_argop4 *
-nfs4_req_op(struct nfs4_req *r, nfs_opnum4 op)
+nfsb4_req_op(struct nfsb4_req *r, nfs_opnum4 op)
 {
 	if (r->n >= r->max)
 		return NULL;
@@ -306,9 +306,9 @@ nfs4_req_op(struct nfs4_req *r, nfs_opnum4 op)
 
 /* A string kept as long as r, or NULL. */
 static char *
-nfs4_req_str(struct nfs4_req *r, const char *s)
+nfsb4_req_str(struct nfsb4_req *r, const char *s)
 {
-	if (r->nbufs >= 6 || strlen(s) >= NFS_PATH_MAX)
+	if (r->nbufs >= 6 || strlen(s) >= NFSB_PATH_MAX)
 		return NULL;
 	strcpy(r->bufs[r->nbufs], s);
 	return r->bufs[r->nbufs++];
@@ -316,16 +316,16 @@ nfs4_req_str(struct nfs4_req *r, const char *s)
 
 /* LOOKUP ops for each name of path (none ever follows a symlink). */
 static int
-nfs4_req_lookups(struct nfs4_req *r, const char *path)
+nfsb4_req_lookups(struct nfsb4_req *r, const char *path)
 {
 	char *copy, *save = NULL, *name;
 	nfs_argop4 *op;
 
-	copy = nfs4_req_str(r, path);
+	copy = nfsb4_req_str(r, path);
 	if (copy == NULL)
 		return -ENAMETOOLONG;
 	for (name = strtok_r(copy, "/", &save); name != NULL; name = strtok_r(NULL, "/", &save)) {
-		op = nfs4_req_op(r, OP_LOOKUP);
+		op = nfsb4_req_op(r, OP_LOOKUP);
 		if (op == NULL)
 			return -ENAMETOOLONG;
 		op->nfs_argop4_u.oplookup.objname.utf8string_len = (u_int)strlen(name);
@@ -336,40 +336,40 @@ nfs4_req_lookups(struct nfs4_req *r, const char *path)
 
 /* Make path (relative to the export) the current filehandle. */
 int
-nfs4_req_walk(struct nfs4_req *r, struct backend_nfs *nb, const char *path)
+nfsb4_req_walk(struct nfsb4_req *r, struct backend_nfs *nb, const char *path)
 {
 	int rc;
 
-	if (nfs4_req_op(r, OP_PUTROOTFH) == NULL)
+	if (nfsb4_req_op(r, OP_PUTROOTFH) == NULL)
 		return -ENAMETOOLONG;
-	rc = nfs4_req_lookups(r, nb->export);
-	return rc != 0 ? rc : nfs4_req_lookups(r, path);
+	rc = nfsb4_req_lookups(r, nb->export);
+	return rc != 0 ? rc : nfsb4_req_lookups(r, path);
 }
 
 /* Room for walks to the given paths plus `extra` ops. */
-struct nfs4_req *
-nfs4_req_for(struct backend_nfs *nb, const char *p1, const char *p2, unsigned int extra)
+struct nfsb4_req *
+nfsb4_req_for(struct backend_nfs *nb, const char *p1, const char *p2, unsigned int extra)
 {
-	unsigned int n = extra + 2 * (1 + nfs4_count_names(nb->export));
+	unsigned int n = extra + 2 * (1 + nfsb4_count_names(nb->export));
 
-	n += nfs4_count_names(p1) + (p2 != NULL ? nfs4_count_names(p2) : 0);
-	return nfs4_req_new(n);
+	n += nfsb4_count_names(p1) + (p2 != NULL ? nfsb4_count_names(p2) : 0);
+	return nfsb4_req_new(n);
 }
 
 int
-nfs4_req_run(struct nfs4_req *r, struct backend_nfs *nb, struct nfs_conn *c,
-    struct nfs4_out *out)
+nfsb4_req_run(struct nfsb4_req *r, struct backend_nfs *nb, struct nfsb_conn *c,
+    struct nfsb4_out *out)
 {
 	COMPOUND4args args;
 
 	memset(&args, 0, sizeof(args));
 	args.argarray.argarray_len = r->n;
 	args.argarray.argarray_val = r->ops;
-	return nfs4_compound(nb, c, &args, out);
+	return nfsb4_compound(nb, c, &args, out);
 }
 
 static void
-nfs4_set_fattr(fattr4 *fa, struct nfs4_req *r)
+nfsb4_set_fattr(fattr4 *fa, struct nfsb4_req *r)
 {
 	fa->attrmask.bitmap4_len = 2;
 	fa->attrmask.bitmap4_val = r->mask;
@@ -378,63 +378,63 @@ nfs4_set_fattr(fattr4 *fa, struct nfs4_req *r)
 }
 
 int
-nfs4_setattr(struct backend_nfs *nb, struct nfs_conn *c, const char *path,
+nfsb4_setattr(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
     const struct backend_setattr *sa)
 {
-	struct nfs4_req *r;
+	struct nfsb4_req *r;
 	nfs_argop4 *op;
 	int rc;
 
-	r = nfs4_req_for(nb, path, NULL, 1);
+	r = nfsb4_req_for(nb, path, NULL, 1);
 	if (r == NULL)
 		return -ENOMEM;
-	rc = nfs4_req_walk(r, nb, path);
-	if (rc == 0 && (op = nfs4_req_op(r, OP_SETATTR)) == NULL)
+	rc = nfsb4_req_walk(r, nb, path);
+	if (rc == 0 && (op = nfsb4_req_op(r, OP_SETATTR)) == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
-		nfs4_encode_setattr(sa, r->mask, &r->attrs);
+		nfsb4_encode_setattr(sa, r->mask, &r->attrs);
 		memset(&op->nfs_argop4_u.opsetattr.stateid, 0, sizeof(stateid4));	/* anonymous */
-		nfs4_set_fattr(&op->nfs_argop4_u.opsetattr.obj_attributes, r);
-		rc = nfs4_req_run(r, nb, c, NULL);
+		nfsb4_set_fattr(&op->nfs_argop4_u.opsetattr.obj_attributes, r);
+		rc = nfsb4_req_run(r, nb, c, NULL);
 	}
-	nfs4_req_free(r);
+	nfsb4_req_free(r);
 	return rc;
 }
 
 /* LINK: the current filehandle of oldpath saved, then the new directory. */
 int
-nfs4_link(struct backend_nfs *nb, struct nfs_conn *c, const char *oldpath,
+nfsb4_link(struct backend_nfs *nb, struct nfsb_conn *c, const char *oldpath,
     const char *newdir, const char *newname)
 {
-	struct nfs4_req *r;
+	struct nfsb4_req *r;
 	nfs_argop4 *op = NULL;
 	char *name;
 	int rc;
 
-	r = nfs4_req_for(nb, oldpath, newdir, 2);
+	r = nfsb4_req_for(nb, oldpath, newdir, 2);
 	if (r == NULL)
 		return -ENOMEM;
-	rc = nfs4_req_walk(r, nb, oldpath);
-	if (rc == 0 && nfs4_req_op(r, OP_SAVEFH) == NULL)
+	rc = nfsb4_req_walk(r, nb, oldpath);
+	if (rc == 0 && nfsb4_req_op(r, OP_SAVEFH) == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0)
-		rc = nfs4_req_walk(r, nb, newdir);
-	name = rc == 0 ? nfs4_req_str(r, newname) : NULL;
+		rc = nfsb4_req_walk(r, nb, newdir);
+	name = rc == 0 ? nfsb4_req_str(r, newname) : NULL;
 	if (name != NULL)
-		op = nfs4_req_op(r, OP_LINK);
+		op = nfsb4_req_op(r, OP_LINK);
 	if (rc == 0 && op == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
 		op->nfs_argop4_u.oplink.newname.utf8string_len = (u_int)strlen(name);
 		op->nfs_argop4_u.oplink.newname.utf8string_val = name;
-		rc = nfs4_req_run(r, nb, c, NULL);
+		rc = nfsb4_req_run(r, nb, c, NULL);
 	}
-	nfs4_req_free(r);
+	nfsb4_req_free(r);
 	return rc;
 }
 
 int
-nfs4_mode_type(mode_t mode, nfs_ftype4 *type)
+nfsb4_mode_type(mode_t mode, nfs_ftype4 *type)
 {
 	switch (mode & S_IFMT) {
 	case S_IFDIR: *type = NF4DIR; return 0;
@@ -449,53 +449,53 @@ nfs4_mode_type(mode_t mode, nfs_ftype4 *type)
 
 /* CREATE of a fifo, socket or device node in dir. */
 int
-nfs4_mknod(struct backend_nfs *nb, struct nfs_conn *c, const char *dir,
+nfsb4_mknod(struct backend_nfs *nb, struct nfsb_conn *c, const char *dir,
     const char *name, mode_t mode, dev_t rdev)
 {
 	struct backend_setattr sa = { .valid = FSB_SET_MODE, .mode = mode & 07777 };
 	CREATE4args *ca;
-	struct nfs4_req *r;
+	struct nfsb4_req *r;
 	nfs_argop4 *op = NULL;
 	char *nm;
 	int rc;
 
-	r = nfs4_req_for(nb, dir, NULL, 1);
+	r = nfsb4_req_for(nb, dir, NULL, 1);
 	if (r == NULL)
 		return -ENOMEM;
-	rc = nfs4_req_walk(r, nb, dir);
-	nm = rc == 0 ? nfs4_req_str(r, name) : NULL;
+	rc = nfsb4_req_walk(r, nb, dir);
+	nm = rc == 0 ? nfsb4_req_str(r, name) : NULL;
 	if (nm != NULL)
-		op = nfs4_req_op(r, OP_CREATE);
+		op = nfsb4_req_op(r, OP_CREATE);
 	if (rc == 0 && op == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
 		ca = &op->nfs_argop4_u.opcreate;
 		/* special files only: directories and links are made otherwise */
 		if (S_ISDIR(mode) || S_ISLNK(mode) ||
-		    nfs4_mode_type(mode, &ca->objtype.type) != 0)
+		    nfsb4_mode_type(mode, &ca->objtype.type) != 0)
 			rc = -EINVAL;
 		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
 		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
 		ca->objname.utf8string_len = (u_int)strlen(nm);
 		ca->objname.utf8string_val = nm;
-		nfs4_encode_setattr(&sa, r->mask, &r->attrs);
-		nfs4_set_fattr(&ca->createattrs, r);
+		nfsb4_encode_setattr(&sa, r->mask, &r->attrs);
+		nfsb4_set_fattr(&ca->createattrs, r);
 	}
 	if (rc == 0)
-		rc = nfs4_req_run(r, nb, c, NULL);
-	nfs4_req_free(r);
+		rc = nfsb4_req_run(r, nb, c, NULL);
+	nfsb4_req_free(r);
 	return rc;
 }
 
 /* Reading XDR. */
-struct nfs4_rd {
+struct nfsb4_rd {
 	const unsigned char *p;
 	size_t left;
 	bool bad;
 };
 
 static uint32_t
-rd_u32(struct nfs4_rd *r)
+rd_u32(struct nfsb4_rd *r)
 {
 	uint32_t v;
 
@@ -510,7 +510,7 @@ rd_u32(struct nfs4_rd *r)
 }
 
 static uint64_t
-rd_u64(struct nfs4_rd *r)
+rd_u64(struct nfsb4_rd *r)
 {
 	uint64_t hi = rd_u32(r);
 
@@ -520,7 +520,7 @@ rd_u64(struct nfs4_rd *r)
 /* An owner or group: a number (Ganesha's Only_Numeric_Owners), else
  * nobody, as libnfs has it. */
 static uint32_t
-rd_id(struct nfs4_rd *r)
+rd_id(struct nfsb4_rd *r)
 {
 	uint32_t len = rd_u32(r), i;
 	size_t padded = ((size_t)len + 3) & ~(size_t)3;
@@ -542,14 +542,14 @@ rd_id(struct nfs4_rd *r)
 }
 
 static void
-rd_time(struct nfs4_rd *r, struct timespec *ts)
+rd_time(struct nfsb4_rd *r, struct timespec *ts)
 {
 	ts->tv_sec = (time_t)(int64_t)rd_u64(r);
 	ts->tv_nsec = (long)rd_u32(r);
 }
 
 static mode_t
-nfs4_type_mode(uint32_t type)
+nfsb4_type_mode(uint32_t type)
 {
 	switch (type) {
 	case NF4REG: return S_IFREG;
@@ -565,7 +565,7 @@ nfs4_type_mode(uint32_t type)
 
 /* A filehandle attribute (nfs_fh4). */
 static void
-rd_fh(struct nfs4_rd *r, struct nfs4_fh *fh)
+rd_fh(struct nfsb4_rd *r, struct nfsb4_fh *fh)
 {
 	uint32_t len = rd_u32(r);
 	size_t padded = ((size_t)len + 3) & ~(size_t)3;
@@ -580,13 +580,13 @@ rd_fh(struct nfs4_rd *r, struct nfs4_fh *fh)
 	r->left -= padded;
 }
 
-/* A fattr4 holding (some of) nfs4_attr_mask as a stat, the way
- * nfs_stat_convert makes one.  fh and rderr (or NULL: then they are not
+/* A fattr4 holding (some of) nfsb4_attr_mask as a stat, the way
+ * nfsb_stat_convert makes one.  fh and rderr (or NULL: then they are not
  * expected) receive the FILEHANDLE and RDATTR_ERROR of a READDIR entry. */
 static int
-nfs4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfs4_fh *fh, uint32_t *rderr)
+nfsb4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfsb4_fh *fh, uint32_t *rderr)
 {
-	struct nfs4_rd r = {
+	struct nfsb4_rd r = {
 		(const unsigned char *)fa->attr_vals.attrlist4_val,
 		fa->attr_vals.attrlist4_len, false
 	};
@@ -632,14 +632,14 @@ nfs4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfs4_fh *fh, uint32_
 	}
 	if (r.bad)
 		return -EIO;
-	st->st_mode |= nfs4_type_mode(type);
+	st->st_mode |= nfsb4_type_mode(type);
 	st->st_blocks = (blkcnt_t)((used + 511) / 512);
 	return 0;
 }
 
 /* Is name, as a server listed it, a single component we can serve? */
 static bool
-nfs4_name_ok(const char *name, u_int len)
+nfsb4_name_ok(const char *name, u_int len)
 {
 	if (len == 0 || len > NAME_MAX || memchr(name, '/', len) != NULL ||
 	    memchr(name, '\0', len) != NULL)
@@ -649,7 +649,7 @@ nfs4_name_ok(const char *name, u_int len)
 
 /* Free the entries of a page (it can be filled again). */
 void
-nfs4_page_clear(struct nfs4_dirpage *page)
+nfsb4_page_clear(struct nfsb4_dirpage *page)
 {
 	size_t i;
 
@@ -661,14 +661,14 @@ nfs4_page_clear(struct nfs4_dirpage *page)
 
 /* Copy a READDIR reply's entries into page (after those it holds). */
 static int
-nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page)
+nfsb4_decode_page(const READDIR4resok *rd, struct nfsb4_dirpage *page)
 {
 	const uint32_t need[2] = {
 		1u << FATTR4_TYPE | 1u << FATTR4_FILEID | 1u << FATTR4_FILEHANDLE,
 		1u << (FATTR4_MODE - 32),
 	};
 	const entry4 *e;
-	struct nfs4_dirent *d, *grown;
+	struct nfsb4_dirent *d, *grown;
 	const bitmap4 *got;
 	uint32_t rderr;
 	size_t cap;
@@ -679,7 +679,7 @@ nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page)
 	page->eof = rd->reply.eof != 0 || rd->reply.entries == NULL;
 	for (e = rd->reply.entries; e != NULL; e = e->nextentry) {
 		page->cookie = e->cookie;
-		if (!nfs4_name_ok(e->name.utf8string_val, e->name.utf8string_len))
+		if (!nfsb4_name_ok(e->name.utf8string_val, e->name.utf8string_len))
 			continue;
 		if (page->n == page->cap) {
 			cap = page->cap != 0 ? 2 * page->cap : 64;
@@ -699,7 +699,7 @@ nfs4_decode_page(const READDIR4resok *rd, struct nfs4_dirpage *page)
 		got = &e->attrs.attrmask;
 		/* the attributes are complete, or the entry will be
 		 * looked up on its own */
-		d->full = nfs4_decode_attrs(&e->attrs, &d->st, &d->fh, &rderr) == 0 &&
+		d->full = nfsb4_decode_attrs(&e->attrs, &d->st, &d->fh, &rderr) == 0 &&
 		    rderr == NFS4_OK && d->fh.len != 0 && got->bitmap4_len >= 2 &&
 		    (got->bitmap4_val[0] & need[0]) == need[0] &&
 		    (got->bitmap4_val[1] & need[1]) == need[1];
