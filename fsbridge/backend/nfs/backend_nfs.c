@@ -87,15 +87,6 @@
  * carries at most this much (with room for the file handle) */
 #define NFSB4_WRITE_MAX		3584
 
-/* The fileids given a new generation (nfsb_int.h: Identity). */
-static int
-nfsb_reused_cmp(const struct nfsb_reused *a, const struct nfsb_reused *b)
-{
-	return a->ino < b->ino ? -1 : a->ino > b->ino;
-}
-
-RB_GENERATE_INTERNAL(nfsb_reused_tree, nfsb_reused, entry, nfsb_reused_cmp, __attribute__((unused)) static)
-
 /* An open file. */
 struct nfsb_file {
 	struct nfsb_conn *conn;
@@ -131,19 +122,10 @@ struct nfsb_dir {
 
 static int nfsb_getattr_open(struct backend_nfs *nb, uint64_t ino, struct stat *out);
 
-__thread char nfsb_errbuf[512];
-
 const char *
 backend_nfs_last_error(void)
 {
 	return nfsb_errbuf;
-}
-
-int
-nfsb_fail(int rc, const char *fmt, const char *arg)
-{
-	snprintf(nfsb_errbuf, sizeof(nfsb_errbuf), fmt, arg != NULL ? arg : "");
-	return rc;
 }
 
 bool
@@ -152,223 +134,7 @@ backend_nfs_is_url(const char *src)
 	return src != NULL && strncmp(src, "nfs://", 6) == 0;
 }
 
-/* ---- paths ---- */
-
-/* Prepend "/name" to the path being built backwards at buf[*pos]. */
-static int
-nfsb_path_prepend(char *buf, size_t *pos, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (n + 1 > *pos)
-		return -ENAMETOOLONG;
-	*pos -= n;
-	memcpy(buf + *pos, name, n);
-	buf[--*pos] = '/';
-	return 0;
-}
-
-/* The path of `in` relative to the export ("/" for the root). */
-int
-nfsb_path(struct backend_nfs *nb, struct inode *in, char *buf, size_t len)
-{
-	struct inode_table *t = nb->base.inodes;
-	struct inode *cur = in, *parent;
-	char name[NAME_MAX + 1];
-	size_t pos = len - 1;
-	int rc = 0, depth;
-
-	buf[pos] = '\0';
-	for (depth = 0; rc == 0 && !((struct nfsb_node *)cur->bdata)->root; depth++) {
-		if (depth > NFSB_PATH_MAX / 2) {
-			rc = -ELOOP;
-			break;
-		}
-		rc = inode_table_location(t, cur, &parent, name, sizeof(name));
-		if (rc != 0) {
-			rc = -ESTALE;
-			break;
-		}
-		rc = nfsb_path_prepend(buf, &pos, name);
-		if (cur != in)
-			inode_table_put(t, cur);
-		cur = parent;
-	}
-	if (cur != in)
-		inode_table_put(t, cur);
-	if (rc != 0)
-		return rc;
-	if (buf[pos] == '\0')
-		buf[--pos] = '/';
-	memmove(buf, buf + pos, len - pos);
-	return 0;
-}
-
-/* The path of dir/name. */
-static int
-nfsb_child_path(struct backend_nfs *nb, struct inode *dir, const char *name,
-    char *buf, size_t len)
-{
-	size_t n;
-	int rc;
-
-	rc = nfsb_path(nb, dir, buf, len);
-	if (rc != 0)
-		return rc;
-	n = strlen(buf);
-	if (n == 1)
-		n = 0;		/* the root: no "//" */
-	if (n + 1 + strlen(name) + 1 > len)
-		return -ENAMETOOLONG;
-	buf[n] = '/';
-	strcpy(buf + n + 1, name);
-	return 0;
-}
-
-struct nfsb_node *
-nfsb_node_of(struct inode *in)
-{
-	return in->bdata;
-}
-
-/* ---- attributes ---- */
-
-static void
-nfsb_stat_convert(const struct nfs_stat_64 *s, struct stat *st)
-{
-	memset(st, 0, sizeof(*st));
-	st->st_dev = 0;		/* our generation: see nfsb_key_entry */
-	st->st_ino = (ino_t)s->nfs_ino;
-	st->st_mode = (mode_t)s->nfs_mode;
-	st->st_nlink = (nlink_t)s->nfs_nlink;
-	st->st_uid = (uid_t)s->nfs_uid;
-	st->st_gid = (gid_t)s->nfs_gid;
-	st->st_rdev = (dev_t)s->nfs_rdev;
-	st->st_size = (off_t)s->nfs_size;
-	st->st_blksize = s->nfs_blksize != 0 ? (blksize_t)s->nfs_blksize : 4096;
-	/* space used, in 512-byte blocks (nfs_blocks counts blksize units) */
-	if (s->nfs_used != 0)
-		st->st_blocks = (blkcnt_t)((s->nfs_used + 511) / 512);
-	else
-		st->st_blocks = (blkcnt_t)(s->nfs_blocks * (uint64_t)st->st_blksize / 512);
-	st->st_atim.tv_sec = (time_t)s->nfs_atime;
-	st->st_atim.tv_nsec = (long)s->nfs_atime_nsec;
-	st->st_mtim.tv_sec = (time_t)s->nfs_mtime;
-	st->st_mtim.tv_nsec = (long)s->nfs_mtime_nsec;
-	st->st_ctim.tv_sec = (time_t)s->nfs_ctime;
-	st->st_ctim.tv_nsec = (long)s->nfs_ctime_nsec;
-}
-
-/* Stat a path on a locked context (follow: through a final symlink). */
-static int
-nfsb_stat_path(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
-    bool follow, struct stat *st)
-{
-	struct nfs_stat_64 s;
-	int rc, tries = 0;
-
-	do {
-		rc = nfsb_sync_stat(c, path, follow, &s);
-	} while (nfsb_conn_retry(nb, c, &rc, true, &tries));
-	if (rc == 0)
-		nfsb_stat_convert(&s, st);
-	return rc;
-}
-
-struct nfsb_node *
-nfsb_node_new(const struct stat *st, bool followed)
-{
-	struct nfsb_node *n = calloc(1, sizeof(*n));
-
-	if (n == NULL)
-		return NULL;
-	n->ino = st->st_ino;
-	n->followed = followed;
-	return n;
-}
-
-/* The generation (st_dev) under which the table knows fileid ino now. */
-static uint64_t
-nfsb_reused_dev(struct backend_nfs *nb, uint64_t ino)
-{
-	struct nfsb_reused key, *r;
-	uint64_t dev = 0;
-
-	key.ino = ino;
-	pthread_mutex_lock(&nb->reused_lock);
-	r = RB_FIND(nfsb_reused_tree, &nb->reused, &key);
-	if (r != NULL)
-		dev = r->dev;
-	pthread_mutex_unlock(&nb->reused_lock);
-	return dev;
-}
-
-/* Give st its key: a new generation if the table holds another type of
- * file under the same fileid. */
-void
-nfsb_key_entry(struct backend_nfs *nb, struct stat *st)
-{
-	struct inode *old;
-	struct nfsb_reused key, *r;
-	uint64_t ino = (uint64_t)st->st_ino;
-
-	st->st_dev = (dev_t)nfsb_reused_dev(nb, ino);
-	if (nb->base.inodes == NULL)
-		return;
-	old = inode_table_find_key(nb->base.inodes, st->st_dev, ino);
-	if (old == NULL)
-		return;
-	if (old->type != (st->st_mode & S_IFMT) && old != nb->base.inodes->root) {
-		key.ino = ino;
-		pthread_mutex_lock(&nb->reused_lock);
-		r = RB_FIND(nfsb_reused_tree, &nb->reused, &key);
-		if (r == NULL && (r = calloc(1, sizeof(*r))) != NULL) {
-			r->ino = ino;
-			RB_INSERT(nfsb_reused_tree, &nb->reused, r);
-		}
-		if (r != NULL) {
-			r->dev = ++nb->next_dev;
-			st->st_dev = (dev_t)r->dev;
-		}
-		pthread_mutex_unlock(&nb->reused_lock);
-	}
-	inode_table_put(nb->base.inodes, old);
-}
-
-/* Stat path (dir/name) into a new node. */
-static int
-nfsb_entry_at(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
-    bool follow, struct backend_entry *out)
-{
-	bool followed = false;
-	int rc = -ENOENT;
-
-	if (follow) {
-		rc = nfsb_stat_path(nb, c, path, true, &out->st);
-		followed = rc == 0 && !S_ISLNK(out->st.st_mode);
-	}
-	if (rc != 0)
-		rc = nfsb_stat_path(nb, c, path, false, &out->st);
-	if (rc != 0)
-		return rc;
-	nfsb_key_entry(nb, &out->st);
-	out->bdata = nfsb_node_new(&out->st, followed);
-	return out->bdata == NULL ? -ENOMEM : 0;
-}
-
 /* ---- backend operations ---- */
-
-static void
-nfsb_reused_free(struct backend_nfs *nb)
-{
-	struct nfsb_reused *r, *next;
-
-	RB_FOREACH_SAFE(r, nfsb_reused_tree, &nb->reused, next) {
-		RB_REMOVE(nfsb_reused_tree, &nb->reused, r);
-		free(r);
-	}
-	pthread_mutex_destroy(&nb->reused_lock);
-}
 
 static void
 nfsb_destroy(struct backend *b)

@@ -48,29 +48,6 @@
 
 #include "nfsb_int.h"
 
-/* What each GETATTR of ours asks for (nfsb4_decode_attrs reads these). */
-static uint32_t nfsb4_attr_mask[2] = {
-	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID,
-	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
-	    1u << (FATTR4_OWNER - 32) | 1u << (FATTR4_OWNER_GROUP - 32) |
-	    1u << (FATTR4_RAWDEV - 32) | 1u << (FATTR4_SPACE_USED - 32) |
-	    1u << (FATTR4_TIME_ACCESS - 32) | 1u << (FATTR4_TIME_METADATA - 32) |
-	    1u << (FATTR4_TIME_MODIFY - 32),
-};
-
-/* What READDIR asks for about each entry: the same, its handle, and an
- * error in place of the attributes of an entry the server cannot read
- * (instead of failing the whole listing). */
-static uint32_t nfsb4_readdir_mask[2] = {
-	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID |
-	    1u << FATTR4_RDATTR_ERROR | 1u << FATTR4_FILEHANDLE,
-	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
-	    1u << (FATTR4_OWNER - 32) | 1u << (FATTR4_OWNER_GROUP - 32) |
-	    1u << (FATTR4_RAWDEV - 32) | 1u << (FATTR4_SPACE_USED - 32) |
-	    1u << (FATTR4_TIME_ACCESS - 32) | 1u << (FATTR4_TIME_METADATA - 32) |
-	    1u << (FATTR4_TIME_MODIFY - 32),
-};
-
 #define NFSB4_OPS_MAX	8
 
 /* A COMPOUND by handle, built on the stack.  The handles and names its
@@ -140,16 +117,6 @@ nfsb4_getfh_attrs(struct nfsb4_cmp *m)
 	nfsb4_getattr(m);
 }
 
-static void
-nfsb4_cmp_fattr(struct nfsb4_cmp *m, fattr4 *fa, const struct backend_setattr *sa)
-{
-	nfsb4_encode_setattr(sa, m->mask, &m->attrs);
-	fa->attrmask.bitmap4_len = 2;
-	fa->attrmask.bitmap4_val = m->mask;
-	fa->attr_vals.attrlist4_len = (u_int)m->attrs.len;
-	fa->attr_vals.attrlist4_val = m->attrs.buf;
-}
-
 /* VERIFY (or NVERIFY) that the current object is a directory. */
 static void
 nfsb4_verify_dir(struct nfsb4_cmp *m, bool is_dir)
@@ -168,38 +135,13 @@ nfsb4_verify_dir(struct nfsb4_cmp *m, bool is_dir)
 }
 
 static int
-nfsb4_cmp_run(struct backend_nfs *nb, struct nfsb_conn *c, struct nfsb4_cmp *m,
-    struct nfsb4_out *out)
+nfsb4_cmp_run(struct nfsb_conn *c, struct nfsb4_cmp *m, struct nfsb4_out *out)
 {
-	COMPOUND4args args;
-
 	memset(out, 0, sizeof(*out));
 	out->page = m->page;
 	if (m->overflow)
 		return -EIO;
-	memset(&args, 0, sizeof(args));
-	args.argarray.argarray_len = m->n;
-	args.argarray.argarray_val = m->ops;
-	return nfsb4_compound(nb, c, &args, out);
-}
-
-/* A copy of in's handle; false if it has none (NFSv3, or in was found
- * by following a link). */
-static bool
-nfsb_node_fh(struct backend_nfs *nb, struct inode *in, struct nfsb4_fh *fh)
-{
-	struct nfsb_node *n = nfsb_node_of(in);
-
-	pthread_mutex_lock(&nb->fh_lock);
-	*fh = n->fh;
-	pthread_mutex_unlock(&nb->fh_lock);
-	return fh->len != 0;
-}
-
-bool
-nfsb_node_has_fh(struct inode *in)
-{
-	return nfsb_node_of(in)->fh.len != 0;	/* set at creation, never cleared */
+	return nfsb4_compound(c, m->ops, m->n, out);
 }
 
 /* The attributes a request by handle brought back, checked to be in's. */
@@ -214,37 +156,6 @@ nfsb4_same(struct inode *in, const struct nfsb4_out *o, struct stat *st)
 		return -ESTALE;
 	*st = o->st;
 	return 0;
-}
-
-/* PUTROOTFH LOOKUP... GETFH GETATTR: path (relative to the export) by
- * LOOKUPs from the server's root, none following a link. */
-int
-nfsb4_walk(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
-    struct nfsb4_out *o)
-{
-	struct nfsb4_req *r;
-	nfs_argop4 *op;
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	r = nfsb4_req_for(nb, path, NULL, 2);
-	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, path);
-	if (rc == 0 && (nfsb4_req_op(r, OP_GETFH) == NULL ||
-	    (op = nfsb4_req_op(r, OP_GETATTR)) == NULL))
-		rc = -ENAMETOOLONG;
-	if (rc == 0) {
-		op->nfs_argop4_u.opgetattr.attr_request.bitmap4_len = 2;
-		op->nfs_argop4_u.opgetattr.attr_request.bitmap4_val = nfsb4_attr_mask;
-		rc = nfsb4_req_run(r, nb, c, o);
-	}
-	nfsb4_req_free(r);
-	free(o->link);
-	o->link = NULL;
-	if (rc == 0 && (o->fh.len == 0 || !o->has_st))
-		rc = -EIO;
-	return rc;
 }
 
 /*
@@ -320,7 +231,7 @@ nfsb4_fh_lookup(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
 	nfsb4_putfh(&m, &dfh);
 	nfsb4_lookup(&m, name);
 	nfsb4_getfh_attrs(&m);
-	return nfsb4_cmp_run(nb, c, &m, o);
+	return nfsb4_cmp_run(c, &m, o);
 }
 
 /* PUTFH GETATTR */
@@ -336,7 +247,7 @@ nfsb4_fh_getattr(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
 	nfsb_node_fh(nb, in, &fh);
 	nfsb4_putfh(&m, &fh);
 	nfsb4_getattr(&m);
-	rc = nfsb4_cmp_run(nb, c, &m, &o);
+	rc = nfsb4_cmp_run(c, &m, &o);
 	return rc != 0 ? rc : nfsb4_same(in, &o, st);
 }
 
@@ -350,9 +261,9 @@ nfsb4_fh_setattr_at(struct backend_nfs *nb, struct nfsb_conn *c, const struct nf
 
 	nfsb4_putfh(&m, fh);
 	op = nfsb4_op(&m, OP_SETATTR);
-	nfsb4_cmp_fattr(&m, &op->nfs_argop4_u.opsetattr.obj_attributes, sa);
+	nfsb4_fattr(&op->nfs_argop4_u.opsetattr.obj_attributes, sa, m.mask, &m.attrs);
 	nfsb4_getattr(&m);
-	return nfsb4_cmp_run(nb, c, &m, o);
+	return nfsb4_cmp_run(c, &m, o);
 }
 
 int
@@ -383,7 +294,7 @@ nfsb4_fh_readlink(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
 	nfsb_node_fh(nb, in, &fh);
 	nfsb4_putfh(&m, &fh);
 	nfsb4_op(&m, OP_READLINK);
-	rc = nfsb4_cmp_run(nb, c, &m, &o);
+	rc = nfsb4_cmp_run(c, &m, &o);
 	if (rc == 0 && o.link == NULL)
 		rc = -EIO;
 	if (rc != 0) {
@@ -415,11 +326,11 @@ nfsb4_fh_create(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
 	else {
 		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
 		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
-		nfsb4_cmp_fattr(&m, &ca->createattrs, &sa);
+		nfsb4_fattr(&ca->createattrs, &sa, m.mask, &m.attrs);
 	}
 	nfsb4_str(&ca->objname, name);
 	nfsb4_getfh_attrs(&m);
-	return nfsb4_cmp_run(nb, c, &m, o);
+	return nfsb4_cmp_run(c, &m, o);
 }
 
 /* PUTFH(dir) LOOKUP(name) [N]VERIFY(a directory) PUTFH(dir) REMOVE(name):
@@ -439,7 +350,7 @@ nfsb4_fh_remove(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
 	nfsb4_verify_dir(&m, is_dir);
 	nfsb4_putfh(&m, &dfh);
 	nfsb4_str(&nfsb4_op(&m, OP_REMOVE)->nfs_argop4_u.opremove.target, name);
-	rc = nfsb4_cmp_run(nb, c, &m, &o);
+	rc = nfsb4_cmp_run(c, &m, &o);
 	if (o.status == NFS4ERR_NOT_SAME && o.failed == OP_VERIFY)
 		rc = -ENOTDIR;
 	else if (o.status == NFS4ERR_SAME && o.failed == OP_NVERIFY)
@@ -465,7 +376,7 @@ nfsb4_fh_rename(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *olddi
 	ra = &nfsb4_op(&m, OP_RENAME)->nfs_argop4_u.oprename;
 	nfsb4_str(&ra->oldname, oldname);
 	nfsb4_str(&ra->newname, newname);
-	return nfsb4_cmp_run(nb, c, &m, &o);
+	return nfsb4_cmp_run(c, &m, &o);
 }
 
 /* PUTFH(in) SAVEFH PUTFH(newdir) LINK LOOKUP GETFH GETATTR */
@@ -484,7 +395,7 @@ nfsb4_fh_link(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
 	nfsb4_str(&nfsb4_op(&m, OP_LINK)->nfs_argop4_u.oplink.newname, newname);
 	nfsb4_lookup(&m, newname);
 	nfsb4_getfh_attrs(&m);
-	return nfsb4_cmp_run(nb, c, &m, o);
+	return nfsb4_cmp_run(c, &m, o);
 }
 
 /* How much of a listing one READDIR asks for: its names and cookies, and
@@ -515,7 +426,7 @@ nfsb4_fh_readdir(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
 	ra->attr_request.bitmap4_len = 2;
 	ra->attr_request.bitmap4_val = nfsb4_readdir_mask;
 	m.page = page;
-	rc = nfsb4_cmp_run(nb, c, &m, &o);
+	rc = nfsb4_cmp_run(c, &m, &o);
 	if (o.status == NFS4ERR_BAD_COOKIE || o.status == NFS4ERR_NOT_SAME)
 		return -EAGAIN;		/* the directory changed: start again */
 	return rc;

@@ -1,22 +1,20 @@
 /*
- * nfsb4_xdr: the NFS backend's NFSv4 COMPOUNDs of our own.  Running one on
- * a locked context (nfsb4_compound); encoding their arguments (xdr_*, the
- * fattr4 of a setattr, nfsb4_req_*: COMPOUNDs that walk paths); decoding
- * what comes back (nfsb4_decode, rd_*: handles, attributes, link targets,
- * READDIR pages); and the COMPOUNDs by path: setattr, link, mknod.
+ * nfsb4_xdr: the NFS backend's NFSv4 encoding and decoding, with no I/O:
+ * NFSv4 statuses as -errno; the attributes our GETATTRs and READDIRs ask
+ * for; the fattr4 of a setattr (SETATTR, CREATE); and what a COMPOUND
+ * reply brings back (nfsb4_decode: handles, attributes, link targets,
+ * READDIR pages), copied into a struct nfsb4_out.
  *
  * libnfs 4.0 sets attributes over NFSv4 by OPENing the object first,
- * which fails for directories and symlinks, makes no special files, and
- * walks paths.  These COMPOUNDs address objects by path (PUTROOTFH, then
- * LOOKUP for each component of the export and of the path: a LOOKUP never
- * follows a symlink) where a node has no handle, and by handle (nfsb4_fh.c).
+ * which fails for directories and symlinks, and makes no special files:
+ * the COMPOUNDs of our own that need these are built by path
+ * (nfsb4_path.c) or by handle (nfsb4_fh.c) and run by nfsb_sync.c.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,15 +29,32 @@
 
 #include "nfsb_int.h"
 
-struct nfsb4_call {
-	bool done;
-	int status;		/* 0 or -errno */
-	struct nfsb4_out *out;	/* NULL: the status is all */
+/* What each GETATTR of ours asks for (nfsb4_decode_attrs reads these). */
+uint32_t nfsb4_attr_mask[2] = {
+	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID,
+	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
+	    1u << (FATTR4_OWNER - 32) | 1u << (FATTR4_OWNER_GROUP - 32) |
+	    1u << (FATTR4_RAWDEV - 32) | 1u << (FATTR4_SPACE_USED - 32) |
+	    1u << (FATTR4_TIME_ACCESS - 32) | 1u << (FATTR4_TIME_METADATA - 32) |
+	    1u << (FATTR4_TIME_MODIFY - 32),
+};
+
+/* What READDIR asks for about each entry: the same, its handle, and an
+ * error in place of the attributes of an entry the server cannot read
+ * (instead of failing the whole listing). */
+uint32_t nfsb4_readdir_mask[2] = {
+	1u << FATTR4_TYPE | 1u << FATTR4_SIZE | 1u << FATTR4_FILEID |
+	    1u << FATTR4_RDATTR_ERROR | 1u << FATTR4_FILEHANDLE,
+	1u << (FATTR4_MODE - 32) | 1u << (FATTR4_NUMLINKS - 32) |
+	    1u << (FATTR4_OWNER - 32) | 1u << (FATTR4_OWNER_GROUP - 32) |
+	    1u << (FATTR4_RAWDEV - 32) | 1u << (FATTR4_SPACE_USED - 32) |
+	    1u << (FATTR4_TIME_ACCESS - 32) | 1u << (FATTR4_TIME_METADATA - 32) |
+	    1u << (FATTR4_TIME_MODIFY - 32),
 };
 
 /* An NFSv4 status as -errno.  A handle the server no longer knows is
  * ESTALE (libnfs says EIO, which would look like a broken connection). */
-static int
+int
 nfsb4_errno(nfsstat4 status)
 {
 	switch (status) {
@@ -60,7 +75,9 @@ static int nfsb4_decode_attrs(const fattr4 *fa, struct stat *st, struct nfsb4_fh
     uint32_t *rderr);
 static int nfsb4_decode_page(const READDIR4resok *rd, struct nfsb4_dirpage *page);
 
-static int
+/* What a COMPOUND reply brought back, into out (its status, the op that
+ * failed, the last GETFH and GETATTR, a READLINK, READDIR entries). */
+int
 nfsb4_decode(const COMPOUND4res *res, struct nfsb4_out *out)
 {
 	const nfs_resop4 *r;
@@ -116,66 +133,6 @@ nfsb4_decode(const COMPOUND4res *res, struct nfsb4_out *out)
 }
 
 static void
-nfsb4_call_cb(struct rpc_context *rpc, int status, void *data, void *private_data)
-{
-	struct nfsb4_call *call = private_data;
-	COMPOUND4res *res = data;
-	int rc;
-
-	call->done = true;
-	if (status != RPC_STATUS_SUCCESS) {
-		call->status = status == RPC_STATUS_CANCEL ? -EINTR : -EIO;
-		return;
-	}
-	call->status = nfsb4_errno(res->status);
-	if (call->out != NULL && (rc = nfsb4_decode(res, call->out)) != 0 && call->status == 0)
-		call->status = rc;
-}
-
-/* Run one COMPOUND to completion on a locked context; out (or NULL)
- * receives what it brought back. */
-int
-nfsb4_compound(struct backend_nfs *nb, struct nfsb_conn *c, COMPOUND4args *args,
-    struct nfsb4_out *out)
-{
-	struct nfsb4_call call = { false, 0, out };
-	struct timespec start, now;
-	struct rpc_context *rpc;
-	struct pollfd pfd;
-	int rc;
-
-	if (c->nfs == NULL)
-		return -EIO;	/* dropped by a failed call before */
-	rpc = nfs_get_rpc_context(c->nfs);
-	rc = rpc_nfs4_compound_async(rpc, nfsb4_call_cb, args, &call);
-	if (rc == -2)		/* it does not fit libnfs's encoding buffer */
-		return -ENAMETOOLONG;
-	if (rc != 0)
-		return -EIO;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (!call.done) {
-		pfd.fd = rpc_get_fd(rpc);
-		pfd.events = (short)rpc_which_events(rpc);
-		pfd.revents = 0;
-		if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
-			break;
-		if (rpc_service(rpc, pfd.revents) < 0)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - start.tv_sec) * 1000 > NFSB_RPC_TIMEOUT_MS)
-			break;
-	}
-	if (!call.done) {
-		/* the callback still points at `call`: tear the context
-		 * down (it cancels the call) before this frame goes;
-		 * nfsb_conn_retry connects again */
-		nfsb_conn_drop(c);
-		return -EIO;
-	}
-	return call.status;
-}
-
-static void
 xdr_u32(struct nfsb4_xdr *x, uint32_t v)
 {
 	uint32_t be = htonl(v);
@@ -217,7 +174,7 @@ xdr_settime(struct nfsb4_xdr *x, bool now, const struct timespec *ts)
 }
 
 /* The fattr4 of a setattr: bitmap words and values (ascending order). */
-void
+static void
 nfsb4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2], struct nfsb4_xdr *x)
 {
 	mask[0] = mask[1] = 0;
@@ -248,189 +205,17 @@ nfsb4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2], struct 
 	}
 }
 
-/* A COMPOUND being built: its ops and the strings they point into. */
-struct nfsb4_req {
-	nfs_argop4 *ops;
-	unsigned int n, max;
-	unsigned int nbufs;
-	char bufs[6][NFSB_PATH_MAX];
-	uint32_t mask[2];
-	struct nfsb4_xdr attrs;
-};
-
-static unsigned int
-nfsb4_count_names(const char *path)
-{
-	unsigned int n = 0;
-
-	for (; *path != '\0'; path++)
-		if (*path != '/' && (path[1] == '/' || path[1] == '\0'))
-			n++;
-	return n;
-}
-
-static struct nfsb4_req *
-nfsb4_req_new(unsigned int max)
-{
-	struct nfsb4_req *r = calloc(1, sizeof(*r));
-
-	if (r == NULL)
-		return NULL;
-	r->max = max;
-	r->ops = calloc(max, sizeof(*r->ops));
-	if (r->ops == NULL) {
-		free(r);
-		return NULL;
-	}
-	return r;
-}
-
+/* fa: the attributes of sa, encoded into mask and x (which must live
+ * until the COMPOUND holding fa has run). */
 void
-nfsb4_req_free(struct nfsb4_req *r)
+nfsb4_fattr(fattr4 *fa, const struct backend_setattr *sa, uint32_t mask[2],
+    struct nfsb4_xdr *x)
 {
-	if (r == NULL)
-		return;
-	free(r->ops);
-	free(r);
-}
-
-/* The next op of r, or NULL if r is full. */
-nfs_argop4 *
-nfsb4_req_op(struct nfsb4_req *r, nfs_opnum4 op)
-{
-	if (r->n >= r->max)
-		return NULL;
-	r->ops[r->n].argop = op;
-	return &r->ops[r->n++];
-}
-
-/* A string kept as long as r, or NULL. */
-static char *
-nfsb4_req_str(struct nfsb4_req *r, const char *s)
-{
-	if (r->nbufs >= 6 || strlen(s) >= NFSB_PATH_MAX)
-		return NULL;
-	strcpy(r->bufs[r->nbufs], s);
-	return r->bufs[r->nbufs++];
-}
-
-/* LOOKUP ops for each name of path (none ever follows a symlink). */
-static int
-nfsb4_req_lookups(struct nfsb4_req *r, const char *path)
-{
-	char *copy, *save = NULL, *name;
-	nfs_argop4 *op;
-
-	copy = nfsb4_req_str(r, path);
-	if (copy == NULL)
-		return -ENAMETOOLONG;
-	for (name = strtok_r(copy, "/", &save); name != NULL; name = strtok_r(NULL, "/", &save)) {
-		op = nfsb4_req_op(r, OP_LOOKUP);
-		if (op == NULL)
-			return -ENAMETOOLONG;
-		op->nfs_argop4_u.oplookup.objname.utf8string_len = (u_int)strlen(name);
-		op->nfs_argop4_u.oplookup.objname.utf8string_val = name;
-	}
-	return 0;
-}
-
-/* Make path (relative to the export) the current filehandle. */
-int
-nfsb4_req_walk(struct nfsb4_req *r, struct backend_nfs *nb, const char *path)
-{
-	int rc;
-
-	if (nfsb4_req_op(r, OP_PUTROOTFH) == NULL)
-		return -ENAMETOOLONG;
-	rc = nfsb4_req_lookups(r, nb->export);
-	return rc != 0 ? rc : nfsb4_req_lookups(r, path);
-}
-
-/* Room for walks to the given paths plus `extra` ops. */
-struct nfsb4_req *
-nfsb4_req_for(struct backend_nfs *nb, const char *p1, const char *p2, unsigned int extra)
-{
-	unsigned int n = extra + 2 * (1 + nfsb4_count_names(nb->export));
-
-	n += nfsb4_count_names(p1) + (p2 != NULL ? nfsb4_count_names(p2) : 0);
-	return nfsb4_req_new(n);
-}
-
-int
-nfsb4_req_run(struct nfsb4_req *r, struct backend_nfs *nb, struct nfsb_conn *c,
-    struct nfsb4_out *out)
-{
-	COMPOUND4args args;
-
-	memset(&args, 0, sizeof(args));
-	args.argarray.argarray_len = r->n;
-	args.argarray.argarray_val = r->ops;
-	return nfsb4_compound(nb, c, &args, out);
-}
-
-static void
-nfsb4_set_fattr(fattr4 *fa, struct nfsb4_req *r)
-{
+	nfsb4_encode_setattr(sa, mask, x);
 	fa->attrmask.bitmap4_len = 2;
-	fa->attrmask.bitmap4_val = r->mask;
-	fa->attr_vals.attrlist4_len = (u_int)r->attrs.len;
-	fa->attr_vals.attrlist4_val = r->attrs.buf;
-}
-
-int
-nfsb4_setattr(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
-    const struct backend_setattr *sa)
-{
-	struct nfsb4_req *r;
-	nfs_argop4 *op;
-	int rc;
-
-	r = nfsb4_req_for(nb, path, NULL, 1);
-	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, path);
-	if (rc == 0 && (op = nfsb4_req_op(r, OP_SETATTR)) == NULL)
-		rc = -ENAMETOOLONG;
-	if (rc == 0) {
-		nfsb4_encode_setattr(sa, r->mask, &r->attrs);
-		memset(&op->nfs_argop4_u.opsetattr.stateid, 0, sizeof(stateid4));	/* anonymous */
-		nfsb4_set_fattr(&op->nfs_argop4_u.opsetattr.obj_attributes, r);
-		rc = nfsb4_req_run(r, nb, c, NULL);
-	}
-	nfsb4_req_free(r);
-	return rc;
-}
-
-/* LINK: the current filehandle of oldpath saved, then the new directory. */
-int
-nfsb4_link(struct backend_nfs *nb, struct nfsb_conn *c, const char *oldpath,
-    const char *newdir, const char *newname)
-{
-	struct nfsb4_req *r;
-	nfs_argop4 *op = NULL;
-	char *name;
-	int rc;
-
-	r = nfsb4_req_for(nb, oldpath, newdir, 2);
-	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, oldpath);
-	if (rc == 0 && nfsb4_req_op(r, OP_SAVEFH) == NULL)
-		rc = -ENAMETOOLONG;
-	if (rc == 0)
-		rc = nfsb4_req_walk(r, nb, newdir);
-	name = rc == 0 ? nfsb4_req_str(r, newname) : NULL;
-	if (name != NULL)
-		op = nfsb4_req_op(r, OP_LINK);
-	if (rc == 0 && op == NULL)
-		rc = -ENAMETOOLONG;
-	if (rc == 0) {
-		op->nfs_argop4_u.oplink.newname.utf8string_len = (u_int)strlen(name);
-		op->nfs_argop4_u.oplink.newname.utf8string_val = name;
-		rc = nfsb4_req_run(r, nb, c, NULL);
-	}
-	nfsb4_req_free(r);
-	return rc;
+	fa->attrmask.bitmap4_val = mask;
+	fa->attr_vals.attrlist4_len = (u_int)x->len;
+	fa->attr_vals.attrlist4_val = x->buf;
 }
 
 int
@@ -445,46 +230,6 @@ nfsb4_mode_type(mode_t mode, nfs_ftype4 *type)
 	case S_IFBLK: *type = NF4BLK; return 0;
 	}
 	return -EINVAL;
-}
-
-/* CREATE of a fifo, socket or device node in dir. */
-int
-nfsb4_mknod(struct backend_nfs *nb, struct nfsb_conn *c, const char *dir,
-    const char *name, mode_t mode, dev_t rdev)
-{
-	struct backend_setattr sa = { .valid = FSB_SET_MODE, .mode = mode & 07777 };
-	CREATE4args *ca;
-	struct nfsb4_req *r;
-	nfs_argop4 *op = NULL;
-	char *nm;
-	int rc;
-
-	r = nfsb4_req_for(nb, dir, NULL, 1);
-	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, dir);
-	nm = rc == 0 ? nfsb4_req_str(r, name) : NULL;
-	if (nm != NULL)
-		op = nfsb4_req_op(r, OP_CREATE);
-	if (rc == 0 && op == NULL)
-		rc = -ENAMETOOLONG;
-	if (rc == 0) {
-		ca = &op->nfs_argop4_u.opcreate;
-		/* special files only: directories and links are made otherwise */
-		if (S_ISDIR(mode) || S_ISLNK(mode) ||
-		    nfsb4_mode_type(mode, &ca->objtype.type) != 0)
-			rc = -EINVAL;
-		ca->objtype.createtype4_u.devdata.specdata1 = major(rdev);
-		ca->objtype.createtype4_u.devdata.specdata2 = minor(rdev);
-		ca->objname.utf8string_len = (u_int)strlen(nm);
-		ca->objname.utf8string_val = nm;
-		nfsb4_encode_setattr(&sa, r->mask, &r->attrs);
-		nfsb4_set_fattr(&ca->createattrs, r);
-	}
-	if (rc == 0)
-		rc = nfsb4_req_run(r, nb, c, NULL);
-	nfsb4_req_free(r);
-	return rc;
 }
 
 /* Reading XDR. */

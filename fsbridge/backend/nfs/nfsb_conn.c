@@ -36,8 +36,20 @@
 #include <unistd.h>
 
 #include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
 
 #include "nfsb_int.h"
+
+/* This thread's explanation of a failure (backend_nfs_last_error). */
+__thread char nfsb_errbuf[512];
+
+/* Say why (fmt, with arg as its %s) into nfsb_errbuf; returns rc. */
+int
+nfsb_fail(int rc, const char *fmt, const char *arg)
+{
+	snprintf(nfsb_errbuf, sizeof(nfsb_errbuf), fmt, arg != NULL ? arg : "");
+	return rc;
+}
 
 /* Errors that say the connection (not the request) failed. */
 static bool
@@ -49,6 +61,35 @@ nfsb_conn_error(int rc)
 		return true;
 	}
 	return false;
+}
+
+/*
+ * Mount a new context (*nfsp).  On failure, why is in nfsb_errbuf and the
+ * context is destroyed here, *nfsp NULL: a mount cut off midway still
+ * has a callback pointing at this frame, which must run (cancelled)
+ * before this frame goes.
+ */
+static int
+nfsb_mount(struct nfs_context **nfsp, const char *server, const char *export)
+{
+	struct nfsb_call call = { false, 0, NFSB_CALL_STATUS, NULL, 0 };
+	struct nfs_context *nfs = *nfsp;
+	const char *err;
+	int rc;
+
+	if (nfs_mount_async(nfs, server, export, nfsb_call_cb, &call) != 0)
+		rc = call.done ? call.status : -EIO;
+	else if (!nfsb_wait(nfs_get_rpc_context(nfs), &call.done))
+		rc = -EIO;
+	else
+		rc = call.status;
+	if (rc == 0)
+		return 0;
+	err = nfs_get_error(nfs);
+	snprintf(nfsb_errbuf, sizeof(nfsb_errbuf), "%s", err != NULL ? err : strerror(-rc));
+	nfs_destroy_context(nfs);	/* calls back now if still pending */
+	*nfsp = NULL;
+	return rc;
 }
 
 /* A fresh context with our settings, mounted; NULL and *rc on failure. */
@@ -86,7 +127,7 @@ nfsb_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, 
 	nfs_set_timeout(nfs, NFSB_RPC_TIMEOUT_MS);
 	nfs_set_dircache(nfs, 0);
 	nfs_umask(nfs, 0);
-	*rc = nfsb_sync_mount(&nfs, nb->server, nb->export);
+	*rc = nfsb_mount(&nfs, nb->server, nb->export);
 	return nfs;	/* NULL on failure: nfsb_errbuf says why */
 }
 

@@ -1,8 +1,25 @@
 /*
- * nfsb_int: what the files of the NFS backend share (backend_nfs.c and
- * the files it is split into): the backend's state, its pool of
- * contexts, its nodes and NFSv4 file handles, and the functions one file
- * calls in another.  Internal to the backend: nothing else includes it.
+ * nfsb_int: what the files of the NFS backend share: the backend's
+ * state, its pool of contexts, its nodes and NFSv4 file handles, and the
+ * functions one file calls in another.  Internal to the backend: nothing
+ * else includes it.
+ *
+ * The files are layers; each calls only those below it (and libnfs):
+ *
+ *   backend_nfs.c   the backend_ops table, construction, root, statfs
+ *        |
+ *   nfsb4_fh.c      NFSv4 requests by file handle; finding a handle again
+ *        |      \
+ *        |   nfsb4_path.c  NFSv4 COMPOUNDs by path (walk, setattr, link, mknod)
+ *        |      |
+ *   nfsb_node.c     nodes: identity, paths, stat by path
+ *        |      |
+ *   nfsb_sync.c     blocking calls on a locked context: libnfs's, and COMPOUNDs
+ *        |      \
+ *   nfsb_conn.c  nfsb4_xdr.c  the pool and reconnection | NFSv4 encoding and
+ *        |                    decoding, no I/O (a leaf: nfsb_sync.c decodes
+ *   nfsb_wait.c               replies, nfsb4_path.c and nfsb4_fh.c encode)
+ *                   waiting for one libnfs call (a leaf)
  */
 #ifndef FSBRIDGE_NFSB_INT_H
 #define FSBRIDGE_NFSB_INT_H
@@ -33,14 +50,7 @@ struct nfsb_conn {
 	unsigned int index;
 };
 
-/*
- * Identity.  The inode table keys inodes by (dev, ino); over NFS st_ino
- * is the server's fileid and dev a generation of ours, 0 at first.  When
- * a fileid the table still holds comes back as another type of file (the
- * server reused the number after the old file was deleted), the client
- * must not see the old inode change type (its kernel would refuse it with
- * EIO): that fileid gets a new generation, remembered here.
- */
+/* A fileid given a new generation (nfsb_node.c: Identity). */
 struct nfsb_reused {
 	RB_ENTRY(nfsb_reused) entry;
 	uint64_t ino;
@@ -115,28 +125,44 @@ struct nfsb4_out {
 	struct nfsb4_dirpage *page;	/* READDIR's entries go here */
 };
 
+/* What a libnfs call waited for (nfsb_wait.c) keeps of a success. */
+enum nfsb_call_kind {
+	NFSB_CALL_STATUS,	/* the status alone */
+	NFSB_CALL_STAT,		/* a struct nfs_stat_64 */
+	NFSB_CALL_STATVFS,	/* a struct nfs_statvfs_64 */
+	NFSB_CALL_PTR,		/* a pointer libnfs hands over (nfsfh, nfsdir) */
+	NFSB_CALL_STR,		/* a string, copied (malloc'd) */
+	NFSB_CALL_READ,		/* status bytes, copied into a buffer of len */
+};
+
+/* The record a libnfs call's callback (nfsb_call_cb) fills in. */
+struct nfsb_call {
+	bool done;
+	int status;
+	enum nfsb_call_kind kind;
+	void *out;
+	size_t len;
+};
+
 /* XDR encoding into a small buffer. */
 struct nfsb4_xdr {
 	char buf[128];
 	size_t len;
 };
 
-/* A COMPOUND being built by path (nfsb4_xdr.c). */
-struct nfsb4_req;
+/* nfsb_wait.c: waiting for one libnfs call */
 
-/* backend_nfs.c */
+void nfsb_call_cb(int status, struct nfs_context *nfs, void *data, void *private_data);
+bool nfsb_wait(struct rpc_context *rpc, const bool *done);
+/* A finished call's status; libnfs's RPC-level failures are -EIO. */
+int nfsb_call_status(const struct nfsb_call *call);
+
+/* nfsb_conn.c: the pool of contexts */
 
 /* This thread's explanation of a failure, for backend_nfs_last_error. */
 extern __thread char nfsb_errbuf[512];
 /* Say why (fmt, with arg as its %s) into nfsb_errbuf; returns rc. */
 int nfsb_fail(int rc, const char *fmt, const char *arg);
-
-int nfsb_path(struct backend_nfs *nb, struct inode *in, char *buf, size_t len);
-struct nfsb_node *nfsb_node_of(struct inode *in);
-struct nfsb_node *nfsb_node_new(const struct stat *st, bool followed);
-void nfsb_key_entry(struct backend_nfs *nb, struct stat *st);
-
-/* nfsb_conn.c: the pool of contexts */
 
 struct nfs_context *nfsb_context_open(struct backend_nfs *nb, unsigned int index,
     unsigned int gen, int *rc);
@@ -149,10 +175,9 @@ bool nfsb_owner_desync(struct nfsb_conn *c, int rc);
 bool nfsb_conn_retry(struct backend_nfs *nb, struct nfsb_conn *c, int *rc,
     bool idempotent, int *tries);
 
-/* nfsb_sync.c: libnfs calls waited for on a locked context; one that
- * loses its connection drops the context (c->nfs NULL) and is -EIO */
+/* nfsb_sync.c: calls waited for on a locked context; one that loses its
+ * connection drops the context (c->nfs NULL) and is -EIO */
 
-int nfsb_sync_mount(struct nfs_context **nfsp, const char *server, const char *export);
 int nfsb_sync_stat(struct nfsb_conn *c, const char *path, bool follow,
     struct nfs_stat_64 *st);
 int nfsb_sync_fstat(struct nfsb_conn *c, struct nfsfh *fh, struct nfs_stat_64 *st);
@@ -182,35 +207,53 @@ int nfsb_sync_rmdir(struct nfsb_conn *c, const char *path);
 int nfsb_sync_rename(struct nfsb_conn *c, const char *oldpath, const char *newpath);
 int nfsb_sync_opendir(struct nfsb_conn *c, const char *path, struct nfsdir **dir);
 
-/* nfsb4_xdr.c: NFSv4 COMPOUNDs of our own */
-
-int nfsb4_compound(struct backend_nfs *nb, struct nfsb_conn *c,
-    COMPOUND4args *args, struct nfsb4_out *out);
-void nfsb4_encode_setattr(const struct backend_setattr *sa, uint32_t mask[2],
-    struct nfsb4_xdr *x);
-void nfsb4_req_free(struct nfsb4_req *r);
-nfs_argop4 *nfsb4_req_op(struct nfsb4_req *r, nfs_opnum4 op);
-int nfsb4_req_walk(struct nfsb4_req *r, struct backend_nfs *nb, const char *path);
-struct nfsb4_req *nfsb4_req_for(struct backend_nfs *nb, const char *p1,
-    const char *p2, unsigned int extra);
-int nfsb4_req_run(struct nfsb4_req *r, struct backend_nfs *nb, struct nfsb_conn *c,
+int nfsb4_compound(struct nfsb_conn *c, nfs_argop4 *ops, unsigned int n,
     struct nfsb4_out *out);
+
+/* nfsb4_xdr.c: NFSv4 encoding and decoding */
+
+/* What each GETATTR of ours asks for, and each READDIR of each entry. */
+extern uint32_t nfsb4_attr_mask[2];
+extern uint32_t nfsb4_readdir_mask[2];
+int nfsb4_errno(nfsstat4 status);
+int nfsb4_decode(const COMPOUND4res *res, struct nfsb4_out *out);
+void nfsb4_fattr(fattr4 *fa, const struct backend_setattr *sa, uint32_t mask[2],
+    struct nfsb4_xdr *x);
+/* The NFSv4 object type of a file type (mode's S_IFMT bits) that CREATE
+ * makes (not a regular file): 0, or -EINVAL. */
+int nfsb4_mode_type(mode_t mode, nfs_ftype4 *type);
+void nfsb4_page_clear(struct nfsb4_dirpage *page);
+
+/* nfsb_node.c: nodes, their identity and paths */
+
+struct nfsb_node *nfsb_node_new(const struct stat *st, bool followed);
+struct nfsb_node *nfsb_node_of(struct inode *in);
+bool nfsb_node_has_fh(struct inode *in);
+bool nfsb_node_fh(struct backend_nfs *nb, struct inode *in, struct nfsb4_fh *fh);
+void nfsb_key_entry(struct backend_nfs *nb, struct stat *st);
+void nfsb_reused_free(struct backend_nfs *nb);
+int nfsb_path(struct backend_nfs *nb, struct inode *in, char *buf, size_t len);
+int nfsb_child_path(struct backend_nfs *nb, struct inode *dir, const char *name,
+    char *buf, size_t len);
+void nfsb_stat_convert(const struct nfs_stat_64 *s, struct stat *st);
+int nfsb_stat_path(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
+    bool follow, struct stat *st);
+int nfsb_entry_at(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
+    bool follow, struct backend_entry *out);
+
+/* nfsb4_path.c: NFSv4 COMPOUNDs by path */
+
+int nfsb4_walk(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
+    struct nfsb4_out *o);
 int nfsb4_setattr(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
     const struct backend_setattr *sa);
 int nfsb4_link(struct backend_nfs *nb, struct nfsb_conn *c, const char *oldpath,
     const char *newdir, const char *newname);
 int nfsb4_mknod(struct backend_nfs *nb, struct nfsb_conn *c, const char *dir,
     const char *name, mode_t mode, dev_t rdev);
-/* The NFSv4 object type of a file type (mode's S_IFMT bits) that CREATE
- * makes (not a regular file): 0, or -EINVAL. */
-int nfsb4_mode_type(mode_t mode, nfs_ftype4 *type);
-void nfsb4_page_clear(struct nfsb4_dirpage *page);
 
 /* nfsb4_fh.c: NFSv4 requests by file handle */
 
-bool nfsb_node_has_fh(struct inode *in);
-int nfsb4_walk(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
-    struct nfsb4_out *o);
 bool nfsb4_stale_retry(struct backend_nfs *nb, struct nfsb_conn *c, int rc,
     int *tries, struct inode *a, struct inode *b);
 int nfsb4_entry(struct backend_nfs *nb, const struct nfsb4_out *o,
