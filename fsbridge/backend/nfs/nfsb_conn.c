@@ -259,3 +259,22 @@ nfsb_conn_retry(struct backend_nfs *nb, struct nfsb_conn *c, int *rc,
 	*rc = -EIO;
 	return false;
 }
+
+/* Run a creation under the caller's ids (a root server only). */
+void
+nfsb_cred_enter(struct backend_nfs *nb, struct nfsb_conn *c, const struct backend_cred *cred)
+{
+	if (!nb->as_root || cred == NULL)
+		return;
+	nfs_set_uid(c->nfs, (int)cred->uid);
+	nfs_set_gid(c->nfs, (int)cred->gid);
+}
+
+void
+nfsb_cred_leave(struct backend_nfs *nb, struct nfsb_conn *c, const struct backend_cred *cred)
+{
+	if (!nb->as_root || cred == NULL || c->nfs == NULL)
+		return;
+	nfs_set_uid(c->nfs, (int)geteuid());
+	nfs_set_gid(c->nfs, (int)getegid());
+}

@@ -4,22 +4,33 @@
  * functions one file calls in another.  Internal to the backend: nothing
  * else includes it.
  *
- * The files are layers; each calls only those below it (and libnfs):
+ * The files are layers: each calls only files below it (and libnfs, and
+ * the inode table), never one above, so there is no call circle:
  *
- *   backend_nfs.c   the backend_ops table, construction, root, statfs
- *        |
- *   nfsb4_fh.c      NFSv4 requests by file handle; finding a handle again
- *        |      \
- *        |   nfsb4_path.c  NFSv4 COMPOUNDs by path (walk, setattr, link, mknod)
- *        |      |
- *   nfsb_node.c     nodes: identity, paths, stat by path
- *        |      |
- *   nfsb_sync.c     blocking calls on a locked context: libnfs's, and COMPOUNDs
- *        |      \
- *   nfsb_conn.c  nfsb4_xdr.c  the pool and reconnection | NFSv4 encoding and
- *        |                    decoding, no I/O (a leaf: nfsb_sync.c decodes
- *   nfsb_wait.c               replies, nfsb4_path.c and nfsb4_fh.c encode)
- *                   waiting for one libnfs call (a leaf)
+ *   file            what it owns                     calls (ours)
+ *   backend_nfs.c   ops table, construction, root,   path node sync conn
+ *                   statfs
+ *   nfsb_dir.c      listings: opendir, readdir       entry fh xdr node sync
+ *                                                    conn
+ *   nfsb_names.c    mknod mkdir symlink link unlink  file fh path node sync
+ *                   rmdir rename                     conn
+ *   nfsb_entry.c    lookup getattr setattr readlink  file fh path node sync
+ *                   depth link_probe                 conn
+ *   nfsb_file.c     open files: open create read     fh path node sync conn
+ *                   write fsync lseek release
+ *   nfsb4_fh.c      NFSv4 requests by file handle;   path xdr node sync
+ *                   finding a handle again
+ *   nfsb4_path.c    NFSv4 COMPOUNDs by path: walk,   xdr sync
+ *                   setattr, link, mknod
+ *   nfsb_node.c     nodes: identity, paths, stat by  sync conn
+ *                   path
+ *   nfsb_sync.c     blocking calls on a locked       xdr conn wait
+ *                   context: libnfs's, COMPOUNDs
+ *   nfsb4_xdr.c     NFSv4 encoding and decoding,     -
+ *                   no I/O
+ *   nfsb_conn.c     the pool of contexts: mount,     wait
+ *                   lock, reconnect, retry
+ *   nfsb_wait.c     waiting for one libnfs call      -
  */
 #ifndef FSBRIDGE_NFSB_INT_H
 #define FSBRIDGE_NFSB_INT_H
@@ -42,6 +53,8 @@
 
 #define NFSB_RPC_TIMEOUT_MS	10000	/* no request waits longer */
 #define NFSB_PATH_MAX		4096
+
+#define NFSB(b) ((struct backend_nfs *)(b))
 
 struct nfsb_conn {
 	pthread_mutex_t lock;
@@ -113,6 +126,19 @@ struct nfsb_node {
 	struct nfsb4_fh fh;		/* NFSv4, not followed; under fh_lock */
 };
 
+/* An open file. */
+struct nfsb_file {
+	struct nfsb_conn *conn;
+	struct nfsfh *fh;		/* NULL after a failed re-open */
+	unsigned int gen;		/* conn->gen when fh was opened */
+	int flags;
+	uint64_t ino;
+	bool followed;
+	TAILQ_ENTRY(nfsb_file) link;	/* in files, under files_lock */
+	unsigned int users;		/* getattr fallbacks using it */
+	char path[];
+};
+
 /* What a COMPOUND of ours brought back, copied out of the reply in its
  * callback (libnfs frees the reply after). */
 struct nfsb4_out {
@@ -174,6 +200,11 @@ int nfsb_conn_get(struct backend_nfs *nb, struct nfsb_conn **out);
 bool nfsb_owner_desync(struct nfsb_conn *c, int rc);
 bool nfsb_conn_retry(struct backend_nfs *nb, struct nfsb_conn *c, int *rc,
     bool idempotent, int *tries);
+/* Run a creation under the caller's ids (a root server only), and back. */
+void nfsb_cred_enter(struct backend_nfs *nb, struct nfsb_conn *c,
+    const struct backend_cred *cred);
+void nfsb_cred_leave(struct backend_nfs *nb, struct nfsb_conn *c,
+    const struct backend_cred *cred);
 
 /* nfsb_sync.c: calls waited for on a locked context; one that loses its
  * connection drops the context (c->nfs NULL) and is -EIO */
@@ -227,6 +258,7 @@ void nfsb4_page_clear(struct nfsb4_dirpage *page);
 /* nfsb_node.c: nodes, their identity and paths */
 
 struct nfsb_node *nfsb_node_new(const struct stat *st, bool followed);
+void nfsb_node_release(struct backend *b, void *bdata);
 struct nfsb_node *nfsb_node_of(struct inode *in);
 bool nfsb_node_has_fh(struct inode *in);
 bool nfsb_node_fh(struct backend_nfs *nb, struct inode *in, struct nfsb4_fh *fh);
@@ -282,5 +314,65 @@ int nfsb4_fh_link(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
 int nfsb4_fh_readdir(struct backend_nfs *nb, struct nfsb_conn *c,
     struct inode *dir, uint64_t cookie, const char *verf,
     struct nfsb4_dirpage *page);
+
+/* nfsb_file.c: open files */
+
+extern const struct backend_setattr nfsb_create_times;
+int nfsb_file_ready(struct backend_nfs *nb, struct nfsb_file *f);
+int nfsb_getattr_open(struct backend_nfs *nb, uint64_t ino, struct stat *out);
+int nfsb_setattr_fh(struct backend_nfs *nb, struct inode *in,
+    const struct backend_setattr *sa, struct stat *out);
+int nfsb_create_open(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
+    int flags, mode_t mode, struct nfsfh **fh, bool *created);
+int nfsb_open(struct backend *b, struct inode *in, int flags, struct backend_file *out);
+int nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    int flags, const struct backend_cred *cred, struct backend_entry *out,
+    struct backend_file *fout);
+ssize_t nfsb_read(struct backend *b, struct backend_file *bf, void *buf, size_t size,
+    off_t off);
+ssize_t nfsb_write(struct backend *b, struct backend_file *bf, const void *buf,
+    size_t size, off_t off);
+int nfsb_fsync(struct backend *b, struct backend_file *bf, bool datasync);
+void nfsb_release(struct backend *b, struct backend_file *bf);
+int nfsb_fallocate(struct backend *b, struct backend_file *bf, int mode, off_t off,
+    off_t len);
+off_t nfsb_lseek(struct backend *b, struct backend_file *bf, off_t off, int whence);
+ssize_t nfsb_copy_file_range(struct backend *b, struct backend_file *in, off_t off_in,
+    struct backend_file *out, off_t off_out, size_t len, unsigned int flags);
+
+/* nfsb_entry.c: operations on one node */
+
+int nfsb_lookup(struct backend *b, struct inode *dir, const char *name, bool follow,
+    struct backend_entry *out);
+int nfsb_getattr(struct backend *b, struct inode *in, struct stat *out);
+int nfsb_setattr(struct backend *b, struct inode *in, struct backend_file *bf,
+    const struct backend_setattr *sa, struct stat *out);
+int nfsb_readlink(struct backend *b, struct inode *in, char *buf, size_t size);
+int nfsb_depth(struct backend *b, struct inode *dir, unsigned int *depth);
+int nfsb_link_probe(struct backend *b, struct inode *dir, unsigned int up,
+    const char *down, char *buf, size_t size);
+
+/* nfsb_names.c: changes to the names in a directory */
+
+int nfsb_mknod(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    dev_t rdev, const struct backend_cred *cred, struct backend_entry *out);
+int nfsb_mkdir(struct backend *b, struct inode *dir, const char *name, mode_t mode,
+    const struct backend_cred *cred, struct backend_entry *out);
+int nfsb_symlink(struct backend *b, struct inode *dir, const char *name,
+    const char *target, const struct backend_cred *cred, struct backend_entry *out);
+int nfsb_link(struct backend *b, struct inode *in, struct inode *newdir,
+    const char *newname, struct backend_entry *out);
+int nfsb_unlink(struct backend *b, struct inode *dir, const char *name);
+int nfsb_rmdir(struct backend *b, struct inode *dir, const char *name);
+int nfsb_rename(struct backend *b, struct inode *olddir, const char *oldname,
+    struct inode *newdir, const char *newname, unsigned int flags);
+
+/* nfsb_dir.c: directory listings */
+
+int nfsb_opendir(struct backend *b, struct inode *in, struct backend_file *out);
+int nfsb_readdir(struct backend *b, struct backend_file *bf, off_t off,
+    struct backend_dirent *ent);
+void nfsb_releasedir(struct backend *b, struct backend_file *bf);
+int nfsb_fsyncdir(struct backend *b, struct backend_file *bf, bool datasync);
 
 #endif

@@ -50,6 +50,13 @@ nfsb_node_new(const struct stat *st, bool followed)
 	return n;
 }
 
+/* The node_release op: a node the inode table does not keep. */
+void
+nfsb_node_release(struct backend *b, void *bdata)
+{
+	free(bdata);
+}
+
 struct nfsb_node *
 nfsb_node_of(struct inode *in)
 {
