@@ -1,7 +1,7 @@
 /*
  * backend_local: a directory on this host as a backend.
  *
- * Every operation is made relative to an inode's O_PATH fd (local_node.c)
+ * Every operation is made relative to an inode's O_PATH fd (fd_cache.c)
  * with a single, validated name component and O_NOFOLLOW /
  * AT_SYMLINK_NOFOLLOW, so nothing can lead outside the share root: a
  * symlink swapped in anywhere is never followed by the server (only the
@@ -28,12 +28,12 @@
 #include <linux/openat2.h>
 
 #include "backend.h"
-#include "local_node.h"
+#include "fd_cache.h"
 
 struct backend_local {
 	struct backend base;
 	int root_fd;
-	struct local_fdcache cache;
+	struct fd_cache cache;
 	bool as_root;		/* switch fsuid/fsgid for creations */
 };
 
@@ -54,13 +54,13 @@ local_proc_path(char *buf, size_t len, int fd)
 static int
 local_fd_get(struct backend *b, struct inode *in)
 {
-	return local_node_fd_get(&LOCAL(b)->cache, in);
+	return fd_cache_get(&LOCAL(b)->cache, in);
 }
 
 static void
 local_fd_put(struct backend *b, struct inode *in)
 {
-	local_node_fd_put(&LOCAL(b)->cache, in);
+	fd_cache_put(&LOCAL(b)->cache, in);
 }
 
 /* The fds of two inodes (link, rename), both or neither: 0 or -errno. */
@@ -111,7 +111,7 @@ local_entry_open(struct backend_local *lb, int dfd, const char *name,
 	/* a followed link that leads to itself is not "followed" */
 	if (followed && S_ISLNK(out->st.st_mode))
 		followed = false;
-	out->bdata = local_node_new(&lb->cache, fd, out->st.st_dev,
+	out->bdata = fd_cache_add(&lb->cache, fd, out->st.st_dev,
 	    out->st.st_ino, followed);
 	if (out->bdata == NULL) {
 		close(fd);
@@ -153,7 +153,7 @@ local_destroy(struct backend *b)
 {
 	struct backend_local *lb = LOCAL(b);
 
-	local_fdcache_destroy(&lb->cache);
+	fd_cache_destroy(&lb->cache);
 	close(lb->root_fd);
 	free(lb);
 }
@@ -172,19 +172,19 @@ local_root(struct backend *b, struct backend_entry *out)
 		close(fd);
 		return rc;
 	}
-	out->bdata = local_node_new(&lb->cache, fd, out->st.st_dev, out->st.st_ino, false);
+	out->bdata = fd_cache_add(&lb->cache, fd, out->st.st_dev, out->st.st_ino, false);
 	if (out->bdata == NULL) {
 		close(fd);
 		return -ENOMEM;
 	}
-	local_node_pin_forever(&lb->cache, out->bdata);
+	fd_cache_pin(&lb->cache, out->bdata);
 	return 0;
 }
 
 static void
 local_node_release(struct backend *b, void *bdata)
 {
-	local_node_free(&LOCAL(b)->cache, bdata);
+	fd_cache_drop(&LOCAL(b)->cache, bdata);
 }
 
 static void
@@ -864,7 +864,7 @@ backend_local_new(const char *root, unsigned int fd_limit, struct backend **out)
 	}
 	if (fd_limit == 0)
 		fd_limit = local_default_fd_limit();
-	local_fdcache_init(&lb->cache, lb->root_fd, fd_limit);
+	fd_cache_init(&lb->cache, lb->root_fd, fd_limit);
 	lb->as_root = geteuid() == 0;
 	lb->base.ops = &local_ops;
 	*out = &lb->base;
