@@ -9,7 +9,7 @@
  *
  * Reconnection.  libnfs's own auto-reconnect is off and every RPC has a
  * timeout (10 s), so no request hangs.  A call that loses its connection
- * destroys its context before it returns (nfsb_sync.c says why), leaving
+ * destroys its context before it returns (nfsb_wait.c says why), leaving
  * it NULL: nfsb_conn_retry or the next nfsb_conn_lock connects again.  A context whose socket the server
  * closed (seen when it is taken, before a request is sent) is mounted
  * again first.  When a call fails in a way that says the connection is

@@ -29,7 +29,7 @@
 
 #include "nfsb_int.h"
 
-/* The fileids given a new generation (nfsb_int.h: Identity). */
+/* The fileids given a new generation (Identity, above). */
 static int
 nfsb_reused_cmp(const struct nfsb_reused *a, const struct nfsb_reused *b)
 {
