@@ -706,6 +706,19 @@ local_statfs(struct backend *b, struct inode *in, struct statvfs *out)
 	return rc;
 }
 
+/* For the xattr calls, which take a path, not an O_PATH fd: in's path
+ * through /proc; the fd behind it (give it back with local_fd_put) or
+ * -errno. */
+static int
+local_xattr_path(struct backend *b, struct inode *in, char *path, size_t len)
+{
+	int fd = local_fd_get(b, in);
+
+	if (fd >= 0)
+		local_proc_path(path, len, fd);
+	return fd;
+}
+
 static ssize_t
 local_getxattr(struct backend *b, struct inode *in, const char *name, void *buf, size_t size)
 {
@@ -715,10 +728,9 @@ local_getxattr(struct backend *b, struct inode *in, const char *name, void *buf,
 
 	if (S_ISLNK(in->type))
 		return -ENODATA;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	n = getxattr(path, name, buf, size);
 	if (n < 0)
 		n = -errno;
@@ -735,10 +747,9 @@ local_setxattr(struct backend *b, struct inode *in, const char *name,
 
 	if (S_ISLNK(in->type))
 		return -EPERM;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	rc = setxattr(path, name, value, size, flags) != 0 ? -errno : 0;
 	local_fd_put(b, in);
 	return rc;
@@ -753,10 +764,9 @@ local_listxattr(struct backend *b, struct inode *in, char *buf, size_t size)
 
 	if (S_ISLNK(in->type))
 		return 0;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	n = listxattr(path, buf, size);
 	if (n < 0)
 		n = -errno;
@@ -772,10 +782,9 @@ local_removexattr(struct backend *b, struct inode *in, const char *name)
 
 	if (S_ISLNK(in->type))
 		return -EPERM;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	rc = removexattr(path, name) != 0 ? -errno : 0;
 	local_fd_put(b, in);
 	return rc;

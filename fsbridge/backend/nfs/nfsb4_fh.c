@@ -61,6 +61,8 @@ struct nfsb4_cmp {
 	uint32_t vmask;			/* [N]VERIFY: the type is a directory */
 	char vtype[4];
 	struct nfsb4_dirpage *page;	/* READDIR's entries go here */
+	struct nfsb4_fh fhs[2];		/* copies of the nodes' handles */
+	unsigned int nfh;
 };
 
 static nfs_argop4 *
@@ -92,6 +94,17 @@ nfsb4_putfh(struct nfsb4_cmp *m, const struct nfsb4_fh *fh)
 
 	o->nfs_fh4_len = fh->len;
 	o->nfs_fh4_val = (char *)fh->val;
+}
+
+/* PUTFH of in's handle, as it is now (a copy kept in m: another thread
+ * may find in's handle again meanwhile). */
+static void
+nfsb4_putfh_node(struct backend_nfs *nb, struct nfsb4_cmp *m, struct inode *in)
+{
+	struct nfsb4_fh *fh = &m->fhs[m->nfh < 2 ? m->nfh++ : 1];
+
+	nfsb_node_fh(nb, in, fh);
+	nfsb4_putfh(m, fh);
 }
 
 static void
@@ -190,7 +203,7 @@ nfsb4_rewalk(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in)
  * server did not know a handle, find them again; true if the request
  * should be made once more (it never ran: its PUTFH failed).
  */
-bool
+static bool
 nfsb4_stale_retry(struct backend_nfs *nb, struct nfsb_conn *c, int rc, int *tries,
     struct inode *a, struct inode *b)
 {
@@ -199,6 +212,33 @@ nfsb4_stale_retry(struct backend_nfs *nb, struct nfsb_conn *c, int rc, int *trie
 	if (nfsb4_rewalk(nb, c, a) != 0)
 		return false;
 	return b == NULL || b == a || nfsb4_rewalk(nb, c, b) == 0;
+}
+
+/*
+ * After a request by handle about a (and b) returned *rc on c: make it
+ * again?  Once if the server no longer knew a handle, found again (the
+ * request never ran: its PUTFH failed).  After a lost connection, as
+ * redo says: NFSB4_IDEMPOTENT again once, NFSB4_ONCE not (it may have
+ * run: -EIO, nfsb_conn_retry), NFSB4_STALE_ONLY left to the caller.
+ */
+bool
+nfsb4_again(struct backend_nfs *nb, struct nfsb_conn *c, int *rc,
+    struct nfsb4_tries *t, enum nfsb4_redo redo, struct inode *a, struct inode *b)
+{
+	int once = 1;
+
+	if (nfsb4_stale_retry(nb, c, *rc, &t->stale, a, b))
+		return true;
+	switch (redo) {
+	case NFSB4_IDEMPOTENT:
+		return nfsb_conn_retry(nb, c, rc, true, &t->conn);
+	case NFSB4_ONCE:
+		nfsb_conn_retry(nb, c, rc, false, &once);	/* never true */
+		break;
+	case NFSB4_STALE_ONLY:
+		break;
+	}
+	return false;
 }
 
 /* A new node from what a request by handle brought back. */
@@ -225,10 +265,8 @@ nfsb4_fh_lookup(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
     const char *name, struct nfsb4_out *o)
 {
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh dfh;
 
-	nfsb_node_fh(nb, dir, &dfh);
-	nfsb4_putfh(&m, &dfh);
+	nfsb4_putfh_node(nb, &m, dir);
 	nfsb4_lookup(&m, name);
 	nfsb4_getfh_attrs(&m);
 	return nfsb4_cmp_run(c, &m, o);
@@ -240,12 +278,10 @@ nfsb4_fh_getattr(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
     struct stat *st)
 {
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh fh;
 	struct nfsb4_out o;
 	int rc;
 
-	nfsb_node_fh(nb, in, &fh);
-	nfsb4_putfh(&m, &fh);
+	nfsb4_putfh_node(nb, &m, in);
 	nfsb4_getattr(&m);
 	rc = nfsb4_cmp_run(c, &m, &o);
 	return rc != 0 ? rc : nfsb4_same(in, &o, st);
@@ -287,12 +323,10 @@ nfsb4_fh_readlink(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
     char **target)
 {
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh fh;
 	struct nfsb4_out o;
 	int rc;
 
-	nfsb_node_fh(nb, in, &fh);
-	nfsb4_putfh(&m, &fh);
+	nfsb4_putfh_node(nb, &m, in);
 	nfsb4_op(&m, OP_READLINK);
 	rc = nfsb4_cmp_run(c, &m, &o);
 	if (rc == 0 && o.link == NULL)
@@ -313,11 +347,9 @@ nfsb4_fh_create(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
 {
 	struct backend_setattr sa = { .valid = FSB_SET_MODE, .mode = mode & 07777 };
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh dfh;
 	CREATE4args *ca;
 
-	nfsb_node_fh(nb, dir, &dfh);
-	nfsb4_putfh(&m, &dfh);
+	nfsb4_putfh_node(nb, &m, dir);
 	ca = &nfsb4_op(&m, OP_CREATE)->nfs_argop4_u.opcreate;
 	if (nfsb4_mode_type(mode, &ca->objtype.type) != 0)
 		return -EINVAL;
@@ -340,15 +372,13 @@ nfsb4_fh_remove(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
     const char *name, bool is_dir)
 {
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh dfh;
 	struct nfsb4_out o;
 	int rc;
 
-	nfsb_node_fh(nb, dir, &dfh);
-	nfsb4_putfh(&m, &dfh);
+	nfsb4_putfh_node(nb, &m, dir);
 	nfsb4_lookup(&m, name);
 	nfsb4_verify_dir(&m, is_dir);
-	nfsb4_putfh(&m, &dfh);
+	nfsb4_putfh(&m, &m.fhs[0]);
 	nfsb4_str(&nfsb4_op(&m, OP_REMOVE)->nfs_argop4_u.opremove.target, name);
 	rc = nfsb4_cmp_run(c, &m, &o);
 	if (o.status == NFS4ERR_NOT_SAME && o.failed == OP_VERIFY)
@@ -364,15 +394,12 @@ nfsb4_fh_rename(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *olddi
     const char *oldname, struct inode *newdir, const char *newname)
 {
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh ofh, nfh;
 	struct nfsb4_out o;
 	RENAME4args *ra;
 
-	nfsb_node_fh(nb, olddir, &ofh);
-	nfsb_node_fh(nb, newdir, &nfh);
-	nfsb4_putfh(&m, &ofh);
+	nfsb4_putfh_node(nb, &m, olddir);
 	nfsb4_op(&m, OP_SAVEFH);
-	nfsb4_putfh(&m, &nfh);
+	nfsb4_putfh_node(nb, &m, newdir);
 	ra = &nfsb4_op(&m, OP_RENAME)->nfs_argop4_u.oprename;
 	nfsb4_str(&ra->oldname, oldname);
 	nfsb4_str(&ra->newname, newname);
@@ -385,13 +412,10 @@ nfsb4_fh_link(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
     struct inode *newdir, const char *newname, struct nfsb4_out *o)
 {
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh fh, dfh;
 
-	nfsb_node_fh(nb, in, &fh);
-	nfsb_node_fh(nb, newdir, &dfh);
-	nfsb4_putfh(&m, &fh);
+	nfsb4_putfh_node(nb, &m, in);
 	nfsb4_op(&m, OP_SAVEFH);
-	nfsb4_putfh(&m, &dfh);
+	nfsb4_putfh_node(nb, &m, newdir);
 	nfsb4_str(&nfsb4_op(&m, OP_LINK)->nfs_argop4_u.oplink.newname, newname);
 	nfsb4_lookup(&m, newname);
 	nfsb4_getfh_attrs(&m);
@@ -410,14 +434,12 @@ nfsb4_fh_readdir(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *dir,
     uint64_t cookie, const char *verf, struct nfsb4_dirpage *page)
 {
 	struct nfsb4_cmp m = { .n = 0 };
-	struct nfsb4_fh dfh;
 	struct nfsb4_out o;
 	READDIR4args *ra;
 	int rc;
 
 	nfsb4_page_clear(page);
-	nfsb_node_fh(nb, dir, &dfh);
-	nfsb4_putfh(&m, &dfh);
+	nfsb4_putfh_node(nb, &m, dir);
 	ra = &nfsb4_op(&m, OP_READDIR)->nfs_argop4_u.opreaddir;
 	ra->cookie = cookie;
 	memcpy(ra->cookieverf, verf, sizeof(ra->cookieverf));

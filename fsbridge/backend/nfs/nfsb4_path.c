@@ -91,6 +91,15 @@ nfsb4_req_str(struct nfsb4_req *r, const char *s)
 	return r->bufs[r->nbufs++];
 }
 
+/* An op about name (copied into r), or NULL if r is full. */
+static nfs_argop4 *
+nfsb4_req_named(struct nfsb4_req *r, nfs_opnum4 opnum, const char *name,
+    char **copy)
+{
+	*copy = nfsb4_req_str(r, name);
+	return *copy != NULL ? nfsb4_req_op(r, opnum) : NULL;
+}
+
 /* LOOKUP ops for each name of path (none ever follows a symlink). */
 static int
 nfsb4_req_lookups(struct nfsb4_req *r, const char *path)
@@ -123,14 +132,19 @@ nfsb4_req_walk(struct nfsb4_req *r, struct backend_nfs *nb, const char *path)
 	return rc != 0 ? rc : nfsb4_req_lookups(r, path);
 }
 
-/* Room for walks to the given paths plus `extra` ops. */
+/* A request with room for walks to p1 (and p2, or NULL) plus `extra`
+ * ops, walked to p1: NULL (*rc -ENOMEM), or r (*rc the walk's). */
 static struct nfsb4_req *
-nfsb4_req_for(struct backend_nfs *nb, const char *p1, const char *p2, unsigned int extra)
+nfsb4_req_at(struct backend_nfs *nb, const char *p1, const char *p2,
+    unsigned int extra, int *rc)
 {
 	unsigned int n = extra + 2 * (1 + nfsb4_count_names(nb->export));
+	struct nfsb4_req *r;
 
 	n += nfsb4_count_names(p1) + (p2 != NULL ? nfsb4_count_names(p2) : 0);
-	return nfsb4_req_new(n);
+	r = nfsb4_req_new(n);
+	*rc = r != NULL ? nfsb4_req_walk(r, nb, p1) : -ENOMEM;
+	return r;
 }
 
 static int
@@ -150,10 +164,9 @@ nfsb4_walk(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	r = nfsb4_req_for(nb, path, NULL, 2);
+	r = nfsb4_req_at(nb, path, NULL, 2, &rc);
 	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, path);
+		return rc;
 	if (rc == 0 && (nfsb4_req_op(r, OP_GETFH) == NULL ||
 	    (op = nfsb4_req_op(r, OP_GETATTR)) == NULL))
 		rc = -ENAMETOOLONG;
@@ -178,10 +191,9 @@ nfsb4_setattr(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
 	nfs_argop4 *op;
 	int rc;
 
-	r = nfsb4_req_for(nb, path, NULL, 1);
+	r = nfsb4_req_at(nb, path, NULL, 1, &rc);
 	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, path);
+		return rc;
 	if (rc == 0 && (op = nfsb4_req_op(r, OP_SETATTR)) == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
@@ -203,18 +215,14 @@ nfsb4_link(struct backend_nfs *nb, struct nfsb_conn *c, const char *oldpath,
 	char *name;
 	int rc;
 
-	r = nfsb4_req_for(nb, oldpath, newdir, 2);
+	r = nfsb4_req_at(nb, oldpath, newdir, 2, &rc);
 	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, oldpath);
+		return rc;
 	if (rc == 0 && nfsb4_req_op(r, OP_SAVEFH) == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0)
 		rc = nfsb4_req_walk(r, nb, newdir);
-	name = rc == 0 ? nfsb4_req_str(r, newname) : NULL;
-	if (name != NULL)
-		op = nfsb4_req_op(r, OP_LINK);
-	if (rc == 0 && op == NULL)
+	if (rc == 0 && (op = nfsb4_req_named(r, OP_LINK, newname, &name)) == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
 		op->nfs_argop4_u.oplink.newname.utf8string_len = (u_int)strlen(name);
@@ -237,14 +245,10 @@ nfsb4_mknod(struct backend_nfs *nb, struct nfsb_conn *c, const char *dir,
 	char *nm;
 	int rc;
 
-	r = nfsb4_req_for(nb, dir, NULL, 1);
+	r = nfsb4_req_at(nb, dir, NULL, 1, &rc);
 	if (r == NULL)
-		return -ENOMEM;
-	rc = nfsb4_req_walk(r, nb, dir);
-	nm = rc == 0 ? nfsb4_req_str(r, name) : NULL;
-	if (nm != NULL)
-		op = nfsb4_req_op(r, OP_CREATE);
-	if (rc == 0 && op == NULL)
+		return rc;
+	if (rc == 0 && (op = nfsb4_req_named(r, OP_CREATE, name, &nm)) == NULL)
 		rc = -ENAMETOOLONG;
 	if (rc == 0) {
 		ca = &op->nfs_argop4_u.opcreate;

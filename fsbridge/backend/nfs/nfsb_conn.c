@@ -10,9 +10,9 @@
  * Reconnection.  libnfs's own auto-reconnect is off and every RPC has a
  * timeout (10 s), so no request hangs.  A call that loses its connection
  * destroys its context before it returns (nfsb_wait.c says why), leaving
- * it NULL: nfsb_conn_retry or the next nfsb_conn_lock connects again.  A context whose socket the server
- * closed (seen when it is taken, before a request is sent) is mounted
- * again first.  When a call fails in a way that says the connection is
+ * it NULL: nfsb_conn_retry or the next nfsb_conn_lock connects again.  A
+ * context whose socket the server closed (seen when it is taken, before a
+ * request is sent) is mounted again first.  When a call fails in a way that says the connection is
  * gone, the context is torn down and mounted again; the idempotent
  * requests (lookup, getattr, read, readdir, readlink, statfs, open
  * without O_TRUNC, opendir, lseek) are then retried once; every other one

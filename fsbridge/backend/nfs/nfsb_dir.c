@@ -67,17 +67,17 @@ static int
 nfsb_dir_page(struct backend_nfs *nb, struct nfsb_dir *d, uint64_t cookie,
     const char *verf, off_t base)
 {
+	struct nfsb4_tries t = { 0, 0 };
 	struct nfsb_conn *c;
-	int rc, tries = 0, stale = 0;
+	int rc;
 
 	d->base = 0;		/* no page, should this fail */
 	rc = nfsb_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
-	do {
+	do
 		rc = nfsb4_fh_readdir(nb, c, d->in, cookie, verf, &d->page);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, d->in, NULL) ||
-	    nfsb_conn_retry(nb, c, &rc, true, &tries));
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_IDEMPOTENT, d->in, NULL));
 	nfsb_conn_unlock(c);
 	if (rc != 0) {
 		nfsb4_page_clear(&d->page);

@@ -31,10 +31,7 @@ nfsb_lookup_path(struct backend_nfs *nb, struct inode *dir, const char *name,
 	struct nfsb_conn *c;
 	int rc;
 
-	rc = nfsb_child_path(nb, dir, name, path, sizeof(path));
-	if (rc != 0)
-		return rc;
-	rc = nfsb_conn_get(nb, &c);
+	rc = nfsb_child_conn(nb, dir, name, path, sizeof(path), &c);
 	if (rc != 0)
 		return rc;
 	rc = nfsb_entry_at(nb, c, path, follow, out);
@@ -54,17 +51,17 @@ nfsb_lookup(struct backend *b, struct inode *dir, const char *name, bool follow,
 	struct backend_entry through;
 	struct nfsb4_out o;
 	struct nfsb_conn *c;
-	int rc, tries = 0, stale = 0;
+	struct nfsb4_tries t = { 0, 0 };
+	int rc;
 
 	if (!nfsb_node_has_fh(dir))
 		return nfsb_lookup_path(nb, dir, name, follow, out);
 	rc = nfsb_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
-	do {
+	do
 		rc = nfsb4_fh_lookup(nb, c, dir, name, &o);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, dir, NULL) ||
-	    nfsb_conn_retry(nb, c, &rc, true, &tries));
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_IDEMPOTENT, dir, NULL));
 	nfsb_conn_unlock(c);
 	if (rc == 0)
 		rc = nfsb4_entry(nb, &o, out);
@@ -98,17 +95,17 @@ static int
 nfsb_getattr_any(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *in,
     struct stat *out)
 {
+	struct nfsb4_tries t = { 0, 0 };
 	char path[NFSB_PATH_MAX];
-	int rc, tries = 0, stale = 0;
+	int rc;
 
 	if (!nfsb_node_has_fh(in)) {
 		rc = nfsb_path(nb, in, path, sizeof(path));
 		return rc != 0 ? rc : nfsb_getattr_conn(nb, c, in, path, out);
 	}
-	do {
+	do
 		rc = nfsb4_fh_getattr(nb, c, in, out);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, in, NULL) ||
-	    nfsb_conn_retry(nb, c, &rc, true, &tries));
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_IDEMPOTENT, in, NULL));
 	return rc;
 }
 
@@ -267,18 +264,18 @@ nfsb_readlink(struct backend *b, struct inode *in, char *buf, size_t size)
 {
 	struct backend_nfs *nb = NFSB(b);
 	struct nfsb_conn *c;
+	struct nfsb4_tries t = { 0, 0 };
 	char *target = NULL;
-	int rc, tries = 0, stale = 0;
+	int rc;
 
 	rc = nfsb_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
 	if (!nfsb_node_has_fh(in))
 		rc = nfsb_readlink_path(nb, c, in, &target);
-	else do {
+	else do
 		rc = nfsb4_fh_readlink(nb, c, in, &target);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, in, NULL) ||
-	    nfsb_conn_retry(nb, c, &rc, true, &tries));
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_IDEMPOTENT, in, NULL));
 	nfsb_conn_unlock(c);
 	if (rc != 0)
 		return rc;

@@ -163,16 +163,16 @@ int
 nfsb_setattr_fh(struct backend_nfs *nb, struct inode *in,
     const struct backend_setattr *sa, struct stat *out)
 {
+	struct nfsb4_tries t = { 0, 0 };
 	struct nfsb_conn *c;
-	int rc, tries = 1, stale = 0;
+	int rc;
 
 	rc = nfsb_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
-	do {
+	do
 		rc = nfsb4_fh_setattr(nb, c, in, sa, out);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, in, NULL));
-	nfsb_conn_retry(nb, c, &rc, false, &tries);
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_ONCE, in, NULL));
 	nfsb_conn_unlock(c);
 	return rc;
 }
@@ -276,12 +276,13 @@ nfsb_created_entry(struct backend_nfs *nb, struct nfsb_conn *c, struct inode *di
     const char *name, struct nfsfh *fh, bool created, struct backend_entry *out)
 {
 	struct nfs_stat_64 s;
+	struct nfsb4_tries tries = { 0, 0 };
 	struct nfsb4_out o, t;
-	int rc, stale = 0;
+	int rc;
 
-	do {
+	do
 		rc = nfsb4_fh_lookup(nb, c, dir, name, &o);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, dir, NULL));
+	while (nfsb4_again(nb, c, &rc, &tries, NFSB4_STALE_ONLY, dir, NULL));
 	if (rc == 0)
 		rc = nfsb_sync_fstat(c, fh, &s);
 	if (rc == 0 && (!o.has_st || (uint64_t)o.st.st_ino != s.nfs_ino))
@@ -305,10 +306,7 @@ nfsb_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
 	bool created;
 	int rc, tries = 1;
 
-	rc = nfsb_child_path(nb, dir, name, path, sizeof(path));
-	if (rc != 0)
-		return rc;
-	rc = nfsb_conn_get(nb, &c);
+	rc = nfsb_child_conn(nb, dir, name, path, sizeof(path), &c);
 	if (rc != 0)
 		return rc;
 	nfsb_cred_enter(nb, c, cred);

@@ -170,6 +170,19 @@ struct nfsb_call {
 	size_t len;
 };
 
+/* When a request by handle is made again (nfsb4_again). */
+enum nfsb4_redo {
+	NFSB4_IDEMPOTENT,	/* after a stale handle or a lost connection */
+	NFSB4_ONCE,		/* after a stale handle; a lost connection: -EIO */
+	NFSB4_STALE_ONLY,	/* after a stale handle; the connection: the caller's */
+};
+
+/* How often it was (zeroed before the first try). */
+struct nfsb4_tries {
+	int stale;
+	int conn;
+};
+
 /* XDR encoding into a small buffer. */
 struct nfsb4_xdr {
 	char buf[128];
@@ -267,6 +280,8 @@ void nfsb_reused_free(struct backend_nfs *nb);
 int nfsb_path(struct backend_nfs *nb, struct inode *in, char *buf, size_t len);
 int nfsb_child_path(struct backend_nfs *nb, struct inode *dir, const char *name,
     char *buf, size_t len);
+int nfsb_child_conn(struct backend_nfs *nb, struct inode *dir, const char *name,
+    char *buf, size_t len, struct nfsb_conn **c);
 void nfsb_stat_convert(const struct nfs_stat_64 *s, struct stat *st);
 int nfsb_stat_path(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
     bool follow, struct stat *st);
@@ -286,8 +301,8 @@ int nfsb4_mknod(struct backend_nfs *nb, struct nfsb_conn *c, const char *dir,
 
 /* nfsb4_fh.c: NFSv4 requests by file handle */
 
-bool nfsb4_stale_retry(struct backend_nfs *nb, struct nfsb_conn *c, int rc,
-    int *tries, struct inode *a, struct inode *b);
+bool nfsb4_again(struct backend_nfs *nb, struct nfsb_conn *c, int *rc,
+    struct nfsb4_tries *t, enum nfsb4_redo redo, struct inode *a, struct inode *b);
 int nfsb4_entry(struct backend_nfs *nb, const struct nfsb4_out *o,
     struct backend_entry *out);
 int nfsb4_fh_lookup(struct backend_nfs *nb, struct nfsb_conn *c,

@@ -67,17 +67,18 @@ nfsb_make_fh(struct backend_nfs *nb, struct inode *dir, const char *name,
     struct backend_entry *out)
 {
 	mode_t mode = m->kind == NFSB_MAKE_DIR ? S_IFDIR | (m->mode & 07777) : m->mode;
+	struct nfsb4_tries t = { 0, 0 };
 	struct nfsb4_out o;
 	struct nfsb_conn *c;
-	int rc, tries = 1, stale = 0;
+	int rc, tries = 1;
 
 	rc = nfsb_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
 	nfsb_cred_enter(nb, c, cred);
-	do {
+	do
 		rc = nfsb4_fh_create(nb, c, dir, name, mode, m->rdev, m->target, &o);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, dir, NULL));
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_STALE_ONLY, dir, NULL));
 	nfsb_cred_leave(nb, c, cred);
 	nfsb_conn_retry(nb, c, &rc, false, &tries);
 	nfsb_conn_unlock(c);
@@ -118,10 +119,7 @@ nfsb_make(struct backend *b, struct inode *dir, const char *name,
 
 	rc = nfsb_path(nb, dir, dpath, sizeof(dpath));
 	if (rc == 0)
-		rc = nfsb_child_path(nb, dir, name, path, sizeof(path));
-	if (rc != 0)
-		return rc;
-	rc = nfsb_conn_get(nb, &c);
+		rc = nfsb_child_conn(nb, dir, name, path, sizeof(path), &c);
 	if (rc != 0)
 		return rc;
 	nfsb_cred_enter(nb, c, cred);
@@ -171,17 +169,17 @@ static int
 nfsb_link_fh(struct backend_nfs *nb, struct inode *in, struct inode *newdir,
     const char *newname, struct backend_entry *out)
 {
+	struct nfsb4_tries t = { 0, 0 };
 	struct nfsb4_out o;
 	struct nfsb_conn *c;
-	int rc, tries = 1, stale = 0;
+	int rc;
 
 	rc = nfsb_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
-	do {
+	do
 		rc = nfsb4_fh_link(nb, c, in, newdir, newname, &o);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, in, newdir));
-	nfsb_conn_retry(nb, c, &rc, false, &tries);
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_ONCE, in, newdir));
 	nfsb_conn_unlock(c);
 	return rc != 0 ? rc : nfsb4_entry(nb, &o, out);
 }
@@ -203,10 +201,8 @@ nfsb_link(struct backend *b, struct inode *in, struct inode *newdir,
 	if (rc == 0)
 		rc = nfsb_path(nb, newdir, dirpath, sizeof(dirpath));
 	if (rc == 0)
-		rc = nfsb_child_path(nb, newdir, newname, newpath, sizeof(newpath));
-	if (rc != 0)
-		return rc;
-	rc = nfsb_conn_get(nb, &c);
+		rc = nfsb_child_conn(nb, newdir, newname, newpath, sizeof(newpath),
+		    &c);
 	if (rc != 0)
 		return rc;
 	rc = nb->v4 ? nfsb4_link(nb, c, oldpath, dirpath, newname) :
@@ -228,24 +224,21 @@ nfsb_remove(struct backend *b, struct inode *dir, const char *name, bool is_dir)
 {
 	struct backend_nfs *nb = NFSB(b);
 	char path[NFSB_PATH_MAX];
+	struct nfsb4_tries t = { 0, 0 };
 	struct nfsb_conn *c;
-	int rc, tries = 1, stale = 0;
+	int rc, tries = 1;
 
 	if (nfsb_node_has_fh(dir)) {
 		rc = nfsb_conn_get(nb, &c);
 		if (rc != 0)
 			return rc;
-		do {
+		do
 			rc = nfsb4_fh_remove(nb, c, dir, name, is_dir);
-		} while (nfsb4_stale_retry(nb, c, rc, &stale, dir, NULL));
-		nfsb_conn_retry(nb, c, &rc, false, &tries);
+		while (nfsb4_again(nb, c, &rc, &t, NFSB4_ONCE, dir, NULL));
 		nfsb_conn_unlock(c);
 		return rc;
 	}
-	rc = nfsb_child_path(nb, dir, name, path, sizeof(path));
-	if (rc != 0)
-		return rc;
-	rc = nfsb_conn_get(nb, &c);
+	rc = nfsb_child_conn(nb, dir, name, path, sizeof(path), &c);
 	if (rc != 0)
 		return rc;
 	rc = is_dir ? nfsb_sync_rmdir(c, path) : nfsb_sync_unlink(c, path);
@@ -271,23 +264,24 @@ static int
 nfsb_rename_fh(struct backend_nfs *nb, struct inode *olddir, const char *oldname,
     struct inode *newdir, const char *newname, unsigned int flags)
 {
+	struct nfsb4_tries t = { 0, 0 };
 	struct nfsb4_out o;
 	struct nfsb_conn *c;
-	int rc, tries = 1, stale = 0;
+	int rc, tries = 1;
 
 	rc = nfsb_conn_get(nb, &c);
 	if (rc != 0)
 		return rc;
 	if (flags & RENAME_NOREPLACE) {
-		do {
+		do
 			rc = nfsb4_fh_lookup(nb, c, newdir, newname, &o);
-		} while (nfsb4_stale_retry(nb, c, rc, &stale, newdir, NULL));
+		while (nfsb4_again(nb, c, &rc, &t, NFSB4_STALE_ONLY, newdir, NULL));
 		rc = rc == 0 ? -EEXIST : rc == -ENOENT ? 0 : rc;
-		stale = 0;
+		t.stale = 0;
 	}
-	if (rc == 0) do {
+	if (rc == 0) do
 		rc = nfsb4_fh_rename(nb, c, olddir, oldname, newdir, newname);
-	} while (nfsb4_stale_retry(nb, c, rc, &stale, olddir, newdir));
+	while (nfsb4_again(nb, c, &rc, &t, NFSB4_STALE_ONLY, olddir, newdir));
 	nfsb_conn_retry(nb, c, &rc, false, &tries);
 	nfsb_conn_unlock(c);
 	return rc;
@@ -312,10 +306,8 @@ nfsb_rename(struct backend *b, struct inode *olddir, const char *oldname,
 		return nfsb_rename_fh(nb, olddir, oldname, newdir, newname, flags);
 	rc = nfsb_child_path(nb, olddir, oldname, oldpath, sizeof(oldpath));
 	if (rc == 0)
-		rc = nfsb_child_path(nb, newdir, newname, newpath, sizeof(newpath));
-	if (rc != 0)
-		return rc;
-	rc = nfsb_conn_get(nb, &c);
+		rc = nfsb_child_conn(nb, newdir, newname, newpath, sizeof(newpath),
+		    &c);
 	if (rc != 0)
 		return rc;
 	if (flags & RENAME_NOREPLACE) {

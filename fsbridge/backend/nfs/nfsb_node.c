@@ -239,6 +239,17 @@ nfsb_stat_convert(const struct nfs_stat_64 *s, struct stat *st)
 	st->st_ctim.tv_nsec = (long)s->nfs_ctime_nsec;
 }
 
+/* The path of dir/name, and a context of the pool to ask about it on
+ * (locked: nfsb_conn_unlock). */
+int
+nfsb_child_conn(struct backend_nfs *nb, struct inode *dir, const char *name,
+    char *buf, size_t len, struct nfsb_conn **c)
+{
+	int rc = nfsb_child_path(nb, dir, name, buf, len);
+
+	return rc != 0 ? rc : nfsb_conn_get(nb, c);
+}
+
 /* Stat a path on a locked context (follow: through a final symlink). */
 int
 nfsb_stat_path(struct backend_nfs *nb, struct nfsb_conn *c, const char *path,
