@@ -30,6 +30,10 @@
  * table, inode_table_location) with LOOKUPs from the server's root, and
  * kept only if the same fileid is there; the request is made again once
  * (it never ran: its PUTFH failed).  Otherwise it fails with ESTALE.
+ * Whether a request is made again after a lost connection is said where
+ * it is made (nfsb4_again: NFSB4_IDEMPOTENT for lookup, getattr,
+ * readlink, readdir; NFSB4_ONCE or NFSB4_STALE_ONLY for the mutations:
+ * nfsb_conn.c says why).
  */
 #include "config.h"
 

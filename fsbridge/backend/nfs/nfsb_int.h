@@ -19,7 +19,8 @@
  *   nfsb_file.c     open files: open create read     fh path node sync conn
  *                   write fsync lseek release
  *   nfsb4_fh.c      NFSv4 requests by file handle;   path xdr node sync
- *                   finding a handle again
+ *                   finding a handle again; when     conn
+ *                   one is made again (nfsb4_again)
  *   nfsb4_path.c    NFSv4 COMPOUNDs by path: walk,   xdr sync
  *                   setattr, link, mknod
  *   nfsb_node.c     nodes: identity, paths, stat by  sync conn
