@@ -3,9 +3,11 @@
  *
  * The ops table (fs_ops.c) owns requests, the inode table and the share
  * policy; a backend owns the I/O on one kind of tree: a local directory
- * (local/backend_local.c) or an NFS export (nfs/backend_nfs.c, libnfs).  Backends never see
- * FUSE requests or paths: they work on inodes they created (each carries
- * the backend's `bdata`) and single, already validated name components.
+ * (local/backend_local.c, its O_PATH fds in local/fd_cache.c) or an NFS
+ * export through libnfs (nfs/backend_nfs.c; its layers are listed in
+ * nfs/nfsb_int.h).  Backends never see FUSE requests or paths: they work
+ * on inodes they created (each carries the backend's `bdata`) and
+ * single, already validated name components.
  * Every function returns 0 (or a count) or -errno.
  */
 #ifndef FSBRIDGE_BACKEND_H

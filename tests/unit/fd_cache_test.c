@@ -1,6 +1,6 @@
 /*
  * fd_cache_test: unit tests of the local backend's bounded cache of
- * O_PATH fds (fsbridge/backend/local/local_node.c), driven the way
+ * O_PATH fds (fsbridge/backend/local/fd_cache.c), driven the way
  * backend_local.c drives it (one O_PATH fd per looked-up node, an inode
  * table for the last-known locations) in a temporary directory of 500
  * files: however many inodes are known, no more than the limit of fds is
@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "inode_table.h"
-#include "local_node.h"
+#include "fd_cache.h"
 #include "tests/lib/tap.h"
 
 enum { LIMIT = 32, NFILES = 500, DEPTH = 40 };
@@ -33,7 +33,7 @@ static char top[64];		/* the temporary tree */
 static int fd_base;		/* fds open before a cache exists */
 
 struct env {
-	struct local_fdcache c;
+	struct fd_cache c;
 	struct inode_table t;
 	int root_fd;
 	int max_fds;		/* the most fds seen open, beyond fd_base */
@@ -68,13 +68,13 @@ note_fds(struct env *e)
 static void
 on_release(void *ctx, struct inode *in)
 {
-	local_node_free(ctx, in->bdata);
+	fd_cache_drop(ctx, in->bdata);
 }
 
 static int
 env_init(struct env *e, bool handles)
 {
-	struct local_node *rn;
+	struct fd_cache_node *rn;
 	struct stat st;
 	int fd;
 
@@ -82,13 +82,13 @@ env_init(struct env *e, bool handles)
 	e->root_fd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (e->root_fd < 0 || fstat(e->root_fd, &st) != 0)
 		return -1;
-	local_fdcache_init(&e->c, e->root_fd, LIMIT);
+	fd_cache_init(&e->c, e->root_fd, LIMIT);
 	if (!handles)
 		e->c.handles_work = false;
 	/* as local_root() and local_attach() do */
 	fd = fcntl(e->root_fd, F_DUPFD_CLOEXEC, 0);
-	rn = local_node_new(&e->c, fd, st.st_dev, st.st_ino, false);
-	local_node_pin_forever(&e->c, rn);
+	rn = fd_cache_add(&e->c, fd, st.st_dev, st.st_ino, false);
+	fd_cache_pin(&e->c, rn);
 	if (inode_table_init(&e->t, st.st_dev, st.st_ino, rn, on_release, &e->c) != 0)
 		return -1;
 	e->c.inodes = &e->t;
@@ -99,7 +99,7 @@ static void
 env_destroy(struct env *e)
 {
 	inode_table_destroy(&e->t);
-	local_fdcache_destroy(&e->c);
+	fd_cache_destroy(&e->c);
 	close(e->root_fd);
 }
 
@@ -108,29 +108,29 @@ env_destroy(struct env *e)
 static struct inode *
 lookup(struct env *e, struct inode *dir, const char *name)
 {
-	struct local_node *n;
+	struct fd_cache_node *n;
 	struct inode *in;
 	struct stat st;
 	bool used;
 	int dfd, fd;
 
-	dfd = local_node_fd_get(&e->c, dir);
+	dfd = fd_cache_get(&e->c, dir);
 	if (dfd < 0) {
 		errno = -dfd;
 		return NULL;
 	}
 	fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	local_node_fd_put(&e->c, dir);
+	fd_cache_put(&e->c, dir);
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) != 0) {
 		close(fd);
 		return NULL;
 	}
-	n = local_node_new(&e->c, fd, st.st_dev, st.st_ino, false);
+	n = fd_cache_add(&e->c, fd, st.st_dev, st.st_ino, false);
 	in = inode_table_add(&e->t, dir, name, st.st_dev, st.st_ino, st.st_mode, n, &used);
 	if (!used)
-		local_node_free(&e->c, n);
+		fd_cache_drop(&e->c, n);
 	note_fds(e);
 	return in;
 }
@@ -148,14 +148,14 @@ forget(struct env *e, struct inode *in)
 static int
 fd_identity(struct env *e, struct inode *in, struct stat *st)
 {
-	int fd = local_node_fd_get(&e->c, in);
+	int fd = fd_cache_get(&e->c, in);
 
 	note_fds(e);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, st) != 0)
 		fd = -errno;
-	local_node_fd_put(&e->c, in);
+	fd_cache_put(&e->c, in);
 	return fd < 0 ? fd : 0;
 }
 
@@ -175,7 +175,7 @@ is_file_at(struct env *e, struct inode *in, const char *path)
 static bool
 evicted(struct inode *in)
 {
-	return ((struct local_node *)in->bdata)->fd < 0;
+	return ((struct fd_cache_node *)in->bdata)->fd < 0;
 }
 
 /* Use every file once: evicts whatever was open before. */
@@ -336,7 +336,7 @@ run(bool handles)
 		hold = i < LIMIT / 4 ? NFILES - 1 - i : i;
 		if (i < LIMIT / 4 && evicted(e.files[hold]))
 			ok = false;
-		held[i] = local_node_fd_get(&e.c, e.files[hold]);
+		held[i] = fd_cache_get(&e.c, e.files[hold]);
 		if (held[i] < 0 || fstat(held[i], &held_st[i]) != 0)
 			ok = false;
 	}
@@ -344,10 +344,10 @@ run(bool handles)
 	for (i = 0; i < LIMIT / 2; i++) {
 		hold = i < LIMIT / 4 ? NFILES - 1 - i : i;
 		/* still the same fd number, still open on the same file */
-		if (((struct local_node *)e.files[hold]->bdata)->fd != held[i] ||
+		if (((struct fd_cache_node *)e.files[hold]->bdata)->fd != held[i] ||
 		    fstat(held[i], &st) != 0 || st.st_ino != held_st[i].st_ino)
 			ok = false;
-		local_node_fd_put(&e.c, e.files[hold]);
+		fd_cache_put(&e.c, e.files[hold]);
 	}
 	snprintf(what, sizeof(what), "%s fds in use (cached or re-opened) are never evicted", mode);
 	check(ok && e.c.open <= e.c.limit, what);
@@ -484,7 +484,7 @@ run(bool handles)
 int
 main(void)
 {
-	struct local_fdcache probe;
+	struct fd_cache probe;
 	int root_fd;
 	bool handles;
 
@@ -497,9 +497,9 @@ main(void)
 	}
 	/* can this process open by handle here? */
 	root_fd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	local_fdcache_init(&probe, root_fd, LIMIT);
+	fd_cache_init(&probe, root_fd, LIMIT);
 	handles = probe.handles_work;
-	local_fdcache_destroy(&probe);
+	fd_cache_destroy(&probe);
 	close(root_fd);
 
 	fd_base = count_fds();

@@ -1,7 +1,7 @@
 /*
  * backend_local: a directory on this host as a backend.
  *
- * Every operation is made relative to an inode's O_PATH fd (local_node.c)
+ * Every operation is made relative to an inode's O_PATH fd (fd_cache.c)
  * with a single, validated name component and O_NOFOLLOW /
  * AT_SYMLINK_NOFOLLOW, so nothing can lead outside the share root: a
  * symlink swapped in anywhere is never followed by the server (only the
@@ -28,12 +28,12 @@
 #include <linux/openat2.h>
 
 #include "backend.h"
-#include "local_node.h"
+#include "fd_cache.h"
 
 struct backend_local {
 	struct backend base;
 	int root_fd;
-	struct local_fdcache cache;
+	struct fd_cache cache;
 	bool as_root;		/* switch fsuid/fsgid for creations */
 };
 
@@ -54,13 +54,13 @@ local_proc_path(char *buf, size_t len, int fd)
 static int
 local_fd_get(struct backend *b, struct inode *in)
 {
-	return local_node_fd_get(&LOCAL(b)->cache, in);
+	return fd_cache_get(&LOCAL(b)->cache, in);
 }
 
 static void
 local_fd_put(struct backend *b, struct inode *in)
 {
-	local_node_fd_put(&LOCAL(b)->cache, in);
+	fd_cache_put(&LOCAL(b)->cache, in);
 }
 
 /* The fds of two inodes (link, rename), both or neither: 0 or -errno. */
@@ -111,7 +111,7 @@ local_entry_open(struct backend_local *lb, int dfd, const char *name,
 	/* a followed link that leads to itself is not "followed" */
 	if (followed && S_ISLNK(out->st.st_mode))
 		followed = false;
-	out->bdata = local_node_new(&lb->cache, fd, out->st.st_dev,
+	out->bdata = fd_cache_add(&lb->cache, fd, out->st.st_dev,
 	    out->st.st_ino, followed);
 	if (out->bdata == NULL) {
 		close(fd);
@@ -153,7 +153,7 @@ local_destroy(struct backend *b)
 {
 	struct backend_local *lb = LOCAL(b);
 
-	local_fdcache_destroy(&lb->cache);
+	fd_cache_destroy(&lb->cache);
 	close(lb->root_fd);
 	free(lb);
 }
@@ -172,19 +172,19 @@ local_root(struct backend *b, struct backend_entry *out)
 		close(fd);
 		return rc;
 	}
-	out->bdata = local_node_new(&lb->cache, fd, out->st.st_dev, out->st.st_ino, false);
+	out->bdata = fd_cache_add(&lb->cache, fd, out->st.st_dev, out->st.st_ino, false);
 	if (out->bdata == NULL) {
 		close(fd);
 		return -ENOMEM;
 	}
-	local_node_pin_forever(&lb->cache, out->bdata);
+	fd_cache_pin(&lb->cache, out->bdata);
 	return 0;
 }
 
 static void
 local_node_release(struct backend *b, void *bdata)
 {
-	local_node_free(&LOCAL(b)->cache, bdata);
+	fd_cache_drop(&LOCAL(b)->cache, bdata);
 }
 
 static void
@@ -706,6 +706,19 @@ local_statfs(struct backend *b, struct inode *in, struct statvfs *out)
 	return rc;
 }
 
+/* For the xattr calls, which take a path, not an O_PATH fd: in's path
+ * through /proc; the fd behind it (give it back with local_fd_put) or
+ * -errno. */
+static int
+local_xattr_path(struct backend *b, struct inode *in, char *path, size_t len)
+{
+	int fd = local_fd_get(b, in);
+
+	if (fd >= 0)
+		local_proc_path(path, len, fd);
+	return fd;
+}
+
 static ssize_t
 local_getxattr(struct backend *b, struct inode *in, const char *name, void *buf, size_t size)
 {
@@ -715,10 +728,9 @@ local_getxattr(struct backend *b, struct inode *in, const char *name, void *buf,
 
 	if (S_ISLNK(in->type))
 		return -ENODATA;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	n = getxattr(path, name, buf, size);
 	if (n < 0)
 		n = -errno;
@@ -735,10 +747,9 @@ local_setxattr(struct backend *b, struct inode *in, const char *name,
 
 	if (S_ISLNK(in->type))
 		return -EPERM;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	rc = setxattr(path, name, value, size, flags) != 0 ? -errno : 0;
 	local_fd_put(b, in);
 	return rc;
@@ -753,10 +764,9 @@ local_listxattr(struct backend *b, struct inode *in, char *buf, size_t size)
 
 	if (S_ISLNK(in->type))
 		return 0;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	n = listxattr(path, buf, size);
 	if (n < 0)
 		n = -errno;
@@ -772,10 +782,9 @@ local_removexattr(struct backend *b, struct inode *in, const char *name)
 
 	if (S_ISLNK(in->type))
 		return -EPERM;
-	fd = local_fd_get(b, in);
+	fd = local_xattr_path(b, in, path, sizeof(path));
 	if (fd < 0)
 		return fd;
-	local_proc_path(path, sizeof(path), fd);
 	rc = removexattr(path, name) != 0 ? -errno : 0;
 	local_fd_put(b, in);
 	return rc;
@@ -864,7 +873,7 @@ backend_local_new(const char *root, unsigned int fd_limit, struct backend **out)
 	}
 	if (fd_limit == 0)
 		fd_limit = local_default_fd_limit();
-	local_fdcache_init(&lb->cache, lb->root_fd, fd_limit);
+	fd_cache_init(&lb->cache, lb->root_fd, fd_limit);
 	lb->as_root = geteuid() == 0;
 	lb->base.ops = &local_ops;
 	*out = &lb->base;

@@ -1,5 +1,5 @@
 /*
- * nfs_conn: the NFS backend's pool of libnfs contexts, each with its
+ * nfsb_conn: the NFS backend's pool of libnfs contexts, each with its
  * connection: taking one, locking it, telling a failed connection from a
  * failed request, and connecting again.
  *
@@ -9,10 +9,10 @@
  *
  * Reconnection.  libnfs's own auto-reconnect is off and every RPC has a
  * timeout (10 s), so no request hangs.  A call that loses its connection
- * destroys its context before it returns (nfs_sync.c says why), leaving
- * it NULL: nfs_conn_retry or the next nfs_conn_lock connects again.  A context whose socket the server
- * closed (seen when it is taken, before a request is sent) is mounted
- * again first.  When a call fails in a way that says the connection is
+ * destroys its context before it returns (nfsb_wait.c says why), leaving
+ * it NULL: nfsb_conn_retry or the next nfsb_conn_lock connects again.  A
+ * context whose socket the server closed (seen when it is taken, before a
+ * request is sent) is mounted again first.  When a call fails in a way that says the connection is
  * gone, the context is torn down and mounted again; the idempotent
  * requests (lookup, getattr, read, readdir, readlink, statfs, open
  * without O_TRUNC, opendir, lseek) are then retried once; every other one
@@ -22,7 +22,7 @@
  * same fileid.  Nodes keep their handles across a reconnection: a server
  * with persistent handles (Ganesha's VFS FSAL) still knows them; one
  * that does not answers STALE and the node is found again by its path
- * (see nfs4_fh.c).
+ * (see nfsb4_fh.c).
  */
 #include "config.h"
 
@@ -36,12 +36,24 @@
 #include <unistd.h>
 
 #include <nfsc/libnfs.h>
+#include <nfsc/libnfs-raw.h>
 
-#include "nfs_int.h"
+#include "nfsb_int.h"
+
+/* This thread's explanation of a failure (backend_nfs_last_error). */
+__thread char nfsb_errbuf[512];
+
+/* Say why (fmt, with arg as its %s) into nfsb_errbuf; returns rc. */
+int
+nfsb_fail(int rc, const char *fmt, const char *arg)
+{
+	snprintf(nfsb_errbuf, sizeof(nfsb_errbuf), fmt, arg != NULL ? arg : "");
+	return rc;
+}
 
 /* Errors that say the connection (not the request) failed. */
 static bool
-nfs_conn_error(int rc)
+nfsb_conn_error(int rc)
 {
 	switch (-rc) {
 	case EIO: case ETIMEDOUT: case ENOTCONN: case ECONNRESET:
@@ -51,9 +63,38 @@ nfs_conn_error(int rc)
 	return false;
 }
 
+/*
+ * Mount a new context (*nfsp).  On failure, why is in nfsb_errbuf and the
+ * context is destroyed here, *nfsp NULL: a mount cut off midway still
+ * has a callback pointing at this frame, which must run (cancelled)
+ * before this frame goes.
+ */
+static int
+nfsb_mount(struct nfs_context **nfsp, const char *server, const char *export)
+{
+	struct nfsb_call call = { false, 0, NFSB_CALL_STATUS, NULL, 0 };
+	struct nfs_context *nfs = *nfsp;
+	const char *err;
+	int rc;
+
+	if (nfs_mount_async(nfs, server, export, nfsb_call_cb, &call) != 0)
+		rc = call.done ? call.status : -EIO;
+	else if (!nfsb_wait(nfs_get_rpc_context(nfs), &call.done))
+		rc = -EIO;
+	else
+		rc = call.status;
+	if (rc == 0)
+		return 0;
+	err = nfs_get_error(nfs);
+	snprintf(nfsb_errbuf, sizeof(nfsb_errbuf), "%s", err != NULL ? err : strerror(-rc));
+	nfs_destroy_context(nfs);	/* calls back now if still pending */
+	*nfsp = NULL;
+	return rc;
+}
+
 /* A fresh context with our settings, mounted; NULL and *rc on failure. */
 struct nfs_context *
-nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, int *rc)
+nfsb_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, int *rc)
 {
 	struct nfs_context *nfs;
 	struct nfs_url *u;
@@ -68,7 +109,7 @@ nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, i
 	}
 	u = nfs_parse_url_dir(nfs, nb->url);	/* applies ?version= etc. */
 	if (u == NULL) {
-		*rc = nfs_fail(-EINVAL, "bad NFS URL: %s", nfs_get_error(nfs));
+		*rc = nfsb_fail(-EINVAL, "bad NFS URL: %s", nfs_get_error(nfs));
 		nfs_destroy_context(nfs);
 		return NULL;
 	}
@@ -83,11 +124,11 @@ nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, i
 		verf[i] = (char)(v & 0xff);
 	nfs4_set_verifier(nfs, verf);
 	nfs_set_autoreconnect(nfs, 0);
-	nfs_set_timeout(nfs, NFS_RPC_TIMEOUT_MS);
+	nfs_set_timeout(nfs, NFSB_RPC_TIMEOUT_MS);
 	nfs_set_dircache(nfs, 0);
 	nfs_umask(nfs, 0);
-	*rc = nfs_sync_mount(&nfs, nb->server, nb->export);
-	return nfs;	/* NULL on failure: nfs_errbuf says why */
+	*rc = nfsb_mount(&nfs, nb->server, nb->export);
+	return nfs;	/* NULL on failure: nfsb_errbuf says why */
 }
 
 /*
@@ -96,7 +137,7 @@ nfs_context_open(struct backend_nfs *nb, unsigned int index, unsigned int gen, i
  * on it are gone with it (gen).
  */
 void
-nfs_conn_drop(struct nfs_conn *c)
+nfsb_conn_drop(struct nfsb_conn *c)
 {
 	if (c->nfs == NULL)
 		return;
@@ -107,13 +148,13 @@ nfs_conn_drop(struct nfs_conn *c)
 
 /* With c locked: drop its connection and make a new one. */
 void
-nfs_conn_reset(struct backend_nfs *nb, struct nfs_conn *c)
+nfsb_conn_reset(struct backend_nfs *nb, struct nfsb_conn *c)
 {
 	int rc;
 
-	nfs_conn_drop(c);
+	nfsb_conn_drop(c);
 	c->gen++;
-	c->nfs = nfs_context_open(nb, c->index, c->gen, &rc);
+	c->nfs = nfsb_context_open(nb, c->index, c->gen, &rc);
 }
 
 /*
@@ -123,7 +164,7 @@ nfs_conn_reset(struct backend_nfs *nb, struct nfs_conn *c)
  * mutation goes through after a restart.
  */
 static bool
-nfs_conn_dead(struct nfs_conn *c)
+nfsb_conn_dead(struct nfsb_conn *c)
 {
 	struct pollfd pfd;
 
@@ -137,11 +178,11 @@ nfs_conn_dead(struct nfs_conn *c)
 
 /* Lock c and make sure it is connected: 0 or -EIO. */
 int
-nfs_conn_lock(struct backend_nfs *nb, struct nfs_conn *c)
+nfsb_conn_lock(struct backend_nfs *nb, struct nfsb_conn *c)
 {
 	pthread_mutex_lock(&c->lock);
-	if (c->nfs == NULL || nfs_conn_dead(c))
-		nfs_conn_reset(nb, c);
+	if (c->nfs == NULL || nfsb_conn_dead(c))
+		nfsb_conn_reset(nb, c);
 	if (c->nfs == NULL) {
 		pthread_mutex_unlock(&c->lock);
 		return -EIO;
@@ -150,21 +191,21 @@ nfs_conn_lock(struct backend_nfs *nb, struct nfs_conn *c)
 }
 
 void
-nfs_conn_unlock(struct nfs_conn *c)
+nfsb_conn_unlock(struct nfsb_conn *c)
 {
 	pthread_mutex_unlock(&c->lock);
 }
 
 /* Take a free context (or wait for one), connected. */
 int
-nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out)
+nfsb_conn_get(struct backend_nfs *nb, struct nfsb_conn **out)
 {
 	unsigned int start, i;
-	struct nfs_conn *c = NULL;
+	struct nfsb_conn *c = NULL;
 
 	start = __atomic_fetch_add(&nb->next, 1, __ATOMIC_RELAXED) % nb->nconn;
 	for (i = 0; i < nb->nconn && c == NULL; i++) {
-		struct nfs_conn *t = &nb->conns[(start + i) % nb->nconn];
+		struct nfsb_conn *t = &nb->conns[(start + i) % nb->nconn];
 
 		if (pthread_mutex_trylock(&t->lock) == 0) {
 			pthread_mutex_unlock(&t->lock);
@@ -174,7 +215,7 @@ nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out)
 	if (c == NULL)
 		c = &nb->conns[start];
 	*out = c;
-	return nfs_conn_lock(nb, c);
+	return nfsb_conn_lock(nb, c);
 }
 
 /*
@@ -186,7 +227,7 @@ nfs_conn_get(struct backend_nfs *nb, struct nfs_conn **out)
  * doing anything.  The only way out is a new owner: a new context.
  */
 bool
-nfs_owner_desync(struct nfs_conn *c, int rc)
+nfsb_owner_desync(struct nfsb_conn *c, int rc)
 {
 	const char *err;
 
@@ -202,19 +243,38 @@ nfs_owner_desync(struct nfs_conn *c, int rc)
  * with EIO.
  */
 bool
-nfs_conn_retry(struct backend_nfs *nb, struct nfs_conn *c, int *rc,
+nfsb_conn_retry(struct backend_nfs *nb, struct nfsb_conn *c, int *rc,
     bool idempotent, int *tries)
 {
-	if (nfs_owner_desync(c, *rc)) {
+	if (nfsb_owner_desync(c, *rc)) {
 		/* refused before anything was done: safe to send again */
-		nfs_conn_reset(nb, c);
+		nfsb_conn_reset(nb, c);
 		return c->nfs != NULL && (*tries)++ == 0;
 	}
-	if (*rc >= 0 || (!nfs_conn_error(*rc) && c->nfs != NULL))
+	if (*rc >= 0 || (!nfsb_conn_error(*rc) && c->nfs != NULL))
 		return false;
-	nfs_conn_reset(nb, c);
+	nfsb_conn_reset(nb, c);
 	if (idempotent && c->nfs != NULL && (*tries)++ == 0)
 		return true;
 	*rc = -EIO;
 	return false;
+}
+
+/* Run a creation under the caller's ids (a root server only). */
+void
+nfsb_cred_enter(struct backend_nfs *nb, struct nfsb_conn *c, const struct backend_cred *cred)
+{
+	if (!nb->as_root || cred == NULL)
+		return;
+	nfs_set_uid(c->nfs, (int)cred->uid);
+	nfs_set_gid(c->nfs, (int)cred->gid);
+}
+
+void
+nfsb_cred_leave(struct backend_nfs *nb, struct nfsb_conn *c, const struct backend_cred *cred)
+{
+	if (!nb->as_root || cred == NULL || c->nfs == NULL)
+		return;
+	nfs_set_uid(c->nfs, (int)geteuid());
+	nfs_set_gid(c->nfs, (int)getegid());
 }

@@ -1,6 +1,7 @@
 /*
- * local_node: the local backend's per-inode state and its bounded cache
- * of O_PATH fds.
+ * fd_cache: the local backend's bounded cache of O_PATH fds, one per
+ * inode, and the per-inode state it keeps (struct fd_cache_node, the
+ * inode's bdata).
  *
  * Every inode has an identity (dev, ino) and, while cached, an O_PATH fd
  * opened beneath the share root with O_NOFOLLOW.  At most `limit` such fds
@@ -10,8 +11,8 @@
  * last-known parent and name, one O_NOFOLLOW component at a time, and is
  * checked to still be the same (dev, ino): otherwise -ESTALE.
  */
-#ifndef FSBRIDGE_LOCAL_NODE_H
-#define FSBRIDGE_LOCAL_NODE_H
+#ifndef FSBRIDGE_FD_CACHE_H
+#define FSBRIDGE_FD_CACHE_H
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,7 +23,7 @@
 
 #include "inode_table.h"
 
-struct local_node {
+struct fd_cache_node {
 	int fd;			/* O_PATH fd, or -1 while evicted */
 	unsigned int users;	/* callers holding fd right now */
 	bool followed;		/* found by following a symlink (follow mode) */
@@ -34,14 +35,14 @@ struct local_node {
 	bool has_btime;
 	struct statx_timestamp btime;
 	struct file_handle *handle;	/* saved at eviction, may be NULL */
-	TAILQ_ENTRY(local_node) lru;
+	TAILQ_ENTRY(fd_cache_node) lru;
 };
 
-TAILQ_HEAD(local_node_lru, local_node);
+TAILQ_HEAD(fd_cache_lru, fd_cache_node);
 
-struct local_fdcache {
+struct fd_cache {
 	pthread_mutex_t lock;
-	struct local_node_lru lru;	/* idle nodes with an fd, oldest first */
+	struct fd_cache_lru lru;	/* idle nodes with an fd, oldest first */
 	unsigned int open;		/* O_PATH fds open */
 	unsigned int limit;
 	int mount_fd;			/* for open_by_handle_at */
@@ -51,20 +52,20 @@ struct local_fdcache {
 	unsigned long evict_count;
 };
 
-int local_fdcache_init(struct local_fdcache *c, int root_fd, unsigned int limit);
-void local_fdcache_destroy(struct local_fdcache *c);
+int fd_cache_init(struct fd_cache *c, int root_fd, unsigned int limit);
+void fd_cache_destroy(struct fd_cache *c);
 
 /* A new node that owns fd (an O_PATH fd just opened). */
-struct local_node *local_node_new(struct local_fdcache *c, int fd, dev_t dev,
+struct fd_cache_node *fd_cache_add(struct fd_cache *c, int fd, dev_t dev,
     ino_t ino, bool followed);
 /* Keep n's fd open for good (the share root). */
-void local_node_pin_forever(struct local_fdcache *c, struct local_node *n);
+void fd_cache_pin(struct fd_cache *c, struct fd_cache_node *n);
 /* Free a node (its inode is gone). */
-void local_node_free(struct local_fdcache *c, struct local_node *n);
+void fd_cache_drop(struct fd_cache *c, struct fd_cache_node *n);
 
 /* The O_PATH fd of an inode, re-opened if evicted; pair with
- * local_node_fd_put.  Returns fd or -errno (-ESTALE if the file is gone). */
-int local_node_fd_get(struct local_fdcache *c, struct inode *in);
-void local_node_fd_put(struct local_fdcache *c, struct inode *in);
+ * fd_cache_put.  Returns fd or -errno (-ESTALE if the file is gone). */
+int fd_cache_get(struct fd_cache *c, struct inode *in);
+void fd_cache_put(struct fd_cache *c, struct inode *in);
 
 #endif

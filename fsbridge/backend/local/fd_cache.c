@@ -1,8 +1,8 @@
 /*
- * local_node: per-inode O_PATH fds of the local backend, kept in a
- * bounded LRU cache; eviction saves a file handle, re-opening uses it or
- * walks one O_NOFOLLOW component from the last-known parent.  See
- * local_node.h for the contract.
+ * fd_cache: the local backend's per-inode O_PATH fds, kept in a bounded
+ * LRU cache; eviction saves a file handle, re-opening uses it or walks
+ * one O_NOFOLLOW component from the last-known parent.  See fd_cache.h
+ * for the contract.
  */
 #include "config.h"
 
@@ -15,12 +15,12 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "local_node.h"
+#include "fd_cache.h"
 
-static void local_fdcache_evict_locked(struct local_fdcache *c);
+static void fd_cache_evict_locked(struct fd_cache *c);
 
 static bool
-local_handles_probe(int root_fd)
+fd_cache_handles_probe(int root_fd)
 {
 	struct {
 		struct file_handle fh;
@@ -40,7 +40,7 @@ local_handles_probe(int root_fd)
 }
 
 int
-local_fdcache_init(struct local_fdcache *c, int root_fd, unsigned int limit)
+fd_cache_init(struct fd_cache *c, int root_fd, unsigned int limit)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
@@ -48,22 +48,22 @@ local_fdcache_init(struct local_fdcache *c, int root_fd, unsigned int limit)
 	c->limit = limit < 16 ? 16 : limit;
 	/* open_by_handle_at wants a real (not O_PATH) fd on the mount */
 	c->mount_fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	c->handles_work = c->mount_fd >= 0 && local_handles_probe(c->mount_fd);
+	c->handles_work = c->mount_fd >= 0 && fd_cache_handles_probe(c->mount_fd);
 	return 0;
 }
 
 void
-local_fdcache_destroy(struct local_fdcache *c)
+fd_cache_destroy(struct fd_cache *c)
 {
 	if (c->mount_fd >= 0)
 		close(c->mount_fd);
 	pthread_mutex_destroy(&c->lock);
 }
 
-struct local_node *
-local_node_new(struct local_fdcache *c, int fd, dev_t dev, ino_t ino, bool followed)
+struct fd_cache_node *
+fd_cache_add(struct fd_cache *c, int fd, dev_t dev, ino_t ino, bool followed)
 {
-	struct local_node *n;
+	struct fd_cache_node *n;
 
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
@@ -76,13 +76,13 @@ local_node_new(struct local_fdcache *c, int fd, dev_t dev, ino_t ino, bool follo
 	c->open++;
 	TAILQ_INSERT_TAIL(&c->lru, n, lru);
 	n->in_lru = true;
-	local_fdcache_evict_locked(c);
+	fd_cache_evict_locked(c);
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }
 
 void
-local_node_pin_forever(struct local_fdcache *c, struct local_node *n)
+fd_cache_pin(struct fd_cache *c, struct fd_cache_node *n)
 {
 	pthread_mutex_lock(&c->lock);
 	if (n->in_lru) {
@@ -96,7 +96,7 @@ local_node_pin_forever(struct local_fdcache *c, struct local_node *n)
 /* With the lock held: save n's birth time, which tells it from a later
  * file given the same inode number (ext4 reuses one at once). */
 static void
-local_node_save_btime_locked(struct local_node *n)
+fd_cache_save_btime_locked(struct fd_cache_node *n)
 {
 	struct statx stx;
 
@@ -111,7 +111,7 @@ local_node_save_btime_locked(struct local_node *n)
 
 /* With the lock held: save a handle for n so it can be re-opened. */
 static void
-local_node_save_handle_locked(struct local_fdcache *c, struct local_node *n)
+fd_cache_save_handle_locked(struct fd_cache *c, struct fd_cache_node *n)
 {
 	struct file_handle *h;
 	int mount_id;
@@ -131,15 +131,15 @@ local_node_save_handle_locked(struct local_fdcache *c, struct local_node *n)
 
 /* With the lock held: close idle fds until within the limit. */
 static void
-local_fdcache_evict_locked(struct local_fdcache *c)
+fd_cache_evict_locked(struct fd_cache *c)
 {
-	struct local_node *n;
+	struct fd_cache_node *n;
 
 	while (c->open > c->limit && (n = TAILQ_FIRST(&c->lru)) != NULL) {
 		TAILQ_REMOVE(&c->lru, n, lru);
 		n->in_lru = false;
-		local_node_save_btime_locked(n);
-		local_node_save_handle_locked(c, n);
+		fd_cache_save_btime_locked(n);
+		fd_cache_save_handle_locked(c, n);
 		close(n->fd);
 		n->fd = -1;
 		c->open--;
@@ -148,7 +148,7 @@ local_fdcache_evict_locked(struct local_fdcache *c)
 }
 
 void
-local_node_free(struct local_fdcache *c, struct local_node *n)
+fd_cache_drop(struct fd_cache *c, struct fd_cache_node *n)
 {
 	pthread_mutex_lock(&c->lock);
 	if (n->in_lru)
@@ -166,7 +166,7 @@ local_node_free(struct local_fdcache *c, struct local_node *n)
  * and the same birth time where one was saved: an inode number can be
  * given to a new file as soon as the old one is gone. */
 static bool
-local_node_same(int fd, const struct local_node *n)
+fd_cache_same(int fd, const struct fd_cache_node *n)
 {
 	struct statx stx;
 	unsigned int mask = STATX_INO | (n->has_btime ? STATX_BTIME : 0);
@@ -181,7 +181,7 @@ local_node_same(int fd, const struct local_node *n)
 }
 
 static int
-local_node_reopen_by_handle(struct local_fdcache *c, struct local_node *n)
+fd_cache_reopen_by_handle(struct fd_cache *c, struct fd_cache_node *n)
 {
 	int fd;
 
@@ -190,7 +190,7 @@ local_node_reopen_by_handle(struct local_fdcache *c, struct local_node *n)
 	fd = open_by_handle_at(c->mount_fd, n->handle, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (!local_node_same(fd, n)) {
+	if (!fd_cache_same(fd, n)) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -198,8 +198,8 @@ local_node_reopen_by_handle(struct local_fdcache *c, struct local_node *n)
 }
 
 static int
-local_node_reopen_from_parent(struct local_fdcache *c, struct inode *in,
-    struct local_node *n)
+fd_cache_reopen_from_parent(struct fd_cache *c, struct inode *in,
+    struct fd_cache_node *n)
 {
 	char name[NAME_MAX + 1];
 	struct inode *parent;
@@ -207,7 +207,7 @@ local_node_reopen_from_parent(struct local_fdcache *c, struct inode *in,
 
 	if (inode_table_location(c->inodes, in, &parent, name, sizeof(name)) != 0)
 		return -ESTALE;
-	pfd = local_node_fd_get(c, parent);
+	pfd = fd_cache_get(c, parent);
 	if (pfd < 0) {
 		inode_table_put(c->inodes, parent);
 		return pfd;
@@ -216,9 +216,9 @@ local_node_reopen_from_parent(struct local_fdcache *c, struct inode *in,
 	fd = openat(pfd, name, flags);
 	if (fd < 0)
 		fd = errno == ENOENT ? -ESTALE : -errno;
-	local_node_fd_put(c, parent);
+	fd_cache_put(c, parent);
 	inode_table_put(c->inodes, parent);
-	if (fd >= 0 && !local_node_same(fd, n)) {
+	if (fd >= 0 && !fd_cache_same(fd, n)) {
 		close(fd);
 		fd = -ESTALE;
 	}
@@ -226,9 +226,9 @@ local_node_reopen_from_parent(struct local_fdcache *c, struct inode *in,
 }
 
 int
-local_node_fd_get(struct local_fdcache *c, struct inode *in)
+fd_cache_get(struct fd_cache *c, struct inode *in)
 {
-	struct local_node *n = in->bdata;
+	struct fd_cache_node *n = in->bdata;
 	int fd;
 
 	pthread_mutex_lock(&c->lock);
@@ -244,9 +244,9 @@ local_node_fd_get(struct local_fdcache *c, struct inode *in)
 	}
 	pthread_mutex_unlock(&c->lock);
 
-	fd = local_node_reopen_by_handle(c, n);
+	fd = fd_cache_reopen_by_handle(c, n);
 	if (fd < 0)
-		fd = local_node_reopen_from_parent(c, in, n);
+		fd = fd_cache_reopen_from_parent(c, in, n);
 
 	pthread_mutex_lock(&c->lock);
 	if (fd < 0) {
@@ -261,7 +261,7 @@ local_node_fd_get(struct local_fdcache *c, struct inode *in)
 	} else {
 		n->fd = fd;
 		c->open++;
-		local_fdcache_evict_locked(c);
+		fd_cache_evict_locked(c);
 	}
 	fd = n->fd;
 	pthread_mutex_unlock(&c->lock);
@@ -269,9 +269,9 @@ local_node_fd_get(struct local_fdcache *c, struct inode *in)
 }
 
 void
-local_node_fd_put(struct local_fdcache *c, struct inode *in)
+fd_cache_put(struct fd_cache *c, struct inode *in)
 {
-	struct local_node *n = in->bdata;
+	struct fd_cache_node *n = in->bdata;
 
 	pthread_mutex_lock(&c->lock);
 	if (--n->users == 0 && n->fd >= 0 && in != c->inodes->root &&
@@ -279,6 +279,6 @@ local_node_fd_put(struct local_fdcache *c, struct inode *in)
 		TAILQ_INSERT_TAIL(&c->lru, n, lru);
 		n->in_lru = true;
 	}
-	local_fdcache_evict_locked(c);
+	fd_cache_evict_locked(c);
 	pthread_mutex_unlock(&c->lock);
 }
