@@ -48,7 +48,8 @@ serve_usage(FILE *out)
 	    "                     expose=, policy=FILE)\n"
 	    "                     and revalidate=SECONDS (how long a guest may cache names\n"
 	    "                     and attributes with cache=auto; default 1), fd_cache=,\n"
-	    "                     watch= (with --hints-fd), debug\n"
+	    "                     watch= (with --hints-fd), poll=USEC (spin on an empty\n"
+	    "                     request queue that long before sleeping; default 0), debug\n"
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "Exit status: 0 stopped by a signal (or --once), 1 failed, 2 bad usage.\n"
@@ -80,6 +81,11 @@ serve_apply_option(struct serve_opts *so, char *opt)
 	} else if (strncmp(opt, "watch=", 6) == 0) {
 		if (watch_kind_parse(opt + 6, &so->watch) != 0 || so->watch == WATCH_KIND_KQUEUE) {
 			fprintf(stderr, "fsbridge: -o %s: watch is one of auto, fanotify, inotify, none\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "poll=", 5) == 0) {
+		if (cli_parse_uint(opt + 5, 0, VU_MAX_POLL_USEC, &so->poll_usec) != 0) {
+			fprintf(stderr, "fsbridge: -o %s: poll takes microseconds from 0 to %u\n", opt, VU_MAX_POLL_USEC);
 			return EXIT_USAGE;
 		}
 	} else if (strncmp(opt, "fd_cache=", 9) == 0) {

@@ -19,6 +19,7 @@ struct serve_opts {
 	const char *socket;
 	unsigned int queues;	/* request queues, each with its worker thread */
 	unsigned int fd_cache;
+	unsigned int poll_usec;	/* -o poll=: request queues spin this long before sleeping */
 	enum watch_kind watch;
 	double revalidate;	/* cache time where nobody reports changes; <0: default */
 	bool once;		/* exit when the first guest goes away */
