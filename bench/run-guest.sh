@@ -6,6 +6,7 @@
 # printed as a Markdown table of µs/op with ratios.
 #
 #   bench/run-guest.sh [-n FILES] [-s BYTES] [-r ROUNDS] [-t "TARGET..."] [--requests]
+#                      [--raw FILE]
 #   (run from the build dir, as root; TARGETS: fsbridge fsbridge-hints
 #   fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk, all by
 #   default; a column whose target was not run shows -; fsbridge-noxattr,
@@ -13,11 +14,17 @@
 #   --requests: the servers (fsbridge and virtiofsd) log every request
 #   (slower) and the requests of each phase of the last round are counted
 #   by opcode.
+#   fsbridge-pollN (N microseconds, e.g. fsbridge-poll100): fsbridge auto
+#   with `-o poll=N`; when any is given, a second table compares them with
+#   fsbridge (poll=0 unless the default changes) per phase and in total.
+#   --raw FILE: also write the medians there, one line per target and
+#   phase: TARGET PHASE USEC_PER_OP (for bench/report.sh's plot).
 set -u
 FILES=2000
 SIZE=1024
 ROUNDS=1
 REQUESTS=0
+RAW=
 TARGETS="fsbridge fsbridge-hints fsbridge-always virtiofsd-auto virtiofsd-always virtio-blk"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -26,7 +33,8 @@ while [ $# -gt 0 ]; do
 	-r) ROUNDS=$2; shift 2 ;;
 	-t) TARGETS=$2; shift 2 ;;
 	--requests) REQUESTS=1; shift ;;
-	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+	--raw) RAW=$2; shift 2 ;;
+	-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
 	*) echo "run-guest.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -103,7 +111,13 @@ run_blk() {
 for t in $TARGETS; do
 	case " fsbridge fsbridge-hints fsbridge-always fsbridge-noxattr virtiofsd-auto virtiofsd-always virtio-blk " in
 	*" $t "*) ;;
-	*) echo "run-guest.sh: unknown target $t (see --help)" >&2; exit 2 ;;
+	*)
+		case $t in
+		fsbridge-poll*[!0-9]*|fsbridge-poll)
+			echo "run-guest.sh: bad target $t (fsbridge-pollN: N microseconds)" >&2; exit 2 ;;
+		fsbridge-poll*) ;;
+		*) echo "run-guest.sh: unknown target $t (see --help)" >&2; exit 2 ;;
+		esac ;;
 	esac
 done
 run_target() {
@@ -114,11 +128,13 @@ run_target() {
 	fsbridge-hints) exec 3> /dev/null; run_fsbridge fsbridge-hints auto --hints-fd 3; exec 3>&- ;;
 	fsbridge-always) run_fsbridge fsbridge-always always ;;
 	fsbridge-noxattr) run_fsbridge fsbridge-noxattr auto -o xattr=none ;;
+	fsbridge-poll*) run_fsbridge "$1" auto -o "poll=${1#fsbridge-poll}" ;;
 	virtiofsd-auto) run_virtiofsd auto ;;
 	virtiofsd-always) run_virtiofsd always ;;
 	virtio-blk) run_blk ;;
 	esac
 }
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$ROUNDS"); do
 	for t in $TARGETS; do
 		run_target "$t"; mv "$tmp/$t.console" "$tmp/$t.$r"
@@ -134,7 +150,8 @@ value() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 
 echo "Guest small-file workload: $FILES files of $SIZE bytes in 20 dirs, TCG guest, median of $ROUNDS run(s)"
-echo "Command: bench/run-guest.sh -n $FILES -s $SIZE -r $ROUNDS    ($(date -u +%F), $(nproc) cores, host $(uname -r), guest $(basename "$KERNEL"))"
+echo "Command: bench/run-guest.sh -n $FILES -s $SIZE -r $ROUNDS -t \"$TARGETS\"    ($(date -u +%F), $(nproc) cores, host $(uname -r), guest $(basename "$KERNEL"))"
+echo "Load average (1, 5, 15 min): before $load_before, after $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| phase | fsbridge auto µs/op | fsbridge auto + hints | fsbridge always | virtiofsd auto | virtiofsd always | virtio-blk ext4 | virtiofsd-auto / fsbridge-auto | virtiofsd-auto / fsbridge-hints | virtiofsd-always / fsbridge-always | fsbridge-always / virtio-blk |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -154,6 +171,33 @@ case " $TARGETS " in
 		echo "| $ph | $f | $va | $(ratio "$va" "$f") |"
 	done ;;
 esac
+if [ -n "$RAW" ]; then
+	for t in $TARGETS; do
+		for ph in create stat read readdir stat-warm read-warm unlink; do
+			echo "$t $ph $(value "$t" $ph)"
+		done
+	done > "$RAW"
+fi
+# the poll targets against fsbridge auto (poll=0)
+polls=$(for t in $TARGETS; do case $t in fsbridge-poll*) echo "$t" ;; esac; done)
+total() { cat "$tmp/$1".* 2>/dev/null | grep '^bench: {' | sed -E 's/.*"total_usec":([0-9]+).*/\1/' | awk -v r="$ROUNDS" '{s+=$1} END {if (NR == 0) print "-"; else printf "%.0f", s/1e3/r}'; }
+if [ -n "$polls" ]; then
+	echo
+	hdr="| phase | fsbridge auto µs/op |"; sep="| --- | ---: |"
+	for t in $polls; do hdr="$hdr poll=${t#fsbridge-poll} |"; sep="$sep ---: |"; done
+	for t in $polls; do hdr="$hdr poll=0 / poll=${t#fsbridge-poll} |"; sep="$sep ---: |"; done
+	echo "$hdr"; echo "$sep"
+	for ph in create stat read readdir stat-warm read-warm unlink; do
+		f=$(value fsbridge $ph); line="| $ph | $f |"
+		for t in $polls; do line="$line $(value "$t" $ph) |"; done
+		for t in $polls; do line="$line $(ratio "$f" "$(value "$t" $ph)") |"; done
+		echo "$line"
+	done
+	f=$(total fsbridge); line="| all phases, ms per round | $f |"
+	for t in $polls; do line="$line $(total "$t") |"; done
+	for t in $polls; do line="$line $(ratio "$f" "$(total "$t")") |"; done
+	echo "$line"
+fi
 for t in $TARGETS; do
 	tot=$(cat "$tmp/$t".* | grep '^bench: {' | sed -E 's/.*"total_usec":([0-9]+).*/\1/' | awk '{s+=$1} END {printf "%.2f", s/1e6}')
 	echo "# $t: all phases together ${tot} s (summed over rounds)"

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 PROG=${0##*/}
-CMDLINE="$0${*:+ $*}"
+CMDLINE="$0$(printf ' %q' "$@")"
 FILES=10000
 ROUNDS=3
 KEEP=0
@@ -26,11 +26,14 @@ CHUNK=
 URING=0			# --uring: fsbridge columns over io_uring too
 BUSY=0			# --busy: a CPU-bound process beside the runs
 BUSY_PID=
+LOAD_BEFORE=
+ONLY=			# -t: the columns to run, a subset of the known ones
+RESULTS=		# --results: copy the raw results there
 
 usage() {
 	cat <<EOF
 usage: $PROG [-n FILES] [-s BYTES] [-w CHUNK] [-r ROUNDS] [--fsbridge PATH] [--ref PATH]
-       [--uring] [--busy] [--dir BASE] [--keep]
+       [--uring] [--busy] [-t "TARGET..."] [--results FILE] [--dir BASE] [--keep]
 
 Run bench/smallfile on native disk, an fsbridge mount (default options),
 an fsbridge mount with -o cache=none and a bindfs mount, ROUNDS times in
@@ -51,6 +54,12 @@ each phase as a Markdown table.  Run it from the build directory.
                    kernel: echo 1 > /sys/module/fuse/parameters/enable_uring
   --busy           keep a CPU busy beside the runs (yes >/dev/null): a
                    round trip costs less when no core is idle
+  -t "TARGET..."   only these columns, of: native fsbridge fsbridge-nocache
+                   fsbridge-uring fsbridge-nocache-uring fsbridge-ref bindfs
+                   (with an io_uring column the others get io_uring=off,
+                   as with --uring; fsbridge-ref needs --ref)
+  --results FILE   also write the raw results there, one line per target,
+                   round and phase: TARGET ROUND PHASE OPS USEC_PER_OP TOTAL_USEC
   --dir BASE       make the temp dirs under BASE (default \$TMPDIR or /tmp);
                    native and all mount sources live there
   --keep           keep the temp dir with the raw per-run results
@@ -97,12 +106,27 @@ parse_args() {
 		    REF=$2; shift ;;
 		--ref=*) REF=${1#*=} ;;
 		--keep) KEEP=1 ;;
+		-t) [ $# -ge 2 ] || bad_usage "-t needs a value"
+		    ONLY=$2; shift ;;
+		--results) [ $# -ge 2 ] || bad_usage "--results needs a value"
+		    RESULTS=$2; shift ;;
+		--results=*) RESULTS=${1#*=} ;;
 		--uring) URING=1 ;;
 		--busy) BUSY=1 ;;
 		-h|--help) usage; exit 0 ;;
 		*) bad_usage "unknown argument '$1'" ;;
 		esac
 		shift
+	done
+	for t in $ONLY; do
+		case " native fsbridge fsbridge-nocache fsbridge-uring fsbridge-nocache-uring fsbridge-ref bindfs " in
+		*" $t "*) ;;
+		*) bad_usage "-t: unknown target '$t'" ;;
+		esac
+		case $t in
+		*-uring) URING=1 ;;
+		fsbridge-ref) [ -n "$REF" ] || bad_usage "-t fsbridge-ref needs --ref PATH" ;;
+		esac
 	done
 }
 
@@ -208,6 +232,13 @@ setup_targets() {
 	else
 		echo "$PROG: bindfs not installed (Debian package bindfs); skipping that column" >&2
 	fi
+	if [ -n "$ONLY" ]; then
+		local all=("${TARGETS[@]}")
+		TARGETS=()
+		for t in "${all[@]}"; do
+			case " $ONLY " in *" $t "*) TARGETS+=("$t") ;; esac
+		done
+	fi
 	WORK=$(mktemp -d "$BASE/fsbridge-bench.XXXXXX")
 	for t in "${TARGETS[@]}"; do
 		mkdir "$WORK/$t"
@@ -257,7 +288,7 @@ print_header() {
 	fstype=$(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK")
 	echo "Command: \`$CMDLINE\`"
 	echo
-	echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(uname -s) $(uname -r) $(uname -m); native and mount sources on $fstype; load average at the end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+	echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) CPUs, $(uname -s) $(uname -r) $(uname -m); native and mount sources on $fstype; load average (1, 5, 15 min) before $LOAD_BEFORE, at the end $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 	echo
 	[ "$URING" = 0 ] || { echo "fsbridge columns without \"io_uring\" are served over /dev/fuse (-o io_uring=off)"; echo; }
 	[ "$BUSY" = 0 ] || { echo "Load: one \`yes >/dev/null\` ran beside the runs (--busy)"; echo; }
@@ -323,6 +354,7 @@ main() {
 	trap cleanup EXIT
 	trap on_signal INT TERM HUP
 	setup_targets
+	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 	if [ "$BUSY" = 1 ]; then
 		yes >/dev/null &
 		BUSY_PID=$!
@@ -330,6 +362,7 @@ main() {
 	run_rounds
 	print_header
 	print_table
+	[ -z "$RESULTS" ] || cp "$WORK/results.txt" "$RESULTS"
 }
 
 main "$@"

@@ -24,13 +24,14 @@ esac
 # suite's commit), NFS-Ganesha as the NFS server of the NFS backend's
 # tests, busybox for the --root test's small root tree, curl for the -p test, procps for pgrep/pkill, iproute2
 # for ss and the network namespace of tests/launch/hide.sh, python3 for
-# its listener and probe, passt for launch --net).  tests/deps.sh (in make check) fails when a test or
+# its listener and probe, passt for launch --net, gnuplot-nox for the
+# plots of bench/report.sh).  tests/deps.sh (in make check) fails when a test or
 # benchmark runs a program from a package that is neither here nor on
 # every system.
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev liburing-dev \
 attr bindfs util-linux busybox curl procps iproute2 passt git python3 \
-qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs"
+qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs gnuplot-nox"
 
 missing=""
 for p in $PACKAGES; do

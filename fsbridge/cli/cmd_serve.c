@@ -47,11 +47,28 @@ serve_usage(FILE *out)
 	    "                     expose=, policy=FILE)\n"
 	    "                     and revalidate=SECONDS (how long a guest may cache names\n"
 	    "                     and attributes with cache=auto; default 1), fd_cache=,\n"
-	    "                     watch= (with --hints-fd), debug\n"
+	    "                     watch= (with --hints-fd), poll=USEC (spin on an empty\n"
+	    "                     request queue that long before sleeping; default 0), debug\n"
 	    "  -h, --help         this help\n"
 	    "\n"
 	    "Exit status: 0 stopped by a signal (or --once), 1 failed, 2 bad usage.\n"
 	    "See fsbridge(1).\n", VU_MAX_REQUEST_QUEUES);
+}
+
+/* One option of -o only serve takes: 0, an exit code, or -ENOENT. */
+static int
+serve_apply_option(void *ctx, char *opt)
+{
+	struct serve_opts *so = ctx;
+
+	if (strncmp(opt, "poll=", 5) != 0)
+		return -ENOENT;
+	if (cli_parse_uint(opt + 5, 0, VU_MAX_POLL_USEC, &so->poll_usec) != 0) {
+		fprintf(stderr, "fsbridge: -o %s: poll takes microseconds from 0 to %u\n", opt,
+		    VU_MAX_POLL_USEC);
+		return EXIT_USAGE;
+	}
+	return 0;
 }
 
 /* --allow-uid UID: a uid number or a user name. */
@@ -128,7 +145,7 @@ serve_parse(int argc, char **argv, struct serve_opts *so)
 				return rc;
 			break;
 		case 'o':
-			if ((rc = share_opts_apply(&so->share, optarg, "serve", NULL, NULL)) != 0)
+			if ((rc = share_opts_apply(&so->share, optarg, "serve", serve_apply_option, so)) != 0)
 				return rc;
 			break;
 		case 'h':

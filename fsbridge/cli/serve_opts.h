@@ -16,6 +16,7 @@ struct serve_opts {
 	struct share_opts share;	/* SRC, policy and the options mount takes too */
 	const char *socket;
 	unsigned int queues;	/* request queues, each with its worker thread */
+	unsigned int poll_usec;	/* -o poll=: request queues spin this long before sleeping */
 	bool once;		/* exit when the first guest goes away */
 	int hints_fd;		/* fs_hint.c records go here, or -1 */
 	uid_t allow_uids[SERVE_MAX_ALLOW_UIDS];	/* --allow-uid: other front-ends' users */

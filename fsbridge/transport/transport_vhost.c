@@ -300,6 +300,7 @@ transport_vhost_run(const struct serve_opts *so)
 		vu_dev_free(t.dev);
 		return EXIT_FAILURE_RUN;
 	}
+	vu_dev_set_poll(t.dev, so->poll_usec);
 	vhost_stop_dev = t.dev;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = vhost_on_signal;

@@ -218,6 +218,14 @@ vu_dev_set_debug(struct vu_dev *dev, bool on)
 }
 
 void
+vu_dev_set_poll(struct vu_dev *dev, unsigned usec)
+{
+	if (usec > VU_MAX_POLL_USEC)
+		usec = VU_MAX_POLL_USEC;
+	__atomic_store_n(&dev->poll_usec, usec, __ATOMIC_RELAXED);
+}
+
+void
 vu_dev_stop(struct vu_dev *dev)
 {
 	static const uint64_t one = 1;

@@ -77,6 +77,16 @@ int vu_dev_allow_uids(struct vu_dev *dev, const uid_t *uids, size_t n);
 int vu_dev_serve(struct vu_dev *dev, bool once);
 /* Log every vhost-user message received (for debugging a front-end). */
 void vu_dev_set_debug(struct vu_dev *dev, bool on);
+/*
+ * Let each request queue's worker, once its ring is empty, watch the ring
+ * for up to usec microseconds (at most VU_MAX_POLL_USEC) with the driver's
+ * kicks suppressed before it sleeps: a request that comes within that time
+ * costs the guest no kick and us no wake-up, for at most usec of CPU per
+ * pause.  0 (the default) sleeps at once.  Any time, any thread: a worker
+ * takes the new value when it next wakes.
+ */
+#define VU_MAX_POLL_USEC	1000000u
+void vu_dev_set_poll(struct vu_dev *dev, unsigned usec);
 /* Make vu_dev_serve return soon.  Async-signal-safe; any thread. */
 void vu_dev_stop(struct vu_dev *dev);
 /* Close the socket and remove its path.  Not while vu_dev_serve runs. */

@@ -397,8 +397,27 @@ vq_enable_notify(struct virtqueue *vq)
 		/* the u16 right after the used ring's num elements */
 		avail_event = (uint16_t *)((uint8_t *)vq->used + VQ_USED_BYTES(vq->num) - 2);
 		__atomic_store_n(avail_event, htole16(vq->last_avail_idx), __ATOMIC_RELAXED);
+	} else {
+		/* we own used->flags: whatever vq_disable_notify left there goes */
+		__atomic_store_n(&vq->used->flags, 0, __ATOMIC_RELAXED);
 	}
-	/* the avail_event store must be visible before we read avail->idx */
+	/* the avail_event (flags) store must be visible before we read avail->idx */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return load_avail_idx(vq) != vq->last_avail_idx;
+}
+
+void
+vq_disable_notify(struct virtqueue *vq)
+{
+	if (!vq_ready(vq) || vq->broken || vq->event_idx)
+		return;
+	__atomic_store_n(&vq->used->flags, htole16(VIRTQ_USED_F_NO_NOTIFY), __ATOMIC_RELAXED);
+}
+
+bool
+vq_avail_pending(const struct virtqueue *vq)
+{
+	if (!vq_ready(vq) || vq->broken)
+		return false;
 	return load_avail_idx(vq) != vq->last_avail_idx;
 }

@@ -25,6 +25,8 @@
 #define VIRTQ_DESC_F_INDIRECT	4
 /* avail->flags: the driver wants no interrupt (without EVENT_IDX). */
 #define VIRTQ_AVAIL_F_NO_INTERRUPT	1
+/* used->flags: the device wants no kick (without EVENT_IDX). */
+#define VIRTQ_USED_F_NO_NOTIFY	1
 
 /* Largest queue size the specification allows. */
 #define VQ_MAX_SIZE		32768u
@@ -147,6 +149,16 @@ void vq_notify(struct virtqueue *vq);
  * chains are already available.
  */
 bool vq_enable_notify(struct virtqueue *vq);
+/*
+ * Before polling the ring instead of sleeping: ask the driver not to kick.
+ * With EVENT_IDX nothing is written: avail_event stays where the last
+ * vq_enable_notify put it, behind the entries taken since, so the driver
+ * does not kick again until vq_enable_notify moves it; without EVENT_IDX
+ * VIRTQ_USED_F_NO_NOTIFY is set in used->flags (vq_enable_notify clears it).
+ */
+void vq_disable_notify(struct virtqueue *vq);
+/* Are chains available that we have not taken (one acquire load of avail->idx)? */
+bool vq_avail_pending(const struct virtqueue *vq);
 
 /* vring_need_event() of the virtio spec: did new_idx pass event_idx since old_idx? */
 static inline bool

@@ -58,6 +58,7 @@ struct vu_dev {
 	unsigned nqueues;	/* 1 (hiprio) + request queues */
 	bool threadless;	/* fuzzing: queues are never started */
 	bool debug;		/* log every message */
+	unsigned poll_usec;	/* request queues spin this long before sleeping (atomic access) */
 
 	char *socket_path;	/* NULL when created without a socket */
 	int listen_fd;

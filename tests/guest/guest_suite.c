@@ -356,6 +356,14 @@ main(int argc, char **argv)
 		return run_watcher(20000, "after!\n", true);
 	if (argc > 0 && strcmp(argv[0], "/watcher4") == 0)
 		return run_watcher(4000, "changed\n", false);
+	if (argc > 0 && strcmp(argv[0], "/idle") == 0) {
+		/* a few requests, then a guest that leaves its share alone */
+		tap(access(SHARE, F_OK) == 0, "idle: the share is there", errno);
+		printf("idle: start\n");
+		sleep(4);
+		printf("idle: done\n");
+		return 0;
+	}
 	user_server = argc > 0 && strcmp(argv[0], "/guest_suite-user") == 0;
 	run_posix_compare();
 	attack_share();

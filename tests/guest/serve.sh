@@ -53,6 +53,7 @@ if "$MKI" -q -a "$B/tests/guest/guest_suite:/guest_suite" \
 	-a "$B/tests/guest/guest_suite:/watcher" \
 	-a "$B/tests/guest/guest_suite:/watcher4" \
 	-a "$B/tests/guest/guest_suite:/watcher-own" \
+	-a "$B/tests/guest/guest_suite:/idle" \
 	-a "$B/tests/guest/probe:/probe" -o "$img" 2> "$tmp/mki.err"; then
 	ok "guest image with the suite"
 else
@@ -198,6 +199,23 @@ check "[hints] an in-place host edit is written to --hints-fd as change.txt" \
 	bash -c 'tr "\\0" "\\n" < "$1" | grep -qx change.txt' _ "$tmp/hints"
 check "[hints] with hints the guest caches long: unseen without the agent after 4 s" \
 	grep -q '^watcher: not seen within 4 s' "$tmp/hinted.console"
+
+# -o poll: the request queue polls its ring for 200 µs after each batch,
+# then sleeps: a connected guest that sends nothing costs no CPU
+kill "$srv"; wait "$srv"
+start_server -o poll=200
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+: > "$tmp/idle.console"
+boot "$tmp/idle.console" /idle 120 &
+qemu_bg=$!
+for _ in $(seq 600); do grep -q '^idle: start' "$tmp/idle.console" && break; sleep 0.1; done
+sleep 0.5
+c0=$(cpu_ticks "$srv"); sleep 2; c1=$(cpu_ticks "$srv")
+wait "$qemu_bg"
+check "[poll] poll=200: the guest was served (its share mounted)" grep -q '^guest-tap: ok .*idle: the share is there' "$tmp/idle.console"
+echo "# poll=200: the server used $((c1 - c0)) clock ticks of CPU in 2 idle seconds (a tick is 1/$(getconf CLK_TCK) s)"
+check "[poll] poll=200: no CPU spent while the guest is idle (< 0.1 s in 2 s)" \
+	[ $(((c1 - c0) * 10)) -lt "$(getconf CLK_TCK)" ]
 
 kill "$srv"; wait "$srv"; rc=$?
 srv=

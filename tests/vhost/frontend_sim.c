@@ -516,6 +516,71 @@ test_event_idx(void)
 	   "event idx: a call when used_event is reached");
 }
 
+static double
+cpu_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+#define LONG_POLL_USEC	300000	/* long enough for the test to act within it */
+
+/*
+ * Polling (vu_dev_set_poll): a chain put on the ring while the worker
+ * polls is served without a kick, kicks are suppressed meanwhile (used->flags
+ * without EVENT_IDX), and once the bound has passed the worker sleeps:
+ * kicks wanted again, no CPU spent while idle.
+ */
+static void
+test_poll(struct vu_dev *dev, const char *how)
+{
+	struct fe_queue *q = &fe.q[1];
+	uint16_t head, avail_event, flags;
+	double cpu;
+	bool got;
+
+	vu_dev_set_poll(dev, LONG_POLL_USEC);
+	fe_take_call(&fe, 1);
+	ok(echo_once(1, "poll on", 1, 1, false), "poll (%s): a request completes with polling on", how);
+	flags = __atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE);
+	if (!(fe.features & F(VIRTIO_RING_F_EVENT_IDX)))
+		ok(flags & VIRTQ_USED_F_NO_NOTIFY,
+		   "poll (%s): while the worker polls, used->flags asks for no kick", how);
+	fe_reset_alloc(&fe);
+	head = build_echo(1, "no kick needed", 1, 1, false);
+	fe_submit(&fe, 1, head, false);
+	got = fe_wait_used(&fe, 1, 1, LONG_POLL_USEC / 1000 / 2);
+	ok(got && fe_used(&fe, 1, 0).id == head && echo_reply_ok(1, head, "no kick needed", false),
+	   "poll (%s): a chain put on the ring within the poll time is served without a kick", how);
+	if (got)
+		fe_reap(&fe, 1, 1);
+	sleep_ms(LONG_POLL_USEC / 1000 + 200);
+	memcpy(&avail_event, &q->used->ring[FE_QSIZE], sizeof(avail_event));
+	flags = __atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE);
+	ok((fe.features & F(VIRTIO_RING_F_EVENT_IDX)) ? avail_event == q->avail_idx : !(flags & VIRTQ_USED_F_NO_NOTIFY),
+	   "poll (%s): after the poll time the device asks for kicks again", how);
+	cpu = cpu_seconds();
+	sleep_ms(2000);
+	cpu = cpu_seconds() - cpu;
+	ok(cpu < 0.05, "poll (%s): no CPU spent while idle after the poll time "
+	   "(%.3f s of CPU in 2 s)", how, cpu);
+	fe_reset_alloc(&fe);
+	head = build_echo(1, "kick needed again", 1, 1, false);
+	fe_submit(&fe, 1, head, false);
+	got = fe_wait_used(&fe, 1, 1, 100);
+	ok(!got, "poll (%s): polling stopped: a chain without a kick waits", how);
+	fe_kick(&fe, 1);
+	got = fe_wait_used(&fe, 1, 1, 2000);
+	ok(got && echo_reply_ok(1, head, "kick needed again", false),
+	   "poll (%s): the kick gets it served", how);
+	if (got)
+		fe_reap(&fe, 1, 1);
+	/* the tests after this one run with a short poll: stops while polling */
+	vu_dev_set_poll(dev, 1000);
+}
+
 static void
 test_vring_base(void)
 {
@@ -997,10 +1062,12 @@ main(void)
 	test_bad_chains();
 	test_bad_in_batch();
 	test_event_idx();
+	test_poll(dev, "event idx");
 	test_vring_base();
 	test_broken_ring();
 	test_mem_table_replace();
 	test_reconnect_plain();
+	test_poll(dev, "no event idx");
 	test_mem_slots();
 	fe_disconnect(&fe);
 	test_malformed();
