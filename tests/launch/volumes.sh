@@ -18,6 +18,7 @@ export FSBRIDGE_VOLUME_DIR=$tmp/vols
 L() { "$LAUNCH" --state "$state" --accel tcg "$@"; }
 cleanup() {
 	"$LAUNCH" --state "$state" -q halt -f >/dev/null 2>&1
+	"$LAUNCH" --state "$tmp/state2" -q halt -f >/dev/null 2>&1
 	rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
