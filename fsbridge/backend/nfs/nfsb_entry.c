@@ -338,7 +338,8 @@ nfsb_link_probe(struct backend *b, struct inode *dir, unsigned int up,
 	rc = nfsb_stat_path(nb, c, path, false, &st);
 	if (rc == 0 && S_ISLNK(st.st_mode)) {
 		do {
-			rc = nfs_readlink2(c->nfs, path, &target);
+			free(target);	/* a retry's earlier answer */
+			rc = nfsb_sync_readlink(c, path, &target);
 		} while (nfsb_conn_retry(nb, c, &rc, true, &tries));
 	}
 	nfsb_conn_unlock(c);
