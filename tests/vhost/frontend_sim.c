@@ -543,37 +543,37 @@ test_poll(struct vu_dev *dev, const char *how)
 
 	vu_dev_set_poll(dev, LONG_POLL_USEC);
 	fe_take_call(&fe, 1);
-	ok(echo_once(1, "poll on", 1, 1, false), "poll (%s): a request completes with polling on", how);
+	checkf(echo_once(1, "poll on", 1, 1, false), "poll (%s): a request completes with polling on", how);
 	flags = __atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE);
 	if (!(fe.features & F(VIRTIO_RING_F_EVENT_IDX)))
-		ok(flags & VIRTQ_USED_F_NO_NOTIFY,
+		checkf(flags & VIRTQ_USED_F_NO_NOTIFY,
 		   "poll (%s): while the worker polls, used->flags asks for no kick", how);
 	fe_reset_alloc(&fe);
 	head = build_echo(1, "no kick needed", 1, 1, false);
 	fe_submit(&fe, 1, head, false);
 	got = fe_wait_used(&fe, 1, 1, LONG_POLL_USEC / 1000 / 2);
-	ok(got && fe_used(&fe, 1, 0).id == head && echo_reply_ok(1, head, "no kick needed", false),
+	checkf(got && fe_used(&fe, 1, 0).id == head && echo_reply_ok(1, head, "no kick needed", false),
 	   "poll (%s): a chain put on the ring within the poll time is served without a kick", how);
 	if (got)
 		fe_reap(&fe, 1, 1);
 	sleep_ms(LONG_POLL_USEC / 1000 + 200);
 	memcpy(&avail_event, &q->used->ring[FE_QSIZE], sizeof(avail_event));
 	flags = __atomic_load_n(&q->used->flags, __ATOMIC_ACQUIRE);
-	ok((fe.features & F(VIRTIO_RING_F_EVENT_IDX)) ? avail_event == q->avail_idx : !(flags & VIRTQ_USED_F_NO_NOTIFY),
+	checkf((fe.features & F(VIRTIO_RING_F_EVENT_IDX)) ? avail_event == q->avail_idx : !(flags & VIRTQ_USED_F_NO_NOTIFY),
 	   "poll (%s): after the poll time the device asks for kicks again", how);
 	cpu = cpu_seconds();
 	sleep_ms(2000);
 	cpu = cpu_seconds() - cpu;
-	ok(cpu < 0.05, "poll (%s): no CPU spent while idle after the poll time "
+	checkf(cpu < 0.05, "poll (%s): no CPU spent while idle after the poll time "
 	   "(%.3f s of CPU in 2 s)", how, cpu);
 	fe_reset_alloc(&fe);
 	head = build_echo(1, "kick needed again", 1, 1, false);
 	fe_submit(&fe, 1, head, false);
 	got = fe_wait_used(&fe, 1, 1, 100);
-	ok(!got, "poll (%s): polling stopped: a chain without a kick waits", how);
+	checkf(!got, "poll (%s): polling stopped: a chain without a kick waits", how);
 	fe_kick(&fe, 1);
 	got = fe_wait_used(&fe, 1, 1, 2000);
-	ok(got && echo_reply_ok(1, head, "kick needed again", false),
+	checkf(got && echo_reply_ok(1, head, "kick needed again", false),
 	   "poll (%s): the kick gets it served", how);
 	if (got)
 		fe_reap(&fe, 1, 1);
