@@ -131,8 +131,6 @@ nfs_umount() {
 # not set a symlink's times: that point fails, and says so.
 known_limit() {
 	case $1 in
-	*"chown to -1:-1 sets ctime"*)
-		echo "the NFS backend sends nothing for chown(-1, -1) (no attribute to set)" ;;
 	*"utimensat/futimens with explicit times"*"times l"*)
 		echo "Ganesha's VFS FSAL does not set a symlink's times" ;;
 	*) return 1 ;;

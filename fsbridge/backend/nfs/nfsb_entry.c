@@ -209,10 +209,23 @@ nfsb_setattr(struct backend *b, struct inode *in, struct backend_file *bf,
 {
 	struct backend_nfs *nb = NFSB(b);
 	struct nfsb_file *f = bf != NULL ? bf->priv : NULL;
+	struct backend_setattr same_owner;
 	char path[NFSB_PATH_MAX];
 	struct nfsb_conn *c;
+	struct stat cur;
 	int rc, tries = 1;
 
+	/* chown(-1, -1) has no attribute to send: the same owner again is
+	 * one, and the server sets the change time for it, as ext4 does */
+	if (sa->valid == FSB_SET_CTIME) {
+		rc = nfsb_getattr(b, in, &cur);
+		if (rc != 0)
+			return rc;
+		same_owner = *sa;
+		same_owner.valid = FSB_SET_UID;
+		same_owner.uid = cur.st_uid;
+		sa = &same_owner;
+	}
 	if (nfsb_node_has_fh(in))
 		return nfsb_setattr_fh(nb, in, sa, out);
 
