@@ -112,7 +112,7 @@ state_cmd(int argc, char **argv, const char *state)
 			continue;
 		}
 		warm_path(dir, sizeof(dir), state, argv[i], NULL);
-		r = warm_remove_dir(dir);
+		r = access(dir, F_OK) != 0 ? -ENOENT : warm_remove_dir(dir);
 		if (r != 0) {
 			fprintf(stderr, "launch: state rm %s: %s\n", argv[i],
 			    r == -ENOENT ? "no such saved state" : strerror(-r));

@@ -93,6 +93,20 @@ wait_bound(int want, char *err, size_t errlen)
 	return 0;
 }
 
+/* A device seen bound can still be unknown by its tag for a moment
+ * (seen once in ten starts under load): EINVAL is retried for a while. */
+static int
+mount_retrying(const char *tag, const char *dir, unsigned long flags)
+{
+	for (int ms = 0;; ms += 20) {
+		if (mount(tag, dir, "virtiofs", flags, NULL) == 0)
+			return 0;
+		if (errno != EINVAL || ms >= BIND_WAIT_MS / 6)
+			return -1;
+		usleep(20000);
+	}
+}
+
 /* The share triples of a WAKE payload: count them, or mount them. */
 static int
 shares(const char *p, size_t len, bool do_mount, char *err, size_t errlen)
@@ -117,7 +131,7 @@ shares(const char *p, size_t len, bool do_mount, char *err, size_t errlen)
 			snprintf(err, errlen, "mkdir %s: %s", dir, strerror(-rc));
 			return rc;
 		}
-		if (mount(tag, dir, "virtiofs", strcmp(mode, "ro") == 0 ? MS_RDONLY : 0, NULL) != 0) {
+		if (mount_retrying(tag, dir, strcmp(mode, "ro") == 0 ? MS_RDONLY : 0) != 0) {
 			rc = -errno;
 			snprintf(err, errlen, "mount virtio-fs tag '%s' on %s: %s", tag, dir,
 			    strerror(errno));
