@@ -19,7 +19,7 @@ trap '"$LAUNCH" --state "$state" halt -f >/dev/null 2>&1; rm -rf "$state" "$proj
 export PATH="$B/fsbridge:$B/guest-overlay:$PATH"
 cd "$proj" || exit 1
 L() { "$LAUNCH" --state "$state" "$@"; }
-ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
 pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p + 0.5); if (i < 1) i = 1; print v[i] }'; }
 rss_mib() {
 	local sup qemu
