@@ -27,6 +27,7 @@
 #include "state_dir.h"
 #include "qemu_argv.h"
 #include "safe_dir.h"
+#include "state_cmd.h"
 #include "vm.h"
 #include "volume.h"
 #include "volume_cmd.h"
@@ -37,6 +38,7 @@ usage(FILE *f)
 	fputs("usage: launch [OPTIONS] [--] CMD [ARGS...]\n"
 	    "       launch [OPTIONS] boot | status | halt [-f] | ps | logs | console [-i] | vms\n"
 	    "       launch [OPTIONS] doctor\n"
+	    "       launch [OPTIONS] save [NAME] | state ls | state rm NAME...\n"
 	    "       launch volume ls | create NAME SIZE | rm NAME | export NAME FILE.zst |\n"
 	    "                     import NAME FILE.zst\n"
 	    "\n"
@@ -94,6 +96,8 @@ usage(FILE *f)
 	    "      --no-env       pass only the -e and --env-file variables\n"
 	    "      --env-all      pass secret-looking variables too (*_TOKEN, AWS_*,\n"
 	    "                     SSH_AUTH_SOCK, ...: see launch(1))\n"
+	    "      --cold         boot the VM: no saved state is restored or made\n"
+	    "                     (a VM with --volume or --net always boots)\n"
 	    "  -q, --quiet        no messages from boot and halt\n"
 	    "  -f, --force        halt: kill the VM instead of powering it off\n"
 	    "  -h, --help         this text\n"
@@ -131,7 +135,7 @@ bad_usage(const char *fmt, ...)
 enum {
 	OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV,
 	OPT_VOLUME, OPT_NET, OPT_MOUNT, OPT_ROOT, OPT_ISOLATED, OPT_ENV_FILE,
-	OPT_HIDE, OPT_EXPOSE, OPT_POLICY, OPT_ENV_ALL,
+	OPT_HIDE, OPT_EXPOSE, OPT_POLICY, OPT_ENV_ALL, OPT_COLD,
 };
 
 static const struct option longopts[] = {
@@ -153,6 +157,7 @@ static const struct option longopts[] = {
 	{ "mount", required_argument, NULL, OPT_MOUNT },
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "isolated", no_argument, NULL, OPT_ISOLATED },
+	{ "cold", no_argument, NULL, OPT_COLD },
 	{ "publish", required_argument, NULL, 'p' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "force", no_argument, NULL, 'f' },
@@ -272,6 +277,7 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 	case OPT_MOUNT: return add_mount(o, arg);
 	case OPT_ROOT: o->root = arg; break;
 	case OPT_ISOLATED: o->isolated = true; break;
+	case OPT_COLD: o->cold = true; break;
 	case 'p':
 		if (o->nport == LAUNCH_MAX_PORTS)
 			return bad_usage("too many -p options");
@@ -393,7 +399,8 @@ is_admin(const char *word)
 static bool
 is_subcommand(const char *word)
 {
-	return is_admin(word) || strcmp(word, "ps") == 0 || strcmp(word, "doctor") == 0;
+	return is_admin(word) || strcmp(word, "ps") == 0 || strcmp(word, "doctor") == 0 ||
+	    strcmp(word, "save") == 0 || strcmp(word, "state") == 0;
 }
 
 int
@@ -438,6 +445,10 @@ main(int argc, char **argv)
 		return LAUNCH_EXIT_FAIL;
 	if (!dashdash && strcmp(argv[optind], "ps") == 0)
 		return guest_ps(&o, argc - optind - 1, state);
+	if (!dashdash && strcmp(argv[optind], "save") == 0)
+		return state_save_cmd(&o, argc - optind - 1, argv + optind + 1, state);
+	if (!dashdash && strcmp(argv[optind], "state") == 0)
+		return state_cmd(argc - optind - 1, argv + optind + 1, state);
 	if (!dashdash && is_admin(argv[optind]))
 		return admin(argv[optind], &o, argc - optind - 1, argv + optind + 1, state);
 	fd = vm_connect(&o, state);

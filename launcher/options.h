@@ -42,6 +42,8 @@ struct launch_opts {
 	const char *policy;   /* --policy FILE: hide/expose rules for the root share */
 	bool env_all;         /* --env-all: pass secret-looking variables too */
 	bool net_host;        /* --net=host: the guest reaches the host's loopback */
+	bool cold;            /* --cold: boot; no saved state used or made */
+	const char *save_name;  /* launch save NAME: boot fresh and save as NAME */
 };
 
 /* Exit statuses of launch itself (a command's own status passes through). */

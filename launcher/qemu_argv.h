@@ -19,6 +19,10 @@ struct vm_config {
 	const struct mount_share *mounts;  /* one more vhost-user-fs each, tag m<i> */
 	int nmounts;
 	int console_fd;        /* QEMU's fd logging the serial console, or -1 */
+	bool warm;             /* the machine of a warm start: RAM in state/ram
+	                        * (shared), no share, volume or network (they are
+	                        * hot-plugged), QMP on state/qmp.sock */
+	bool incoming;         /* warm: wait for a saved state (-incoming defer) */
 };
 
 /* "off", or "on" (--net=host: "host") and the forwards ("on 8080:80

@@ -151,7 +151,7 @@ state_clean_stale(const char *dir)
 {
 	static const char *const stale[] = {
 		ST_CTL_SOCK, ST_AGENT_SOCK, ST_ROOT_SOCK, ST_PROJ_SOCK, ST_CONSOLE_SOCK, ST_CONSOLE_LOCK, ST_PROJECT, ST_ROOT, ST_ACCEL,
-		ST_VOLUMES, ST_NET, ST_MOUNTS,
+		ST_VOLUMES, ST_NET, ST_MOUNTS, ST_QMP_SOCK, ST_RAM,
 	};
 	char path[PATH_MAX], sock[32];
 

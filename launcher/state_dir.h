@@ -34,6 +34,8 @@
 #define ST_VOLUMES "volumes"      /* the running VM's NAME:GUEST list */
 #define ST_MOUNTS "mounts"        /* the running VM's --mount list */
 #define ST_ROOT_POLICY "root.policy"  /* the root share's policy: ro, hide rules */
+#define ST_QMP_SOCK "qmp.sock"  /* QEMU's QMP (warm start: save, restore, hot-plug) */
+#define ST_RAM "ram"              /* the running VM's RAM file (warm start) */
 #define ST_NET "net"              /* the running VM's network: off, or on and its -p list */
 
 #define DEFAULT_CPUS 2u

@@ -57,6 +57,8 @@ cleanup(struct sup *sv)
 	char path[4096];
 
 	sup_stop_child(&sv->qemu, SIGKILL);
+	state_path(path, sizeof(path), sv->p->state, ST_RAM);
+	unlink(path);            /* the RAM of a warm VM, once QEMU is gone */
 	sup_stop_child(&sv->passt, SIGTERM);
 	sup_stop_child(&sv->serve_root, SIGTERM);
 	sup_stop_child(&sv->serve_proj, SIGTERM);
@@ -87,6 +89,21 @@ flush_logs(struct sup *sv)
 	sv->log_fd = -1;
 	logsink_wait(sv->log_sink);
 	logsink_wait(sv->console_sink);
+}
+
+void
+sup_note(struct sup *sv, const char *fmt, ...)
+{
+	char msg[1024] = "note: ";
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg + 6, sizeof(msg) - 8, fmt, ap);
+	va_end(ap);
+	sup_log("%s", msg + 6);
+	strlcat(msg, "\n", sizeof(msg));
+	if (sv->p->ready_fd >= 0)
+		write_all(sv->p->ready_fd, msg, strlen(msg));
 }
 
 void
@@ -213,7 +230,10 @@ supervisor_main(struct sup_params *p)
 		sup_fail(sv, "cannot build the guest image: %s", why);
 	sup_start_servers(sv);
 	sup_start_net(sv);
-	sup_boot_vm(sv);
+	if (sup_warm_possible(sv))
+		sup_warm_start(sv);
+	else
+		sup_boot_vm(sv);
 	close(sv->console_fd);    /* QEMU holds the console log's pipe alone */
 	sv->console_fd = -1;
 	sup_serve_clients(sv);

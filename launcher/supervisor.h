@@ -34,6 +34,8 @@ struct sup_params {
 	struct mount_share mounts[MOUNT_MAX];  /* --mount: one server each */
 	int nmounts;
 	struct policy root_policy;  /* ro, symlinks=opaque, the hide rules */
+	bool cold;              /* --cold: boot, no saved state used or made */
+	const char *save_name;  /* launch save NAME: boot and save as NAME */
 };
 
 /* Runs the supervisor in this (already detached) process; never returns. */

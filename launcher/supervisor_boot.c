@@ -28,14 +28,15 @@
 #include "supervisor_parts.h"
 #include "usock.h"
 
-static int
-start_qemu(struct sup *sv, const char *accel)
+int
+sup_start_qemu(struct sup *sv, const char *accel)
 {
 	struct vm_config c = {
 		.state = sv->p->state, .qemu = sv->p->paths.qemu, .kernel = sv->p->paths.kernel,
 		.initrd = sv->initrd, .accel = accel, .cpus = sv->cpus, .mem_mib = sv->mem_mib,
 		.vols = sv->p->vols, .nvols = sv->p->nvols, .net = sv->p->net,
 		.mounts = sv->p->mounts, .nmounts = sv->p->nmounts,
+		.warm = sv->warm, .incoming = sv->incoming,
 	};
 	struct argvec a = { 0 };
 	char path[4096];
@@ -48,7 +49,8 @@ start_qemu(struct sup *sv, const char *accel)
 	qemu_argv(&a, &c);
 	if (a.err != 0)
 		return a.err;
-	sup_log("starting QEMU (%s, %u CPUs, %u MiB)", accel, sv->cpus, sv->mem_mib);
+	sup_log("starting QEMU (%s, %u CPUs, %u MiB%s)", accel, sv->cpus, sv->mem_mib,
+	    sv->incoming ? ", restoring a saved state" : sv->warm ? ", shares hot-plugged" : "");
 	sv->qemu = spawn_fd3(a.v, -1, sv->log_fd, sv->log_fd, sv->console_fd, true);
 	argvec_free(&a);
 	return sv->qemu < 0 ? (int)sv->qemu : 0;
@@ -70,8 +72,8 @@ sup_qemu_check(struct sup *sv, char *why, size_t size)
 	return 0;
 }
 
-static int
-connect_agent(struct sup *sv, double end, char *why, size_t size)
+int
+sup_connect_agent(struct sup *sv, double end, char *why, size_t size)
 {
 	char path[4096];
 
@@ -95,8 +97,8 @@ connect_agent(struct sup *sv, double end, char *why, size_t size)
 /* HELLO: version, project, then a serial and a mount point per volume,
  * then per --mount the directory where fsbridge-init mounted its share
  * (a path: volume names never start with '/') and the mount point. */
-static int
-send_hello(struct sup *sv, int fd)
+int
+sup_send_hello(struct sup *sv, int fd)
 {
 	static unsigned char buf[4 + 4096 + (VOLUME_MAX + MOUNT_MAX) * (VOLUME_NAME_MAX + 1 + 1024)];
 	size_t len = 4;
@@ -132,9 +134,10 @@ connection_lost(struct sup *sv, int rc, char *why, size_t size)
 	return rc < 0 ? rc : -EPIPE;
 }
 
-/* Waits for the agent's HELLO (or ERROR) until end; -errno with why. */
-static int
-await_hello(struct sup *sv, int fd, double end, char *why, size_t size)
+/* Waits for the agent's frame of this type on session 0 (or an ERROR)
+ * until end; -errno with why. */
+int
+sup_await_frame(struct sup *sv, int fd, int type, double end, char *why, size_t size)
 {
 	static unsigned char buf[AP_MAX_PAYLOAD];
 	struct ap_hdr h;
@@ -154,7 +157,7 @@ await_hello(struct sup *sv, int fd, double end, char *why, size_t size)
 		rc = frame_read(fd, &h, buf);
 		if (rc <= 0)
 			return connection_lost(sv, rc, why, size);
-		if (h.session == 0 && h.type == AP_HELLO)
+		if (h.session == 0 && h.type == type)
 			return 0;
 		if (h.session == 0 && h.type == AP_ERROR) {
 			/* the guest's words reach the user's terminal: printable only */
@@ -171,18 +174,19 @@ static int
 boot(struct sup *sv, const char *accel, double seconds, char *why, size_t size)
 {
 	double t0 = sup_now(), end = t0 + seconds;
-	int rc = start_qemu(sv, accel);
+	int rc = sup_start_qemu(sv, accel);
 
 	if (rc != 0) {
 		snprintf(why, size, "cannot start QEMU: %s", strerror(-rc));
 		return rc;
 	}
-	sv->agent_fd = connect_agent(sv, end, why, size);
+	sv->agent_fd = sup_connect_agent(sv, end, why, size);
 	if (sv->agent_fd < 0)
 		return sv->agent_fd;
-	rc = send_hello(sv, sv->agent_fd);
+	rc = sv->warm ? frame_write(sv->agent_fd, AP_PING, 0, NULL, 0) :
+	    sup_send_hello(sv, sv->agent_fd);
 	if (rc == 0)
-		rc = await_hello(sv, sv->agent_fd, end, why, size);
+		rc = sup_await_frame(sv, sv->agent_fd, sv->warm ? AP_PING : AP_HELLO, end, why, size);
 	else
 		snprintf(why, size, "agent socket: %s", strerror(-rc));
 	if (rc == 0)
@@ -199,7 +203,8 @@ abandon_boot(struct sup *sv)
 	sup_stop_child(&sv->qemu, SIGKILL);
 }
 
-/* Boots with the requested accelerator; auto falls back to TCG once. */
+/* Boots with the requested accelerator; auto falls back to TCG once.
+ * Warm (sv->warm): the machine with no share, up to the agent's PING. */
 void
 sup_boot_vm(struct sup *sv)
 {

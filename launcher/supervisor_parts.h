@@ -21,6 +21,8 @@ struct sup {
 	int agent_fd, listen_fd, log_fd, console_fd;
 	unsigned cpus, mem_mib;
 	char initrd[4096];
+	bool warm, incoming;	/* the warm start's machine; restoring into it */
+	pid_t prep;		/* copying a saved RAM file ahead (warm) */
 	atomic_int halting;	/* set from a client's thread (relay.c) */
 	time_t halt_deadline;
 };
@@ -46,6 +48,20 @@ bool sup_server_gone(struct sup *sv);
  * (with why) once QEMU has exited. */
 void sup_boot_vm(struct sup *sv);
 int sup_qemu_check(struct sup *sv, char *why, size_t size);
+int sup_start_qemu(struct sup *sv, const char *accel);
+int sup_connect_agent(struct sup *sv, double end, char *why, size_t size);
+int sup_send_hello(struct sup *sv, int fd);
+int sup_await_frame(struct sup *sv, int fd, int type, double end, char *why, size_t size);
+
+/* supervisor_warm.c: true when this VM can start warm (no volume, no
+ * network, not --cold, a known accelerator); then starts it: restored
+ * from a matching saved state, else booted and saved first; shares
+ * hot-plugged, the agent woken, HELLO answered, or sup_fail. */
+bool sup_warm_possible(struct sup *sv);
+void sup_warm_start(struct sup *sv);
+
+/* supervisor.c: a line for the log and for launch's terminal. */
+void sup_note(struct sup *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* supervisor_loop.c: the state dir told, launch clients served on
  * ctl.sock; then until QEMU exits or must be stopped. */

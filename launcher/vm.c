@@ -312,12 +312,39 @@ become_supervisor(struct sup_params *sp)
 	supervisor_main(sp);
 }
 
+/* The supervisor's word until it closes the pipe: "note: ..." lines
+ * (the warm start's, printed unless quiet), then "ok" or one error line,
+ * left in line.  Its length, or -1. */
+static ssize_t
+read_notes(int fd, char *line, size_t size, bool quiet)
+{
+	size_t len = 0;
+	ssize_t n;
+	char *nl;
+
+	line[0] = '\0';
+	for (;;) {
+		n = read(fd, line + len, size - 1 - len);
+		if (n > 0)
+			len += (size_t)n;
+		line[len] = '\0';
+		while ((nl = strchr(line, '\n')) != NULL && strncmp(line, "note: ", 6) == 0) {
+			if (!quiet)
+				fprintf(stderr, "launch: %.*s\n", (int)(nl - line - 6), line + 6);
+			len -= (size_t)(nl + 1 - line);
+			memmove(line, nl + 1, len + 1);
+		}
+		if (n <= 0 || len == size - 1)
+			return len > 0 ? (ssize_t)len : -1;
+	}
+}
+
 /* We hold the pidfile: start the supervisor and wait for its word. */
 static int
 boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 {
 	static struct sup_params sp;
-	char line[1100], err[512];
+	char line[8192], err[512], *last;
 	int p[2];
 	ssize_t n;
 	pid_t pid;
@@ -348,6 +375,8 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	sp.ports = o->port;
 	sp.nports = o->nport;
 	sp.nmounts = o->nmount;
+	sp.cold = o->cold;
+	sp.save_name = o->save_name;
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
@@ -357,12 +386,12 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	pidfile_close(pfh);
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
-	n = pid < 0 ? -1 : read(p[0], line, sizeof(line) - 1);
+	n = pid < 0 ? -1 : read_notes(p[0], line, sizeof(line), o->quiet);
 	close(p[0]);
-	line[n > 0 ? n : 0] = '\0';
-	if (strcmp(line, "ok\n") == 0)
+	last = line;
+	if (strcmp(last, "ok\n") == 0)
 		return 0;
-	fprintf(stderr, "launch: %s", n > 0 ? line : "the supervisor died while booting\n");
+	fprintf(stderr, "launch: %s", n > 0 ? last : "the supervisor died while booting\n");
 	vm_print_tail(state, ST_CONSOLE, 8);
 	vm_print_tail(state, ST_LOG, 4);
 	return -EIO;

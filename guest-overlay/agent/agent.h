@@ -64,6 +64,10 @@ void agent_hints_flush(void);
 /* True when hints have waited long enough for a quiet host. */
 bool agent_hints_due(void);
 
+/* A WAKE frame (agent_wake.c): the clock, the RNG reseeded, the
+ * hot-plugged shares mounted; an ERROR on session 0 when that fails. */
+void agent_wake(const unsigned char *payload, size_t len);
+
 /* The port to the host (agent_port.c): opened non-blocking, waiting up
  * to 10 s for the device (its fd, or -ENODEV); its fd afterwards. */
 int agent_port_open(void);

@@ -2,7 +2,8 @@
  * agent_dispatch: what the agent does with each frame from the host.
  * Session 0: HELLO (assemble the guest root once, answer with our
  * version), HALT (stop every command, sync, return to init, which powers
- * off), HINT (agent_hints.c).  A command's session: EXEC (start it, or
+ * off), HINT (agent_hints.c), PING (answered: the agent is up), WAKE
+ * (agent_wake.c: clock, RNG, hot-plugged shares).  A command's session: EXEC (start it, or
  * with AP_EXEC_PS send the process table), STDIN, ACK, WINSIZE, SIGNAL
  * (agent_session.c).
  */
@@ -142,6 +143,14 @@ agent_dispatch(const struct ap_hdr *h, unsigned char *payload)
 	case AP_HINT:
 		if (root_ready)
 			agent_hint(payload, h->len);
+		break;
+	case AP_PING:
+		if (h->session == 0)
+			agent_send(AP_PING, 0, NULL, 0);
+		break;
+	case AP_WAKE:
+		if (h->session == 0 && !root_ready)
+			agent_wake(payload, h->len);
 		break;
 	case AP_SIGNAL:
 		if (s != NULL && h->len == 4)

@@ -86,7 +86,8 @@ serve(int sfd)
 			if (poll(&more, 1, 0) == 0 || agent_hints_due())
 				agent_hints_flush();
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
-			usleep(50000);  /* the host is not connected (yet) */
+			usleep(10000);  /* the host is not connected (yet): a restored
+			                 * guest is connected within ms of running */
 		}
 	}
 }

@@ -51,6 +51,16 @@
  *           changed (NUL-terminated); the agent makes the guest kernel
  *           look at it and its directory again.  Empty: look again at
  *           everything
+ *   PING    session 0: host->agent, answered with a PING: the agent is up
+ *           and waiting (a VM booted to be saved, launch(1) "warm start")
+ *   WAKE    session 0, host->agent, before HELLO in a VM booted with no
+ *           share or restored from a saved state: u64 seconds, u32
+ *           nanoseconds of the host's CLOCK_REALTIME, u32 n, n bytes of
+ *           host randomness, then per share its tag, mount point and "ro"
+ *           or "rw", NUL-terminated; the agent sets the clock, reseeds the
+ *           kernel's RNG, waits for that many virtio-fs devices (hot-
+ *           plugged) and mounts them.  Nothing is answered: HELLO follows
+ *           (an ERROR on session 0 says why the guest cannot go on)
  */
 #ifndef FSB_AGENT_PROTO_H
 #define FSB_AGENT_PROTO_H
@@ -61,7 +71,7 @@
 #include <string.h>
 
 #define AP_MAGIC 0x4246u
-#define AP_VERSION 2u   /* 2: EXEC carries the supplementary groups */
+#define AP_VERSION 3u   /* 2: EXEC carries the supplementary groups; 3: PING, WAKE */
 #define AP_HDR_SIZE 12u
 #define AP_MAX_PAYLOAD (256u * 1024u)
 #define AP_DATA_CHUNK (32u * 1024u)   /* stream data per frame */
@@ -80,7 +90,12 @@ enum ap_type {
 	AP_WINSIZE = 10,
 	AP_ACK = 11,
 	AP_HINT = 12,
+	AP_PING = 13,
+	AP_WAKE = 14,
 };
+
+#define AP_WAKE_FIXED 16u   /* seconds, nanoseconds, seed length */
+#define AP_WAKE_SEED 64u    /* bytes of randomness the host sends */
 
 #define AP_OUTPUT_WINDOW (64u * 1024u)
 #define AP_INPUT_WINDOW (256u * 1024u)

@@ -19,7 +19,8 @@ FAKE=$B/tests/launch/fake_guest
 
 tmp=$(mktemp -d /tmp/fsb-frames.XXXXXX)
 state=$tmp/state
-L() { "$LAUNCH" --state "$state" --qemu "$FAKE" --accel tcg "$@"; }
+# --cold: the fake QEMU speaks neither QMP nor PING (no warm start)
+L() { "$LAUNCH" --state "$state" --qemu "$FAKE" --accel tcg --cold "$@"; }
 cleanup() {
 	"$LAUNCH" --state "$state" -q halt -f > /dev/null 2>&1
 	[ -n "${KEEP:-}" ] || rm -rf --one-file-system "$tmp"

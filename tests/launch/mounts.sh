@@ -54,7 +54,8 @@ check "... and no VM was started (status $rc)" [ "$rc" = 3 ]
 fake=$tmp/fake-qemu
 printf '#!/bin/sh\nprintf "%%s\\n" "$@" > "%s"\nexit 1\n' "$tmp/argv" > "$fake"
 chmod +x "$fake"
-"$LAUNCH" --state "$tmp/fstate" --qemu "$fake" --accel tcg --mount "$tmp/rw:/mnt/rw" \
+# --cold: the booted machine's argv (a warm start hot-plugs the shares)
+"$LAUNCH" --state "$tmp/fstate" --qemu "$fake" --accel tcg --cold --mount "$tmp/rw:/mnt/rw" \
 	--mount "$tmp/ro:/mnt/ro:ro:symlinks=deny" --mount "$tmp/a\\:b:/mnt/colon:ro" -- true 2> "$tmp/err"; rc=$?
 check "a failed boot with mounts: 125 (got $rc)" [ "$rc" = 125 ]
 check "... one vhost-user-fs device per mount (m0, m1)" bash -c \
