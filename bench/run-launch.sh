@@ -18,6 +18,8 @@ proj=$(mktemp -d /tmp/fsb-lproj.XXXXXX)
 trap '"$LAUNCH" --state "$state" halt -f >/dev/null 2>&1; rm -rf "$state" "$proj"' EXIT
 export PATH="$B/fsbridge:$B/guest-overlay:$PATH"
 cd "$proj" || exit 1
+# the restore route is asked for (not yet the default)
+export FSBRIDGE_WARM=1
 L() { "$LAUNCH" --state "$state" "$@"; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
 pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p + 0.5); if (i < 1) i = 1; print v[i] }'; }

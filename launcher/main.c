@@ -96,6 +96,9 @@ usage(FILE *f)
 	    "      --no-env       pass only the -e and --env-file variables\n"
 	    "      --env-all      pass secret-looking variables too (*_TOKEN, AWS_*,\n"
 	    "                     SSH_AUTH_SOCK, ...: see launch(1))\n"
+	    "      --warm         start a stopped VM from a saved state when one\n"
+	    "                     matches, save one at the first boot (also\n"
+	    "                     FSBRIDGE_WARM=1; not yet the default: launch(1))\n"
 	    "      --cold         boot the VM: no saved state is restored or made\n"
 	    "                     (a VM with --volume or --net always boots)\n"
 	    "  -q, --quiet        no messages from boot and halt\n"
@@ -135,7 +138,7 @@ bad_usage(const char *fmt, ...)
 enum {
 	OPT_STATE = 256, OPT_NAME, OPT_QEMU, OPT_KERNEL, OPT_ACCEL, OPT_PROJECT, OPT_NO_ENV,
 	OPT_VOLUME, OPT_NET, OPT_MOUNT, OPT_ROOT, OPT_ISOLATED, OPT_ENV_FILE,
-	OPT_HIDE, OPT_EXPOSE, OPT_POLICY, OPT_ENV_ALL, OPT_COLD,
+	OPT_HIDE, OPT_EXPOSE, OPT_POLICY, OPT_ENV_ALL, OPT_COLD, OPT_WARM,
 };
 
 static const struct option longopts[] = {
@@ -158,6 +161,7 @@ static const struct option longopts[] = {
 	{ "root", required_argument, NULL, OPT_ROOT },
 	{ "isolated", no_argument, NULL, OPT_ISOLATED },
 	{ "cold", no_argument, NULL, OPT_COLD },
+	{ "warm", no_argument, NULL, OPT_WARM },
 	{ "publish", required_argument, NULL, 'p' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "force", no_argument, NULL, 'f' },
@@ -278,6 +282,7 @@ apply_option(struct launch_opts *o, int c, const char *arg, const char *word)
 	case OPT_ROOT: o->root = arg; break;
 	case OPT_ISOLATED: o->isolated = true; break;
 	case OPT_COLD: o->cold = true; break;
+	case OPT_WARM: o->warm = true; break;
 	case 'p':
 		if (o->nport == LAUNCH_MAX_PORTS)
 			return bad_usage("too many -p options");
@@ -324,10 +329,12 @@ parse_options(struct launch_opts *o, int argc, char **argv, bool *dashdash, bool
 static void
 defaults(struct launch_opts *o)
 {
-	const char *accel = getenv("FSBRIDGE_ACCEL");
+	const char *accel = getenv("FSBRIDGE_ACCEL"), *warm = getenv("FSBRIDGE_WARM");
 
 	if (o->accel == NULL)
 		o->accel = accel != NULL && accel_valid(accel) ? accel : "tcg";
+	if (warm != NULL && strcmp(warm, "1") == 0)
+		o->warm = true;
 }
 
 static int

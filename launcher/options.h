@@ -43,6 +43,9 @@ struct launch_opts {
 	bool env_all;         /* --env-all: pass secret-looking variables too */
 	bool net_host;        /* --net=host: the guest reaches the host's loopback */
 	bool cold;            /* --cold: boot; no saved state used or made */
+	bool warm;            /* --warm or FSBRIDGE_WARM=1: restore a saved state,
+	                       * make one at the first boot (off by default for
+	                       * now: see launch(1), Warm start) */
 	const char *save_name;  /* launch save NAME: boot fresh and save as NAME */
 };
 

@@ -375,7 +375,8 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	sp.ports = o->port;
 	sp.nports = o->nport;
 	sp.nmounts = o->nmount;
-	sp.cold = o->cold;
+	/* warm start is asked for (launch save asks for it) */
+	sp.cold = o->cold || !(o->warm || o->save_name != NULL);
 	sp.save_name = o->save_name;
 	pid = fork();
 	if (pid == 0) {

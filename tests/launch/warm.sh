@@ -6,7 +6,7 @@
 # two restores.  TAP, plan at the end.
 set -u
 
-. "$(dirname "$0")/../tap.sh"
+. "$(dirname "$0")/../lib/tap.sh"
 
 B=${top_builddir:-.}
 LAUNCH=$B/launcher/launch
@@ -20,6 +20,8 @@ tmp=$(mktemp -d /tmp/fsb-warm.XXXXXX)
 state=$tmp/state
 proj=$tmp/proj
 saved=$state/warm/default
+# warm start is asked for (not yet the default)
+export FSBRIDGE_WARM=1
 L() { "$LAUNCH" --state "$state" --accel tcg "$@"; }
 cleanup() {
 	"$LAUNCH" --state "$state" -q halt -f >/dev/null 2>&1
