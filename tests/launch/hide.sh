@@ -13,28 +13,15 @@
 set -u
 
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/launch.sh"
 
-B=${top_builddir:-.}
-LAUNCH=$B/launcher/launch
-QEMU=${FSBRIDGE_QEMU:-qemu-system-$(uname -m)}
-[ -x "$LAUNCH" ] || skip_all "$LAUNCH not built"
 [ "$(id -u)" = 0 ] || skip_all "needs root (another user's home, a network namespace)"
-command -v "$QEMU" >/dev/null 2>&1 || skip_all "no QEMU"
-"$B/guest-overlay/fsbridge-mkinitramfs" --print-kernel >/dev/null 2>&1 || skip_all "no guest kernel"
 test_user fsb-other || skip_all "cannot create the user fsb-other"
-
-tmp=$(mktemp -d /tmp/fsb-hide.XXXXXX)
-state=$tmp/state
+launch_suite hide guest
 other=$(getent passwd fsb-other | cut -d: -f6)
 export HOME=$tmp/home
 unset XDG_STATE_HOME
-L() { "$LAUNCH" --state "$state" --accel tcg "$@"; }
-cleanup() {
-	"$LAUNCH" --state "$state" -q halt -f >/dev/null 2>&1
-	rm -f "$other/fsb-hide-notes"
-	rm -rf --one-file-system "$tmp"
-}
-trap cleanup EXIT
+launch_suite_done() { rm -f "$other/fsb-hide-notes"; }
 mkdir -p "$tmp/proj/.git" "$HOME/.ssh" "$HOME/.aws" "$HOME/src"
 echo id-key > "$HOME/.ssh/id_ed25519"
 echo aws-key > "$HOME/.aws/credentials"

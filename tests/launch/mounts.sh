@@ -7,20 +7,9 @@
 set -u
 
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/launch.sh"
 
-B=${top_builddir:-.}
-LAUNCH=$B/launcher/launch
-QEMU=${FSBRIDGE_QEMU:-qemu-system-$(uname -m)}
-[ -x "$LAUNCH" ] || skip_all "$LAUNCH not built"
-
-tmp=$(mktemp -d /tmp/fsb-mounts.XXXXXX)
-state=$tmp/state
-L() { "$LAUNCH" --state "$state" --accel tcg "$@"; }
-cleanup() {
-	"$LAUNCH" --state "$state" -q halt -f >/dev/null 2>&1
-	rm -rf --one-file-system "$tmp"
-}
-trap cleanup EXIT
+launch_suite mounts
 mkdir -p "$tmp/proj/.git" "$tmp/rw" "$tmp/ro" "$tmp/links" "$tmp/a:b"
 echo hello > "$tmp/ro/file"
 ln -s /etc "$tmp/links/etc"

@@ -6,22 +6,11 @@
 set -u
 
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/launch.sh"
 
-B=${top_builddir:-.}
-LAUNCH=$B/launcher/launch
-QEMU=${FSBRIDGE_QEMU:-qemu-system-$(uname -m)}
-[ -x "$LAUNCH" ] || skip_all "$LAUNCH not built"
-
-tmp=$(mktemp -d /tmp/fsb-volumes.XXXXXX)
-state=$tmp/state
+launch_suite volumes
+more_states=$tmp/state2
 export FSBRIDGE_VOLUME_DIR=$tmp/vols
-L() { "$LAUNCH" --state "$state" --accel tcg "$@"; }
-cleanup() {
-	"$LAUNCH" --state "$state" -q halt -f >/dev/null 2>&1
-	"$LAUNCH" --state "$tmp/state2" -q halt -f >/dev/null 2>&1
-	rm -rf --one-file-system "$tmp"
-}
-trap cleanup EXIT
 mkdir -p "$tmp/proj/.git"
 cd "$tmp/proj" || exit 1
 

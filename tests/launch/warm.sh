@@ -7,27 +7,13 @@
 set -u
 
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/launch.sh"
 
-B=${top_builddir:-.}
-LAUNCH=$B/launcher/launch
-QEMU=${FSBRIDGE_QEMU:-qemu-system-$(uname -m)}
-[ -x "$LAUNCH" ] || skip_all "$LAUNCH not built"
-command -v "$QEMU" >/dev/null 2>&1 || skip_all "$QEMU not installed (apt-get install qemu-system-x86)"
-"$B/guest-overlay/fsbridge-mkinitramfs" --print-kernel >/dev/null 2>&1 ||
-	skip_all "no guest kernel (apt-get install linux-image-cloud-amd64)"
-
-tmp=$(mktemp -d /tmp/fsb-warm.XXXXXX)
-state=$tmp/state
+launch_suite warm guest
 proj=$tmp/proj
 saved=$state/warm/default
 # warm start is asked for (not yet the default)
 export FSBRIDGE_WARM=1
-L() { "$LAUNCH" --state "$state" --accel tcg "$@"; }
-cleanup() {
-	"$LAUNCH" --state "$state" -q halt -f >/dev/null 2>&1
-	rm -rf --one-file-system "$tmp"
-}
-trap cleanup EXIT
 mkdir -p "$proj/.git"
 cd "$proj" || exit 1
 ms() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
