@@ -13,6 +13,7 @@
 # Environment: FSBRIDGE_QEMU (default qemu-system-x86_64), FSBRIDGE_VIRTIOFSD,
 # BOOT_TIMEOUT (seconds per boot, default 120).
 set -u
+. "$(dirname "$0")/../lib/tap.sh"
 
 top_builddir=${top_builddir:-$PWD}
 MKI=$top_builddir/guest-overlay/fsbridge-mkinitramfs
@@ -20,7 +21,6 @@ PROBE=$top_builddir/tests/guest/probe
 QEMU=${FSBRIDGE_QEMU:-qemu-system-x86_64}
 TIMEOUT=${BOOT_TIMEOUT:-120}
 
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 bail() { echo "Bail out! $*"; exit 1; }
 
 # ---- what the test needs ----
@@ -54,14 +54,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
 show() { sed 's/^/# /' "$@"; }
 
 echo "1..18"

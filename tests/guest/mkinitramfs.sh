@@ -20,14 +20,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fsb-mki.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
-check() { # check DESCRIPTION COMMAND...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+. "$(dirname "$0")/../lib/tap.sh"
 show() { sed 's/^/# /' "$@"; }
 
 # fails_with STATUS PATTERN DESCRIPTION -- ARGS...: the builder exits

@@ -7,10 +7,7 @@
 set -u
 export LC_ALL=C
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
+. "$(dirname "$0")/../lib/tap.sh"
 
 # As root, or as an ordinary user through fusermount3 (cli_errors-user.sh),
 # who makes its private mount namespace inside a user namespace of its own

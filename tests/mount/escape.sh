@@ -27,10 +27,7 @@
 set -u
 export LC_ALL=C
 
-skip_all() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
+. "$(dirname "$0")/../lib/tap.sh"
 
 # As root, or as an ordinary user through fusermount3 (escape-user.sh).
 # The user makes the covering namespace inside a user namespace of its

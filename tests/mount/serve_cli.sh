@@ -3,9 +3,7 @@
 # starting "fsbridge: ", with exit 2 for bad usage and 1 for a failure,
 # and nothing left behind.  TAP.
 set -u
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; }
+. "$(dirname "$0")/../lib/tap.sh"
 FSB=${FSBRIDGE:-./fsbridge/fsbridge}
 tmp=$(mktemp -d /tmp/fsb-servecli.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT

@@ -6,11 +6,7 @@
 # the writer's own cache.  TAP, plan at the end.
 set -u
 
-n=0
-fail=0
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); fail=$((fail + 1)); echo "not ok $n - $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
+. "$(dirname "$0")/../lib/tap.sh"
 
 if [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
 	echo "1..0 # SKIP needs /dev/fuse and FSBRIDGE"
