@@ -29,3 +29,26 @@ as_user() {
 	setpriv --reuid="$who" --regid="$who" --init-groups --inh-caps=-all \
 		env -u XDG_RUNTIME_DIR -u XDG_STATE_HOME -u XDG_CONFIG_HOME HOME="$home" USER="$who" LOGNAME="$who" "$@"
 }
+
+# report GOOD NAME [DIAGNOSTIC]: ok when GOOD is 1, else not ok followed
+# by the first lines of DIAGNOSTIC as comments; failures counts the not oks.
+failures=0
+report() {
+	n=$((n + 1))
+	if [ "$1" = 1 ]; then
+		echo "ok $n - $2"
+	else
+		failures=$((failures + 1))
+		echo "not ok $n - $2"
+		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -n 8 | sed 's/^/#   /'
+	fi
+	return 0
+}
+
+# skip_unless_fuse: a suite that mounts with $FSBRIDGE needs /dev/fuse,
+# and fusermount3 when not root.
+skip_unless_fuse() {
+	[ -e /dev/fuse ] && [ -n "${FSBRIDGE:-}" ] || skip_all "needs /dev/fuse and FSBRIDGE"
+	[ "$(id -u)" = 0 ] || command -v fusermount3 >/dev/null ||
+		skip_all "not root and no fusermount3 (apt-get install fuse3)"
+}

@@ -62,19 +62,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # --- TAP ---
-n=0
-failures=0
-report() {	# report GOOD NAME [DIAGNOSTIC]
-	n=$((n + 1))
-	if [ "$1" = 1 ]; then
-		echo "ok $n - $2"
-	else
-		failures=$((failures + 1))
-		echo "not ok $n - $2"
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -n 6 | sed 's/^/#   /'
-	fi
-	return 0
-}
+# report GOOD NAME [DIAGNOSTIC] is tests/lib/tap.sh's
 
 RC=0
 cli() {	# cli ARGS...: run fsbridge, output in $W/out and $W/err, status in RC

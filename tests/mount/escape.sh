@@ -106,20 +106,7 @@ nfs://*) FOLLOW_OUT= OVER_NFS=1 ;;
 esac
 
 # --- TAP ---
-n=0
-failures=0
-report() {	# report GOOD NAME [DIAGNOSTIC]
-	local why
-	n=$((n + 1))
-	if [ "$1" = 1 ]; then
-		echo "ok $n - $2"
-	else
-		failures=$((failures + 1))
-		echo "not ok $n - $2"
-		[ -n "${3:-}" ] && printf '%s\n' "$3" | head -n 8 | sed 's/^/#   /'
-	fi
-	return 0
-}
+# report GOOD NAME [DIAGNOSTIC] is tests/lib/tap.sh's
 
 # --- running client commands in the covering namespace ---
 R_RC=0

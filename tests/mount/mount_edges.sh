@@ -7,12 +7,7 @@
 set -u
 . "$(dirname "$0")/../lib/tap.sh"
 # (as root or as an ordinary user, through fusermount3: see *-user.sh)
-if [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
-	echo "1..0 # SKIP needs /dev/fuse and FSBRIDGE"; exit 0
-fi
-if [ "$(id -u)" -ne 0 ] && ! command -v fusermount3 > /dev/null; then
-	echo "1..0 # SKIP not root and no fusermount3 (apt-get install fuse3)"; exit 0
-fi
+skip_unless_fuse
 tmp=$(mktemp -d /tmp/fsb-inside.XXXXXX)
 trap 'for m in "$tmp/src/mnt" "$tmp/src"; do mountpoint -q "$m" && "$FSBRIDGE" umount -l "$m"; done; rm -rf --one-file-system "$tmp"' EXIT
 mkdir -p "$tmp/src/mnt"
