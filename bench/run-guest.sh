@@ -57,8 +57,9 @@ case "$FILES$SIZE" in *[!0-9]*) echo "run-guest.sh: -n and -s take numbers" >&2;
 gcc -O2 -static -DFSB_GUEST_BENCH_FILES="$FILES" -DFSB_GUEST_BENCH_SIZE="$SIZE" -I"$B" -o "$tmp/guest_bench" \
 	"$here/guest_bench.c" || exit 1
 # shellcheck disable=SC2046
-gcc -O2 -static -I"$B" $(pkg-config --cflags libbsd-overlay) -o "$tmp/smallfile" \
-	"$here/smallfile.c" $(pkg-config --static --libs libbsd-overlay) || exit 1
+gcc -O2 -static -I"$B" -I"$here/.." $(pkg-config --cflags libbsd-overlay) -o "$tmp/smallfile" \
+	"$here/smallfile.c" "$here/../guest-overlay/contract/fdio.c" \
+	$(pkg-config --static --libs libbsd-overlay) || exit 1
 "$MKI" -q -m ext4 -a "$tmp/guest_bench:/guest_bench" -a "$tmp/smallfile:/smallfile" \
 	-o "$tmp/img.zst" || exit 1
 

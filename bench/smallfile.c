@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest-overlay/contract/fdio.h"
+
 #define DEFAULT_FILES 10000u
 #define DEFAULT_DIRS 100u
 #define DEFAULT_SIZE 1024u
@@ -255,45 +257,6 @@ check_interrupt(const char *phase)
 	return -1;
 }
 
-/* Write all of buf to fd; 0 or an errno (EIO for a write of 0 bytes). */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno;
-		if (n == 0)
-			return EIO;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Read fd to its end into buf (cap bytes); the byte count or -errno. */
-static ssize_t
-read_all(int fd, char *buf, size_t cap)
-{
-	size_t got = 0;
-
-	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
 static int
 create_one(struct tree *t, const char *name)
 {
@@ -306,7 +269,7 @@ create_one(struct tree *t, const char *name)
 		part = t->cfg->size - done;
 		if (t->cfg->chunk > 0 && part > t->cfg->chunk)
 			part = t->cfg->chunk;
-		err = write_all(fd, t->wbuf + done, part);
+		err = -write_all(fd, t->wbuf + done, part);
 	}
 	if (err != 0) {
 		close(fd);
@@ -364,7 +327,7 @@ read_one(struct tree *t, const char *phase, const char *name)
 	fd = openat(t->root, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(phase, name, "open", errno);
-	got = read_all(fd, t->rbuf, t->cfg->size + 1);
+	got = read_full(fd, t->rbuf, t->cfg->size + 1);
 	if (got < 0) {
 		close(fd);
 		return fail(phase, name, "read", (int)-got);
