@@ -72,6 +72,11 @@ cleanup(struct sup *sv)
 	state_path(path, sizeof(path), sv->p->state, ST_CTL_SOCK);
 	unlink(path);
 	state_clean_stale(sv->p->state);
+	for (int i = 0; i < VOLUME_MAX; i++) {
+		if (sv->vol_lock[i] >= 0)
+			close(sv->vol_lock[i]);
+		sv->vol_lock[i] = -1;
+	}
 	pidfile_remove(sv->p->pfh);
 }
 
@@ -185,7 +190,8 @@ read_sizes(struct sup *sv)
 }
 
 /* Shared locks on the images for the VM's life (volume rm/export and
- * other VMs see them in use); the fds stay open until exit. */
+ * other VMs see them in use), let go in cleanup before the pidfile: once
+ * launch sees the VM stopped, its volumes are free. */
 static void
 lock_volumes(struct sup *sv)
 {
@@ -197,6 +203,7 @@ lock_volumes(struct sup *sv)
 			    sv->p->vols[i].name);
 		if (fd < 0)
 			sup_fail(sv, "volume %s: %s", sv->p->vols[i].image, strerror(-fd));
+		sv->vol_lock[i] = fd;
 	}
 }
 
@@ -211,6 +218,8 @@ supervisor_main(struct sup_params *p)
 	sigset_t set;
 	int rc;
 
+	for (int i = 0; i < VOLUME_MAX; i++)
+		sv->vol_lock[i] = -1;
 	detach_stdio(sv);
 	block_signals(&set);
 	if (pidfile_write(p->pfh) != 0)

@@ -19,6 +19,7 @@ struct sup {
 	struct sup_params *p;
 	pid_t qemu, serve_root, serve_proj, serve_mount[MOUNT_MAX], log_sink, console_sink, passt;
 	int agent_fd, listen_fd, log_fd, console_fd;
+	int vol_lock[VOLUME_MAX];	/* the volumes' shared locks, -1: none */
 	unsigned cpus, mem_mib;
 	char initrd[4096];
 	bool warm, incoming;	/* the warm start's machine; restoring into it */
