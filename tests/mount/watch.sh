@@ -28,9 +28,9 @@ fi
 VIS="${top_builddir:-.}/tests/mount/visibility"
 
 tmp=$(mktemp -d /tmp/fsb-watch.XXXXXX)
-old_watches=$(cat /proc/sys/fs/inotify/max_user_watches)
+old_watches=	# set while part 2 has the limit lowered
 cleanup() {
-	[ "$root" = 1 ] && echo "$old_watches" > /proc/sys/fs/inotify/max_user_watches
+	[ -n "$old_watches" ] && echo "$old_watches" > /proc/sys/fs/inotify/max_user_watches
 	for m in "$tmp"/*/mnt; do
 		[ -d "$m" ] || continue
 		"$FSBRIDGE" umount "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
@@ -110,6 +110,12 @@ if [ "$root" = 0 ]; then
 else
 setup limit
 for i in $(seq 1 60); do mkdir -p "$tmp/limit/src/d$i"; done
+# the limit is the machine's: one suite at a time lowers it (watch.sh and
+# watch-uring.sh may run at once), and the value put back is the one
+# found under the lock, never another run's lowered one
+exec 9> /tmp/fsb-inotify-limit.lock
+flock 9
+old_watches=$(cat /proc/sys/fs/inotify/max_user_watches)
 used=$(cat /proc/[0-9]*/fdinfo/* 2>/dev/null | grep -c '^inotify wd:' || true)
 echo $((used + 20)) > /proc/sys/fs/inotify/max_user_watches
 if mount_logged "$tmp/limit" "watch=inotify"; then
@@ -125,6 +131,9 @@ else
 	cat "$tmp/limit/log" | sed 's/^/# /'
 fi
 echo "$old_watches" > /proc/sys/fs/inotify/max_user_watches
+old_watches=
+flock -u 9
+exec 9>&-
 fi
 
 # 2b. without a watcher, revalidate= sets how soon changes show: 0.2 s
