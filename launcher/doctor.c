@@ -24,6 +24,7 @@
 #include "doctor.h"
 #include "hide_list.h"
 #include "locate.h"
+#include "spawn.h"
 #include "state_dir.h"
 #include "volume.h"
 
@@ -161,6 +162,65 @@ check_kernel(const struct launch_opts *o, const char *mki, bool have_mki)
 	else
 		report(true, "kernel", "%s", path);
 	check_modules(path);
+}
+
+/* Not a failure: without fsb_notify launch works, and says so once. */
+static void
+warn(const char *what, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-5s %s: ", "warn", what);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* Can the image get fsb_notify (guest file watchers hear host edits)? */
+static void
+check_watchers(const struct launch_opts *o, const char *mki, bool have_mki)
+{
+	char build[4096], kernel[4096], why[1024] = "";
+	const char *base;
+	char *argv[4];
+	int fd, rc;
+
+	if (locate_tool("FSBRIDGE_KMOD_BUILD", "guest-overlay/kmod-build/build.sh",
+	    FSB_PKGDATADIR "/kmod/build.sh", build, sizeof(build)) != 0) {
+		warn("watchers", "fsb_notify's sources are not installed (%s/kmod): file "
+		    "watchers in the guest will not hear of host edits; reinstall fsbridge",
+		    FSB_PKGDATADIR);
+		return;
+	}
+	if ((!have_mki && o->kernel == NULL) ||
+	    locate_kernel(o->kernel, mki, kernel, sizeof(kernel)) != 0)
+		return;		/* check_kernel said why */
+	base = strrchr(kernel, '/');
+	base = base != NULL ? base + 1 : kernel;
+	if (strncmp(base, "vmlinuz-", 8) != 0) {
+		warn("watchers", "%s is not named vmlinuz-VERSION: fsb_notify cannot be "
+		    "built for it; file watchers in the guest will not hear of host edits",
+		    kernel);
+		return;
+	}
+	argv[0] = build;
+	argv[1] = "--check";
+	argv[2] = (char *)base + 8;
+	argv[3] = NULL;
+	fd = memfd_create("why", MFD_CLOEXEC);
+	rc = run_capture(argv, fd, NULL, 0);
+	if (rc == 0) {
+		report(true, "watchers", "fsb_notify builds for kernel %s: file watchers in "
+		    "the guest hear host edits", base + 8);
+	} else {
+		if (fd >= 0 && pread(fd, why, sizeof(why) - 1, 0) > 0)
+			why[strcspn(why, "\n")] = '\0';
+		warn("watchers", "%s: file watchers in the guest will not hear of host edits",
+		    why[0] != '\0' ? why : "fsb_notify cannot be built");
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 static void
@@ -347,6 +407,7 @@ doctor(const struct launch_opts *o, const char *state)
 	tool("fsbridge-agent", "FSBRIDGE_AGENT", "guest-overlay/fsbridge-agent",
 	    FSB_PKGLIBEXECDIR "/fsbridge-agent", path, sizeof(path));
 	check_kernel(o, mki, have_mki);
+	check_watchers(o, mki, have_mki);
 	check_accel(o, state);
 	check_kvm(o);
 	check_memfd();

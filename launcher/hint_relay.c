@@ -1,15 +1,18 @@
 /*
  * hint_relay: a share's change hints, from its file server to the guest
- * agent.  `fsbridge serve --hints-fd 0` writes, on a pipe, the paths it
- * saw change on the host relative to the share's root (NUL-terminated;
- * "/" when it lost track); a thread per share turns each into an
- * absolute guest path (the share's place in the guest + the path) and
- * sends it to the agent as a HINT frame (an empty one for "/").
+ * agent.  `fsbridge serve --hints-fd 0` writes, on a pipe, a record per
+ * change it saw on the host (contract.h: kind, flags, cookie, the path
+ * relative to the share's root; "/" when it lost track); a thread per
+ * share turns each into a HINT frame (agent_proto.h) with the absolute
+ * guest path (the share's place in the guest + the path) and a cookie
+ * made unique across shares (an empty frame for "/").
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,25 +25,67 @@
 
 struct hint_share {
 	int fd;
+	uint32_t index;		/* the top byte of its cookies */
 	char guest[4096];
 };
 
-static void
-send_hint(const struct hint_share *h, const char *rel)
+static uint32_t next_index;
+
+static bool
+hint_kind_ok(char k)
 {
-	char path[8192];
+	return k != '\0' && strchr((char[]){ FSB_HINT_K_CREATE, FSB_HINT_K_MOVED_TO,
+	    FSB_HINT_K_MODIFY, FSB_HINT_K_ATTRIB, FSB_HINT_K_CLOSE_WRITE,
+	    FSB_HINT_K_MOVED_FROM, FSB_HINT_K_DELETE, '\0' }, k) != NULL;
+}
+
+/* rec: one record from the server; a malformed one counts as lost
+ * track (the server is ours, but a record cut by a full buffer is not) */
+static void
+send_hint(const struct hint_share *h, const char *rec)
+{
+	unsigned char frame[AP_HINT_FIXED + 8192];
+	char *path = (char *)frame + AP_HINT_FIXED, hex[9], *end;
+	const char *rel = rec + FSB_HINT_HDR;
+	unsigned long cookie, flags;
 	int n;
 
-	if (strcmp(rel, FSB_HINT_LOST) == 0) {
+	if (strcmp(rec, FSB_HINT_LOST) == 0) {
+		size_t glen = strlen(h->guest);
+
+		memset(frame, 0, AP_HINT_FIXED);
+		frame[0] = FSB_HINT_K_LOST;
+		memcpy(path, h->guest, glen + 1);
+		relay_to_agent(AP_HINT, frame, AP_HINT_FIXED + (unsigned)glen + 1);
+		return;
+	}
+	if (strlen(rec) < FSB_HINT_HDR || !hint_kind_ok(rec[0]) ||
+	    !isxdigit((unsigned char)rec[1])) {
 		relay_to_agent(AP_HINT, NULL, 0);
 		return;
 	}
-	n = snprintf(path, sizeof(path), "%s%s%s", h->guest,
-	    rel[0] != '\0' && strcmp(h->guest, "/") != 0 ? "/" : "", rel);
-	if (n < 0 || (size_t)n >= sizeof(path) || (size_t)n + 1 > AP_MAX_PAYLOAD)
+	flags = strtoul((char[]){ rec[1], '\0' }, NULL, 16);
+	memcpy(hex, rec + 2, 8);
+	hex[8] = '\0';
+	cookie = strtoul(hex, &end, 16);
+	if (*end != '\0' || flags > (FSB_HINT_F_DIR | FSB_HINT_F_SELF)) {
 		relay_to_agent(AP_HINT, NULL, 0);
-	else
-		relay_to_agent(AP_HINT, path, (unsigned)n + 1);
+		return;
+	}
+	if (cookie != 0)
+		cookie = (h->index << 24) | (cookie & 0xffffffu);
+	n = snprintf(path, sizeof(frame) - AP_HINT_FIXED, "%s%s%s", h->guest,
+	    rel[0] != '\0' && strcmp(h->guest, "/") != 0 ? "/" : "", rel);
+	if (n < 0 || (size_t)n >= sizeof(frame) - AP_HINT_FIXED ||
+	    AP_HINT_FIXED + (size_t)n + 1 > AP_MAX_PAYLOAD) {
+		relay_to_agent(AP_HINT, NULL, 0);
+		return;
+	}
+	frame[0] = (unsigned char)rec[0];
+	frame[1] = (unsigned char)flags;
+	frame[2] = frame[3] = 0;
+	ap_put32(frame + 4, (uint32_t)cookie);
+	relay_to_agent(AP_HINT, frame, AP_HINT_FIXED + (unsigned)n + 1);
 }
 
 static void *
@@ -87,6 +132,7 @@ hint_relay_start(int fd, const char *guest_root)
 	if (h == NULL)
 		return -ENOMEM;
 	h->fd = fd;
+	h->index = __atomic_add_fetch(&next_index, 1, __ATOMIC_RELAXED) & 0xffu;
 	if (strlcpy(h->guest, guest_root, sizeof(h->guest)) >= sizeof(h->guest)) {
 		free(h);
 		return -ENAMETOOLONG;

@@ -14,6 +14,7 @@ struct boot_paths {
 	char project[4096];
 	char root[4096];     /* the guest's read-only root: / or --root */
 	char passt[4096];    /* --net: the passt program */
+	char kmod_build[4096]; /* fsb_notify's build.sh, "" if none */
 };
 
 /* A helper program: $env if set, else next to launch in the build tree

@@ -214,7 +214,7 @@ supervisor_main(struct sup_params *p)
 {
 	struct sup sup = { .p = p, .agent_fd = -1, .listen_fd = -1, .log_fd = -1,
 	    .console_fd = -1 }, *sv = &sup;
-	char why[512];
+	char why[512], note[600];
 	sigset_t set;
 	int rc;
 
@@ -234,9 +234,13 @@ supervisor_main(struct sup_params *p)
 	read_sizes(sv);
 	lock_volumes(sv);
 	rc = initrd_ensure(p->state, p->paths.mkinitramfs, p->paths.agent, p->paths.kernel,
-	    sv->initrd, sizeof(sv->initrd), why, sizeof(why));
+	    p->paths.kmod_build, sv->initrd, sizeof(sv->initrd), why, sizeof(why),
+	    note, sizeof(note));
 	if (rc != 0)
 		sup_fail(sv, "cannot build the guest image: %s", why);
+	if (note[0] != '\0')
+		sup_note(sv, "file watchers in the guest will not hear of host edits: %s "
+		    "(launch doctor)", note);
 	sup_start_servers(sv);
 	sup_start_net(sv);
 	if (sup_warm_possible(sv))

@@ -110,6 +110,10 @@ find_paths(const struct launch_opts *o, struct boot_paths *bp)
 		    "found (is fsbridge installed?)\n");
 		return -ENOENT;
 	}
+	/* without it the guest runs, its file watchers deaf to host edits */
+	if (locate_tool("FSBRIDGE_KMOD_BUILD", "guest-overlay/kmod-build/build.sh",
+	    FSB_PKGDATADIR "/kmod/build.sh", bp->kmod_build, sizeof(bp->kmod_build)) != 0)
+		bp->kmod_build[0] = '\0';
 	rc = locate_kernel(o->kernel, bp->mkinitramfs, bp->kernel, sizeof(bp->kernel));
 	if (rc != 0) {
 		fprintf(stderr, "launch: no guest kernel%s%s (install linux-image-cloud-amd64, "

@@ -44,8 +44,6 @@ fs_notify_inode(struct share *sh, uint64_t nodeid)
 	log_debug("notify: inval_inode %llu", (unsigned long long)nodeid);
 	if (sh->se != NULL)
 		fuse_lowlevel_notify_inval_inode(sh->se, nodeid, 0, 0);
-	else if (sh->hint_fd >= 0)
-		fs_hint(sh, nodeid, NULL);
 }
 
 static void
@@ -55,9 +53,18 @@ fs_notify_entry(struct share *sh, uint64_t parent, const char *name)
 	log_debug("notify: inval_entry %llu", (unsigned long long)parent);
 	if (sh->se != NULL)
 		fuse_lowlevel_notify_inval_entry(sh->se, parent, name, strlen(name));
-	else if (sh->hint_fd >= 0)
-		fs_hint(sh, parent, name);
 }
+
+/* A guest is told of changes by hints (fs_hint.c), not notifications. */
+static bool
+fs_hinting(const struct share *sh)
+{
+	return sh->se == NULL && sh->hint_fd >= 0;
+}
+
+#define KINDS_ENTRY (WATCH_K_CREATE | WATCH_K_MOVED_FROM | WATCH_K_MOVED_TO | \
+	WATCH_K_DELETE)
+#define KINDS_OBJECT (WATCH_K_MODIFY | WATCH_K_ATTRIB | WATCH_K_CLOSE_WRITE)
 
 /*
  * Is in's state the server's own doing: a change of ours under way, or
@@ -136,39 +143,55 @@ fs_watch_self_end(struct share *sh, struct inode *a, struct inode *b)
 		fs_self_end_one(sh, b);
 }
 
-/* Count a host change on in and drop what the client caches of it. */
-static void
+/* Count a host change on in and drop what the client caches of it;
+ * false if the change was the server's own. */
+static bool
 fs_object_changed(struct share *sh, struct inode *in, unsigned int what)
 {
 	if (fs_is_self_change(sh, in))
-		return;
+		return false;
+	if (!(what & (WATCH_DATA | WATCH_ATTR | WATCH_GONE)))
+		return true;	/* only a close: nothing cached changed */
 	pthread_mutex_lock(&sh->inodes.lock);
 	in->changes++;
 	if (what & WATCH_GONE)
 		in->stale = true;
 	pthread_mutex_unlock(&sh->inodes.lock);
 	fs_notify_inode(sh, in->nodeid);
+	return true;
 }
 
 static void
 fs_dir_event(struct share *sh, const struct watch_event *ev)
 {
 	struct inode *dir, *obj = NULL;
+	bool entry_host = false, obj_host = true;
 
 	dir = inode_table_find_key(&sh->inodes, ev->dir_dev, ev->dir_ino);
 	if (dir == NULL)
 		return;		/* the client never saw this directory */
 	if ((ev->what & WATCH_ENTRY) && !fs_is_self_change(sh, dir)) {
+		entry_host = true;
 		fs_notify_entry(sh, dir->nodeid, ev->name);
 		fs_notify_inode(sh, dir->nodeid);	/* its mtime, nlink, listing */
 	}
 	if (ev->has_obj)
 		obj = inode_table_find_key(&sh->inodes, ev->obj_dev, ev->obj_ino);
-	else if (ev->what & (WATCH_DATA | WATCH_ATTR))
+	else if ((ev->what & (WATCH_DATA | WATCH_ATTR)) || (ev->kinds & KINDS_OBJECT))
 		obj = fs_find_child(sh, dir, ev->name);
 	if (obj != NULL) {
-		fs_object_changed(sh, obj, ev->what);
+		obj_host = fs_object_changed(sh, obj, ev->what);
 		inode_table_put(&sh->inodes, obj);
+	}
+	/* an object the client never looked up was changed by the host:
+	 * the server changes only what its clients know */
+	if (fs_hinting(sh) && !fs_hide_dirent(sh, dir, ev->name, 0)) {
+		if (entry_host && (ev->kinds & KINDS_ENTRY))
+			fs_hint(sh, dir->nodeid, ev->name, ev->kinds & KINDS_ENTRY,
+			    ev->is_dir, ev->cookie);
+		if (obj_host && (ev->kinds & KINDS_OBJECT))
+			fs_hint(sh, dir->nodeid, ev->name, ev->kinds & KINDS_OBJECT,
+			    ev->is_dir, 0);
 	}
 	inode_table_put(&sh->inodes, dir);
 }
@@ -226,6 +249,8 @@ fs_watch_event(void *ctx, const struct watch_event *ev)
 
 	if (ev->what & WATCH_OVERFLOW) {
 		fs_invalidate_all(sh);
+		if (fs_hinting(sh))
+			fs_hint_lost(sh);
 		return;
 	}
 	if (ev->has_dir) {
@@ -234,7 +259,13 @@ fs_watch_event(void *ctx, const struct watch_event *ev)
 	}
 	obj = inode_table_find_key(&sh->inodes, ev->obj_dev, ev->obj_ino);
 	if (obj != NULL) {
-		fs_object_changed(sh, obj, ev->what);
+		/* a directory's own event; per-directory watchers (inotify)
+		 * also report it to its parent's watch, with its name */
+		if (fs_object_changed(sh, obj, ev->what) && fs_hinting(sh) &&
+		    (ev->kinds & KINDS_OBJECT) &&
+		    (sh->watcher->covers_all || obj->nodeid == FUSE_ROOT_ID))
+			fs_hint(sh, obj->nodeid, NULL, ev->kinds & KINDS_OBJECT,
+			    ev->is_dir, 0);
 		inode_table_put(&sh->inodes, obj);
 	}
 }

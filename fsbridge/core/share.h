@@ -126,9 +126,13 @@ void fs_hide_set_pos(struct share *sh, struct inode *in, const char *at);
  * it; NULL otherwise (fs_entry.c). */
 struct inode *fs_find_child(struct share *sh, struct inode *dir, const char *name);
 
-/* A change a client cannot be notified of, written to sh->hint_fd:
- * nodeid's path, with /name for an entry of it (fs_hint.c). */
-void fs_hint(struct share *sh, uint64_t nodeid, const char *name);
+/* A host change a client cannot be notified of, written to sh->hint_fd
+ * (fs_hint.c): kinds (WATCH_K_*) of the entry name of nodeid, or of
+ * nodeid itself when name is NULL; cookie pairs a rename's halves. */
+void fs_hint(struct share *sh, uint64_t nodeid, const char *name, unsigned int kinds,
+    bool is_dir, uint32_t cookie);
+/* The server lost track of host changes: the reader drops everything. */
+void fs_hint_lost(struct share *sh);
 
 /* fs_access.c: the server's own checks for nodes whose host owner (or
  * group) has no client id; each is 0 at once when the share has no id

@@ -24,6 +24,18 @@
 #define WATCH_GONE	0x8u	/* the object itself was deleted */
 #define WATCH_OVERFLOW	0x10u	/* events were lost: assume anything changed */
 
+/* What a local inotify watcher would have been told (bits of
+ * watch_event.kinds), for relaying the change as it happened (fs_hint.c).
+ * One event may carry several (fanotify merges them): they happened in
+ * this order, except that DELETE ends whatever came before. */
+#define WATCH_K_CREATE		0x01u	/* name appeared in dir */
+#define WATCH_K_MODIFY		0x02u	/* its contents were written */
+#define WATCH_K_ATTRIB		0x04u	/* its attributes changed */
+#define WATCH_K_CLOSE_WRITE	0x08u	/* a writer closed it */
+#define WATCH_K_MOVED_FROM	0x10u	/* name left dir by a rename (cookie) */
+#define WATCH_K_MOVED_TO	0x20u	/* name came into dir by a rename (cookie) */
+#define WATCH_K_DELETE		0x40u	/* name was removed from dir */
+
 struct watch_event {
 	unsigned int what;
 	bool has_dir;		/* dir_dev/dir_ino and name are set */
@@ -34,6 +46,9 @@ struct watch_event {
 	uint64_t obj_dev;
 	uint64_t obj_ino;
 	pid_t pid;		/* who made the change, 0 if unknown */
+	unsigned int kinds;	/* WATCH_K_*, about name in dir (or the object) */
+	bool is_dir;		/* the object the kinds are about is a directory */
+	uint32_t cookie;	/* pairs the MOVED_FROM and MOVED_TO of one rename */
 };
 
 typedef void (*watch_fn)(void *ctx, const struct watch_event *ev);

@@ -69,12 +69,18 @@ struct watch_fanotify {
 	pthread_mutex_t lock;
 	struct fan_by_handle by_handle;
 	struct fan_by_key by_key;
+	uint32_t cookie;	/* the last rename's (FAN_RENAME has none) */
 };
 
 #define FAN(w) ((struct watch_fanotify *)(w))
 
 #define FAN_WATCH_MASK (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | \
-	FAN_MODIFY | FAN_ATTRIB | FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_ONDIR)
+	FAN_MODIFY | FAN_ATTRIB | FAN_DELETE_SELF | FAN_MOVE_SELF | FAN_CLOSE_WRITE | \
+	FAN_ONDIR)
+/* Kernels 5.17+: a rename is one event naming both places, so the two
+ * halves can be relayed as a pair. */
+#define FAN_WATCH_MASK_RENAME ((FAN_WATCH_MASK & ~(uint64_t)(FAN_MOVED_FROM | \
+	FAN_MOVED_TO)) | FAN_RENAME)
 
 /* (dev, ino) of a known directory from an event's handle. */
 static bool
@@ -116,11 +122,34 @@ fan_what(uint64_t mask)
 	return what;
 }
 
-/* Read the DFID_NAME record of one event into ev; only directories the
- * clients know are of interest. */
+static unsigned int
+fan_kinds(uint64_t mask)
+{
+	unsigned int k = 0;
+
+	if (mask & FAN_CREATE)
+		k |= WATCH_K_CREATE;
+	if (mask & FAN_MODIFY)
+		k |= WATCH_K_MODIFY;
+	if (mask & FAN_ATTRIB)
+		k |= WATCH_K_ATTRIB;
+	if (mask & FAN_CLOSE_WRITE)
+		k |= WATCH_K_CLOSE_WRITE;
+	if (mask & FAN_MOVED_FROM)
+		k |= WATCH_K_MOVED_FROM;
+	if (mask & FAN_MOVED_TO)
+		k |= WATCH_K_MOVED_TO;
+	if (mask & FAN_DELETE)
+		k |= WATCH_K_DELETE;
+	return k;
+}
+
+/* Read the record of type info_type (DFID_NAME, or one half of a
+ * rename's) of one event into ev; only directories the clients know are
+ * of interest. */
 static void
 fan_parse_info(struct watch_fanotify *fw, const struct fanotify_event_metadata *m,
-    struct watch_event *ev)
+    unsigned int info_type, struct watch_event *ev)
 {
 	const char *p = (const char *)m + m->metadata_len;
 	const char *end = (const char *)m + m->event_len;
@@ -136,7 +165,7 @@ fan_parse_info(struct watch_fanotify *fw, const struct fanotify_event_metadata *
 		if (h->len < sizeof(*h) || p + h->len > end)
 			break;
 		p += h->len;
-		if (h->info_type != FAN_EVENT_INFO_TYPE_DFID_NAME)
+		if (h->info_type != info_type)
 			continue;
 		fh = (const struct file_handle *)fid->handle;
 		name = (const char *)(fh->f_handle + fh->handle_bytes);
@@ -159,6 +188,33 @@ fan_parse_info(struct watch_fanotify *fw, const struct fanotify_event_metadata *
 	}
 }
 
+/* A rename: its two halves, paired by a cookie of ours; a half in a
+ * directory no client knows is left out. */
+static void
+fan_handle_rename(struct watch_fanotify *fw, const struct fanotify_event_metadata *m)
+{
+	static const unsigned int info[2] = {
+		FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, FAN_EVENT_INFO_TYPE_NEW_DFID_NAME,
+	};
+	uint32_t cookie = ++fw->cookie;
+
+	if (cookie == 0)
+		cookie = ++fw->cookie;
+	for (int i = 0; i < 2; i++) {
+		struct watch_event ev;
+
+		memset(&ev, 0, sizeof(ev));
+		ev.what = WATCH_ENTRY;
+		ev.kinds = i == 0 ? WATCH_K_MOVED_FROM : WATCH_K_MOVED_TO;
+		ev.is_dir = (m->mask & FAN_ONDIR) != 0;
+		ev.cookie = cookie;
+		ev.pid = m->pid;
+		fan_parse_info(fw, m, info[i], &ev);
+		if (ev.has_dir)
+			watch_dispatch(&fw->base, &ev);
+	}
+}
+
 static void
 fan_handle_event(struct watch_fanotify *fw, const struct fanotify_event_metadata *m)
 {
@@ -172,9 +228,15 @@ fan_handle_event(struct watch_fanotify *fw, const struct fanotify_event_metadata
 		/* this process's own changes: its clients made them */
 		if (m->pid == getpid())
 			return;
+		if (m->mask & FAN_RENAME) {
+			fan_handle_rename(fw, m);
+			return;
+		}
 		ev.what = fan_what(m->mask);
+		ev.kinds = fan_kinds(m->mask);
+		ev.is_dir = (m->mask & FAN_ONDIR) != 0;
 		ev.pid = m->pid;
-		fan_parse_info(fw, m, &ev);
+		fan_parse_info(fw, m, FAN_EVENT_INFO_TYPE_DFID_NAME, &ev);
 		if (!ev.has_dir && !ev.has_obj)
 			return;		/* in a directory no client knows */
 	}
@@ -230,7 +292,9 @@ fan_start(struct watcher *w, int root_fd)
 	if (fw->fan_fd < 0)
 		return -errno;
 	if (fanotify_mark(fw->fan_fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
-	    FAN_WATCH_MASK, root_fd, ".") != 0)
+	    FAN_WATCH_MASK_RENAME, root_fd, ".") != 0 &&
+	    (errno != EINVAL || fanotify_mark(fw->fan_fd, FAN_MARK_ADD |
+	    FAN_MARK_FILESYSTEM, FAN_WATCH_MASK, root_fd, ".") != 0))
 		return -errno;
 	fw->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (fw->stop_fd < 0)

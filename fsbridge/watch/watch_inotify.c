@@ -23,7 +23,8 @@
 #include "watch.h"
 
 #define INO_WATCH_MASK (IN_MODIFY | IN_ATTRIB | IN_CREATE | IN_DELETE | \
-	IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+	IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | \
+	IN_CLOSE_WRITE | IN_ONLYDIR)
 
 struct ino_watch {
 	RB_ENTRY(ino_watch) by_wd;
@@ -83,6 +84,28 @@ ino_what(uint32_t mask)
 	return what;
 }
 
+static unsigned int
+ino_kinds(uint32_t mask)
+{
+	unsigned int k = 0;
+
+	if (mask & IN_CREATE)
+		k |= WATCH_K_CREATE;
+	if (mask & IN_MODIFY)
+		k |= WATCH_K_MODIFY;
+	if (mask & IN_ATTRIB)
+		k |= WATCH_K_ATTRIB;
+	if (mask & IN_CLOSE_WRITE)
+		k |= WATCH_K_CLOSE_WRITE;
+	if (mask & IN_MOVED_FROM)
+		k |= WATCH_K_MOVED_FROM;
+	if (mask & IN_MOVED_TO)
+		k |= WATCH_K_MOVED_TO;
+	if (mask & IN_DELETE)
+		k |= WATCH_K_DELETE;
+	return k;
+}
+
 /* With the lock held: forget a watch the kernel dropped. */
 static void
 ino_forget_locked(struct watch_inotify *iw, struct ino_watch *iwt)
@@ -124,7 +147,10 @@ ino_handle_event(struct watch_inotify *iw, const struct inotify_event *ie)
 	}
 	pthread_mutex_unlock(&iw->lock);
 	ev.what = ino_what(ie->mask);
-	if ((ev.has_dir || ev.has_obj) && ev.what != 0)
+	ev.kinds = ino_kinds(ie->mask);
+	ev.is_dir = (ie->mask & IN_ISDIR) != 0;
+	ev.cookie = ie->cookie;
+	if ((ev.has_dir || ev.has_obj) && (ev.what != 0 || ev.kinds != 0))
 		watch_dispatch(&iw->base, &ev);
 }
 

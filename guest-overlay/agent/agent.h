@@ -57,8 +57,9 @@ void agent_console_start(void);
  * exited at once). */
 bool agent_console_reaped(pid_t pid, int status);
 
-/* A HINT frame: a guest path the host changed (agent_hints.c); the
- * kernel is made to look again at it now, at its directory on flush. */
+/* A HINT frame: a change the host made (agent_hints.c), queued; on
+ * flush the kernel is made to look again at the changed directories and
+ * watchers are told (fsb_notify). */
 void agent_hint(const unsigned char *payload, size_t len);
 void agent_hints_flush(void);
 /* True when hints have waited long enough for a quiet host. */

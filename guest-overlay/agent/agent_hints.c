@@ -1,28 +1,31 @@
 /*
- * agent_hints: host changes made visible in the guest.  The guest kernel
- * caches names and attributes of a virtio-fs share and cannot be told
- * that the host changed them; the supervisor relays, as HINT frames, the
- * paths the share's file server saw change on the host (fs_hint.c: an
- * entry DIR/NAME, or a file or directory whose attributes, data or
- * listing changed).  The agent queues them and, before the next command
- * starts or when the host has nothing more to say, makes the kernel look
- * again, directory by directory:
+ * agent_hints: host changes made visible in the guest, and heard by its
+ * file watchers.  The guest kernel caches names and attributes of a
+ * virtio-fs share and cannot be told that the host changed them; the
+ * supervisor relays, as HINT frames, each change the share's file server
+ * saw on the host (its kind, as inotify would name it, and its path).
+ * The agent queues them and, as soon as the host pauses (or every
+ * HINTS_DELAY_MS while it keeps talking), before the next command starts:
  *
- *   - a listing of the path's directory (READDIRPLUS) replaces every
- *     cached entry of it with what the host has now, attributes
- *     included (pages dropped when mtime or size moved), negative
- *     entries too: names created on the host appear, replaced ones are
- *     replaced;
- *   - a path the listing no longer has (removed on the host) is stat'ed
- *     with AT_STATX_FORCE_SYNC: the server answers ESTALE or ENOENT and
- *     the kernel drops the stale name.
+ *   1. makes the kernel look again, directory by directory: a listing of
+ *      each changed path's directory (READDIRPLUS) replaces every cached
+ *      entry of it with what the host has now, attributes included
+ *      (pages dropped when mtime or size moved), negative entries too;
+ *   2. raises the inotify events a local change would have given, in the
+ *      host's order, through the fsb_notify module (/dev/fsb_notify,
+ *      guest-overlay/kmod): a rename's two halves become one move with
+ *      one cookie; a name the host removed is dropped from the cache
+ *      once its events are raised (FSB_NOTIFY_F_DROP), so a watcher that
+ *      looks at once finds what the host has;
+ *   3. without the module, a path the listing no longer has is stat'ed
+ *      with AT_STATX_FORCE_SYNC instead: the server answers ESTALE or
+ *      ENOENT and the kernel drops the stale name.
  *
  * A burst (a git checkout of thousands of files) costs one listing per
- * directory.  Too many paths at once, more than a few hundred names gone,
- * or an empty hint (the server lost track) drop every unused cached name
- * and attribute instead (drop_caches); names in use (a working directory,
- * an open file) are not dropped, and a stat of one removed on the host is
- * answered ESTALE by the server, which makes the kernel walk again.
+ * directory and one write per few hundred events.  An empty hint (the
+ * server lost track, or a record the relay could not pass) drops every
+ * unused cached name and attribute (drop_caches) and raises the module's
+ * OVERFLOW record on the share's root: watchers rescan.
  */
 #include "config.h"
 
@@ -37,15 +40,30 @@
 #include <unistd.h>
 
 #include "guest-overlay/agent/agent.h"
+#include "guest-overlay/contract/agent_proto.h"
+#include "guest-overlay/contract/contract.h"
+#include "guest-overlay/kmod/fsb_notify.h"
 
-#define HINTS_MAX 8192
+#define HINTS_MAX 4096		/* queued changes: more flush at once */
 #define HINTS_GONE_MAX 256	/* more names gone at once: drop_caches */
-#define HINTS_DELAY_MS 200	/* the longest a hint waits for a quiet host */
+#define HINTS_DELAY_MS 30	/* the longest a hint waits for a quiet host */
+#define HINTS_LOST_MAX 16	/* share roots remembered for OVERFLOW */
 
-static char *pending[HINTS_MAX];
+struct hint {
+	char kind;		/* FSB_HINT_K_* */
+	uint8_t flags;		/* FSB_HINT_F_* */
+	uint32_t cookie;
+	char *path;
+	size_t dlen;		/* the directory part of path (1 for "/x") */
+};
+
+static struct hint pending[HINTS_MAX];
 static int npending;
 static bool drop_all;
+static char *lost[HINTS_LOST_MAX];	/* roots whose changes were lost */
+static int nlost;
 static struct timespec first_pending;	/* when the oldest hint came */
+static int notify_fd = -2;		/* /dev/fsb_notify; -1: none */
 
 static double
 age_ms(const struct timespec *t)
@@ -62,23 +80,71 @@ agent_hints_due(void)
 	return (npending > 0 || drop_all) && age_ms(&first_pending) > HINTS_DELAY_MS;
 }
 
+static bool
+kind_ok(char k)
+{
+	switch (k) {
+	case FSB_HINT_K_CREATE: case FSB_HINT_K_MOVED_TO: case FSB_HINT_K_MODIFY:
+	case FSB_HINT_K_ATTRIB: case FSB_HINT_K_CLOSE_WRITE:
+	case FSB_HINT_K_MOVED_FROM: case FSB_HINT_K_DELETE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void
+lost_track(const char *root)
+{
+	drop_all = true;
+	if (root == NULL || nlost == HINTS_LOST_MAX)
+		return;
+	for (int i = 0; i < nlost; i++)
+		if (strcmp(lost[i], root) == 0)
+			return;
+	if ((lost[nlost] = strdup(root)) != NULL)
+		nlost++;
+}
+
 void
 agent_hint(const unsigned char *payload, size_t len)
 {
+	const char *path = (const char *)payload + AP_HINT_FIXED;
+	struct hint *h, *last = npending > 0 ? &pending[npending - 1] : NULL;
+	char *slash;
+
 	if (npending == 0 && !drop_all)
 		clock_gettime(CLOCK_MONOTONIC, &first_pending);
-	if (drop_all)
-		return;
-	if (len < 2 || payload[len - 1] != '\0' || payload[0] != '/' ||
-	    npending == HINTS_MAX) {
-		drop_all = true;	/* empty: the server lost track */
+	if (len > AP_HINT_FIXED + 1 && payload[0] == FSB_HINT_K_LOST &&
+	    payload[len - 1] == '\0' && path[0] == '/') {
+		lost_track(path);	/* the server of the share at path lost track */
 		return;
 	}
-	pending[npending] = strdup((const char *)payload);
-	if (pending[npending] == NULL)
-		drop_all = true;
-	else
-		npending++;
+	if (len < AP_HINT_FIXED + 2 || payload[len - 1] != '\0' || path[0] != '/' ||
+	    strlen(path) != len - AP_HINT_FIXED - 1 || !kind_ok((char)payload[0]) ||
+	    payload[1] > (FSB_HINT_F_DIR | FSB_HINT_F_SELF)) {
+		lost_track(NULL);	/* empty (or unreadable): look again at everything */
+		return;
+	}
+	/* inotify merges an event identical to the one before it */
+	if (last != NULL && last->kind == (char)payload[0] && last->flags == payload[1] &&
+	    (last->kind == FSB_HINT_K_MODIFY || last->kind == FSB_HINT_K_ATTRIB) &&
+	    strcmp(last->path, path) == 0)
+		return;
+	if (npending == HINTS_MAX)
+		agent_hints_flush();
+	h = &pending[npending];
+	h->kind = (char)payload[0];
+	h->flags = payload[1];
+	h->cookie = ap_get32(payload + 4);
+	h->path = strdup(path);
+	if (h->path == NULL) {
+		lost_track(NULL);
+		return;
+	}
+	slash = strrchr(h->path, '/');
+	h->dlen = slash == h->path ? 1 : (size_t)(slash - h->path);
+	npending++;
 }
 
 static int
@@ -87,19 +153,18 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* paths by directory, then name */
+/* hints by directory, then name (for refresh) */
 static int
-cmp_path(const void *a, const void *b)
+cmp_dir(const void *a, const void *b)
 {
-	const char *p = *(char *const *)a, *q = *(char *const *)b;
-	size_t dp = (size_t)(strrchr(p, '/') - p), dq = (size_t)(strrchr(q, '/') - q);
-	int c = memcmp(p, q, dp < dq ? dp : dq);
+	const struct hint *p = *(struct hint *const *)a, *q = *(struct hint *const *)b;
+	int c = memcmp(p->path, q->path, p->dlen < q->dlen ? p->dlen : q->dlen);
 
 	if (c != 0)
 		return c;
-	if (dp != dq)
-		return dp < dq ? -1 : 1;
-	return strcmp(p + dp, q + dq);
+	if (p->dlen != q->dlen)
+		return p->dlen < q->dlen ? -1 : 1;
+	return strcmp(p->path + p->dlen, q->path + q->dlen);
 }
 
 /* The names in dir, sorted (malloc'd; *n of them); NULL if unreadable. */
@@ -142,72 +207,238 @@ drop_caches(void)
 		close(fd);
 }
 
-/* pending sorted by directory: each directory listed once, then the
- * paths of it that the listing no longer has are stat'ed away (a few),
- * or every unused cached name dropped (many: a stat each would cost a
- * round trip each) */
-static void
-refresh(void)
+/* The module's device, opened once; -1 when it is not there. */
+static int
+notify_dev(void)
 {
-	static char *gone[HINTS_GONE_MAX];
-	int ngone = 0;
-	bool too_many = false;
+	if (notify_fd == -2) {
+		notify_fd = open(FSB_NOTIFY_DEVICE, O_WRONLY | O_CLOEXEC);
+		if (notify_fd < 0)
+			agent_log("hints: %s: %s: file watchers in the guest will not "
+			    "hear of host changes", FSB_NOTIFY_DEVICE, strerror(errno));
+	}
+	return notify_fd;
+}
 
-	qsort(pending, (size_t)npending, sizeof(pending[0]), cmp_path);
+/* Each directory of the pending hints listed once; the paths of it the
+ * listing no longer has are returned in gone (at most HINTS_GONE_MAX;
+ * *too_many when there were more). */
+static int
+refresh(struct hint **by_dir, const char **gone, bool *too_many)
+{
+	int ngone = 0;
+
+	*too_many = false;
 	for (int i = 0; i < npending;) {
-		char *slash = strrchr(pending[i], '/');
-		size_t dlen = slash == pending[i] ? 1 : (size_t)(slash - pending[i]);
+		struct hint *h = by_dir[i];
 		char dir[4096], **names;
-		size_t n;
+		size_t n, dlen = h->dlen;
 		int j;
 
 		if (dlen >= sizeof(dir)) {
 			i++;
 			continue;
 		}
-		memcpy(dir, pending[i], dlen);
+		memcpy(dir, h->path, dlen);
 		dir[dlen] = '\0';
 		names = list_dir(dir, &n);
 		for (j = i; j < npending; j++) {
-			char *p = pending[j], *base = strrchr(p, '/') + 1;
+			struct hint *k = by_dir[j];
+			const char *base = k->path + (dlen == 1 ? 1 : dlen + 1);
 
-			if ((size_t)(base - p) != (dlen == 1 ? 1 : dlen + 1) ||
-			    strncmp(p, dir, dlen) != 0)
+			if (k->dlen != dlen || memcmp(k->path, dir, dlen) != 0)
 				break;		/* another directory */
-			if (names != NULL && bsearch(&base, names, n, sizeof(*names), cmp_str) != NULL)
+			if (*base == '\0' || (names != NULL &&
+			    bsearch(&base, names, n, sizeof(*names), cmp_str) != NULL))
 				continue;
+			if (j > i && strcmp(by_dir[j - 1]->path, k->path) == 0)
+				continue;	/* the same name again */
 			if (ngone < HINTS_GONE_MAX)
-				gone[ngone++] = p;
+				gone[ngone++] = k->path;
 			else
-				too_many = true;
+				*too_many = true;
 		}
 		for (size_t k = 0; k < n; k++)
 			free(names[k]);
 		free(names);
 		i = j > i ? j : i + 1;
 	}
-	if (too_many) {
-		drop_caches();
-		return;
-	}
-	for (int k = 0; k < ngone; k++) {
-		struct statx stx;
+	return ngone;
+}
 
-		(void)statx(AT_FDCWD, gone[k], AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC,
-		    STATX_BASIC_STATS, &stx);
+/* Appends to buf (room for FSB_NOTIFY_REC_MAX) the record of h (with
+ * its rename's other half to); its size, 0 if it cannot be put. */
+static size_t
+put_rec(char *buf, const struct hint *h, const struct hint *to)
+{
+	struct fsb_notify_rec r = { 0 };
+	const char *name = "", *name2 = "";
+	size_t dlen = h->dlen, d2len = 0, nlen = 0, n2len = 0;
+	char *p = buf + sizeof(r);
+
+	switch (h->kind) {
+	case FSB_HINT_K_CREATE: case FSB_HINT_K_MOVED_TO:
+		r.kind = FSB_NOTIFY_CREATE; break;
+	case FSB_HINT_K_DELETE: case FSB_HINT_K_MOVED_FROM:
+		r.kind = FSB_NOTIFY_DELETE; break;
+	case FSB_HINT_K_MODIFY: r.kind = FSB_NOTIFY_MODIFY; break;
+	case FSB_HINT_K_ATTRIB: r.kind = FSB_NOTIFY_ATTRIB; break;
+	case FSB_HINT_K_CLOSE_WRITE: r.kind = FSB_NOTIFY_CLOSE_WRITE; break;
+	default: return 0;
 	}
+	if (to != NULL) {
+		r.kind = FSB_NOTIFY_MOVE;
+		d2len = to->dlen;
+		name2 = to->path + (to->dlen == 1 ? 1 : to->dlen + 1);
+		n2len = strlen(name2);
+	}
+	if (h->flags & FSB_HINT_F_SELF) {
+		if (r.kind != FSB_NOTIFY_MODIFY && r.kind != FSB_NOTIFY_ATTRIB &&
+		    r.kind != FSB_NOTIFY_CLOSE_WRITE)
+			return 0;
+		dlen = strlen(h->path);
+	} else {
+		name = h->path + (dlen == 1 ? 1 : dlen + 1);
+		nlen = strlen(name);
+	}
+	if (dlen > FSB_NOTIFY_PATH_MAX || d2len > FSB_NOTIFY_PATH_MAX ||
+	    nlen > FSB_NOTIFY_NAME_MAX || n2len > FSB_NOTIFY_NAME_MAX ||
+	    (nlen == 0 && !(h->flags & FSB_HINT_F_SELF)))
+		return 0;
+	r.flags = (h->flags & FSB_HINT_F_DIR) ? FSB_NOTIFY_F_DIR : 0;
+	if (r.kind == FSB_NOTIFY_DELETE || r.kind == FSB_NOTIFY_MOVE)
+		r.flags |= FSB_NOTIFY_F_DROP;
+	r.dir_len = (uint16_t)dlen;
+	r.name_len = (uint16_t)nlen;
+	r.dir2_len = (uint16_t)d2len;
+	r.name2_len = (uint16_t)n2len;
+	r.size = (uint32_t)(sizeof(r) + dlen + nlen + d2len + n2len);
+	memcpy(buf, &r, sizeof(r));
+	memcpy(p, h->path, dlen);
+	p += dlen;
+	memcpy(p, name, nlen);
+	p += nlen;
+	if (to != NULL)
+		memcpy(p, to->path, d2len);
+	p += d2len;
+	memcpy(p, name2, n2len);
+	return r.size;
+}
+
+/* Writes len bytes of records; a record the module refuses (its
+ * directory is gone by now, say) is skipped. */
+static void
+notify_write(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = write(fd, buf + off, len - off);
+		const struct fsb_notify_rec *r;
+
+		if (n > 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		r = (const void *)(buf + off);	/* the record at off failed */
+		off += r->size;
+	}
+}
+
+/* The events, in the host's order: a MOVED_FROM with the MOVED_TO of the
+ * same cookie is one move; either half alone is a delete or a create. */
+static void
+raise_events(int fd)
+{
+	static char buf[64 * 1024];
+	size_t len = 0;
+
+	for (int i = 0; i < npending; i++) {
+		struct hint *h = &pending[i], *to = NULL;
+		size_t n;
+
+		if (h->kind == 0)
+			continue;	/* paired with an earlier MOVED_FROM */
+		if (h->kind == FSB_HINT_K_MOVED_FROM && h->cookie != 0) {
+			for (int j = i + 1; j < npending; j++) {
+				if (pending[j].kind == FSB_HINT_K_MOVED_TO &&
+				    pending[j].cookie == h->cookie) {
+					to = &pending[j];
+					break;
+				}
+			}
+		}
+		if (len + FSB_NOTIFY_REC_MAX > sizeof(buf)) {
+			notify_write(fd, buf, len);
+			len = 0;
+		}
+		n = put_rec(buf + len, h, to);
+		len += n;
+		if (to != NULL)
+			to->kind = 0;
+	}
+	if (len > 0)
+		notify_write(fd, buf, len);
+}
+
+/* Lost track: every unused cached name dropped, and watchers of each
+ * share root told to look again. */
+static void
+flush_lost(int fd)
+{
+	static char buf[sizeof(struct fsb_notify_rec) + FSB_NOTIFY_PATH_MAX];
+
+	drop_caches();
+	for (int i = 0; i < nlost; i++) {
+		struct fsb_notify_rec r = { 0 };
+		size_t dlen = strlen(lost[i]);
+
+		if (fd >= 0 && dlen <= FSB_NOTIFY_PATH_MAX) {
+			r.kind = FSB_NOTIFY_OVERFLOW;
+			r.dir_len = (uint16_t)dlen;
+			r.size = (uint32_t)(sizeof(r) + dlen);
+			memcpy(buf, &r, sizeof(r));
+			memcpy(buf + sizeof(r), lost[i], dlen);
+			notify_write(fd, buf, r.size);
+		}
+		free(lost[i]);
+	}
+	nlost = 0;
 }
 
 void
 agent_hints_flush(void)
 {
-	if (drop_all) {
-		drop_caches();
-	} else if (npending > 0) {
-		refresh();
+	static struct hint *by_dir[HINTS_MAX];
+	static const char *gone[HINTS_GONE_MAX];
+	int fd = npending > 0 || drop_all ? notify_dev() : -1;
+	bool too_many;
+	int ngone;
+
+	if (npending > 0) {
+		for (int i = 0; i < npending; i++)
+			by_dir[i] = &pending[i];
+		qsort(by_dir, (size_t)npending, sizeof(by_dir[0]), cmp_dir);
+		ngone = refresh(by_dir, gone, &too_many);
+		if (fd >= 0) {
+			raise_events(fd);
+		} else if (too_many) {
+			drop_caches();
+		} else {
+			for (int k = 0; k < ngone; k++) {
+				struct statx stx;
+
+				(void)statx(AT_FDCWD, gone[k], AT_SYMLINK_NOFOLLOW |
+				    AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &stx);
+			}
+		}
 	}
+	if (drop_all)
+		flush_lost(fd);
 	for (int i = 0; i < npending; i++)
-		free(pending[i]);
+		free(pending[i].path);
 	npending = 0;
 	drop_all = false;
 }

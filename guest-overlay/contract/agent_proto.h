@@ -47,10 +47,14 @@
  *   ERROR   a message (the session failed before it ran, or on session
  *           0 the guest could not start); the last frame of a session
  *   HALT    session 0: stop every command, sync, power the guest off
- *   HINT    session 0, host->agent: an absolute guest path the host
- *           changed (NUL-terminated); the agent makes the guest kernel
- *           look at it and its directory again.  Empty: look again at
- *           everything
+ *   HINT    session 0, host->agent: a change the host made: u8 kind
+ *           (FSB_HINT_K_* of contract.h), u8 flags (FSB_HINT_F_*), u16
+ *           zero, u32 cookie (pairs a rename's MOVED_FROM and MOVED_TO,
+ *           else 0), then the absolute guest path (NUL-terminated):
+ *           DIR/NAME, or the object itself with FSB_HINT_F_SELF.  The
+ *           agent makes the guest kernel look at it again and raises the
+ *           inotify events a local change would have (fsb_notify).
+ *           Empty: look again at everything
  *   PING    session 0: host->agent, answered with a PING: the agent is up
  *           and waiting (a VM booted to be saved, launch(1) "warm start")
  *   WAKE    session 0, host->agent, before HELLO in a VM booted with no
@@ -71,7 +75,8 @@
 #include <string.h>
 
 #define AP_MAGIC 0x4246u
-#define AP_VERSION 3u   /* 2: EXEC carries the supplementary groups; 3: PING, WAKE */
+#define AP_VERSION 4u   /* 2: EXEC carries the supplementary groups; 3: PING, WAKE;
+                         * 4: HINT carries the kind of change */
 #define AP_HDR_SIZE 12u
 #define AP_MAX_PAYLOAD (256u * 1024u)
 #define AP_DATA_CHUNK (32u * 1024u)   /* stream data per frame */
@@ -94,6 +99,7 @@ enum ap_type {
 	AP_WAKE = 14,
 };
 
+#define AP_HINT_FIXED 8u    /* kind, flags, zero, cookie */
 #define AP_WAKE_FIXED 16u   /* seconds, nanoseconds, seed length */
 #define AP_WAKE_SEED 64u    /* bytes of randomness the host sends */
 

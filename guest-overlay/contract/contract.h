@@ -45,11 +45,29 @@
 
 /*
  * Hints: `fsbridge serve --hints-fd N` (fsbridge/core/fs_hint.c) writes
- * on fd N a record per change it saw on the host: the path relative to
- * the share's root, NUL-terminated; FSB_HINT_LOST when it lost track
- * (look again at everything).  The launcher's hint_relay.c turns each
- * into a HINT frame (agent_proto.h) with the absolute guest path.
+ * on fd N a record per change it saw on the host, NUL-terminated: a kind
+ * (FSB_HINT_K_*), a hex digit of flags (FSB_HINT_F_*), the cookie that
+ * pairs a rename's two halves as 8 hex digits (0 for other kinds), then
+ * the path relative to the share's root: DIR/NAME for the entry NAME of
+ * DIR, or the object itself with FSB_HINT_F_SELF ("" is the root).
+ * FSB_HINT_LOST alone when it lost track (look again at everything).
+ * The launcher's hint_relay.c turns each into a HINT frame
+ * (agent_proto.h) with the absolute guest path.
  */
 #define FSB_HINT_LOST "/"
+#define FSB_HINT_HDR 10		/* kind, flags, 8 hex digits of cookie */
+
+#define FSB_HINT_K_CREATE	'C'	/* IN_CREATE */
+#define FSB_HINT_K_MOVED_TO	'T'	/* IN_MOVED_TO */
+#define FSB_HINT_K_MODIFY	'M'	/* IN_MODIFY */
+#define FSB_HINT_K_ATTRIB	'A'	/* IN_ATTRIB */
+#define FSB_HINT_K_CLOSE_WRITE	'W'	/* IN_CLOSE_WRITE */
+#define FSB_HINT_K_MOVED_FROM	'F'	/* IN_MOVED_FROM */
+#define FSB_HINT_K_DELETE	'D'	/* IN_DELETE */
+#define FSB_HINT_K_LOST		'L'	/* HINT frames only: the server of the
+					 * share at the path lost track */
+
+#define FSB_HINT_F_DIR		1	/* the object is a directory */
+#define FSB_HINT_F_SELF		2	/* the path is the object, not DIR/NAME */
 
 #endif

@@ -8,13 +8,23 @@
 # build, 77 (and one line on stderr saying why) when the headers or a
 # compiler are missing.
 #
+# With --check, builds nothing: exits 0 when it could build, else 77 with
+# the reason.
+#
 # usage: guest-overlay/kmod/build.sh VERSION OUTDIR
+#        guest-overlay/kmod/build.sh --check VERSION
 # Environment: FSB_KMOD_KDIR, the kernel build directory (default
 # /lib/modules/VERSION/build).
 set -u
 
+check=
+if [ $# -eq 2 ] && [ "$1" = --check ]; then
+	check=1
+	shift
+	set -- "$1" ""
+fi
 if [ $# -ne 2 ]; then
-	echo "usage: $0 VERSION OUTDIR" >&2
+	echo "usage: $0 VERSION OUTDIR | $0 --check VERSION" >&2
 	exit 2
 fi
 ver=$1
@@ -33,6 +43,7 @@ if ! command -v "$cc" >/dev/null 2>&1; then
 	exit 77
 fi
 
+[ -n "$check" ] && exit 0
 mkdir -p "$out" || exit 1
 for f in Kbuild fsb_notify.c fsb_notify.h; do
 	cmp -s "$src/$f" "$out/$f" || cp "$src/$f" "$out/$f" || exit 1

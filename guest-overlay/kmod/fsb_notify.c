@@ -9,9 +9,11 @@
  * makes for a local change, on the dentry the guest has cached, or on the
  * parent directory (with the name) for a name the guest never looked up.
  *
- * Nothing here changes the dentry cache or asks the file server anything
- * beyond resolving the record's directory (which F_CACHED avoids too):
- * the child is looked up in the dcache only (d_hash_and_lookup).  The
+ * Nothing here asks the file server anything beyond resolving the
+ * record's directory (which F_CACHED avoids too): the child is looked up
+ * in the dcache only (d_hash_and_lookup).  The dentry cache is changed
+ * only with F_DROP: a name the host removed is dropped (d_invalidate,
+ * as FUSE does for a host notification) once its events are raised.  The
  * record is copied in before anything is resolved; no lock is held across
  * a user copy; the module holds only references (path, dentry) while it
  * calls fsnotify().
@@ -248,6 +250,14 @@ static void fsbn_create(struct path *dir, struct fsbn_rec *r)
 	}
 }
 
+/* F_DROP: the name d no longer has on the host (not a mount point:
+ * d_invalidate would detach what is mounted there). */
+static void fsbn_drop(struct dentry *d, u16 flags)
+{
+	if ((flags & FSB_NOTIFY_F_DROP) && !d_mountpoint(d))
+		d_invalidate(d);
+}
+
 /* The object at a name that went away: what vfs_unlink()/vfs_rmdir() and
  * the final dput() raise on it. */
 static void fsbn_gone(struct inode *inode, bool isdir, bool linked)
@@ -274,6 +284,7 @@ static void fsbn_delete(struct path *dir, struct fsbn_rec *r)
 	fsbn_gone(inode, S_ISDIR(inode->i_mode),
 		  r->h.flags & FSB_NOTIFY_F_LINKED);
 	fsnotify_name(mask, inode, FSNOTIFY_EVENT_INODE, dinode, &r->name, 0);
+	fsbn_drop(child, r->h.flags);
 	dput(child);
 }
 
@@ -287,6 +298,7 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 	u32 isdir = fsbn_isdir(r->h.flags);
 	u32 cookie = fsnotify_get_cookie();
 	struct inode *sinode;
+	bool src_old = src != NULL;	/* still cached at the old name */
 
 	if (!src) {
 		/* The guest may already know it by its new name. */
@@ -315,10 +327,14 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 
 		if (!(r->h.flags & FSB_NOTIFY_F_LINKED))
 			fsnotify_inoderemove(t);
+		fsbn_drop(dst, r->h.flags);
 		dput(dst);
 	}
-	if (src)
+	if (src) {
+		if (src_old)
+			fsbn_drop(src, r->h.flags);
 		dput(src);
+	}
 }
 
 static int fsbn_raise(struct fsbn_rec *r)

@@ -53,7 +53,7 @@
 #include <linux/types.h>
 
 #define FSB_NOTIFY_DEVICE "/dev/fsb_notify"
-#define FSB_NOTIFY_VERSION "1"
+#define FSB_NOTIFY_VERSION "2"	/* 2: FSB_NOTIFY_F_DROP */
 
 enum fsb_notify_kind {
 	FSB_NOTIFY_CREATE = 1,
@@ -72,7 +72,11 @@ enum fsb_notify_kind {
 /* Resolve dir/dir2 from the dentry cache only (never ask the file
  * server): EAGAIN if that is not enough. */
 #define FSB_NOTIFY_F_CACHED	0x0004
-#define FSB_NOTIFY_F_ALL	0x0007
+/* DELETE/MOVE: after raising the events, drop from the dentry cache the
+ * name that went away (and, for MOVE, a different object that was at the
+ * new name), so the next lookup asks the file server. */
+#define FSB_NOTIFY_F_DROP	0x0008
+#define FSB_NOTIFY_F_ALL	0x000f
 
 struct fsb_notify_rec {
 	__u32 size;		/* header + dir_len + name_len + dir2_len + name2_len */
