@@ -30,7 +30,7 @@ esac
 # every system.
 PACKAGES="build-essential autoconf automake libtool pkg-config \
 libfuse3-dev fuse3 libbsd-dev libzstd-dev libnfs-dev liburing-dev \
-attr bindfs util-linux busybox curl procps iproute2 passt git python3 \
+attr bindfs util-linux busybox curl procps iproute2 passt git python3 nodejs \
 qemu-system-x86 linux-image-cloud-amd64 linux-headers-cloud-amd64 zstd cpio clang libclang-rt-14-dev nfs-ganesha nfs-ganesha-vfs e2fsprogs gnuplot-nox"
 
 missing=""

@@ -30,6 +30,11 @@ cp -R "$src/tests" "$copy/src/" || exit 1
 # the build's programs (executable regular files), at their places
 (cd "$B" && find . -path ./src -prune -o -type f -perm -u+x -print0 |
 	tar --null -T - -cf -) | tar -C "$copy/build" -xf - || exit 1
+# the guest module's sources, which launch builds into the image
+if [ -d "$B/guest-overlay/kmod-build" ]; then
+	mkdir -p "$copy/build/guest-overlay" &&
+	cp -R "$B/guest-overlay/kmod-build" "$copy/build/guest-overlay/" || exit 1
+fi
 chmod -R a+rX "$copy"
 
 cd "$copy" || exit 1
