@@ -47,6 +47,8 @@
 #define HINTS_MAX 4096		/* queued changes: more flush at once */
 #define HINTS_GONE_MAX 256	/* more names gone at once: drop_caches */
 #define HINTS_DELAY_MS 30	/* the longest a hint waits for a quiet host */
+#define HINTS_PAIR_MS 10	/* how long a rename's first half waits for
+				 * its second (they come a moment apart) */
 #define HINTS_LOST_MAX 16	/* share roots remembered for OVERFLOW */
 
 struct hint {
@@ -63,6 +65,7 @@ static bool drop_all;
 static char *lost[HINTS_LOST_MAX];	/* roots whose changes were lost */
 static int nlost;
 static struct timespec first_pending;	/* when the oldest hint came */
+static struct timespec last_hint;	/* when the newest one came */
 static int notify_fd = -2;		/* /dev/fsb_notify; -1: none */
 
 static double
@@ -78,6 +81,35 @@ bool
 agent_hints_due(void)
 {
 	return (npending > 0 || drop_all) && age_ms(&first_pending) > HINTS_DELAY_MS;
+}
+
+/* Is the last hint a rename's first half, still waiting for its second? */
+static bool
+half_rename_waits(void)
+{
+	const struct hint *h = npending > 0 ? &pending[npending - 1] : NULL;
+
+	return h != NULL && h->kind == FSB_HINT_K_MOVED_FROM && h->cookie != 0 &&
+	    age_ms(&last_hint) < HINTS_PAIR_MS;
+}
+
+int
+agent_hints_wait_ms(void)
+{
+	double left;
+
+	if (npending == 0 && !drop_all)
+		return -1;
+	left = half_rename_waits() ? HINTS_PAIR_MS - age_ms(&last_hint) :
+	    HINTS_DELAY_MS - age_ms(&first_pending);
+	return left < 1 ? 1 : (int)left + 1;
+}
+
+void
+agent_hints_quiet(void)
+{
+	if (!half_rename_waits() || agent_hints_due())
+		agent_hints_flush();
 }
 
 static bool
@@ -115,6 +147,7 @@ agent_hint(const unsigned char *payload, size_t len)
 
 	if (npending == 0 && !drop_all)
 		clock_gettime(CLOCK_MONOTONIC, &first_pending);
+	clock_gettime(CLOCK_MONOTONIC, &last_hint);
 	if (len > AP_HINT_FIXED + 1 && payload[0] == FSB_HINT_K_LOST &&
 	    payload[len - 1] == '\0' && path[0] == '/') {
 		lost_track(path);	/* the server of the share at path lost track */

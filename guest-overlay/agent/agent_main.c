@@ -65,7 +65,7 @@ serve(int sfd)
 		pfd[n++] = (struct pollfd){ .fd = agent_root_ready() ? agent_console_wait_fd() : -1,
 		    .events = POLLIN };
 		n = sessions_poll_add(pfd, w, n);
-		if (poll(pfd, (nfds_t)n, -1) < 0) {
+		if (poll(pfd, (nfds_t)n, agent_hints_wait_ms()) < 0) {
 			if (errno != EINTR)
 				agent_log("poll: %s", strerror(errno));
 			continue;
@@ -82,12 +82,16 @@ serve(int sfd)
 			if (!agent_port_read())
 				usleep(50000);
 			/* hints wait until the host has no more to say, or
-			 * 200 ms when it keeps talking */
-			if (poll(&more, 1, 0) == 0 || agent_hints_due())
+			 * a moment when it keeps talking */
+			if (agent_hints_due())
 				agent_hints_flush();
+			else if (poll(&more, 1, 0) == 0)
+				agent_hints_quiet();
 		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
 			usleep(10000);  /* the host is not connected (yet): a restored
 			                 * guest is connected within ms of running */
+		} else if (agent_hints_wait_ms() >= 0) {
+			agent_hints_quiet();	/* a quiet moment: what waited is due */
 		}
 	}
 }
