@@ -67,7 +67,7 @@ raw=$OUT/watch.raw
 lat() { python3 "$HERE/watch_latency.py" --out "$raw" "$@"; }
 
 for where in host guest; do
-	run=(); [ "$where" = guest ] && run=(L --)
+	run=(); [ "$where" = guest ] && run=("$LAUNCH" --state "$state" --accel tcg --)
 	d=$proj/$where; mkdir -p "$d"
 	lat --dir "$d" --label "$where" --burst 1 --burst 100 --burst 10000 \
 		--steady 50:10 -- "${run[@]}" "$PROBE" -r -t 1200 "$d"

@@ -23,11 +23,30 @@
 #include "hint_relay.h"
 #include "relay.h"
 
+#define HINT_EXCLUDE_MAX 64
+
 struct hint_share {
 	int fd;
 	uint32_t index;		/* the top byte of its cookies */
 	char guest[4096];
+	/* guest paths another share (or a volume) covers: their changes
+	 * are that one's to tell */
+	char *exclude[HINT_EXCLUDE_MAX];
+	int nexclude;
 };
+
+/* Is the guest path under one that another share covers? */
+static bool
+excluded(const struct hint_share *h, const char *path)
+{
+	for (int i = 0; i < h->nexclude; i++) {
+		size_t n = strlen(h->exclude[i]);
+
+		if (strncmp(path, h->exclude[i], n) == 0 && (path[n] == '\0' || path[n] == '/'))
+			return true;
+	}
+	return false;
+}
 
 static uint32_t next_index;
 
@@ -81,6 +100,8 @@ send_hint(const struct hint_share *h, const char *rec)
 		relay_to_agent(AP_HINT, NULL, 0);
 		return;
 	}
+	if (excluded(h, path))
+		return;
 	frame[0] = (unsigned char)rec[0];
 	frame[1] = (unsigned char)flags;
 	frame[2] = frame[3] = 0;
@@ -118,12 +139,14 @@ hint_thread(void *arg)
 		}
 	}
 	close(h->fd);
+	for (int i = 0; i < h->nexclude; i++)
+		free(h->exclude[i]);
 	free(h);
 	return NULL;
 }
 
 int
-hint_relay_start(int fd, const char *guest_root)
+hint_relay_start(int fd, const char *guest_root, const char *const *exclude, int nexclude)
 {
 	struct hint_share *h = calloc(1, sizeof(*h));
 	pthread_t t;
@@ -133,9 +156,15 @@ hint_relay_start(int fd, const char *guest_root)
 		return -ENOMEM;
 	h->fd = fd;
 	h->index = __atomic_add_fetch(&next_index, 1, __ATOMIC_RELAXED) & 0xffu;
-	if (strlcpy(h->guest, guest_root, sizeof(h->guest)) >= sizeof(h->guest)) {
+	if (strlcpy(h->guest, guest_root, sizeof(h->guest)) >= sizeof(h->guest) ||
+	    nexclude > HINT_EXCLUDE_MAX) {
 		free(h);
 		return -ENAMETOOLONG;
+	}
+	for (int i = 0; i < nexclude; i++) {
+		if ((h->exclude[h->nexclude] = strdup(exclude[i])) == NULL)
+			break;
+		h->nexclude++;
 	}
 	rc = pthread_create(&t, NULL, hint_thread, h);
 	if (rc != 0) {

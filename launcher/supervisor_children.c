@@ -54,7 +54,8 @@ sup_stop_child(pid_t *pid, int sig)
  * cached long and still refreshed when the host changes them.
  */
 static pid_t
-start_serve(struct sup *sv, const char *sock, const char *opts, const char *dir, const char *guest)
+start_serve(struct sup *sv, const char *sock, const char *opts, const char *dir, const char *guest,
+    const char *const *exclude, int nexclude)
 {
 	struct argvec a = { 0 };
 	int hints[2] = { -1, -1 };
@@ -64,7 +65,7 @@ start_serve(struct sup *sv, const char *sock, const char *opts, const char *dir,
 		sup_fail(sv, "pipe: %s", strerror(errno));
 	/* the reader first: a server whose hints nobody reads would let the
 	 * guest cache long without ever being told */
-	if (guest != NULL && hint_relay_start(hints[0], guest) != 0) {
+	if (guest != NULL && hint_relay_start(hints[0], guest, exclude, nexclude) != 0) {
 		sup_log("no change hints for %s: the guest revalidates every second", dir);
 		close(hints[0]);
 		close(hints[1]);
@@ -116,6 +117,8 @@ void
 sup_start_servers(struct sup *sv)
 {
 	char *text = hide_list_text(&sv->p->root_policy), rootopts[4200];
+	const char *covered[1 + MOUNT_MAX + VOLUME_MAX];
+	int ncovered = 0;
 
 	/* the root share's rules go to the server through a file: hide
 	 * paths may hold ',' (the -o separator) */
@@ -123,8 +126,18 @@ sup_start_servers(struct sup *sv)
 		sup_fail(sv, "cannot write %s/%s", sv->p->state, ST_ROOT_POLICY);
 	free(text);
 	snprintf(rootopts, sizeof(rootopts), "policy=%s/%s", sv->p->state, ST_ROOT_POLICY);
-	sv->serve_root = start_serve(sv, ST_ROOT_SOCK, rootopts, sv->p->paths.root, NULL);
-	sv->serve_proj = start_serve(sv, ST_PROJ_SOCK, NULL, sv->p->paths.project, sv->p->paths.project);
+	/* the root share is watched too (a host package upgrade is seen at
+	 * once); what the other shares and the volumes cover in the guest is
+	 * theirs to tell */
+	covered[ncovered++] = sv->p->paths.project;
+	for (int i = 0; i < sv->p->nmounts; i++)
+		covered[ncovered++] = sv->p->mounts[i].guest;
+	for (int i = 0; i < sv->p->nvols; i++)
+		covered[ncovered++] = sv->p->vols[i].guest;
+	sv->serve_root = start_serve(sv, ST_ROOT_SOCK, rootopts, sv->p->paths.root, "/",
+	    covered, ncovered);
+	sv->serve_proj = start_serve(sv, ST_PROJ_SOCK, NULL, sv->p->paths.project,
+	    sv->p->paths.project, NULL, 0);
 	wait_socket(sv, ST_ROOT_SOCK, sv->serve_root, 10);
 	wait_socket(sv, ST_PROJ_SOCK, sv->serve_proj, 10);
 	sup_log("serving / (read-only) and %s (read-write)", sv->p->paths.project);
@@ -134,7 +147,7 @@ sup_start_servers(struct sup *sv)
 		snprintf(sock, sizeof(sock), MOUNT_SOCK_FMT, i);
 		mount_serve_opts(&sv->p->mounts[i], opts, sizeof(opts));
 		sv->serve_mount[i] = start_serve(sv, sock, opts[0] ? opts : NULL, sv->p->mounts[i].host,
-		    sv->p->mounts[i].guest);
+		    sv->p->mounts[i].guest, NULL, 0);
 		wait_socket(sv, sock, sv->serve_mount[i], 10);
 		sup_log("serving %s (%s) at %s", sv->p->mounts[i].host, opts[0] ? opts : "rw",
 		    sv->p->mounts[i].guest);

@@ -339,7 +339,8 @@ put_rec(char *buf, const struct hint *h, const struct hint *to)
 	    (nlen == 0 && !(h->flags & FSB_HINT_F_SELF)))
 		return 0;
 	r.flags = (h->flags & FSB_HINT_F_DIR) ? FSB_NOTIFY_F_DIR : 0;
-	if (r.kind == FSB_NOTIFY_DELETE || r.kind == FSB_NOTIFY_MOVE)
+	if (r.kind == FSB_NOTIFY_DELETE || r.kind == FSB_NOTIFY_MOVE ||
+	    r.kind == FSB_NOTIFY_CREATE)
 		r.flags |= FSB_NOTIFY_F_DROP;
 	r.dir_len = (uint16_t)dlen;
 	r.name_len = (uint16_t)nlen;

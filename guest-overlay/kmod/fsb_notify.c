@@ -234,6 +234,15 @@ static void fsbn_child_event(struct path *dir, struct fsbn_rec *r, u32 mask)
 		 FSNOTIFY_EVENT_INODE, dinode, &r->name, fsbn_ghost, 0);
 }
 
+/* F_DROP: the name d no longer has on the host, or a negative dentry of
+ * a name the host created (not a mount point: d_invalidate would detach
+ * what is mounted there). */
+static void fsbn_drop(struct dentry *d, u16 flags)
+{
+	if ((flags & FSB_NOTIFY_F_DROP) && !d_mountpoint(d))
+		d_invalidate(d);
+}
+
 static void fsbn_create(struct path *dir, struct fsbn_rec *r)
 {
 	struct inode *dinode = d_inode(dir->dentry);
@@ -245,17 +254,18 @@ static void fsbn_create(struct path *dir, struct fsbn_rec *r)
 			      &r->name, 0);
 		dput(child);
 	} else {
+		/* F_DROP: a negative dentry the guest cached says the name
+		 * does not exist; it does now */
+		struct dentry *neg = d_hash_and_lookup(dir->dentry, &r->name);
+
+		if (!IS_ERR_OR_NULL(neg)) {
+			if (d_is_negative(neg))
+				fsbn_drop(neg, r->h.flags);
+			dput(neg);
+		}
 		fsnotify_name(mask, dinode, FSNOTIFY_EVENT_INODE, dinode,
 			      &r->name, 0);
 	}
-}
-
-/* F_DROP: the name d no longer has on the host (not a mount point:
- * d_invalidate would detach what is mounted there). */
-static void fsbn_drop(struct dentry *d, u16 flags)
-{
-	if ((flags & FSB_NOTIFY_F_DROP) && !d_mountpoint(d))
-		d_invalidate(d);
 }
 
 /* The object at a name that went away: what vfs_unlink()/vfs_rmdir() and
@@ -281,10 +291,11 @@ static void fsbn_delete(struct path *dir, struct fsbn_rec *r)
 		return;
 	}
 	inode = d_inode(child);
+	/* dropped first: a watcher woken by the events finds it gone */
+	fsbn_drop(child, r->h.flags);
 	fsbn_gone(inode, S_ISDIR(inode->i_mode),
 		  r->h.flags & FSB_NOTIFY_F_LINKED);
 	fsnotify_name(mask, inode, FSNOTIFY_EVENT_INODE, dinode, &r->name, 0);
-	fsbn_drop(child, r->h.flags);
 	dput(child);
 }
 
@@ -309,6 +320,11 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 		dst = NULL;
 	}
 	sinode = src ? d_inode(src) : NULL;
+	/* dropped first: a watcher woken by the events finds what is now */
+	if (dst)
+		fsbn_drop(dst, r->h.flags);
+	if (src && src_old)
+		fsbn_drop(src, r->h.flags);
 
 	fsnotify_name(FS_MOVED_FROM | isdir, sinode ? sinode : fdir,
 		      FSNOTIFY_EVENT_INODE, fdir, &r->name, cookie);
@@ -327,14 +343,10 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 
 		if (!(r->h.flags & FSB_NOTIFY_F_LINKED))
 			fsnotify_inoderemove(t);
-		fsbn_drop(dst, r->h.flags);
 		dput(dst);
 	}
-	if (src) {
-		if (src_old)
-			fsbn_drop(src, r->h.flags);
+	if (src)
 		dput(src);
-	}
 }
 
 static int fsbn_raise(struct fsbn_rec *r)

@@ -72,9 +72,10 @@ enum fsb_notify_kind {
 /* Resolve dir/dir2 from the dentry cache only (never ask the file
  * server): EAGAIN if that is not enough. */
 #define FSB_NOTIFY_F_CACHED	0x0004
-/* DELETE/MOVE: after raising the events, drop from the dentry cache the
+/* After raising the events, drop from the dentry cache what the host
+ * made stale, so the next lookup asks the file server: DELETE/MOVE the
  * name that went away (and, for MOVE, a different object that was at the
- * new name), so the next lookup asks the file server. */
+ * new name); CREATE a negative dentry cached at the name. */
 #define FSB_NOTIFY_F_DROP	0x0008
 #define FSB_NOTIFY_F_ALL	0x000f
 
