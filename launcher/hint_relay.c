@@ -103,7 +103,8 @@ send_hint(const struct hint_share *h, const char *rec)
 	if (excluded(h, path))
 		return;
 	frame[0] = (unsigned char)rec[0];
-	frame[1] = (unsigned char)flags;
+	/* the root share is the only one at "/" (a --mount never is) */
+	frame[1] = (unsigned char)(flags | (strcmp(h->guest, "/") == 0 ? FSB_HINT_F_ROOT : 0));
 	frame[2] = frame[3] = 0;
 	ap_put32(frame + 4, (uint32_t)cookie);
 	relay_to_agent(AP_HINT, frame, AP_HINT_FIXED + (unsigned)n + 1);

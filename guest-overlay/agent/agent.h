@@ -42,6 +42,8 @@ int agent_overlay_mount(const char *base, const char *target, char *err, size_t 
 
 /* Keeps a descriptor of the initramfs root; call before chrooting away. */
 int agent_isolate_keep_root(void);
+/* That descriptor (the shares' own mounts are below it), or -1. */
+int agent_outer_root_fd(void);
 
 /* In a command's child (launch --isolated): a mount namespace of its own
  * and a fresh overlay of the host root with the shared root's mounts

@@ -19,7 +19,13 @@
  *      looks at once finds what the host has;
  *   3. without the module, a path the listing no longer has is stat'ed
  *      with AT_STATX_FORCE_SYNC instead: the server answers ESTALE or
- *      ENOENT and the kernel drops the stale name.
+ *      ENOENT and the kernel drops the stale name (a change in the root
+ *      share, which the guest sees through an overlay that keeps what
+ *      it looked up, drops every unused cached name: drop_caches).
+ *
+ * The root share's changes (FSB_HINT_F_ROOT) are applied to the share's
+ * own mount below the overlay first (listing, dropped names), then to
+ * the overlay, where the guest's watchers are.
  *
  * A burst (a git checkout of thousands of files) costs one listing per
  * directory and one write per few hundred events.  An empty hint (the
@@ -155,7 +161,7 @@ agent_hint(const unsigned char *payload, size_t len)
 	}
 	if (len < AP_HINT_FIXED + 2 || payload[len - 1] != '\0' || path[0] != '/' ||
 	    strlen(path) != len - AP_HINT_FIXED - 1 || !kind_ok((char)payload[0]) ||
-	    payload[1] > (FSB_HINT_F_DIR | FSB_HINT_F_SELF)) {
+	    payload[1] > (FSB_HINT_F_DIR | FSB_HINT_F_SELF | FSB_HINT_F_ROOT)) {
 		lost_track(NULL);	/* empty (or unreadable): look again at everything */
 		return;
 	}
@@ -253,6 +259,20 @@ notify_dev(void)
 	return notify_fd;
 }
 
+/* The root share's own mount, below the overlay the guest sees: the
+ * initramfs root (kept open by the agent) and FSB_GUEST_ROOT_SHARE. */
+static const char *
+lower_prefix(void)
+{
+	static char prefix[64];
+	int fd = agent_outer_root_fd();
+
+	if (fd < 0)
+		return "";
+	snprintf(prefix, sizeof(prefix), "/proc/self/fd/%d" FSB_GUEST_ROOT_SHARE, fd);
+	return prefix;
+}
+
 /* Each directory of the pending hints listed once; the paths of it the
  * listing no longer has are returned in gone (at most HINTS_GONE_MAX;
  * *too_many when there were more). */
@@ -274,7 +294,16 @@ refresh(struct hint **by_dir, const char **gone, bool *too_many)
 		}
 		memcpy(dir, h->path, dlen);
 		dir[dlen] = '\0';
-		names = list_dir(dir, &n);
+		if (h->flags & FSB_HINT_F_ROOT) {
+			/* the share itself, under the overlay: listing it
+			 * updates what the overlay looks up there */
+			char lower[4200];
+
+			snprintf(lower, sizeof(lower), "%s%s", lower_prefix(), dir);
+			names = list_dir(lower, &n);
+		} else {
+			names = list_dir(dir, &n);
+		}
 		for (j = i; j < npending; j++) {
 			struct hint *k = by_dir[j];
 			const char *base = k->path + (dlen == 1 ? 1 : dlen + 1);
@@ -300,13 +329,14 @@ refresh(struct hint **by_dir, const char **gone, bool *too_many)
 }
 
 /* Appends to buf (room for FSB_NOTIFY_REC_MAX) the record of h (with
- * its rename's other half to); its size, 0 if it cannot be put. */
+ * its rename's other half to), its directories below prefix; its size,
+ * 0 if it cannot be put. */
 static size_t
-put_rec(char *buf, const struct hint *h, const struct hint *to)
+put_rec(char *buf, const struct hint *h, const struct hint *to, const char *prefix)
 {
 	struct fsb_notify_rec r = { 0 };
 	const char *name = "", *name2 = "";
-	size_t dlen = h->dlen, d2len = 0, nlen = 0, n2len = 0;
+	size_t plen = strlen(prefix), dlen = h->dlen, d2len = 0, nlen = 0, n2len = 0;
 	char *p = buf + sizeof(r);
 
 	switch (h->kind) {
@@ -334,7 +364,7 @@ put_rec(char *buf, const struct hint *h, const struct hint *to)
 		name = h->path + (dlen == 1 ? 1 : dlen + 1);
 		nlen = strlen(name);
 	}
-	if (dlen > FSB_NOTIFY_PATH_MAX || d2len > FSB_NOTIFY_PATH_MAX ||
+	if (plen + dlen > FSB_NOTIFY_PATH_MAX || plen + d2len > FSB_NOTIFY_PATH_MAX ||
 	    nlen > FSB_NOTIFY_NAME_MAX || n2len > FSB_NOTIFY_NAME_MAX ||
 	    (nlen == 0 && !(h->flags & FSB_HINT_F_SELF)))
 		return 0;
@@ -342,19 +372,24 @@ put_rec(char *buf, const struct hint *h, const struct hint *to)
 	if (r.kind == FSB_NOTIFY_DELETE || r.kind == FSB_NOTIFY_MOVE ||
 	    r.kind == FSB_NOTIFY_CREATE)
 		r.flags |= FSB_NOTIFY_F_DROP;
-	r.dir_len = (uint16_t)dlen;
+	r.dir_len = (uint16_t)(plen + dlen);
 	r.name_len = (uint16_t)nlen;
-	r.dir2_len = (uint16_t)d2len;
+	r.dir2_len = (uint16_t)(to != NULL ? plen + d2len : 0);
 	r.name2_len = (uint16_t)n2len;
-	r.size = (uint32_t)(sizeof(r) + dlen + nlen + d2len + n2len);
+	r.size = (uint32_t)(sizeof(r) + r.dir_len + nlen + r.dir2_len + n2len);
 	memcpy(buf, &r, sizeof(r));
+	memcpy(p, prefix, plen);
+	p += plen;
 	memcpy(p, h->path, dlen);
 	p += dlen;
 	memcpy(p, name, nlen);
 	p += nlen;
-	if (to != NULL)
+	if (to != NULL) {
+		memcpy(p, prefix, plen);
+		p += plen;
 		memcpy(p, to->path, d2len);
-	p += d2len;
+		p += d2len;
+	}
 	memcpy(p, name2, n2len);
 	return r.size;
 }
@@ -408,7 +443,18 @@ raise_events(int fd)
 			notify_write(fd, buf, len);
 			len = 0;
 		}
-		n = put_rec(buf + len, h, to);
+		/* the root share under the overlay: its own names first (what
+		 * the overlay looks up again), no watcher is there */
+		if ((h->flags & FSB_HINT_F_ROOT) && agent_outer_root_fd() >= 0 &&
+		    h->kind != FSB_HINT_K_MODIFY && h->kind != FSB_HINT_K_ATTRIB &&
+		    h->kind != FSB_HINT_K_CLOSE_WRITE) {
+			len += put_rec(buf + len, h, to, lower_prefix());
+			if (len + FSB_NOTIFY_REC_MAX > sizeof(buf)) {
+				notify_write(fd, buf, len);
+				len = 0;
+			}
+		}
+		n = put_rec(buf + len, h, to, "");
 		len += n;
 		if (to != NULL)
 			to->kind = 0;
@@ -442,6 +488,15 @@ flush_lost(int fd)
 	nlost = 0;
 }
 
+static bool
+root_hints(void)
+{
+	for (int i = 0; i < npending; i++)
+		if (pending[i].flags & FSB_HINT_F_ROOT)
+			return true;
+	return false;
+}
+
 void
 agent_hints_flush(void)
 {
@@ -458,7 +513,9 @@ agent_hints_flush(void)
 		ngone = refresh(by_dir, gone, &too_many);
 		if (fd >= 0) {
 			raise_events(fd);
-		} else if (too_many) {
+		} else if (too_many || root_hints()) {
+			/* (the overlay over the root share keeps what it looked
+			 * up: only the module or dropping it all reaches it) */
 			drop_caches();
 		} else {
 			for (int k = 0; k < ngone; k++) {

@@ -36,6 +36,12 @@
 static int outer_root_fd = -1;
 
 int
+agent_outer_root_fd(void)
+{
+	return outer_root_fd;
+}
+
+int
 agent_isolate_keep_root(void)
 {
 	outer_root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -69,5 +69,8 @@
 
 #define FSB_HINT_F_DIR		1	/* the object is a directory */
 #define FSB_HINT_F_SELF		2	/* the path is the object, not DIR/NAME */
+#define FSB_HINT_F_ROOT		4	/* HINT frames only: a change in the root
+					 * share, which the guest sees through an
+					 * overlay */
 
 #endif

@@ -301,6 +301,18 @@ static void fsbn_delete(struct path *dir, struct fsbn_rec *r)
 
 /* What fsnotify_move() raises, without FS_RENAME (it needs the moved
  * dentry under its new parent, which the guest does not have). */
+/* Is d (at a rename's new name, its old name not cached) the object
+ * that was replaced there rather than the one moved in?  Asks the file
+ * server (a LOOKUP): a guest whose listing already showed the moved
+ * object has it cached there, but an overlay over the share keeps the
+ * replaced one until told. */
+static bool fsbn_stale(struct dentry *d)
+{
+	if (!(d->d_flags & DCACHE_OP_REVALIDATE))
+		return false;
+	return d->d_op->d_revalidate(d, LOOKUP_REVAL) <= 0;
+}
+
 static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 {
 	struct inode *fdir = d_inode(from->dentry), *tdir = d_inode(to->dentry);
@@ -312,9 +324,12 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 	bool src_old = src != NULL;	/* still cached at the old name */
 
 	if (!src) {
-		/* The guest may already know it by its new name. */
-		src = dst;
-		dst = NULL;
+		/* The guest may already know it by its new name (else what
+		 * it has there is the object replaced). */
+		if (!dst || !fsbn_stale(dst)) {
+			src = dst;
+			dst = NULL;
+		}
 	} else if (dst && d_inode(dst) == d_inode(src)) {
 		dput(dst);
 		dst = NULL;

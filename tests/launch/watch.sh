@@ -22,7 +22,9 @@ PROBE=$B/tests/launch/watch_probe
 [ -x "$PROBE" ] || { echo "Bail out! $PROBE not built"; exit 1; }
 P=$tmp/proj
 M=$tmp/m
-mkdir -p "$P/.git" "$P/sub/deep" "$P/movedir" "$P/other" "$M"
+R=$tmp/rootside	# outside the project: the guest sees it through the root share
+mkdir -p "$P/.git" "$P/sub/deep" "$P/movedir" "$P/other" "$M" "$R"
+echo old > "$R/replaced"
 echo old > "$P/target.txt"
 echo watched > "$P/selfdel.txt"
 cd "$P" || exit 1
@@ -41,7 +43,7 @@ ev=$tmp/events
 probe_pid=
 start_probe() {
 	: > "$ev"
-	L -- "$PROBE" -r -t 600 -f "$P/selfdel.txt" "$P" /mnt/m > "$ev" 2> "$tmp/probe.err" &
+	L -- "$PROBE" -r -t 600 -f "$P/selfdel.txt" "$P" /mnt/m "$R" > "$ev" 2> "$tmp/probe.err" &
 	probe_pid=$!
 	for _ in $(seq 600); do
 		grep -q '^READY$' "$ev" && return 0
@@ -131,6 +133,20 @@ echo m > "$M/onmount"
 expect "the --mount share: IN_CREATE" "^/mnt/m/onmount CREATE 0$"
 rm "$M/onmount"
 expect "... IN_DELETE" "^/mnt/m/onmount DELETE 0$"
+
+# the read-only root share (a host package upgrade): events, and the
+# guest's next command sees the change at once
+L -- cat "$R/replaced" "$R/pkgfile" >/dev/null 2>&1	# cached: a name, a missing one
+echo installed > "$R/pkgfile"
+echo new > "$R/replaced.dpkg-new"
+mv "$R/replaced.dpkg-new" "$R/replaced"
+expect "the root share: IN_CREATE" "^$R/pkgfile CREATE 0$"
+expect "... a file replaced by rename: IN_MOVED_TO" "^$R/replaced MOVED_TO [1-9]"
+got=$(L -- cat "$R/pkgfile" "$R/replaced" 2>&1 | tr '\n' ' ')
+check "... and the next command reads both at once (got '$got')" [ "$got" = "installed new " ]
+rm "$R/pkgfile"
+expect "... IN_DELETE" "^$R/pkgfile DELETE 0$"
+check "... and the next command finds it gone" L -- sh -c "! test -e '$R/pkgfile'"
 
 # what the guest does itself is reported once, by its own kernel
 L -- sh -c "echo g > '$P/byguest.txt'"
