@@ -195,8 +195,8 @@ qemu_bg=$!
 for _ in $(seq 600); do grep -q '^watcher: ready' "$tmp/hinted.console" && break; sleep 0.1; done
 echo changed > "$share/change.txt"
 wait "$qemu_bg"
-check "[hints] an in-place host edit is written to --hints-fd as change.txt" \
-	bash -c 'tr "\\0" "\\n" < "$1" | grep -qx change.txt' _ "$tmp/hints"
+check "[hints] an in-place host edit is written to --hints-fd as a modify of change.txt" \
+	bash -c 'tr "\\0" "\\n" < "$1" | grep -Eqx "M0[0-9a-f]{8}change.txt"' _ "$tmp/hints"
 check "[hints] with hints the guest caches long: unseen without the agent after 4 s" \
 	grep -q '^watcher: not seen within 4 s' "$tmp/hinted.console"
 
