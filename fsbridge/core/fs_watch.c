@@ -177,7 +177,8 @@ fs_dir_event(struct share *sh, const struct watch_event *ev)
 	}
 	if (ev->has_obj)
 		obj = inode_table_find_key(&sh->inodes, ev->obj_dev, ev->obj_ino);
-	else if ((ev->what & (WATCH_DATA | WATCH_ATTR)) || (ev->kinds & KINDS_OBJECT))
+	else if ((ev->what & (WATCH_DATA | WATCH_ATTR)) ||
+	    (fs_hinting(sh) && (ev->kinds & KINDS_OBJECT)))
 		obj = fs_find_child(sh, dir, ev->name);
 	if (obj != NULL) {
 		obj_host = fs_object_changed(sh, obj, ev->what);
