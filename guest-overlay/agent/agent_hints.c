@@ -7,27 +7,31 @@
  * The agent queues them and, as soon as the host pauses (or every
  * HINTS_DELAY_MS while it keeps talking), before the next command starts:
  *
- *   1. makes the kernel look again, directory by directory: a listing of
- *      each changed path's directory (READDIRPLUS) replaces every cached
- *      entry of it with what the host has now, attributes included
- *      (pages dropped when mtime or size moved), negative entries too;
+ *   1. makes the kernel look again at what changed: each changed
+ *      directory's attributes and each file changed in place (a GETATTR
+ *      each: pages dropped when mtime or size moved; a directory with
+ *      many is listed instead, READDIRPLUS);
  *   2. raises the inotify events a local change would have given, in the
  *      host's order, through the fsb_notify module (/dev/fsb_notify,
  *      guest-overlay/kmod): a rename's two halves become one move with
- *      one cookie; a name the host removed is dropped from the cache
- *      once its events are raised (FSB_NOTIFY_F_DROP), so a watcher that
- *      looks at once finds what the host has;
- *   3. without the module, a path the listing no longer has is stat'ed
- *      with AT_STATX_FORCE_SYNC instead: the server answers ESTALE or
- *      ENOENT and the kernel drops the stale name (a change in the root
- *      share, which the guest sees through an overlay that keeps what
- *      it looked up, drops every unused cached name: drop_caches).
+ *      one cookie; the names the host made stale (removed, replaced, or
+ *      created where the guest cached "no such name") are dropped from
+ *      the cache as their events are raised (FSB_NOTIFY_F_DROP), so a
+ *      watcher that looks at once finds what the host has;
+ *   3. without the module (no events), lists each changed path's
+ *      directory instead (READDIRPLUS replaces every cached entry of it
+ *      with what the host has now, negative entries too) and stats a
+ *      path the listing no longer has with AT_STATX_FORCE_SYNC: the
+ *      server answers ESTALE or ENOENT and the kernel drops the stale
+ *      name (a change in the root share, which the guest sees through an
+ *      overlay that keeps what it looked up, drops every unused cached
+ *      name: drop_caches).
  *
  * The root share's changes (FSB_HINT_F_ROOT) are applied to the share's
- * own mount below the overlay first (listing, dropped names), then to
+ * own mount below the overlay first (attributes, dropped names), then to
  * the overlay, where the guest's watchers are.
  *
- * A burst (a git checkout of thousands of files) costs one listing per
+ * A burst (a git checkout of thousands of files) costs a round trip per
  * directory and one write per few hundred events.  An empty hint (the
  * server lost track, or a record the relay could not pass) drops every
  * unused cached name and attribute (drop_caches) and raises the module's
@@ -328,6 +332,80 @@ refresh(struct hint **by_dir, const char **gone, bool *too_many)
 	return ngone;
 }
 
+#define HINTS_STAT_MAX 16	/* more changed files in a directory: list it */
+
+static bool
+object_kind(char k)
+{
+	return k == FSB_HINT_K_MODIFY || k == FSB_HINT_K_ATTRIB || k == FSB_HINT_K_CLOSE_WRITE;
+}
+
+static void
+stat_again(const struct hint *h, const char *path)
+{
+	char full[4200];
+	struct statx stx;
+
+	snprintf(full, sizeof(full), "%s%s", h->flags & FSB_HINT_F_ROOT ?
+	    lower_prefix() : "", path);
+	(void)statx(AT_FDCWD, full, AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC,
+	    STATX_BASIC_STATS, &stx);
+}
+
+/*
+ * With the module, names need no listing: it drops the stale ones itself
+ * (F_DROP).  What stays to refresh is attributes: each changed
+ * directory's own (its mtime decides whether a cached listing is used),
+ * and each file changed in place (its size and mtime decide whether its
+ * cached pages are); a directory with many such files is listed instead
+ * (READDIRPLUS brings them all at once).  A round trip per directory
+ * instead of a listing of it: a burst in a 10,000-entry directory costs
+ * one GETATTR, not 10,000 entries.
+ */
+static void
+refresh_attrs(struct hint **by_dir)
+{
+	for (int i = 0; i < npending;) {
+		struct hint *h = by_dir[i];
+		char dir[4096];
+		size_t dlen = h->dlen;
+		int j, nobj = 0;
+
+		for (j = i; j < npending; j++) {
+			struct hint *k = by_dir[j];
+
+			if (k->dlen != dlen || memcmp(k->path, h->path, dlen) != 0)
+				break;
+			if (object_kind(k->kind) && (j == i ||
+			    strcmp(by_dir[j - 1]->path, k->path) != 0))
+				nobj++;
+		}
+		if (dlen < sizeof(dir)) {
+			memcpy(dir, h->path, dlen);
+			dir[dlen] = '\0';
+			if (nobj > HINTS_STAT_MAX) {
+				char full[4200];
+				size_t n;
+				char **names;
+
+				snprintf(full, sizeof(full), "%s%s", h->flags & FSB_HINT_F_ROOT ?
+				    lower_prefix() : "", dir);
+				names = list_dir(full, &n);
+				for (size_t k = 0; k < n; k++)
+					free(names[k]);
+				free(names);
+			} else {
+				stat_again(h, dir);
+				for (int k = i; k < j; k++)
+					if (object_kind(by_dir[k]->kind) && (k == i ||
+					    strcmp(by_dir[k - 1]->path, by_dir[k]->path) != 0))
+						stat_again(by_dir[k], by_dir[k]->path);
+			}
+		}
+		i = j > i ? j : i + 1;
+	}
+}
+
 /* Appends to buf (room for FSB_NOTIFY_REC_MAX) the record of h (with
  * its rename's other half to), its directories below prefix; its size,
  * 0 if it cannot be put. */
@@ -510,10 +588,11 @@ agent_hints_flush(void)
 		for (int i = 0; i < npending; i++)
 			by_dir[i] = &pending[i];
 		qsort(by_dir, (size_t)npending, sizeof(by_dir[0]), cmp_dir);
-		ngone = refresh(by_dir, gone, &too_many);
 		if (fd >= 0) {
+			refresh_attrs(by_dir);
 			raise_events(fd);
-		} else if (too_many || root_hints()) {
+		} else if ((ngone = refresh(by_dir, gone, &too_many)) < 0 || too_many ||
+		    root_hints()) {
 			/* (the overlay over the root share keeps what it looked
 			 * up: only the module or dropping it all reaches it) */
 			drop_caches();
