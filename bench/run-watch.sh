@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 for f in "$LAUNCH" "$PROBE"; do
-	[ -x "$f" ] || { echo "$PROG: $f not built (run make check-programs? make)" >&2; exit 1; }
+	[ -x "$f" ] || { echo "$PROG: $f not built (make launcher/launch tests/launch/watch_probe)" >&2; exit 1; }
 done
 command -v python3 >/dev/null || { echo "$PROG: python3 missing" >&2; exit 1; }
 OUT=${OUT:-watch-report-$(date -u +%Y%m%d-%H%M)}
