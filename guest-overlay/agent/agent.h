@@ -66,8 +66,9 @@ void agent_hint(const unsigned char *payload, size_t len);
 void agent_hints_flush(void);
 /* True when hints have waited long enough for a quiet host. */
 bool agent_hints_due(void);
-/* The host has nothing more to say for now: flush, unless a rename's
- * second half is due in a moment. */
+/* The host has nothing more to say for now: flush once it has been
+ * quiet a few ms (one editor save, one flush), or a rename's second half
+ * had its moment to come. */
 void agent_hints_quiet(void);
 /* How long the agent may sleep before hints are due (ms; -1: none). */
 int agent_hints_wait_ms(void);

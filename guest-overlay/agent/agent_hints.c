@@ -59,6 +59,8 @@
 #define HINTS_DELAY_MS 30	/* the longest a hint waits for a quiet host */
 #define HINTS_PAIR_MS 10	/* how long a rename's first half waits for
 				 * its second (they come a moment apart) */
+#define HINTS_SETTLE_MS 3	/* a quiet moment: one editor save (create,
+				 * write, close, rename) is one flush */
 #define HINTS_LOST_MAX 16	/* share roots remembered for OVERFLOW */
 
 struct hint {
@@ -106,19 +108,22 @@ half_rename_waits(void)
 int
 agent_hints_wait_ms(void)
 {
-	double left;
+	double settle, due;
 
 	if (npending == 0 && !drop_all)
 		return -1;
-	left = half_rename_waits() ? HINTS_PAIR_MS - age_ms(&last_hint) :
-	    HINTS_DELAY_MS - age_ms(&first_pending);
-	return left < 1 ? 1 : (int)left + 1;
+	settle = (half_rename_waits() ? HINTS_PAIR_MS : HINTS_SETTLE_MS) - age_ms(&last_hint);
+	due = HINTS_DELAY_MS - age_ms(&first_pending);
+	if (due < settle)
+		settle = due;
+	return settle < 1 ? 1 : (int)settle + 1;
 }
 
 void
 agent_hints_quiet(void)
 {
-	if (!half_rename_waits() || agent_hints_due())
+	if (agent_hints_due() || (!half_rename_waits() &&
+	    age_ms(&last_hint) >= HINTS_SETTLE_MS))
 		agent_hints_flush();
 }
 
