@@ -370,6 +370,16 @@ stat_again(const struct hint *h, const char *path)
 static void
 refresh_attrs(struct hint **by_dir)
 {
+	static const char *gone[HINTS_MAX];
+	size_t ngone = 0;
+
+	/* what the batch removes or moves away is not stat'ed: the server
+	 * answers ESTALE, the guest drops the name, and the events on it
+	 * (IN_DELETE_SELF, the deletes below it) would find nothing */
+	for (int i = 0; i < npending; i++)
+		if (pending[i].kind == FSB_HINT_K_DELETE || pending[i].kind == FSB_HINT_K_MOVED_FROM)
+			gone[ngone++] = pending[i].path;
+	qsort(gone, ngone, sizeof(gone[0]), cmp_str);
 	for (int i = 0; i < npending;) {
 		struct hint *h = by_dir[i];
 		char dir[4096];
@@ -400,11 +410,18 @@ refresh_attrs(struct hint **by_dir)
 					free(names[k]);
 				free(names);
 			} else {
-				stat_again(h, dir);
-				for (int k = i; k < j; k++)
+				const char *d = dir;
+
+				if (bsearch(&d, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
+					stat_again(h, dir);
+				for (int k = i; k < j; k++) {
+					const char *p = by_dir[k]->path;
+
 					if (object_kind(by_dir[k]->kind) && (k == i ||
-					    strcmp(by_dir[k - 1]->path, by_dir[k]->path) != 0))
-						stat_again(by_dir[k], by_dir[k]->path);
+					    strcmp(by_dir[k - 1]->path, p) != 0) &&
+					    bsearch(&p, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
+						stat_again(by_dir[k], p);
+				}
 			}
 		}
 		i = j > i ? j : i + 1;

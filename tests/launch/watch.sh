@@ -192,6 +192,25 @@ check "... all 2,000 IN_CREATE arrive, or IN_Q_OVERFLOW (got $got)" \
 stop_probe
 check "the watcher saw its stop file and ended" grep -q '^BYE$' "$ev"
 
+# a watcher too busy to read: more host changes than its queue holds
+# (fs.inotify.max_queued_events, 16384) give it IN_Q_OVERFLOW, as a local
+# disk would, and the guest goes on answering
+mkdir "$P/flood"
+: > "$ev"
+L -- "$PROBE" -t 600 -g "$P/flood.go" "$P/flood" > "$ev" 2> "$tmp/probe.err" &
+probe_pid=$!
+seen '^READY$' >/dev/null
+for i in $(seq 20000); do : > "$P/flood/f$i"; done
+: > "$P/flood/zz-last"
+L -- sh -c "while [ ! -e '$P/flood/zz-last' ]; do sleep 0.2; done"
+check "a flood of 20,000 host creates reaches the guest (its last file is seen)" \
+	L -- test -e "$P/flood/zz-last"
+: > "$P/flood.go"
+expect "... and the watcher that did not read gets IN_Q_OVERFLOW" "^- Q_OVERFLOW 0$"
+: > "$P/flood/watch-probe.stop"
+wait "$probe_pid" 2>/dev/null
+probe_pid=
+
 # ---- real watchers: Node's fs.watch ----
 NODE_JS=${top_srcdir:-$(dirname "$0")/../..}/tests/launch/watch_node.js
 if ! command -v node >/dev/null 2>&1; then
@@ -223,9 +242,19 @@ expect "node fs.watch: a host append gives a change, read in full at once" \
 	"^EVENT change target.txt n1 n2$"
 stop_probe
 
-node_start recursive "$P"
-echo deep > "$P/sub/deep/file.js"
+# (a tree of its own: Node 20 watches recursively by walking the tree and
+# watching every file, which the bursts above made 22,000 of; and it does
+# so after fs.watch returns, so the first writes may come before it is
+# watching there)
+mkdir -p "$P/nodetree/sub/deep"
+node_start recursive "$P/nodetree"
+for _ in $(seq 20); do
+	echo deep > "$P/nodetree/sub/deep/file.js"
+	sleep 1
+	grep -Eq "^EVENT [a-z]+ sub/deep/file.js deep$" "$ev" && break
+done
 expect "node fs.watch recursive: a host write deep in the tree" "^EVENT [a-z]+ sub/deep/file.js deep$"
+: > "$P/nodetree/watch-probe.stop"
 stop_probe
 
 node_start rerun "$P" "$P/target.txt"

@@ -10,10 +10,12 @@
  * watch-probe.stop appears in a watched directory (after printing its
  * event and "BYE"), or after -t SECONDS (default 300).
  *
- * usage: watch_probe [-r] [-t SECONDS] [-f FILE]... DIR...
+ * usage: watch_probe [-r] [-t SECONDS] [-g FILE] [-f FILE]... DIR...
  *   -r  recursive: every directory below each DIR too, and directories
  *       created or moved in later (as a recursive watcher library does)
  *   -f  watch FILE itself (IN_DELETE_SELF, IN_MOVE_SELF, IN_ATTRIB)
+ *   -g  read no event until FILE exists (looked for every 100 ms): a
+ *       watcher too busy to read, whose queue can overflow
  */
 #include "config.h"
 
@@ -110,6 +112,7 @@ main(int argc, char **argv)
 {
 	char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
 	double limit = 300;
+	const char *go = NULL;
 	time_t end;
 	int c;
 
@@ -118,13 +121,14 @@ main(int argc, char **argv)
 		perror("watch_probe: inotify_init1");
 		return 1;
 	}
-	while ((c = getopt(argc, argv, "rt:f:")) != -1) {
+	while ((c = getopt(argc, argv, "rt:f:g:")) != -1) {
 		switch (c) {
 		case 'r': recursive = true; break;
 		case 't': limit = atof(optarg); break;
 		case 'f': add(optarg, false); break;
+		case 'g': go = optarg; break;
 		default:
-			fprintf(stderr, "usage: watch_probe [-r] [-t SECONDS] [-f FILE]... DIR...\n");
+			fprintf(stderr, "usage: watch_probe [-r] [-t SECONDS] [-g FILE] [-f FILE]... DIR...\n");
 			return 2;
 		}
 	}
@@ -133,6 +137,8 @@ main(int argc, char **argv)
 	printf("READY\n");
 	fflush(stdout);
 	end = time(NULL) + (time_t)limit;
+	while (go != NULL && access(go, F_OK) != 0 && time(NULL) < end)
+		usleep(100000);
 	while (time(NULL) < end) {
 		struct pollfd pfd = { .fd = ifd, .events = POLLIN };
 		ssize_t n;
