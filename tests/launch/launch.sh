@@ -135,7 +135,7 @@ interrupt() {
 	L -- sh -c 'echo ready; exec sleep 30' < /dev/null > "$tmp/sig" &
 	p=$!
 	set +m
-	for _ in $(seq 100); do grep -q ready "$tmp/sig" && break; sleep 0.1; done
+	for _ in $(seq 600); do grep -q ready "$tmp/sig" && break; sleep 0.1; done
 	kill -"$sig" -- -$p   # the job's process group, as Ctrl-C does
 	wait $p
 }
