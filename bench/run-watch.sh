@@ -7,7 +7,9 @@
 # bursts of 1, 100 and 10,000 creates, a steady 50 creates/s for 10 s, and
 # 20 editor saves (temp file renamed over) watched by a nodemon-style Node
 # watcher (tests/launch/watch_node.js rerun) that reruns and reads the
-# file.  Each latency runs from just before the host change to the
+# file, and the same saves made inside the guest on its own disk
+# ("guest-local": what the emulated guest alone costs Node).  Each
+# latency runs from just before the host change to the
 # watcher's line reaching the host on launch's stdout, so the guest's
 # figures include the way back: an upper bound.  Prints a table (ms) and
 # writes it, the raw lines and a PNG plot (gnuplot) to the output dir.
@@ -78,6 +80,14 @@ for where in host guest; do
 			"${run[@]}" node "$proj/.watch_node.js" rerun "$d" "$d/target.txt"
 	fi
 done
+# what the emulated guest alone costs: the same saves made in the guest, on
+# its own disk (/tmp there is the overlay's tmpfs), timed in the guest
+if command -v node >/dev/null; then
+	L -- sh -c 'mkdir -p /tmp/fsb-local && echo start > /tmp/fsb-local/target.txt &&
+		exec python3 "$1" --dir /tmp/fsb-local --label guest-local --out /tmp/fsb-local.raw \
+		--single 0 --saves 20 -- node "$2" rerun /tmp/fsb-local /tmp/fsb-local/target.txt' \
+		_ "$HERE/watch_latency.py" "$proj/.watch_node.js" | grep '^guest-local ' >> "$raw"
+fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 {
