@@ -4,7 +4,8 @@
 # mapped through it is served by the kernel on the host file (debug
 # output shows the OPEN naming a backing file and no READ or WRITE
 # reaching the server), over /dev/fuse and over io_uring; host edits
-# still show, data and size; a hidden file, a file the caller may not
+# still show, data and size; a write clears a setuid bit gained while
+# passed through; a hidden file, a file the caller may not
 # open, a write on a read-only share and a setuid file never get a
 # backing file; a second open shares the first one's; off serves reads
 # as before.  As a user: passthrough=on is refused in one line naming
@@ -164,6 +165,21 @@ if mount_logged "passthrough=on,ro"; then
 	check "with one backing file, for the read ($(backing_of | wc -l))" [ "$(backing_of | wc -l)" = 1 ]
 else
 	not_ok "passthrough=on,ro mounts"
+fi
+
+# a file that gains setuid while passed through: a write still clears it
+# (the backing file's credentials lack CAP_FSETID)
+echo data > "$tmp/src/gain"; chmod 755 "$tmp/src/gain"
+if "$FSBRIDGE" mount -o passthrough=on,suid "$tmp/src" "$tmp/mnt"; then
+	exec 3>> "$tmp/mnt/gain"
+	chmod 4755 "$tmp/mnt/gain"
+	echo more >&3
+	exec 3>&-
+	check "a write through a passthrough open clears a setuid bit set meanwhile ($(stat -c %A "$tmp/src/gain"))" \
+		[ "$(stat -c %a "$tmp/src/gain")" = 755 ]
+	"$FSBRIDGE" umount "$tmp/mnt"
+else
+	not_ok "passthrough=on,suid mounts"
 fi
 
 mount_logged passthrough=auto && cat "$tmp/mnt/big" > /dev/null && unmount_logged
