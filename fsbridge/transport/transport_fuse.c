@@ -4,7 +4,9 @@
  * the mount is live (so errors reach the caller), served by libfuse's
  * multi-threaded loop until unmounted; where the kernel offers it
  * (io_uring=auto|on), most requests come over io_uring rings instead
- * (fuse_uring.c), served by one thread per CPU queue.
+ * (fuse_uring.c), served by one thread per CPU queue; with
+ * passthrough=auto|on the kernel reads and writes opened host files
+ * itself (fuse_passthrough.c, core/fs_passthrough.c).
  */
 #include "config.h"
 
@@ -34,8 +36,10 @@
  * it in its reply, and each request's kill flag reaches the ops
  * (fuse_killpriv.c); an INIT offering FUSE_OVER_IO_URING gets it too when
  * the mount has rings (fuse_uring.c), whose requests then come from the
- * rings and whose replies go back into them.  A request is read and
- * answered on one thread.
+ * rings and whose replies go back into them; with passthrough=auto|on
+ * an INIT offering FUSE_PASSTHROUGH gets it, and an OPEN or CREATE reply
+ * the core gave a backing file names it (fuse_passthrough.c), over either
+ * transport.  A request is read and answered on one thread.
  */
 static __thread bool transport_fuse_init;		/* this thread read INIT */
 static __thread bool transport_fuse_init_killpriv;	/* ... offering killpriv */
