@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-mount.sh: the small-file benchmark runner.  Runs bench/smallfile on
 # native disk, an fsbridge mount, an fsbridge mount with -o cache=none and
-# a bindfs mount (with --uring: both fsbridge mounts again over io_uring),
+# a bindfs mount (with --uring: both fsbridge mounts again over io_uring;
+# with --passthrough: one with -o passthrough=on),
 # interleaved over several rounds, and prints the median µs/op per phase
 # as a Markdown table.  Owns its temp dirs and mounts and
 # removes them on exit.
@@ -24,6 +25,7 @@ SF_ARGS=()		# -s/-w for smallfile
 SIZE=
 CHUNK=
 URING=0			# --uring: fsbridge columns over io_uring too
+PASSTHROUGH=0		# --passthrough: a column with -o passthrough=on
 BUSY=0			# --busy: a CPU-bound process beside the runs
 BUSY_PID=
 LOAD_BEFORE=
@@ -33,7 +35,7 @@ RESULTS=		# --results: copy the raw results there
 usage() {
 	cat <<EOF
 usage: $PROG [-n FILES] [-s BYTES] [-w CHUNK] [-r ROUNDS] [--fsbridge PATH] [--ref PATH]
-       [--uring] [--busy] [-t "TARGET..."] [--results FILE] [--dir BASE] [--keep]
+       [--uring] [--passthrough] [--busy] [-t "TARGET..."] [--results FILE] [--dir BASE] [--keep]
 
 Run bench/smallfile on native disk, an fsbridge mount (default options),
 an fsbridge mount with -o cache=none and a bindfs mount, ROUNDS times in
@@ -52,10 +54,13 @@ each phase as a Markdown table.  Run it from the build directory.
                    ("io_uring" columns; the others then get io_uring=off:
                    /dev/fuse).  FUSE over io_uring must be on in the
                    kernel: echo 1 > /sys/module/fuse/parameters/enable_uring
+  --passthrough    also an fsbridge mount with -o passthrough=on (column
+                   "fsbridge passthrough"; needs root)
   --busy           keep a CPU busy beside the runs (yes >/dev/null): a
                    round trip costs less when no core is idle
   -t "TARGET..."   only these columns, of: native fsbridge fsbridge-nocache
-                   fsbridge-uring fsbridge-nocache-uring fsbridge-ref bindfs
+                   fsbridge-uring fsbridge-nocache-uring fsbridge-passthrough
+                   fsbridge-ref bindfs
                    (with an io_uring column the others get io_uring=off,
                    as with --uring; fsbridge-ref needs --ref)
   --results FILE   also write the raw results there, one line per target,
@@ -112,6 +117,7 @@ parse_args() {
 		    RESULTS=$2; shift ;;
 		--results=*) RESULTS=${1#*=} ;;
 		--uring) URING=1 ;;
+		--passthrough) PASSTHROUGH=1 ;;
 		--busy) BUSY=1 ;;
 		-h|--help) usage; exit 0 ;;
 		*) bad_usage "unknown argument '$1'" ;;
@@ -119,13 +125,14 @@ parse_args() {
 		shift
 	done
 	for t in $ONLY; do
-		case " native fsbridge fsbridge-nocache fsbridge-uring fsbridge-nocache-uring fsbridge-ref bindfs " in
+		case " native fsbridge fsbridge-nocache fsbridge-uring fsbridge-nocache-uring fsbridge-passthrough fsbridge-ref bindfs " in
 		*" $t "*) ;;
 		*) bad_usage "-t: unknown target '$t'" ;;
 		esac
 		case $t in
 		*-uring) URING=1 ;;
 		fsbridge-ref) [ -n "$REF" ] || bad_usage "-t fsbridge-ref needs --ref PATH" ;;
+		fsbridge-passthrough) PASSTHROUGH=1 ;;
 		esac
 	done
 }
@@ -213,6 +220,7 @@ mount_target() {
 	fsbridge-nocache) cmd=("$FSBRIDGE" mount ${dev[@]+"${dev[@]}"} -o cache=none) ;;
 	fsbridge-uring) cmd=("$FSBRIDGE" mount -o io_uring=on) ;;
 	fsbridge-nocache-uring) cmd=("$FSBRIDGE" mount -o cache=none,io_uring=on) ;;
+	fsbridge-passthrough) cmd=("$FSBRIDGE" mount ${dev[@]+"${dev[@]}"} -o passthrough=on) ;;
 	fsbridge-ref) cmd=("$REF" mount) ;;
 	bindfs) cmd=("$BINDFS"); kind=fuse ;;
 	esac
@@ -226,6 +234,7 @@ setup_targets() {
 
 	TARGETS=(native fsbridge fsbridge-nocache)
 	[ "$URING" = 0 ] || TARGETS+=(fsbridge-uring fsbridge-nocache-uring)
+	[ "$PASSTHROUGH" = 0 ] || TARGETS+=(fsbridge-passthrough)
 	[ -z "$REF" ] || TARGETS+=(fsbridge-ref)
 	if command -v "$BINDFS" >/dev/null; then
 		TARGETS+=(bindfs)
@@ -315,6 +324,7 @@ print_table() {
 			if (t == "fsbridge-ref") return "fsbridge ref"
 			if (t == "fsbridge-uring") return "fsbridge io_uring"
 			if (t == "fsbridge-nocache-uring") return "fsbridge cache=none io_uring"
+			if (t == "fsbridge-passthrough") return "fsbridge passthrough"
 			return t
 		}
 		function row(name, nops, m,   i, line) {

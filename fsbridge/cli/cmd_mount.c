@@ -68,6 +68,9 @@ mount_usage(FILE *out)
 	    "     io_uring=auto|on|off         serve requests over io_uring rings (Linux\n"
 	    "                                  6.14+, enable_uring=1) or /dev/fuse (default\n"
 	    "                                  auto: io_uring where the kernel offers it)\n"
+	    "     passthrough=auto|on|off      the kernel reads and writes opened files on\n"
+	    "                                  the host file itself (Linux 6.9+, root; every\n"
+	    "                                  open then asks the server; default off)\n"
 	    "     pidfile=PATH                 write the daemon's pid to PATH\n"
 	    "     debug                        log every request (implies -f)\n"
 	    "  -h, --help            this help\n"
@@ -104,6 +107,17 @@ mount_apply_option(void *ctx, char *opt)
 			mo->uring = MOUNT_URING_OFF;
 		else {
 			fprintf(stderr, "fsbridge: -o %s: io_uring is one of auto, on, off\n", opt);
+			return EXIT_USAGE;
+		}
+	} else if (strncmp(opt, "passthrough=", 12) == 0) {
+		if (strcmp(opt + 12, "auto") == 0)
+			mo->passthrough = MOUNT_PASSTHROUGH_AUTO;
+		else if (strcmp(opt + 12, "on") == 0)
+			mo->passthrough = MOUNT_PASSTHROUGH_ON;
+		else if (strcmp(opt + 12, "off") == 0)
+			mo->passthrough = MOUNT_PASSTHROUGH_OFF;
+		else {
+			fprintf(stderr, "fsbridge: -o %s: passthrough is one of auto, on, off\n", opt);
 			return EXIT_USAGE;
 		}
 	} else

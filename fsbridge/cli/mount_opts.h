@@ -16,6 +16,13 @@ enum mount_uring {
 	MOUNT_URING_OFF,	/* /dev/fuse only */
 };
 
+/* passthrough=: whether the kernel reads and writes opened host files itself */
+enum mount_passthrough {
+	MOUNT_PASSTHROUGH_OFF = 0,	/* every read and write comes to the server */
+	MOUNT_PASSTHROUGH_AUTO,		/* where the kernel and our privileges allow */
+	MOUNT_PASSTHROUGH_ON,		/* passthrough or fail */
+};
+
 struct mount_opts {
 	struct share_opts share;	/* SRC, policy and the options serve takes too */
 	const char *mnt;
@@ -25,6 +32,7 @@ struct mount_opts {
 	bool atime;		/* update access times on read (default noatime) */
 	unsigned int threads;	/* 0: libfuse's default */
 	enum mount_uring uring;
+	enum mount_passthrough passthrough;
 };
 
 struct share;

@@ -22,6 +22,7 @@ struct open_file {
 	struct inode *inode;	/* pinned while open */
 	struct backend_file bf;
 	bool is_dir;
+	bool passthrough;	/* the kernel reads and writes the host file itself */
 	pthread_mutex_t lock;	/* serialises readdir on one handle */
 };
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fs_int.h"
+#include "fs_passthrough.h"
 
 __thread bool fs_request_kill_suidgid;
 
@@ -91,6 +92,8 @@ fs_file_put(struct share *sh, struct open_file *f)
 	if (f->fh != 0) {	/* registered by fs_file_register */
 		pthread_mutex_lock(&sh->inodes.lock);
 		f->inode->opens--;
+		if (f->passthrough)
+			fs_passthrough_drop(sh, f->inode);
 		pthread_mutex_unlock(&sh->inodes.lock);
 	}
 	if (f->is_dir)
@@ -163,20 +166,26 @@ fs_kill_suidgid(fuse_req_t req, struct share *sh, struct inode *in, struct backe
 		fuse_lowlevel_notify_inval_inode(sh->se, in->nodeid, -1, 0);
 }
 
-/* Register an open file and set the cache flags of its reply. */
+/* Register an open file and set the cache flags of its reply (and, for a
+ * file, whether it names a passthrough backing file: fs_passthrough.c;
+ * the reply must follow at once). */
 static int
 fs_file_register(struct share *sh, struct inode *in, struct backend_file *bf,
     bool is_dir, struct fuse_file_info *fi, const struct stat *st)
 {
 	struct open_file *f;
+	int backing_id = 0;
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -ENOMEM;
 	inode_table_pin(&sh->inodes, in);
 	pthread_mutex_lock(&sh->inodes.lock);
+	if (!is_dir)
+		backing_id = fs_passthrough_take(sh, in, bf, st);
 	in->opens++;
 	pthread_mutex_unlock(&sh->inodes.lock);
+	f->passthrough = backing_id > 0;
 	f->inode = in;
 	f->bf = *bf;
 	f->is_dir = is_dir;
@@ -196,6 +205,11 @@ fs_file_register(struct share *sh, struct inode *in, struct backend_file *bf,
 		 * rename elsewhere made lead out (fs_entry_timeout) */
 		fi->cache_readdir = is_dir && sh->policy.symlinks != POLICY_SYMLINKS_DENY;
 		break;
+	}
+	if (f->passthrough) {
+		/* pages cached by earlier ordinary opens go */
+		fi->keep_cache = 0;
+		sh->passthrough->reply_with(backing_id);
 	}
 	return 0;
 }

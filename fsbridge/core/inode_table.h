@@ -48,6 +48,10 @@ struct inode {
 	uint64_t changes;	/* host changes seen so far */
 	struct timespec self_ctime;	/* ctime after the server's own last change */
 	unsigned int self_busy;		/* own changes under way */
+	/* passthrough opens of it and their shared backing file
+	 * (fs_passthrough.c), guarded by the table lock */
+	unsigned int backing_opens;
+	int backing_id;
 };
 
 RB_HEAD(inode_by_nodeid, inode);

@@ -62,6 +62,9 @@ struct share {
 	struct fs_hide_ids *hide_ids;
 	pthread_rwlock_t hide_lock;
 	unsigned long hide_nids;
+	/* FUSE passthrough (fs_passthrough.c): set by a transport that has
+	 * it, NULL where every read and write comes to the server */
+	struct fs_passthrough *passthrough;
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;

@@ -4,7 +4,9 @@
  * the mount is live (so errors reach the caller), served by libfuse's
  * multi-threaded loop until unmounted; where the kernel offers it
  * (io_uring=auto|on), most requests come over io_uring rings instead
- * (fuse_uring.c), served by one thread per CPU queue.
+ * (fuse_uring.c), served by one thread per CPU queue; with
+ * passthrough=auto|on the kernel reads and writes opened host files
+ * itself (fuse_passthrough.c, core/fs_passthrough.c).
  */
 #include "config.h"
 
@@ -21,7 +23,9 @@
 
 #include "cli.h"
 #include "share.h"
+#include "fs_passthrough.h"
 #include "fuse_killpriv.h"
+#include "fuse_passthrough.h"
 #include "fuse_uring.h"
 #include "log.h"
 #include "mount_opts.h"
@@ -32,18 +36,27 @@
  * it in its reply, and each request's kill flag reaches the ops
  * (fuse_killpriv.c); an INIT offering FUSE_OVER_IO_URING gets it too when
  * the mount has rings (fuse_uring.c), whose requests then come from the
- * rings and whose replies go back into them.  A request is read and
- * answered on one thread.
+ * rings and whose replies go back into them; with passthrough=auto|on
+ * an INIT offering FUSE_PASSTHROUGH gets it, and an OPEN or CREATE reply
+ * the core gave a backing file names it (fuse_passthrough.c), over either
+ * transport.  A request is read and answered on one thread.
  */
 static __thread bool transport_fuse_init;		/* this thread read INIT */
 static __thread bool transport_fuse_init_killpriv;	/* ... offering killpriv */
 static __thread bool transport_fuse_init_uring;		/* ... offering io_uring */
+static __thread bool transport_fuse_init_pt;		/* ... offering passthrough */
 
 /* The mount's io_uring rings (NULL: /dev/fuse only) and whether it must
  * use them (io_uring=on). */
 static struct fuse_uring *transport_fuse_ring;
 static bool transport_fuse_ring_required;
 static struct fuse_session *transport_fuse_se;
+
+/* Passthrough: asked for (auto or on), and what the share gets once the
+ * kernel has accepted it at INIT. */
+static struct share *transport_fuse_share;
+static bool transport_fuse_pt_wanted;
+static struct fs_passthrough transport_fuse_pt;
 
 static ssize_t
 transport_fuse_read(int fd, void *buf, size_t len, void *userdata)
@@ -57,6 +70,7 @@ transport_fuse_read(int fd, void *buf, size_t len, void *userdata)
 		transport_fuse_init = h.opcode == FUSE_INIT;
 		transport_fuse_init_killpriv = fuse_killpriv_init_offered(buf, (size_t)n);
 		transport_fuse_init_uring = fuse_uring_init_offered(buf, (size_t)n);
+		transport_fuse_init_pt = fuse_passthrough_init_offered(buf, (size_t)n);
 		fs_request_kill_suidgid = fuse_killpriv_request_kills(buf, (size_t)n);
 	}
 	return n;
@@ -80,6 +94,20 @@ transport_fuse_init_reply(int fd, struct iovec *iov, int count)
 	}
 	if (transport_fuse_init_killpriv)
 		(void)fuse_killpriv_patch_init_reply(reply, len);
+	if (transport_fuse_pt_wanted) {
+		rc = transport_fuse_init_pt ? fuse_passthrough_init_reply(reply, len) : -ENOTSUP;
+		if (rc == 0) {
+			log_debug("passthrough: on");
+			transport_fuse_share->passthrough = &transport_fuse_pt;
+		} else if (transport_fuse_pt.required) {
+			log_error("passthrough=on: %s", rc == -ENOTSUP ?
+			    "the kernel did not offer FUSE passthrough at INIT" : strerror(-rc));
+			fuse_session_exit(transport_fuse_se);
+		} else {
+			log_debug("passthrough: off (%s)", rc == -ENOTSUP ?
+			    "not offered by the kernel at INIT" : strerror(-rc));
+		}
+	}
 	if (transport_fuse_ring != NULL) {
 		rc = transport_fuse_init_uring ?
 		    fuse_uring_init_reply(transport_fuse_ring, reply, len) : -ENOTSUP;
@@ -104,8 +132,10 @@ transport_fuse_init_reply(int fd, struct iovec *iov, int count)
 static ssize_t
 transport_fuse_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-	ssize_t n = fuse_uring_reply(iov, count);
+	ssize_t n;
 
+	fuse_passthrough_patch_reply(iov, count);
+	n = fuse_uring_reply(iov, count);
 	if (n >= 0)
 		return n;	/* into the ring entry of this thread's request */
 	if (transport_fuse_init) {
@@ -245,6 +275,43 @@ transport_fuse_want_uring(const struct mount_opts *mo)
 	return 0;
 }
 
+/* The share's backing files go through the mount's /dev/fuse. */
+static int
+transport_fuse_backing_open(void *ctx, int fd)
+{
+	return fuse_passthrough_backing_open(fuse_session_fd(ctx), fd);
+}
+
+static void
+transport_fuse_backing_close(void *ctx, int id)
+{
+	fuse_passthrough_backing_close(fuse_session_fd(ctx), id);
+}
+
+/*
+ * Whether the mount will ask for passthrough: 1 yes, 0 no (off, or auto
+ * where it cannot work: said in debug output), -1 passthrough=on where
+ * it cannot work (said in one line, before anything is mounted).
+ */
+static int
+transport_fuse_want_passthrough(const struct mount_opts *mo)
+{
+	const char *why;
+
+	if (mo->passthrough == MOUNT_PASSTHROUGH_OFF)
+		return 0;
+	if (!mo->share.src.nfs && fuse_passthrough_probe(&why) == 0)
+		return 1;
+	if (mo->share.src.nfs)
+		why = "an NFS source has no host files to pass through";
+	if (mo->passthrough == MOUNT_PASSTHROUGH_ON) {
+		log_error("passthrough=on: %s", why);
+		return -1;
+	}
+	log_debug("passthrough: off (%s)", why);
+	return 0;
+}
+
 /* The rings, made once this is the daemon (threads and rings do not
  * survive its fork); false if io_uring=on cannot have them. */
 static bool
@@ -274,11 +341,20 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 	struct pidfh *pfh = NULL;
 	int rc = EXIT_FAILURE_RUN;
 	pid_t other;
-	int uring;
+	int uring, pt;
 
 	uring = transport_fuse_want_uring(mo);
 	if (uring < 0)
 		return EXIT_FAILURE_RUN;
+	pt = transport_fuse_want_passthrough(mo);
+	if (pt < 0)
+		return EXIT_FAILURE_RUN;
+	if (pt) {
+		fs_passthrough_prepare(sh);
+		transport_fuse_share = sh;
+		transport_fuse_pt_wanted = true;
+		transport_fuse_pt.required = mo->passthrough == MOUNT_PASSTHROUGH_ON;
+	}
 	if (mo->pidfile != NULL) {
 		if (transport_fuse_pidfile_check(mo->pidfile) != 0)
 			return EXIT_FAILURE_RUN;
@@ -309,6 +385,11 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		goto out_session;
 	if (fuse_session_mount(se, mo->mnt) != 0)
 		goto out_signals;
+	transport_fuse_se = se;
+	transport_fuse_pt.backing_open = transport_fuse_backing_open;
+	transport_fuse_pt.backing_close = transport_fuse_backing_close;
+	transport_fuse_pt.reply_with = fuse_passthrough_reply_with;
+	transport_fuse_pt.ctx = se;
 	if (fuse_session_custom_io(se, &transport_fuse_io, fuse_session_fd(se)) != 0) {
 		log_error("cannot take over /dev/fuse I/O");
 		goto out_unmount;
@@ -333,6 +414,10 @@ out_unmount:
 	/* after the unmount: it may still flush cached writes over the rings */
 	fuse_uring_free(transport_fuse_ring);
 	transport_fuse_ring = NULL;
+	if (sh->passthrough != NULL)
+		log_debug("passthrough: %lu opens served in passthrough", sh->passthrough->opens);
+	/* what is still open is closed with the session's /dev/fuse */
+	sh->passthrough = NULL;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
