@@ -58,29 +58,66 @@ hint_kind_ok(char k)
 	    FSB_HINT_K_MOVED_FROM, FSB_HINT_K_DELETE, '\0' }, k) != NULL;
 }
 
+/* The records of one HINT frame, sent when full or when the server has
+ * nothing more for now: a burst of host changes is a few frames, not one
+ * per change (each frame costs the emulated guest a wakeup). */
+struct hint_batch {
+	unsigned char buf[AP_MAX_PAYLOAD];
+	size_t len;
+};
+
+static void
+batch_send(struct hint_batch *b)
+{
+	if (b->len > 0)
+		relay_to_agent(AP_HINT, b->buf, (unsigned)b->len);
+	b->len = 0;
+}
+
+/* Everything is to be looked at again: the records before it no longer
+ * matter. */
+static void
+batch_lost_all(struct hint_batch *b)
+{
+	b->len = 0;
+	relay_to_agent(AP_HINT, NULL, 0);
+}
+
+/* Appends one record: kind, flags, cookie, guest path. */
+static void
+batch_add(struct hint_batch *b, char kind, unsigned flags, uint32_t cookie, const char *path)
+{
+	size_t plen = strlen(path) + 1;
+	unsigned char *r;
+
+	if (b->len + AP_HINT_FIXED + plen > sizeof(b->buf))
+		batch_send(b);
+	r = b->buf + b->len;
+	r[0] = (unsigned char)kind;
+	r[1] = (unsigned char)flags;
+	r[2] = r[3] = 0;
+	ap_put32(r + 4, cookie);
+	memcpy(r + AP_HINT_FIXED, path, plen);
+	b->len += AP_HINT_FIXED + plen;
+}
+
 /* rec: one record from the server; a malformed one counts as lost
  * track (the server is ours, but a record cut by a full buffer is not) */
 static void
-send_hint(const struct hint_share *h, const char *rec)
+add_hint(const struct hint_share *h, struct hint_batch *b, const char *rec)
 {
-	unsigned char frame[AP_HINT_FIXED + 8192];
-	char *path = (char *)frame + AP_HINT_FIXED, hex[9], *end;
+	char path[8192], hex[9], *end;
 	const char *rel = rec + FSB_HINT_HDR;
 	unsigned long cookie, flags;
 	int n;
 
 	if (strcmp(rec, FSB_HINT_LOST) == 0) {
-		size_t glen = strlen(h->guest);
-
-		memset(frame, 0, AP_HINT_FIXED);
-		frame[0] = FSB_HINT_K_LOST;
-		memcpy(path, h->guest, glen + 1);
-		relay_to_agent(AP_HINT, frame, AP_HINT_FIXED + (unsigned)glen + 1);
+		batch_add(b, FSB_HINT_K_LOST, 0, 0, h->guest);
 		return;
 	}
 	if (strlen(rec) < FSB_HINT_HDR || !hint_kind_ok(rec[0]) ||
 	    !isxdigit((unsigned char)rec[1])) {
-		relay_to_agent(AP_HINT, NULL, 0);
+		batch_lost_all(b);
 		return;
 	}
 	flags = strtoul((char[]){ rec[1], '\0' }, NULL, 16);
@@ -88,26 +125,22 @@ send_hint(const struct hint_share *h, const char *rec)
 	hex[8] = '\0';
 	cookie = strtoul(hex, &end, 16);
 	if (*end != '\0' || flags > (FSB_HINT_F_DIR | FSB_HINT_F_SELF)) {
-		relay_to_agent(AP_HINT, NULL, 0);
+		batch_lost_all(b);
 		return;
 	}
 	if (cookie != 0)
 		cookie = (h->index << 24) | (cookie & 0xffffffu);
-	n = snprintf(path, sizeof(frame) - AP_HINT_FIXED, "%s%s%s", h->guest,
+	n = snprintf(path, sizeof(path), "%s%s%s", h->guest,
 	    rel[0] != '\0' && strcmp(h->guest, "/") != 0 ? "/" : "", rel);
-	if (n < 0 || (size_t)n >= sizeof(frame) - AP_HINT_FIXED ||
-	    AP_HINT_FIXED + (size_t)n + 1 > AP_MAX_PAYLOAD) {
-		relay_to_agent(AP_HINT, NULL, 0);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		batch_lost_all(b);
 		return;
 	}
 	if (excluded(h, path))
 		return;
-	frame[0] = (unsigned char)rec[0];
 	/* the root share is the only one at "/" (a --mount never is) */
-	frame[1] = (unsigned char)(flags | (strcmp(h->guest, "/") == 0 ? FSB_HINT_F_ROOT : 0));
-	frame[2] = frame[3] = 0;
-	ap_put32(frame + 4, (uint32_t)cookie);
-	relay_to_agent(AP_HINT, frame, AP_HINT_FIXED + (unsigned)n + 1);
+	batch_add(b, rec[0], (unsigned)flags | (strcmp(h->guest, "/") == 0 ?
+	    FSB_HINT_F_ROOT : 0), (uint32_t)cookie, path);
 }
 
 static void *
@@ -115,9 +148,17 @@ hint_thread(void *arg)
 {
 	struct hint_share *h = arg;
 	static __thread char buf[65536];
+	struct hint_batch *b = malloc(sizeof(*b));
 	size_t len = 0;
 	ssize_t n;
 
+	if (b == NULL) {
+		relay_to_agent(AP_HINT, NULL, 0);
+		close(h->fd);
+		free(h);
+		return NULL;
+	}
+	b->len = 0;
 	while ((n = read(h->fd, buf + len, sizeof(buf) - len)) != 0) {
 		char *rec, *end;
 
@@ -129,20 +170,22 @@ hint_thread(void *arg)
 		len += (size_t)n;
 		rec = buf;
 		while ((end = memchr(rec, '\0', len - (size_t)(rec - buf))) != NULL) {
-			send_hint(h, rec);
+			add_hint(h, b, rec);
 			rec = end + 1;
 		}
 		len -= (size_t)(rec - buf);
 		memmove(buf, rec, len);
 		if (len == sizeof(buf)) {	/* no record is that long */
-			relay_to_agent(AP_HINT, NULL, 0);
+			batch_lost_all(b);
 			len = 0;
 		}
+		batch_send(b);
 	}
 	close(h->fd);
 	for (int i = 0; i < h->nexclude; i++)
 		free(h->exclude[i]);
 	free(h);
+	free(b);
 	return NULL;
 }
 

@@ -153,38 +153,34 @@ lost_track(const char *root)
 		nlost++;
 }
 
-void
-agent_hint(const unsigned char *payload, size_t len)
+/* One record of a HINT frame (agent_proto.h). */
+static void
+hint_one(const unsigned char *rec, size_t len)
 {
-	const char *path = (const char *)payload + AP_HINT_FIXED;
+	const char *path = (const char *)rec + AP_HINT_FIXED;
 	struct hint *h, *last = npending > 0 ? &pending[npending - 1] : NULL;
 	char *slash;
 
-	if (npending == 0 && !drop_all)
-		clock_gettime(CLOCK_MONOTONIC, &first_pending);
-	clock_gettime(CLOCK_MONOTONIC, &last_hint);
-	if (len > AP_HINT_FIXED + 1 && payload[0] == FSB_HINT_K_LOST &&
-	    payload[len - 1] == '\0' && path[0] == '/') {
+	if (rec[0] == FSB_HINT_K_LOST && path[0] == '/') {
 		lost_track(path);	/* the server of the share at path lost track */
 		return;
 	}
-	if (len < AP_HINT_FIXED + 2 || payload[len - 1] != '\0' || path[0] != '/' ||
-	    strlen(path) != len - AP_HINT_FIXED - 1 || !kind_ok((char)payload[0]) ||
-	    payload[1] > (FSB_HINT_F_DIR | FSB_HINT_F_SELF | FSB_HINT_F_ROOT)) {
-		lost_track(NULL);	/* empty (or unreadable): look again at everything */
+	if (len < AP_HINT_FIXED + 2 || path[0] != '/' || !kind_ok((char)rec[0]) ||
+	    rec[1] > (FSB_HINT_F_DIR | FSB_HINT_F_SELF | FSB_HINT_F_ROOT)) {
+		lost_track(NULL);	/* unreadable: look again at everything */
 		return;
 	}
 	/* inotify merges an event identical to the one before it */
-	if (last != NULL && last->kind == (char)payload[0] && last->flags == payload[1] &&
+	if (last != NULL && last->kind == (char)rec[0] && last->flags == rec[1] &&
 	    (last->kind == FSB_HINT_K_MODIFY || last->kind == FSB_HINT_K_ATTRIB) &&
 	    strcmp(last->path, path) == 0)
 		return;
 	if (npending == HINTS_MAX)
 		agent_hints_flush();
 	h = &pending[npending];
-	h->kind = (char)payload[0];
-	h->flags = payload[1];
-	h->cookie = ap_get32(payload + 4);
+	h->kind = (char)rec[0];
+	h->flags = rec[1];
+	h->cookie = ap_get32(rec + 4);
 	h->path = strdup(path);
 	if (h->path == NULL) {
 		lost_track(NULL);
@@ -193,6 +189,34 @@ agent_hint(const unsigned char *payload, size_t len)
 	slash = strrchr(h->path, '/');
 	h->dlen = slash == h->path ? 1 : (size_t)(slash - h->path);
 	npending++;
+}
+
+void
+agent_hint(const unsigned char *payload, size_t len)
+{
+	size_t off = 0;
+
+	if (npending == 0 && !drop_all)
+		clock_gettime(CLOCK_MONOTONIC, &first_pending);
+	clock_gettime(CLOCK_MONOTONIC, &last_hint);
+	if (len == 0) {
+		lost_track(NULL);	/* empty: the server lost track */
+		return;
+	}
+	while (off < len) {
+		const unsigned char *rec = payload + off;
+		const unsigned char *nul = len - off > AP_HINT_FIXED ?
+		    memchr(rec + AP_HINT_FIXED, '\0', len - off - AP_HINT_FIXED) : NULL;
+		size_t rlen;
+
+		if (nul == NULL) {
+			lost_track(NULL);	/* a record cut short */
+			return;
+		}
+		rlen = (size_t)(nul - rec) + 1;
+		hint_one(rec, rlen);
+		off += rlen;
+	}
 }
 
 static int

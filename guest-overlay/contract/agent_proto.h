@@ -47,14 +47,15 @@
  *   ERROR   a message (the session failed before it ran, or on session
  *           0 the guest could not start); the last frame of a session
  *   HALT    session 0: stop every command, sync, power the guest off
- *   HINT    session 0, host->agent: a change the host made: u8 kind
- *           (FSB_HINT_K_* of contract.h), u8 flags (FSB_HINT_F_*), u16
- *           zero, u32 cookie (pairs a rename's MOVED_FROM and MOVED_TO,
- *           else 0), then the absolute guest path (NUL-terminated):
- *           DIR/NAME, or the object itself with FSB_HINT_F_SELF.  The
- *           agent makes the guest kernel look at it again and raises the
- *           inotify events a local change would have (fsb_notify).
- *           Empty: look again at everything
+ *   HINT    session 0, host->agent: changes the host made, one or more
+ *           records back to back, each: u8 kind (FSB_HINT_K_* of
+ *           contract.h), u8 flags (FSB_HINT_F_*), u16 zero, u32 cookie
+ *           (pairs a rename's MOVED_FROM and MOVED_TO, else 0), then the
+ *           absolute guest path, NUL-terminated: DIR/NAME, or the object
+ *           itself with FSB_HINT_F_SELF.  The agent makes the guest kernel
+ *           look at them again and raises the inotify events a local
+ *           change would have (fsb_notify).  Empty: look again at
+ *           everything
  *   PING    session 0: host->agent, answered with a PING: the agent is up
  *           and waiting (a VM booted to be saved, launch(1) "warm start")
  *   WAKE    session 0, host->agent, before HELLO in a VM booted with no

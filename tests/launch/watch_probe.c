@@ -93,9 +93,8 @@ show(const struct inotify_event *ie)
 			strcat(mask, "|");
 		strcat(mask, names[i].name);
 	}
-	printf("%s%s%s %s %u\n", ie->mask & IN_Q_OVERFLOW ? "-" : base,
-	    ie->len ? "/" : "", ie->len ? ie->name : "", mask, ie->cookie);
-	fflush(stdout);
+	/* a new directory is watched before its event is shown: whoever
+	 * reads the line may write in it at once */
 	if (recursive && (ie->mask & IN_ISDIR) && (ie->mask & (IN_CREATE | IN_MOVED_TO)) &&
 	    ie->len) {
 		char sub[PATH_MAX];
@@ -103,6 +102,9 @@ show(const struct inotify_event *ie)
 		if (snprintf(sub, sizeof(sub), "%s/%s", base, ie->name) < (int)sizeof(sub))
 			add(sub, true);
 	}
+	printf("%s%s%s %s %u\n", ie->mask & IN_Q_OVERFLOW ? "-" : base,
+	    ie->len ? "/" : "", ie->len ? ie->name : "", mask, ie->cookie);
+	fflush(stdout);
 	return ie->len && strcmp(ie->name, "watch-probe.stop") == 0 &&
 	    (ie->mask & (IN_CREATE | IN_MOVED_TO));
 }
