@@ -48,9 +48,10 @@ ok "the guest has /dev/fsb_notify (the image builder built the module)"
 
 ev=$tmp/events
 probe_pid=
-start_probe() {
+# a watcher in the guest (CMD...), its lines in $ev; until it says READY
+watcher_start() {
 	: > "$ev"
-	L -- "$PROBE" -r -t 600 -f "$P/selfdel.txt" "$P" /mnt/m "$R" > "$ev" 2> "$tmp/probe.err" &
+	L -- "$@" > "$ev" 2> "$tmp/probe.err" &
 	probe_pid=$!
 	for _ in $(seq 600); do
 		grep -q '^READY$' "$ev" && return 0
@@ -58,6 +59,7 @@ start_probe() {
 	done
 	return 1
 }
+start_probe() { watcher_start "$PROBE" -r -t 600 -f "$P/selfdel.txt" "$P" /mnt/m "$R"; }
 stop_probe() {
 	[ -n "$probe_pid" ] || return
 	: > "$P/watch-probe.stop"
@@ -196,10 +198,7 @@ check "the watcher saw its stop file and ended" grep -q '^BYE$' "$ev"
 # (fs.inotify.max_queued_events, 16384) give it IN_Q_OVERFLOW, as a local
 # disk would, and the guest goes on answering
 mkdir "$P/flood"
-: > "$ev"
-L -- "$PROBE" -t 600 -g "$P/flood.go" "$P/flood" > "$ev" 2> "$tmp/probe.err" &
-probe_pid=$!
-seen '^READY$' >/dev/null
+watcher_start "$PROBE" -t 600 -g "$P/flood.go" "$P/flood"
 for i in $(seq 20000); do : > "$P/flood/f$i"; done
 : > "$P/flood/zz-last"
 L -- sh -c "while [ ! -e '$P/flood/zz-last' ]; do sleep 0.2; done"
@@ -219,16 +218,7 @@ if ! command -v node >/dev/null 2>&1; then
 	exit 0
 fi
 cp "$NODE_JS" "$tmp/watch_node.js"
-node_start() {
-	: > "$ev"
-	L -- node "$tmp/watch_node.js" "$@" > "$ev" 2> "$tmp/probe.err" &
-	probe_pid=$!
-	for _ in $(seq 600); do
-		grep -q '^READY$' "$ev" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+node_start() { watcher_start node "$tmp/watch_node.js" "$@"; }
 
 node_start plain "$P"
 check "node fs.watch is ready" grep -q '^READY$' "$ev"
