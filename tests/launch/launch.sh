@@ -139,8 +139,15 @@ interrupt() {
 	kill -"$sig" -- -$p   # the job's process group, as Ctrl-C does
 	wait $p
 }
-interrupt INT; rc=$?
-check "SIGINT to launch interrupts the guest command (130, got $rc)" [ "$rc" = 130 ]
+# A shell started with SIGINT ignored (a background job of a script, as
+# `make check &` or nohup gives) cannot un-ignore it, not even for its own
+# jobs (POSIX): launch then rightly leaves it be, as any program would.
+if [ -n "$(trap -p INT)" ]; then
+	ok "SIGINT to launch interrupts the guest command # SKIP SIGINT is ignored where this suite runs (started in the background)"
+else
+	interrupt INT; rc=$?
+	check "SIGINT to launch interrupts the guest command (130, got $rc)" [ "$rc" = 130 ]
+fi
 interrupt TERM; rc=$?
 check "SIGTERM to launch reaches the guest command (143, got $rc)" [ "$rc" = 143 ]
 
