@@ -42,17 +42,23 @@
 #define SAVE_SECONDS 120
 #define QMP_SECONDS 30
 #define DEFAULT_STATE "default"
-/* A fifth hot-plugged virtio-fs device (root, project and three
- * --mount) was never bound by the guest (acpi=noirq, -M pc): not yet
- * understood, so more mounts than this boot instead. */
-#define WARM_MOUNTS_MAX 2
+/* Where the shares are hot-plugged.  The guest runs with acpi=noirq, so
+ * it routes a device's INTx through SeaBIOS's $PIR table, which lists
+ * slots 1 to 6 only: a device plugged in slot 7 (the fifth share, after
+ * virtio-serial in slot 2) was never bound.  So the shares are packed
+ * as functions of slots 3 to 6, eight to a slot, function 0 plugged
+ * last (its ACPI notification makes the guest scan the whole slot). */
+#define PLUG_FIRST_SLOT 3
+#define PLUG_LAST_SLOT 6
+#define PLUG_FUNCS 8
 
 bool
 sup_warm_possible(struct sup *sv)
 {
 	bool probe = false;
 
-	if (sv->p->cold || sv->p->nvols > 0 || sv->p->net || sv->p->nmounts > WARM_MOUNTS_MAX)
+	if (sv->p->cold || sv->p->nvols > 0 || sv->p->net ||
+	    2 + sv->p->nmounts > (PLUG_LAST_SLOT - PLUG_FIRST_SLOT + 1) * PLUG_FUNCS)
 		return false;
 	accel_first(sv->p->accel, sv->p->state, &probe);
 	return !probe;
@@ -232,31 +238,46 @@ save(struct sup *sv, const char *name, const char *key, struct qmp *q, char *why
 	return rc;
 }
 
+/* Share d (0 root, 1 project, 2.. the --mounts) plugged at its slot and
+ * function: its socket as a chardev, then the vhost-user-fs device. */
+static int
+plug_share(struct sup *sv, struct qmp *q, int d, bool multi, char *reply, size_t size)
+{
+	char tag[16], name[32], sock[4200], esc[8500];
+	int i = d - 2, rc;
+
+	snprintf(tag, sizeof(tag), i == -2 ? FSB_TAG_ROOT : i == -1 ? FSB_TAG_PROJ :
+	    FSB_TAG_MOUNT_FMT, i);
+	snprintf(name, sizeof(name), i == -2 ? ST_ROOT_SOCK : i == -1 ? ST_PROJ_SOCK :
+	    MOUNT_SOCK_FMT, i);
+	state_path(sock, sizeof(sock), sv->p->state, name);
+	rc = qmp_escape(esc, sizeof(esc), sock);
+	if (rc == 0)
+		rc = qmp_cmd(q, -1, QMP_SECONDS, reply, size,
+		    "{\"execute\":\"chardev-add\",\"arguments\":{\"id\":\"%s\",\"backend\":"
+		    "{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":"
+		    "{\"path\":\"%s\"}},\"server\":false}}}}", tag, esc);
+	if (rc == 0)
+		rc = qmp_cmd(q, -1, QMP_SECONDS, reply, size,
+		    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vhost-user-fs-pci\","
+		    "\"id\":\"fs-%s\",\"chardev\":\"%s\",\"tag\":\"%s\",\"addr\":\"%d.%d\"%s}}",
+		    tag, tag, tag, PLUG_FIRST_SLOT + d / PLUG_FUNCS, d % PLUG_FUNCS,
+		    multi ? ",\"multifunction\":\"on\"" : "");
+	return rc;
+}
+
 /* The hot-plugged shares, then the VM continued. */
 static int
 plug_and_continue(struct sup *sv, struct qmp *q, char *why, size_t size)
 {
-	char reply[1024], sock[4200], esc[8500];
-	int rc = 0;
+	char reply[1024];
+	int n = 2 + sv->p->nmounts, rc = 0;
 
-	for (int i = -2; rc == 0 && i < sv->p->nmounts; i++) {
-		char tag[16], name[32];
+	for (int first = 0; rc == 0 && first < n; first += PLUG_FUNCS) {
+		int last = first + PLUG_FUNCS < n ? first + PLUG_FUNCS - 1 : n - 1;
 
-		snprintf(tag, sizeof(tag), i == -2 ? FSB_TAG_ROOT : i == -1 ? FSB_TAG_PROJ :
-		    FSB_TAG_MOUNT_FMT, i);
-		snprintf(name, sizeof(name), i == -2 ? ST_ROOT_SOCK : i == -1 ? ST_PROJ_SOCK :
-		    MOUNT_SOCK_FMT, i);
-		state_path(sock, sizeof(sock), sv->p->state, name);
-		rc = qmp_escape(esc, sizeof(esc), sock);
-		if (rc == 0)
-			rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply),
-			    "{\"execute\":\"chardev-add\",\"arguments\":{\"id\":\"%s\",\"backend\":"
-			    "{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":"
-			    "{\"path\":\"%s\"}},\"server\":false}}}}", tag, esc);
-		if (rc == 0)
-			rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply),
-			    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vhost-user-fs-pci\","
-			    "\"id\":\"fs-%s\",\"chardev\":\"%s\",\"tag\":\"%s\"}}", tag, tag, tag);
+		for (int d = last; rc == 0 && d >= first; d--)
+			rc = plug_share(sv, q, d, d == first && last > first, reply, sizeof(reply));
 	}
 	if (rc == 0)
 		rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply), "{\"execute\":\"cont\"}");

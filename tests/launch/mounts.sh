@@ -80,4 +80,20 @@ L --mount "$tmp/rw:/mnt/rw" --mount "$tmp/ro:/mnt/ro:ro" \
 check "... and accepts the same ones (got $rc)" [ "$rc" = 0 ]
 L -q halt; rc=$?
 check "halt (got $rc)" [ "$rc" = 0 ]
+
+# ---- eight mounts on a restored VM (warm start: ten shares hot-plugged,
+# packed as functions of two PCI slots) ----
+margs=()
+for i in 0 1 2 3 4 5 6 7; do
+	mkdir -p "$tmp/k$i" && echo "id$i" > "$tmp/k$i/id"
+	margs+=(--mount "$tmp/k$i:/mnt/k$i")
+done
+before=$(wc -l < "$state/log")
+out=$(L "${margs[@]}" -- sh -c 'cat /mnt/k*/id | tr "\n" " "' < /dev/null 2> "$tmp/err"); rc=$?
+check "eight mounts: every one is seen (got $rc: '$out')" \
+	[ "$out" = "id0 id1 id2 id3 id4 id5 id6 id7 " ]
+sed 's/^/# stderr: /' "$tmp/err"
+check "... on a VM restored from the state the first boot saved" \
+	bash -c 'tail -n +"$(( $2 + 1 ))" "$1" | grep -q "restored saved state default"' _ "$state/log" "$before"
+L -q halt
 echo "1..$n"
