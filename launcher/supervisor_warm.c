@@ -42,10 +42,11 @@
 #define SAVE_SECONDS 120
 #define QMP_SECONDS 30
 #define DEFAULT_STATE "default"
-/* Where the shares are hot-plugged.  The guest runs with acpi=noirq, so
- * it routes a device's INTx through SeaBIOS's $PIR table, which lists
- * slots 1 to 6 only: a device plugged in slot 7 (the fifth share, after
- * virtio-serial in slot 2) was never bound.  So the shares are packed
+/* Where the shares are hot-plugged.  A device plugged in slot 7 (the
+ * fifth share, after virtio-serial in slot 2) was never bound; most
+ * likely because the guest runs with acpi=noirq and so routes INTx
+ * through SeaBIOS's $PIR table, which lists slots 1 to 6 only (inferred,
+ * not traced in the guest).  So the shares are packed
  * as functions of slots 3 to 6, eight to a slot, function 0 plugged
  * last (its ACPI notification makes the guest scan the whole slot). */
 #define PLUG_FIRST_SLOT 3
