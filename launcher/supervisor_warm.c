@@ -8,8 +8,9 @@
  * migrate-incoming, bounded in time); when there is none, or it fails,
  * it boots that machine, waits for the agent's PING and saves it (stop,
  * migrate with x-ignore-shared, the RAM copied while paused, the header
- * last), and runs on from there.  Either way the shares are then
- * hot-plugged (QEMU 7.2 cannot migrate vhost-user-fs), the VM continued
+ * last), and runs on from there.  Either way the shares, volumes and
+ * network are then hot-plugged (warm_plug.c; QEMU 7.2 cannot migrate
+ * vhost-user-fs, and a saved disk or NIC would be stale), the VM continued
  * and the agent woken (clock, RNG, mounts): nothing of the shares was
  * ever in a saved state, so nothing of them can be stale.  Then a copy
  * of the RAM file is made in the background for the next restore.
@@ -42,24 +43,13 @@
 #define SAVE_SECONDS 120
 #define QMP_SECONDS 30
 #define DEFAULT_STATE "default"
-/* Where the shares are hot-plugged.  A device plugged in slot 7 (the
- * fifth share, after virtio-serial in slot 2) was never bound; most
- * likely because the guest runs with acpi=noirq and so routes INTx
- * through SeaBIOS's $PIR table, which lists slots 1 to 6 only (inferred,
- * not traced in the guest).  So the shares are packed
- * as functions of slots 3 to 6, eight to a slot, function 0 plugged
- * last (its ACPI notification makes the guest scan the whole slot). */
-#define PLUG_FIRST_SLOT 3
-#define PLUG_LAST_SLOT 6
-#define PLUG_FUNCS 8
 
 bool
 sup_warm_possible(struct sup *sv)
 {
 	bool probe = false;
 
-	if (sv->p->cold || sv->p->nvols > 0 || sv->p->net ||
-	    2 + sv->p->nmounts > (PLUG_LAST_SLOT - PLUG_FIRST_SLOT + 1) * PLUG_FUNCS)
+	if (sv->p->cold || !sup_warm_plug_fits(sv))
 		return false;
 	accel_first(sv->p->accel, sv->p->state, &probe);
 	return !probe;
@@ -239,51 +229,17 @@ save(struct sup *sv, const char *name, const char *key, struct qmp *q, char *why
 	return rc;
 }
 
-/* Share d (0 root, 1 project, 2.. the --mounts) plugged at its slot and
- * function: its socket as a chardev, then the vhost-user-fs device. */
-static int
-plug_share(struct sup *sv, struct qmp *q, int d, bool multi, char *reply, size_t size)
-{
-	char tag[16], name[32], sock[4200], esc[8500];
-	int i = d - 2, rc;
-
-	snprintf(tag, sizeof(tag), i == -2 ? FSB_TAG_ROOT : i == -1 ? FSB_TAG_PROJ :
-	    FSB_TAG_MOUNT_FMT, i);
-	snprintf(name, sizeof(name), i == -2 ? ST_ROOT_SOCK : i == -1 ? ST_PROJ_SOCK :
-	    MOUNT_SOCK_FMT, i);
-	state_path(sock, sizeof(sock), sv->p->state, name);
-	rc = qmp_escape(esc, sizeof(esc), sock);
-	if (rc == 0)
-		rc = qmp_cmd(q, -1, QMP_SECONDS, reply, size,
-		    "{\"execute\":\"chardev-add\",\"arguments\":{\"id\":\"%s\",\"backend\":"
-		    "{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":"
-		    "{\"path\":\"%s\"}},\"server\":false}}}}", tag, esc);
-	if (rc == 0)
-		rc = qmp_cmd(q, -1, QMP_SECONDS, reply, size,
-		    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vhost-user-fs-pci\","
-		    "\"id\":\"fs-%s\",\"chardev\":\"%s\",\"tag\":\"%s\",\"addr\":\"%d.%d\"%s}}",
-		    tag, tag, tag, PLUG_FIRST_SLOT + d / PLUG_FUNCS, d % PLUG_FUNCS,
-		    multi ? ",\"multifunction\":\"on\"" : "");
-	return rc;
-}
-
-/* The hot-plugged shares, then the VM continued. */
+/* The per-launch devices hot-plugged (warm_plug.c), then the VM
+ * continued. */
 static int
 plug_and_continue(struct sup *sv, struct qmp *q, char *why, size_t size)
 {
 	char reply[1024];
-	int n = 2 + sv->p->nmounts, rc = 0;
+	int rc = sup_warm_plug(sv, q, why, size);
 
-	for (int first = 0; rc == 0 && first < n; first += PLUG_FUNCS) {
-		int last = first + PLUG_FUNCS < n ? first + PLUG_FUNCS - 1 : n - 1;
-
-		for (int d = last; rc == 0 && d >= first; d--)
-			rc = plug_share(sv, q, d, d == first && last > first, reply, sizeof(reply));
-	}
-	if (rc == 0)
-		rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply), "{\"execute\":\"cont\"}");
-	if (rc != 0)
-		snprintf(why, size, "hot-plug: %.300s", rc == -EIO ? reply : strerror(-rc));
+	if (rc == 0 && (rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply),
+	    "{\"execute\":\"cont\"}")) != 0)
+		snprintf(why, size, "cont: %.300s", rc == -EIO ? reply : strerror(-rc));
 	return rc;
 }
 
