@@ -2,8 +2,9 @@
 # warm.sh: the warm start (launch(1)) in a real QEMU guest (TCG): the
 # first boot saves a state, a stopped VM is restored from it, a host edit
 # made while it was stopped is seen at once, a corrupt state is reported
-# in one line and booted past, --cold boots, state ls/rm, a disk full
-# while saving leaves no half state (root: a small tmpfs).  Four boots,
+# in one line and booted past (a changed vmstate, a truncated RAM file),
+# --cold boots, state ls/rm, a disk full
+# while saving leaves no half state (root: a small tmpfs).  Five boots,
 # two restores.  TAP, plan at the end.
 set -u
 
@@ -68,6 +69,17 @@ printf 'XXXX' | dd of="$saved/vmstate" bs=1 seek=1000 conv=notrunc 2>/dev/null
 L -- true < /dev/null 2> "$tmp/err"; rc=$?
 check "a corrupt state: the command still runs (got $rc)" [ "$rc" = 0 ]
 check "... reported in one line" bash -c '[ "$(wc -l < "$1")" = 1 ] && grep -q "saved state default: corrupt" "$1"' _ "$tmp/err"
+sed 's/^/# stderr: /' "$tmp/err"
+check "... and the VM booted (and saved anew)" bash -c "last_start | grep -q 'saved state default in'"
+wait_next
+
+# ---- a truncated RAM file: one line, then a boot ----
+L -q halt
+chmod u+w "$saved/mem" && truncate -s 4096 "$saved/mem"
+L -- true < /dev/null 2> "$tmp/err"; rc=$?
+check "a truncated RAM file: the command still runs (got $rc)" [ "$rc" = 0 ]
+check "... reported in one line" bash -c '[ "$(wc -l < "$1")" = 1 ] &&
+	grep -q "saved state default: corrupt: its RAM file is missing or not of its size" "$1"' _ "$tmp/err"
 sed 's/^/# stderr: /' "$tmp/err"
 check "... and the VM booted (and saved anew)" bash -c "last_start | grep -q 'saved state default in'"
 wait_next
