@@ -9,6 +9,11 @@
 #
 #   bench/run-launch.sh [N [R]]      (from the build dir; default 50 5)
 set -u
+case ${1:-} in
+-h|--help)
+	sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'
+	exit 0 ;;
+esac
 N=${1:-50}
 R=${2:-5}
 B=${top_builddir:-$PWD}
@@ -18,8 +23,9 @@ proj=$(mktemp -d /tmp/fsb-lproj.XXXXXX)
 trap '"$LAUNCH" --state "$state" halt -f >/dev/null 2>&1; rm -rf "$state" "$proj"' EXIT
 export PATH="$B/fsbridge:$B/guest-overlay:$PATH"
 cd "$proj" || exit 1
-# the restore route is asked for (not yet the default)
-export FSBRIDGE_WARM=1
+# warm start is the default; an FSBRIDGE_WARM=0 from outside would turn
+# the restores into boots
+unset FSBRIDGE_WARM
 L() { "$LAUNCH" --state "$state" "$@"; }
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f\n", (b - a) * 1000 }'; }
 pct() { sort -n | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p + 0.5); if (i < 1) i = 1; print v[i] }'; }
@@ -64,4 +70,4 @@ echo "| warm \`launch -- true\` (running VM), p50 of $N | $p50 ms |"
 echo "| warm \`launch -- true\` (running VM), p99 of $N | $p99 ms |"
 echo "| QEMU RSS, idle restored guest | $rss_restored MiB |"
 echo "| QEMU RSS, idle booted guest (--cold) | $rss_booted MiB |"
-echo "(guest memory $(cat "$state/mem" 2>/dev/null) MiB; restores: $(tr '\n' ' ' < "$state/restore.txt")ms; boots: $(tr '\n' ' ' < "$state/boot.txt")ms)"
+echo "(guest memory $(cat "$state/mem" 2>/dev/null || echo 1024) MiB; restores: $(tr '\n' ' ' < "$state/restore.txt")ms; boots: $(tr '\n' ' ' < "$state/boot.txt")ms)"

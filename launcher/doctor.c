@@ -4,8 +4,9 @@
  * /dev/kvm for this user (the kvm group), memfd, /dev/fuse and a setuid
  * fusermount3 (fsbridge mount without root), the helper programs, that
  * this user can read the kernel image, mkfs.ext4, passt, and the state and
- * volume directories; one line per check, and how to fix each failure;
- * then the list of paths the guest's root hides.
+ * volume directories, the warm start (on or off, its saved states, room
+ * for them); one line per check, and how to fix each failure; then the
+ * list of paths the guest's root hides.
  */
 #include "config.h"
 
@@ -18,6 +19,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "accel.h"
@@ -27,6 +30,7 @@
 #include "spawn.h"
 #include "state_dir.h"
 #include "volume.h"
+#include "warm_store.h"
 
 /* What the guest image must hold (see fsbridge-mkinitramfs and initrd.c). */
 static const char *const needed_modules[] = {
@@ -364,6 +368,49 @@ check_passt(void)
 		    "set FSBRIDGE_PASST (needed by --net)");
 }
 
+/* Warm start: on or off, the saved states, and room for them (a warm
+ * VM's RAM is a file in the state dir: a full disk there would kill it). */
+static void
+check_warm(const struct launch_opts *o, const char *state)
+{
+	char top[4200], dir[4500], saved[64], names[256] = "";
+	unsigned mem = DEFAULT_MEM_MIB, n = 0;
+	unsigned long long free_mib;
+	struct statvfs fs;
+	struct dirent *e;
+	DIR *d;
+
+	if (o->cold) {
+		report(true, "warm", "off (--cold or FSBRIDGE_WARM=0): every start of a stopped "
+		    "VM boots");
+		return;
+	}
+	if (warm_path(top, sizeof(top), state, NULL, NULL) == 0 && (d = opendir(top)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_name[0] == '.' || warm_path(dir, sizeof(dir), state, e->d_name,
+			    NULL) != 0 || warm_header_field(dir, "saved", saved, sizeof(saved)) != 0)
+				continue;
+			n++;
+			strlcat(names, n > 1 ? ", " : " (", sizeof(names));
+			strlcat(names, e->d_name, sizeof(names));
+		}
+		closedir(d);
+	}
+	if (n > 0)
+		strlcat(names, ")", sizeof(names));
+	report(true, "warm", "on (the default; --cold or FSBRIDGE_WARM=0 to boot instead): "
+	    "%u saved state%s%s", n, n == 1 ? "" : "s", n > 0 ? names : ", the next start "
+	    "boots and saves one");
+	state_uint(state, ST_MEM, DEFAULT_MEM_MIB, 128, 1u << 20, &mem);
+	if (statvfs(state, &fs) != 0)
+		return;
+	free_mib = (unsigned long long)fs.f_bavail * fs.f_frsize >> 20;
+	if (free_mib < 2ull * mem)
+		warn("warm", "%llu MiB free in %s: a warm VM's RAM is a file there (up to %u MiB) "
+		    "and a saved state holds the RAM in use twice; free some space, or boot with "
+		    "--cold", free_mib, state, mem);
+}
+
 /* The hide list a boot would use (or the running VM's), and each rule. */
 static void
 check_hide(const struct launch_opts *o, const char *state)
@@ -415,6 +462,7 @@ doctor(const struct launch_opts *o, const char *state)
 	check_mkfs();
 	check_passt();
 	check_writable("state", state, 0);
+	check_warm(o, state);
 	{
 		char why[4400];
 

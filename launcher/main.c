@@ -97,10 +97,10 @@ usage(FILE *f)
 	    "      --env-all      pass secret-looking variables too (*_TOKEN, AWS_*,\n"
 	    "                     SSH_AUTH_SOCK, ...: see launch(1))\n"
 	    "      --warm         start a stopped VM from a saved state when one\n"
-	    "                     matches, save one at the first boot (also\n"
-	    "                     FSBRIDGE_WARM=1; not yet the default: launch(1))\n"
+	    "                     matches, save one at the first boot (the default;\n"
+	    "                     FSBRIDGE_WARM=1 too)\n"
 	    "      --cold         boot the VM: no saved state is restored or made\n"
-	    "                     (a VM with --volume or --net always boots)\n"
+	    "                     (also FSBRIDGE_WARM=0)\n"
 	    "  -q, --quiet        no messages from boot and halt\n"
 	    "  -f, --force        halt: kill the VM instead of powering it off\n"
 	    "  -h, --help         this text\n"
@@ -333,8 +333,9 @@ defaults(struct launch_opts *o)
 
 	if (o->accel == NULL)
 		o->accel = accel != NULL && accel_valid(accel) ? accel : "tcg";
-	if (warm != NULL && strcmp(warm, "1") == 0)
-		o->warm = true;
+	/* warm unless --cold, or FSBRIDGE_WARM=0 without --warm */
+	if (warm != NULL && strcmp(warm, "0") == 0 && !o->warm)
+		o->cold = true;
 }
 
 static int

@@ -42,10 +42,11 @@ struct launch_opts {
 	const char *policy;   /* --policy FILE: hide/expose rules for the root share */
 	bool env_all;         /* --env-all: pass secret-looking variables too */
 	bool net_host;        /* --net=host: the guest reaches the host's loopback */
-	bool cold;            /* --cold: boot; no saved state used or made */
-	bool warm;            /* --warm or FSBRIDGE_WARM=1: restore a saved state,
-	                       * make one at the first boot (off by default for
-	                       * now: see launch(1), Warm start) */
+	bool cold;            /* --cold or FSBRIDGE_WARM=0: boot; no saved state
+	                       * used or made */
+	bool warm;            /* --warm: warm even with FSBRIDGE_WARM=0 (warm,
+	                       * restoring a saved state or making one at the
+	                       * first boot, is the default: launch(1)) */
 	const char *save_name;  /* launch save NAME: boot fresh and save as NAME */
 };
 

@@ -147,6 +147,8 @@ accept_thread(void *arg)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE)
 				continue;
+			if (errno == EINVAL)
+				return NULL;    /* shut down: the supervisor is stopping */
 			fprintf(stderr, "supervisor: accept: %s\n", strerror(errno));
 			return NULL;
 		}

@@ -32,9 +32,9 @@ state_save_cmd(struct launch_opts *o, int argc, char **argv, const char *state)
 		fprintf(stderr, "launch: save [NAME]: NAME is letters, digits, '_', '.', '-'\n");
 		return LAUNCH_EXIT_USAGE;
 	}
-	if (o->nvolume > 0 || o->net || o->cold) {
-		fprintf(stderr, "launch: save: a saved state has no volume and no network, and "
-		    "--cold saves nothing (launch(1))\n");
+	if (o->cold) {
+		fprintf(stderr, "launch: save: --cold (or FSBRIDGE_WARM=0) saves nothing "
+		    "(launch(1))\n");
 		return LAUNCH_EXIT_USAGE;
 	}
 	if (vm_running(state) >= 0 && admin_halt(o, state) != 0)

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "guest-overlay/contract/fdio.h"
@@ -56,6 +57,14 @@ cleanup(struct sup *sv)
 {
 	char path[4096];
 
+	/* first, no new client: one that connects while the rest goes (the
+	 * RAM file of a warm VM takes a while to unlink) is taken and closed
+	 * unheard, and a launch started just after a lost VM would have met
+	 * it instead of waiting for the pidfile and starting a new VM */
+	state_path(path, sizeof(path), sv->p->state, ST_CTL_SOCK);
+	unlink(path);
+	if (sv->listen_fd >= 0)
+		shutdown(sv->listen_fd, SHUT_RDWR);
 	sup_stop_child(&sv->qemu, SIGKILL);
 	state_path(path, sizeof(path), sv->p->state, ST_RAM);
 	unlink(path);            /* the RAM of a warm VM, once QEMU is gone */
@@ -69,8 +78,6 @@ cleanup(struct sup *sv)
 	if (sv->console_fd >= 0)
 		close(sv->console_fd);
 	sv->console_fd = -1;
-	state_path(path, sizeof(path), sv->p->state, ST_CTL_SOCK);
-	unlink(path);
 	state_clean_stale(sv->p->state);
 	for (int i = 0; i < VOLUME_MAX; i++) {
 		if (sv->vol_lock[i] >= 0)

@@ -60,6 +60,11 @@ int sup_await_frame(struct sup *sv, int fd, int type, double end, char *why, siz
  * hot-plugged, the agent woken, HELLO answered, or sup_fail. */
 bool sup_warm_possible(struct sup *sv);
 void sup_warm_start(struct sup *sv);
+/* warm_plug.c: whether the per-launch devices fit the hot-plug slots, and
+ * plugging them (-errno with why) */
+struct qmp;
+bool sup_warm_plug_fits(const struct sup *sv);
+int sup_warm_plug(struct sup *sv, struct qmp *q, char *why, size_t size);
 
 /* supervisor.c: a line for the log and for launch's terminal. */
 void sup_note(struct sup *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -8,8 +8,9 @@
  * migrate-incoming, bounded in time); when there is none, or it fails,
  * it boots that machine, waits for the agent's PING and saves it (stop,
  * migrate with x-ignore-shared, the RAM copied while paused, the header
- * last), and runs on from there.  Either way the shares are then
- * hot-plugged (QEMU 7.2 cannot migrate vhost-user-fs), the VM continued
+ * last), and runs on from there.  Either way the shares, volumes and
+ * network are then hot-plugged (warm_plug.c; QEMU 7.2 cannot migrate
+ * vhost-user-fs, and a saved disk or NIC would be stale), the VM continued
  * and the agent woken (clock, RNG, mounts): nothing of the shares was
  * ever in a saved state, so nothing of them can be stale.  Then a copy
  * of the RAM file is made in the background for the next restore.
@@ -42,17 +43,13 @@
 #define SAVE_SECONDS 120
 #define QMP_SECONDS 30
 #define DEFAULT_STATE "default"
-/* A fifth hot-plugged virtio-fs device (root, project and three
- * --mount) was never bound by the guest (acpi=noirq, -M pc): not yet
- * understood, so more mounts than this boot instead. */
-#define WARM_MOUNTS_MAX 2
 
 bool
 sup_warm_possible(struct sup *sv)
 {
 	bool probe = false;
 
-	if (sv->p->cold || sv->p->nvols > 0 || sv->p->net || sv->p->nmounts > WARM_MOUNTS_MAX)
+	if (sv->p->cold || !sup_warm_plug_fits(sv))
 		return false;
 	accel_first(sv->p->accel, sv->p->state, &probe);
 	return !probe;
@@ -232,36 +229,17 @@ save(struct sup *sv, const char *name, const char *key, struct qmp *q, char *why
 	return rc;
 }
 
-/* The hot-plugged shares, then the VM continued. */
+/* The per-launch devices hot-plugged (warm_plug.c), then the VM
+ * continued. */
 static int
 plug_and_continue(struct sup *sv, struct qmp *q, char *why, size_t size)
 {
-	char reply[1024], sock[4200], esc[8500];
-	int rc = 0;
+	char reply[1024];
+	int rc = sup_warm_plug(sv, q, why, size);
 
-	for (int i = -2; rc == 0 && i < sv->p->nmounts; i++) {
-		char tag[16], name[32];
-
-		snprintf(tag, sizeof(tag), i == -2 ? FSB_TAG_ROOT : i == -1 ? FSB_TAG_PROJ :
-		    FSB_TAG_MOUNT_FMT, i);
-		snprintf(name, sizeof(name), i == -2 ? ST_ROOT_SOCK : i == -1 ? ST_PROJ_SOCK :
-		    MOUNT_SOCK_FMT, i);
-		state_path(sock, sizeof(sock), sv->p->state, name);
-		rc = qmp_escape(esc, sizeof(esc), sock);
-		if (rc == 0)
-			rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply),
-			    "{\"execute\":\"chardev-add\",\"arguments\":{\"id\":\"%s\",\"backend\":"
-			    "{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":"
-			    "{\"path\":\"%s\"}},\"server\":false}}}}", tag, esc);
-		if (rc == 0)
-			rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply),
-			    "{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"vhost-user-fs-pci\","
-			    "\"id\":\"fs-%s\",\"chardev\":\"%s\",\"tag\":\"%s\"}}", tag, tag, tag);
-	}
-	if (rc == 0)
-		rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply), "{\"execute\":\"cont\"}");
-	if (rc != 0)
-		snprintf(why, size, "hot-plug: %.300s", rc == -EIO ? reply : strerror(-rc));
+	if (rc == 0 && (rc = qmp_cmd(q, -1, QMP_SECONDS, reply, sizeof(reply),
+	    "{\"execute\":\"cont\"}")) != 0)
+		snprintf(why, size, "cont: %.300s", rc == -EIO ? reply : strerror(-rc));
 	return rc;
 }
 

@@ -379,8 +379,8 @@ boot(const struct launch_opts *o, const char *state, struct pidfh *pfh)
 	sp.ports = o->port;
 	sp.nports = o->nport;
 	sp.nmounts = o->nmount;
-	/* warm start is asked for (launch save asks for it) */
-	sp.cold = o->cold || !(o->warm || o->save_name != NULL);
+	/* warm start unless --cold or FSBRIDGE_WARM=0 (launch save asks for it) */
+	sp.cold = o->cold && o->save_name == NULL;
 	sp.save_name = o->save_name;
 	pid = fork();
 	if (pid == 0) {

@@ -17,8 +17,8 @@ D() { "$LAUNCH" --state "$tmp/state" "$@" doctor > "$tmp/out" 2>&1; }
 
 D; rc=$?
 sed 's/^/# /' "$tmp/out"
-check "every check prints ok or FAIL" bash -c '! grep -Ev "^(ok|FAIL) " "$1"' _ "$tmp/out"
-for what in qemu fsbridge fsbridge-mkinitramfs fsbridge-init fsbridge-agent kernel modules accel kvm memfd fuse fusermount3 state volumes; do
+check "every check prints ok, FAIL or warn" bash -c '! grep -Ev "^(ok|FAIL|warn) " "$1"' _ "$tmp/out"
+for what in qemu fsbridge fsbridge-mkinitramfs fsbridge-init fsbridge-agent kernel modules accel kvm memfd fuse fusermount3 state volumes warm; do
 	check "a line for $what" grep -Eq "^(ok|FAIL) +$what: " "$tmp/out"
 done
 check "exit 0 exactly when nothing failed (got $rc)" \
@@ -64,6 +64,15 @@ else
 	check "a state dir under a regular file: non-zero with FAIL state (got $rc)" \
 		bash -c '[ "$1" != 0 ] && grep -Eq "^FAIL +state: " "$2"' _ "$rc" "$tmp/out"
 fi
+check "warm start is on by default" grep -Eq '^ok +warm: on \(the default' "$tmp/out"
+FSBRIDGE_WARM=0 D
+check "FSBRIDGE_WARM=0: warm start is off" grep -Eq '^ok +warm: off' "$tmp/out"
+# a guest of 1 TiB: no disk here has room for its RAM file twice
+echo 1048576 > "$tmp/state/mem"
+D
+check "a state dir without room for a warm VM's RAM: warn warm, saying what to do" \
+	grep -Eq '^warn +warm: [0-9]+ MiB free in .*--cold' "$tmp/out"
+rm -f "$tmp/state/mem"
 "$LAUNCH" doctor extra > /dev/null 2>&1; rc=$?
 check "doctor with an argument is a usage error (got $rc)" [ "$rc" = 2 ]
 echo "1..$n"

@@ -205,15 +205,17 @@ check "a guest that dies mid-command: 125 and one clear line (got $rc)" \
 	bash -c '[ "$1" = 125 ] && grep -q "^launch: lost the VM" "$2" && grep -q going "$3"' _ "$rc" "$tmp/err" "$tmp/o"
 sed 's/^/# stderr: /' "$tmp/err"
 sleep 0.5
-L -- echo a < /dev/null > "$tmp/c1" &
+L -- echo a < /dev/null > "$tmp/c1" 2> "$tmp/e1" &
 p1=$!
-L -- echo b < /dev/null > "$tmp/c2" &
+L -- echo b < /dev/null > "$tmp/c2" 2> "$tmp/e2" &
 p2=$!
 wait $p1; r1=$?
 wait $p2; r2=$?
-check "then two launches at once boot one fresh VM and both run" \
-	bash -c '[ "$1$2" = 00 ] && [ "$(cat "$3")" = a ] && [ "$(cat "$4")" = b ] &&
-		[ "$(grep -c "starting QEMU" "$5")" = 3 ]' _ "$r1" "$r2" "$tmp/c1" "$tmp/c2" "$state/log"
+bash -c '[ "$1$2" = 00 ] && [ "$(cat "$3")" = a ] && [ "$(cat "$4")" = b ] &&
+	[ "$(grep -c "starting QEMU" "$5")" = 3 ]' _ "$r1" "$r2" "$tmp/c1" "$tmp/c2" "$state/log"; both=$?
+check "then two launches at once start one fresh VM and both run (got $r1 $r2)" [ "$both" = 0 ]
+[ "$both" = 0 ] || { sed 's/^/# stderr 1: /' "$tmp/e1"; sed 's/^/# stderr 2: /' "$tmp/e2"
+	grep -v '^fsbridge:' "$state/log" | tail -25 | sed 's/^/# log: /'; }
 qemu_pid=$(pgrep -f -- "$state/agent.sock" | head -1)
 L -q halt; rc=$?
 check "halt exits 0 (got $rc)" [ "$rc" = 0 ]

@@ -54,6 +54,15 @@ check "... fsbridge-init mounts them, m1 read-only" bash -c \
 check "... the servers got ro,symlinks=deny" grep -qF "serving $tmp/ro (ro,symlinks=deny) at /mnt/ro" "$tmp/fstate/log"
 check "... a HOST with an escaped colon (a\\:b) is served as $tmp/a:b" grep -qF "serving $tmp/a:b (ro) at /mnt/colon" "$tmp/fstate/log"
 check "... no server left running" bash -c '! pgrep -f "fsbridge serve --socket $1/" >/dev/null' _ "$tmp/fstate"
+# FSBRIDGE_WARM=0 is --cold; without it a VM starts warm (the machine of
+# the saved state: no share in its argv, QMP to hot-plug them)
+FSBRIDGE_WARM=0 "$LAUNCH" --state "$tmp/fstate" --qemu "$fake" --accel tcg \
+	--mount "$tmp/rw:/mnt/rw" -- true 2> /dev/null
+check "FSBRIDGE_WARM=0: the booted machine, shares in its argv" \
+	bash -c 'grep -q "tag=m0" "$1" && ! grep -qx -- -qmp "$1"' _ "$tmp/argv"
+"$LAUNCH" --state "$tmp/fstate" --qemu "$fake" --accel tcg --mount "$tmp/rw:/mnt/rw" -- true 2> /dev/null
+check "the default is warm: no share in the argv, a QMP socket" \
+	bash -c '! grep -q "vhost-user-fs" "$1" && grep -qx -- -qmp "$1"' _ "$tmp/argv"
 
 command -v "$QEMU" >/dev/null 2>&1 || { echo "1..$n # real VM skipped: no $QEMU"; exit 0; }
 "$B/guest-overlay/fsbridge-mkinitramfs" --print-kernel >/dev/null 2>&1 ||
@@ -80,4 +89,20 @@ L --mount "$tmp/rw:/mnt/rw" --mount "$tmp/ro:/mnt/ro:ro" \
 check "... and accepts the same ones (got $rc)" [ "$rc" = 0 ]
 L -q halt; rc=$?
 check "halt (got $rc)" [ "$rc" = 0 ]
+
+# ---- eight mounts on a restored VM (warm start: ten shares hot-plugged,
+# packed as functions of two PCI slots) ----
+margs=()
+for i in 0 1 2 3 4 5 6 7; do
+	mkdir -p "$tmp/k$i" && echo "id$i" > "$tmp/k$i/id"
+	margs+=(--mount "$tmp/k$i:/mnt/k$i")
+done
+before=$(wc -l < "$state/log")
+out=$(L "${margs[@]}" -- sh -c 'cat /mnt/k*/id | tr "\n" " "' < /dev/null 2> "$tmp/err"); rc=$?
+check "eight mounts: every one is seen (got $rc: '$out')" \
+	[ "$out" = "id0 id1 id2 id3 id4 id5 id6 id7 " ]
+sed 's/^/# stderr: /' "$tmp/err"
+check "... on a VM restored from the state the first boot saved" \
+	bash -c 'tail -n +"$(( $2 + 1 ))" "$1" | grep -q "restored saved state default"' _ "$state/log" "$before"
+L -q halt
 echo "1..$n"

@@ -96,7 +96,9 @@ printf '%s\n' "\$@" > "$tmp/argv"
 exit 1
 EOS
 chmod +x "$tmp/fakeqemu"
-"$LAUNCH" --state "$tmp/fake" --qemu "$tmp/fakeqemu" --volume fv:/cache:16M --net \
+# --cold: the booted machine's argv (a warm start hot-plugs the volumes
+# and the network)
+"$LAUNCH" --state "$tmp/fake" --qemu "$tmp/fakeqemu" --cold --volume fv:/cache:16M --net \
 	-p 18080:80 -p 18022:22 boot > /dev/null 2>&1; rc=$?
 check "a QEMU that exits fails the boot (got $rc)" [ "$rc" != 0 ]
 check "--volume: -drive with the image, raw" grep -q "^file=$tmp/vols/fv.img,if=none,id=v0,format=raw" "$tmp/argv"
@@ -108,7 +110,7 @@ check "-p: passt forwards from the host's loopback only, gateway not mapped" \
 check "--net: virtio-net-pci" grep -qx 'virtio-net-pci,netdev=n0' "$tmp/argv"
 check "the volume was created and formatted ext4 on first use" \
 	bash -c 'od -An -tx1 -j1080 -N2 "$1" | grep -q "53 ef"' _ "$tmp/vols/fv.img"
-"$LAUNCH" --state "$tmp/fake" --qemu "$tmp/fakeqemu" boot > /dev/null 2>&1
+"$LAUNCH" --state "$tmp/fake" --qemu "$tmp/fakeqemu" --cold boot > /dev/null 2>&1
 check "no --net: no network device" bash -c '! grep -q netdev "$1"' _ "$tmp/argv"
 
 # ---- a real VM ----
@@ -151,8 +153,11 @@ check "... and the agent" grep -q 'fsbridge-agent' "$tmp/ps"
 kill "$sleeper" 2>/dev/null; wait "$sleeper" 2>/dev/null
 L -q halt
 port=$((20000 + RANDOM % 30000))
+before=$(wc -l < "$state/log")
 out=$(L -p $port:8000 --volume cache:/fsb-cache -- cat /fsb-cache/f < /dev/null 2>&1)
-check "the volume's contents survive halt and the next boot (got '$out')" [ "$out" = kept ]
+check "the volume's contents survive halt and the next start (got '$out')" [ "$out" = kept ]
+check "... a VM restored from the state the first boot saved, volume and network hot-plugged" \
+	bash -c 'tail -n +"$(( $2 + 1 ))" "$1" | grep -q "restored saved state default"' _ "$state/log" "$before"
 out=$(L -- sh -c 'cat /proc/net/route; cat /sys/class/net/eth0/operstate' < /dev/null 2>&1)
 check "--net: eth0 up with a default route via 10.0.2.2" \
 	bash -c '[[ "$1" == *"eth0	00000000	0202000A"* ]]' _ "$out"

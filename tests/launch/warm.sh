@@ -2,7 +2,9 @@
 # warm.sh: the warm start (launch(1)) in a real QEMU guest (TCG): the
 # first boot saves a state, a stopped VM is restored from it, a host edit
 # made while it was stopped is seen at once, a corrupt state is reported
-# in one line and booted past, --cold boots, state ls/rm.  Three boots,
+# in one line and booted past (a changed vmstate, a truncated RAM file),
+# --cold boots, state ls/rm, a disk full
+# while saving leaves no half state (root: a small tmpfs).  Five boots,
 # two restores.  TAP, plan at the end.
 set -u
 
@@ -12,8 +14,8 @@ set -u
 launch_suite warm guest
 proj=$tmp/proj
 saved=$state/warm/default
-# warm start is asked for (not yet the default)
-export FSBRIDGE_WARM=1
+# warm start is the default: not asked for here
+unset FSBRIDGE_WARM
 mkdir -p "$proj/.git"
 cd "$proj" || exit 1
 ms() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
@@ -71,6 +73,17 @@ sed 's/^/# stderr: /' "$tmp/err"
 check "... and the VM booted (and saved anew)" bash -c "last_start | grep -q 'saved state default in'"
 wait_next
 
+# ---- a truncated RAM file: one line, then a boot ----
+L -q halt
+chmod u+w "$saved/mem" && truncate -s 4096 "$saved/mem"
+L -- true < /dev/null 2> "$tmp/err"; rc=$?
+check "a truncated RAM file: the command still runs (got $rc)" [ "$rc" = 0 ]
+check "... reported in one line" bash -c '[ "$(wc -l < "$1")" = 1 ] &&
+	grep -q "saved state default: corrupt: its RAM file is missing or not of its size" "$1"' _ "$tmp/err"
+sed 's/^/# stderr: /' "$tmp/err"
+check "... and the VM booted (and saved anew)" bash -c "last_start | grep -q 'saved state default in'"
+wait_next
+
 # ---- --cold ----
 L -q halt
 L --cold -- true < /dev/null; rc=$?
@@ -85,5 +98,30 @@ L state ls > "$tmp/ls"
 check "... state ls no longer lists it" bash -c '! grep -q "^default " "$1"' _ "$tmp/ls"
 L state rm default 2> /dev/null; rc=$?
 check "state rm of a missing state fails (got $rc)" [ "$rc" = 125 ]
+
+# ---- a disk full while saving: no half state ----
+# (the saved states on a 16 MiB tmpfs: the vmstate fits, the RAM file
+# does not; mounting one takes root)
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p "$state/warm"
+	launch_suite_done() { umount -l "$state/warm" 2> /dev/null; }
+	if mount -t tmpfs -o size=16m,mode=0700 fsb-warm-full "$state/warm"; then
+		L -- true < /dev/null 2> "$tmp/err"; rc=$?
+		check "disk full while saving: the command still runs (got $rc)" [ "$rc" = 0 ]
+		check "... one line says the state was not saved, and why" bash -c \
+			'[ "$(wc -l < "$1")" = 1 ] && grep -q "could not save state default: .*No space left" "$1"' _ "$tmp/err"
+		sed 's/^/# stderr: /' "$tmp/err"
+		check "... and nothing is left in the state directory" \
+			bash -c '[ -z "$(ls -A "$1")" ]' _ "$state/warm"
+		L state ls > "$tmp/ls"
+		check "... state ls lists nothing" bash -c '! grep -q "^default " "$1"' _ "$tmp/ls"
+		L -q halt
+		umount -l "$state/warm"
+	else
+		not_ok "mount a 16 MiB tmpfs on $state/warm"
+	fi
+else
+	ok "# SKIP disk full while saving: mounting a small tmpfs takes root"
+fi
 
 echo "1..$n"

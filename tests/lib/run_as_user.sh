@@ -44,5 +44,7 @@ chmod -R a+rX "$copy"
 
 cd "$copy" || exit 1
 # (a user's own PATH, not root's: no /root/... entry the user may not search)
+# (FSBRIDGE_WARM=0 make check: the launch suites boot as the user too)
 as_user fsb-user env PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin top_srcdir="$copy/src" top_builddir="$copy/build" \
+	${FSBRIDGE_WARM+FSBRIDGE_WARM="$FSBRIDGE_WARM"} \
 	FSBRIDGE="$copy/build/fsbridge/fsbridge" bash "$copy/src/tests/$suite"
