@@ -369,16 +369,24 @@ object_kind(char k)
 	return k == FSB_HINT_K_MODIFY || k == FSB_HINT_K_ATTRIB || k == FSB_HINT_K_CLOSE_WRITE;
 }
 
+/* A GETATTR of path's object, by a descriptor: by path, an object the
+ * host removed meanwhile (before its hint came) would answer ESTALE and
+ * the kernel would walk again and drop the name, leaving its coming
+ * events (IN_DELETE_SELF, the deletes below it) nothing to land on. */
 static void
 stat_again(const struct hint *h, const char *path)
 {
 	char full[4200];
 	struct statx stx;
+	int fd;
 
 	snprintf(full, sizeof(full), "%s%s", h->flags & FSB_HINT_F_ROOT ?
 	    lower_prefix() : "", path);
-	(void)statx(AT_FDCWD, full, AT_SYMLINK_NOFOLLOW | AT_STATX_FORCE_SYNC,
-	    STATX_BASIC_STATS, &stx);
+	fd = open(full, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	(void)statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_BASIC_STATS, &stx);
+	close(fd);
 }
 
 /*
