@@ -129,10 +129,16 @@ L -- cat < "$tmp/rand8" > "$tmp/rand8.out"
 check "8 MiB through cat (more than every window and buffer), byte-exact" cmp -s "$tmp/rand8" "$tmp/rand8.out"
 # (job control on: a non-interactive shell starts background jobs with
 # SIGINT ignored, and launch, like any program, leaves an ignored signal be)
+# "ready" comes from the very process the signal must end, once it runs:
+# not from `sh -c 'echo ready; exec sleep 30'`, whose sh (dash) catches
+# SIGINT under -c and loses one that lands while it is still searching
+# PATH for sleep -- over virtiofs, under load, long after "ready" -- so
+# the command then sleeps its 30 s and exits 0 (dash does so on the host
+# too: a SIGINT during a slow `exec` is lost).
 interrupt() {
 	local sig=$1
 	set -m
-	L -- sh -c 'echo ready; exec sleep 30' < /dev/null > "$tmp/sig" &
+	L -- perl -e '$| = 1; print "ready\n"; sleep 30' < /dev/null > "$tmp/sig" &
 	p=$!
 	set +m
 	for _ in $(seq 600); do grep -q ready "$tmp/sig" && break; sleep 0.1; done

@@ -17,6 +17,7 @@
 # way in both.  Environment: FSBRIDGE (the fsbridge binary), top_builddir
 # (where tests/mount/posix_compare is built).
 set -u
+. "$(dirname "$0")/../lib/umount.sh"
 
 MARKER=posix_compare.marker
 COMPARE_TIMEOUT=${POSIX_COMPARE_TIMEOUT:-1800}
@@ -204,6 +205,7 @@ section() {
 	else
 		not_ok "[$label] fsbridge umount MNT"
 		diag_file "$base.umount.log"
+		mountpoint -q "$mnt" && mount_holders "$mnt"
 	fi
 }
 

@@ -7,6 +7,7 @@
 set -u
 
 . "$(dirname "$0")/../lib/tap.sh"
+. "$(dirname "$0")/../lib/umount.sh"
 
 if [ ! -e /dev/fuse ] || [ -z "${FSBRIDGE:-}" ]; then
 	echo "1..0 # SKIP needs /dev/fuse and FSBRIDGE"
@@ -29,13 +30,15 @@ VIS="${top_builddir:-.}/tests/mount/visibility"
 
 tmp=$(mktemp -d /tmp/fsb-watch.XXXXXX)
 old_watches=	# set while part 2 has the limit lowered
+# bounded: a mount that will not go is reported (who holds it) and
+# detached, and a foreground mount's process is waited for 30 s at most
 cleanup() {
 	[ -n "$old_watches" ] && echo "$old_watches" > /proc/sys/fs/inotify/max_user_watches
 	for m in "$tmp"/*/mnt; do
-		[ -d "$m" ] || continue
-		"$FSBRIDGE" umount "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
+		mountpoint -q "$m" 2>/dev/null || continue
+		umount_or_report "$m"
 	done
-	[ -n "${bgpid:-}" ] && kill "$bgpid" 2>/dev/null
+	[ -n "${bgpid:-}" ] && stop_daemon "$bgpid"
 	rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
@@ -67,10 +70,25 @@ mount_logged() {
 	return 1
 }
 
+# the unmount is a test point: the mount must go once nothing uses it,
+# and its process must then end (both within a bound, never a hang)
 unmount_logged() {
-	"$FSBRIDGE" umount "$1/mnt"
-	wait "$bgpid" 2>/dev/null
+	if umount_or_report "$1/mnt"; then
+		ok "$2: fsbridge umount"
+	else
+		not_ok "$2: fsbridge umount"
+	fi
+	check "$2: the mount's process ends after its unmount" stop_daemon "$bgpid"
 	bgpid=
+}
+
+# the same for a mount in the background
+unmount_checked() {
+	if umount_or_report "$1"; then
+		ok "$2: fsbridge umount"
+	else
+		not_ok "$2: fsbridge umount"
+	fi
 }
 
 # 1. each kind of change, 20 rounds (200 changes), per watcher
@@ -84,7 +102,7 @@ if [ "$root" = 0 ]; then
 	if "$FSBRIDGE" mount -o watch=auto "$tmp/user/src" "$tmp/user/mnt" 2> "$tmp/user/log"; then
 		ok "not root: mount with watch=auto"
 		tap_through "[auto]" "$VIS" "$tmp/user/src" "$tmp/user/mnt" 3 2000 write create rm
-		"$FSBRIDGE" umount "$tmp/user/mnt"
+		unmount_checked "$tmp/user/mnt" "[auto]"
 	else
 		not_ok "not root: mount with watch=auto"
 		sed 's/^/# /' "$tmp/user/log"
@@ -96,7 +114,7 @@ for w in fanotify inotify; do
 	if "$FSBRIDGE" mount -o "watch=$w" "$tmp/$w/src" "$tmp/$w/mnt"; then
 		ok "mount with watch=$w"
 		tap_through "[$w]" "$VIS" "$tmp/$w/src" "$tmp/$w/mnt" 20 2000
-		"$FSBRIDGE" umount "$tmp/$w/mnt"
+		unmount_checked "$tmp/$w/mnt" "[$w]"
 	else
 		not_ok "mount with watch=$w"
 	fi
@@ -125,7 +143,7 @@ if mount_logged "$tmp/limit" "watch=inotify"; then
 		test "$(grep -c 'out of inotify watches' "$tmp/limit/log")" -eq 1
 	tap_through "[unwatched]" "$VIS" "$tmp/limit/src/d60" "$tmp/limit/mnt/d60" 3 2000 \
 		write create rm chmod
-	unmount_logged "$tmp/limit"
+	unmount_logged "$tmp/limit" "[unwatched]"
 else
 	not_ok "mount with more directories than inotify watches"
 	cat "$tmp/limit/log" | sed 's/^/# /'
@@ -142,7 +160,7 @@ setup reval
 if "$FSBRIDGE" mount -o watch=none,revalidate=0.2 "$tmp/reval/src" "$tmp/reval/mnt"; then
 	ok "mount with watch=none,revalidate=0.2"
 	tap_through "[revalidate=0.2]" "$VIS" "$tmp/reval/src" "$tmp/reval/mnt" 3 700 write create rm chmod
-	"$FSBRIDGE" umount "$tmp/reval/mnt"
+	unmount_checked "$tmp/reval/mnt" "[revalidate=0.2]"
 else
 	not_ok "mount with watch=none,revalidate=0.2"
 fi
@@ -188,7 +206,7 @@ for w in fanotify inotify; do
 		}
 		check "[$w] a host edit after them is still noticed" noticed "$tmp/self-$w/log" "$count"
 		noticed "$tmp/self-$w/log" "$count" || tail -5 "$tmp/self-$w/log" | sed 's/^/# /'
-		unmount_logged "$tmp/self-$w"
+		unmount_logged "$tmp/self-$w" "[$w] logged mount"
 	else
 		not_ok "[$w] logged mount"
 	fi

@@ -1,0 +1,74 @@
+# umount.sh: sourced by the mount suites: who holds a mount that will not
+# unmount (mount_holders), and unmounting that cannot hang a suite
+# (umount_or_report, stop_daemon).  Needs $FSBRIDGE.
+#
+#   mount_holders MNT       '#' lines: MNT in /proc/self/mountinfo, every
+#                           process with its cwd, root, an open file or a
+#                           mapping under MNT, processes whose own mount
+#                           namespace has MNT, and the FUSE requests in
+#                           flight on its connection (fusectl, if mounted)
+#   umount_or_report MNT    fsbridge umount MNT (at most 30 s); on failure
+#                           its words and mount_holders as '#' lines, then
+#                           MNT is detached (umount -l) so the suite can
+#                           go on; returns fsbridge umount's failure
+#   stop_daemon PID [S]     waits at most S seconds (default 30) for a
+#                           foreground mount's process to exit, then says
+#                           so and ends it (TERM, then KILL); 1 if it had
+#                           to
+umount_holders_of() {
+	local mnt=$1 p l ns self
+	# one find over /proc: fast enough to catch a holder that is quick
+	find /proc/[0-9]*/cwd /proc/[0-9]*/root /proc/[0-9]*/fd /proc/[0-9]*/map_files \
+		-maxdepth 1 \( -lname "$mnt" -o -lname "$mnt/*" \) -printf '%p -> %l\n' 2>/dev/null |
+	while IFS= read -r l; do
+		p=${l#/proc/}
+		p=${p%%/*}
+		echo "$l ($(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | head -c 160))"
+	done
+	self=$(readlink /proc/self/ns/mnt)
+	for p in /proc/[0-9]*; do
+		ns=$(readlink "$p/ns/mnt" 2>/dev/null) || continue
+		[ "$ns" != "$self" ] && grep -qF " $mnt " "$p/mountinfo" 2>/dev/null &&
+			echo "$p ($(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | head -c 160)) has it in its own mount namespace"
+	done
+}
+
+mount_holders() {
+	local mnt=$1 c
+	{
+		echo "who holds $mnt:"
+		grep -F " $mnt " /proc/self/mountinfo | sed 's/^/mountinfo: /'
+		umount_holders_of "$mnt"
+		# the connection is named by the mount's device minor
+		c=$(awk -v m="$mnt" '$5 == m { split($3, d, ":"); print d[2] }' /proc/self/mountinfo)
+		[ -n "$c" ] && [ -r "/sys/fs/fuse/connections/$c/waiting" ] &&
+			echo "FUSE requests in flight: $(cat "/sys/fs/fuse/connections/$c/waiting")"
+	} 2>&1 | sed 's/^/#   /'
+}
+
+umount_or_report() {
+	local mnt=$1 out rc
+	out=$(timeout -k 5 30 "$FSBRIDGE" umount "$mnt" 2>&1)
+	rc=$?
+	[ "$rc" = 0 ] && return 0
+	echo "# fsbridge umount $mnt: exit $rc: $out"
+	mount_holders "$mnt"
+	umount -l "$mnt" 2>/dev/null || fusermount3 -u -z "$mnt" 2>/dev/null
+	return "$rc"
+}
+
+stop_daemon() {
+	local pid=$1 s=${2:-30} i
+	for ((i = 0; i < s * 10; i++)); do
+		case $(ps -o stat= -p "$pid" 2>/dev/null) in
+		"" | Z*) wait "$pid" 2>/dev/null; return 0 ;;
+		esac
+		sleep 0.1
+	done
+	echo "# mount process $pid still running $s s after its unmount: ending it"
+	kill -TERM "$pid" 2>/dev/null
+	sleep 2
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 1
+}
