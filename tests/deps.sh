@@ -156,6 +156,19 @@ judge() {
 	esac
 }
 
+# The system's own program NAME (/usr/bin, /bin, /usr/sbin, /sbin).
+system_copy() {
+	local d
+
+	for d in /usr/bin /bin /usr/sbin /sbin; do
+		if [ -x "$d/$1" ]; then
+			echo "$d/$1"
+			return 0
+		fi
+	done
+	return 1
+}
+
 declare -A seen
 # 1. absolute paths of programs
 # shellcheck disable=SC2086
@@ -189,6 +202,10 @@ while read -r w; do
 		continue
 	elif pkg=$(owner "$p"); then
 		judge "$w" "$pkg"
+	elif sys=$(system_copy "$w") && pkg=$(owner "$sys"); then
+		# a PATH of one's own (pyenv, ~/.cargo/bin) comes first here; a
+		# fresh machine runs the system's, which must be installed
+		judge "$w ($p first on this PATH; $sys)" "$pkg"
 	else
 		not_ok "$w ($p): from no Debian package"
 	fi
