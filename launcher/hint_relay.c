@@ -50,14 +50,6 @@ excluded(const struct hint_share *h, const char *path)
 
 static uint32_t next_index;
 
-static bool
-hint_kind_ok(char k)
-{
-	return k != '\0' && strchr((char[]){ FSB_HINT_K_CREATE, FSB_HINT_K_MOVED_TO,
-	    FSB_HINT_K_MODIFY, FSB_HINT_K_ATTRIB, FSB_HINT_K_CLOSE_WRITE,
-	    FSB_HINT_K_MOVED_FROM, FSB_HINT_K_DELETE, '\0' }, k) != NULL;
-}
-
 /* The records of one HINT frame, sent when full or when the server has
  * nothing more for now: a burst of host changes is a few frames, not one
  * per change (each frame costs the emulated guest a wakeup). */
@@ -115,7 +107,7 @@ add_hint(const struct hint_share *h, struct hint_batch *b, const char *rec)
 		batch_add(b, FSB_HINT_K_LOST, 0, 0, h->guest);
 		return;
 	}
-	if (strlen(rec) < FSB_HINT_HDR || !hint_kind_ok(rec[0]) ||
+	if (strlen(rec) < FSB_HINT_HDR || !fsb_hint_kind_ok(rec[0]) ||
 	    !isxdigit((unsigned char)rec[1])) {
 		batch_lost_all(b);
 		return;
@@ -152,14 +144,11 @@ hint_thread(void *arg)
 	size_t len = 0;
 	ssize_t n;
 
-	if (b == NULL) {
-		relay_to_agent(AP_HINT, NULL, 0);
-		close(h->fd);
-		free(h);
-		return NULL;
-	}
-	b->len = 0;
-	while ((n = read(h->fd, buf + len, sizeof(buf) - len)) != 0) {
+	if (b == NULL)
+		relay_to_agent(AP_HINT, NULL, 0);	/* no hints: look again at everything */
+	else
+		b->len = 0;
+	while (b != NULL && (n = read(h->fd, buf + len, sizeof(buf) - len)) != 0) {
 		char *rec, *end;
 
 		if (n < 0) {

@@ -127,19 +127,6 @@ agent_hints_quiet(void)
 		agent_hints_flush();
 }
 
-static bool
-kind_ok(char k)
-{
-	switch (k) {
-	case FSB_HINT_K_CREATE: case FSB_HINT_K_MOVED_TO: case FSB_HINT_K_MODIFY:
-	case FSB_HINT_K_ATTRIB: case FSB_HINT_K_CLOSE_WRITE:
-	case FSB_HINT_K_MOVED_FROM: case FSB_HINT_K_DELETE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void
 lost_track(const char *root)
 {
@@ -165,7 +152,7 @@ hint_one(const unsigned char *rec, size_t len)
 		lost_track(path);	/* the server of the share at path lost track */
 		return;
 	}
-	if (len < AP_HINT_FIXED + 2 || path[0] != '/' || !kind_ok((char)rec[0]) ||
+	if (len < AP_HINT_FIXED + 2 || path[0] != '/' || !fsb_hint_kind_ok((char)rec[0]) ||
 	    rec[1] > (FSB_HINT_F_DIR | FSB_HINT_F_SELF | FSB_HINT_F_ROOT)) {
 		lost_track(NULL);	/* unreadable: look again at everything */
 		return;
@@ -306,6 +293,32 @@ lower_prefix(void)
 	return prefix;
 }
 
+/* path where h's share itself is: for the root share, under the
+ * overlay (what is refreshed there is what the overlay looks up). */
+static void
+share_path(const struct hint *h, const char *path, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", h->flags & FSB_HINT_F_ROOT ? lower_prefix() : "", path);
+}
+
+/* The names in h's share's directory dir (list_dir). */
+static char **
+list_hint_dir(const struct hint *h, const char *dir, size_t *n)
+{
+	char full[4200];
+
+	share_path(h, dir, full, sizeof(full));
+	return list_dir(full, n);
+}
+
+static void
+free_names(char **names, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		free(names[k]);
+	free(names);
+}
+
 /* Each directory of the pending hints listed once; the paths of it the
  * listing no longer has are returned in gone (at most HINTS_GONE_MAX;
  * *too_many when there were more). */
@@ -327,16 +340,7 @@ refresh(struct hint **by_dir, const char **gone, bool *too_many)
 		}
 		memcpy(dir, h->path, dlen);
 		dir[dlen] = '\0';
-		if (h->flags & FSB_HINT_F_ROOT) {
-			/* the share itself, under the overlay: listing it
-			 * updates what the overlay looks up there */
-			char lower[4200];
-
-			snprintf(lower, sizeof(lower), "%s%s", lower_prefix(), dir);
-			names = list_dir(lower, &n);
-		} else {
-			names = list_dir(dir, &n);
-		}
+		names = list_hint_dir(h, dir, &n);
 		for (j = i; j < npending; j++) {
 			struct hint *k = by_dir[j];
 			const char *base = k->path + (dlen == 1 ? 1 : dlen + 1);
@@ -353,9 +357,7 @@ refresh(struct hint **by_dir, const char **gone, bool *too_many)
 			else
 				*too_many = true;
 		}
-		for (size_t k = 0; k < n; k++)
-			free(names[k]);
-		free(names);
+		free_names(names, n);
 		i = j > i ? j : i + 1;
 	}
 	return ngone;
@@ -380,8 +382,7 @@ stat_again(const struct hint *h, const char *path)
 	struct statx stx;
 	int fd;
 
-	snprintf(full, sizeof(full), "%s%s", h->flags & FSB_HINT_F_ROOT ?
-	    lower_prefix() : "", path);
+	share_path(h, path, full, sizeof(full));
 	fd = open(full, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;
@@ -431,16 +432,10 @@ refresh_attrs(struct hint **by_dir)
 			memcpy(dir, h->path, dlen);
 			dir[dlen] = '\0';
 			if (nobj > HINTS_STAT_MAX) {
-				char full[4200];
 				size_t n;
-				char **names;
+				char **names = list_hint_dir(h, dir, &n);
 
-				snprintf(full, sizeof(full), "%s%s", h->flags & FSB_HINT_F_ROOT ?
-				    lower_prefix() : "", dir);
-				names = list_dir(full, &n);
-				for (size_t k = 0; k < n; k++)
-					free(names[k]);
-				free(names);
+				free_names(names, n);
 			} else {
 				const char *d = dir;
 

@@ -67,6 +67,20 @@
 #define FSB_HINT_K_LOST		'L'	/* HINT frames only: the server of the
 					 * share at the path lost track */
 
+/* One of the kinds a server writes (FSB_HINT_K_LOST is the relay's). */
+static inline int
+fsb_hint_kind_ok(char k)
+{
+	switch (k) {
+	case FSB_HINT_K_CREATE: case FSB_HINT_K_MOVED_TO: case FSB_HINT_K_MODIFY:
+	case FSB_HINT_K_ATTRIB: case FSB_HINT_K_CLOSE_WRITE:
+	case FSB_HINT_K_MOVED_FROM: case FSB_HINT_K_DELETE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 #define FSB_HINT_F_DIR		1	/* the object is a directory */
 #define FSB_HINT_F_SELF		2	/* the path is the object, not DIR/NAME */
 #define FSB_HINT_F_ROOT		4	/* HINT frames only: a change in the root
