@@ -67,17 +67,20 @@ fs_hinting(const struct share *sh)
 #define KINDS_OBJECT (WATCH_K_MODIFY | WATCH_K_ATTRIB | WATCH_K_CLOSE_WRITE)
 
 /*
- * Is in's state the server's own doing: a change of ours under way, or
- * the ctime our last change left?  Both are sampled before and after the
- * stat, so a change of ours that ends in between is still recognised.
- * (A host change made while one of ours is under way on the same inode
- * is taken for ours: inotify cannot tell them apart.)
+ * Is in's state the server's own doing: a change of ours under way, one
+ * begun while we looked, or the ctime our last change left?  All are
+ * sampled before and after the stat, so a change of ours that ends in
+ * between is still recognised, and so is the ctime of a change of ours
+ * that a later one of ours (begun and ended while this thread was not
+ * running) overwrote as the last stamp.  (A host change made while one
+ * of ours is under way on the same inode is taken for ours: inotify
+ * cannot tell them apart.)
  */
 static bool
 fs_is_self_change(struct share *sh, struct inode *in)
 {
 	struct timespec stamp_before;
-	unsigned int busy_before;
+	unsigned int busy_before, gen_before;
 	struct stat st;
 	bool self;
 
@@ -85,12 +88,14 @@ fs_is_self_change(struct share *sh, struct inode *in)
 		return false;
 	pthread_mutex_lock(&sh->inodes.lock);
 	busy_before = in->self_busy;
+	gen_before = in->self_gen;
 	stamp_before = in->self_ctime;
 	pthread_mutex_unlock(&sh->inodes.lock);
 	if (sh->backend->ops->getattr(sh->backend, in, &st) != 0)
 		return false;
 	pthread_mutex_lock(&sh->inodes.lock);
 	self = busy_before > 0 || in->self_busy > 0 ||
+	    gen_before != in->self_gen ||
 	    timespec_eq(&stamp_before, &st.st_ctim) ||
 	    timespec_eq(&in->self_ctime, &st.st_ctim);
 	pthread_mutex_unlock(&sh->inodes.lock);
@@ -104,6 +109,7 @@ fs_self_begin_one(struct share *sh, struct inode *in)
 		return;
 	pthread_mutex_lock(&sh->inodes.lock);
 	in->self_busy++;
+	in->self_gen++;
 	pthread_mutex_unlock(&sh->inodes.lock);
 }
 

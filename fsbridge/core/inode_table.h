@@ -48,6 +48,7 @@ struct inode {
 	uint64_t changes;	/* host changes seen so far */
 	struct timespec self_ctime;	/* ctime after the server's own last change */
 	unsigned int self_busy;		/* own changes under way */
+	unsigned int self_gen;		/* own changes begun, ever */
 	/* passthrough opens of it and their shared backing file
 	 * (fs_passthrough.c), guarded by the table lock */
 	unsigned int backing_opens;
