@@ -170,6 +170,28 @@ static int fsbn_read_rec(const char __user *ubuf, size_t avail,
 
 /* ---- resolving ---- */
 
+/*
+ * The last directory resolved within one write: a burst's records name
+ * the same few directories over and over, and each kern_path() walks
+ * every component again.  Kept only across records that change no
+ * name (create, modify, close-write, attrib): a delete or move may have
+ * removed or moved a directory on the cached path.
+ */
+struct fsbn_last {
+	char *dir;		/* NULL: nothing cached */
+	unsigned int lookup;
+	struct path path;
+};
+
+static void fsbn_last_forget(struct fsbn_last *c)
+{
+	if (c->dir) {
+		path_put(&c->path);
+		kfree(c->dir);
+		c->dir = NULL;
+	}
+}
+
 static int fsbn_resolve(const char *path, unsigned int lookup, u16 flags,
 			struct path *out)
 {
@@ -364,7 +386,33 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 		dput(src);
 }
 
-static int fsbn_raise(struct fsbn_rec *r)
+/* r's directory, from the cache c or resolved (and then cached). */
+static int fsbn_resolve_dir(struct fsbn_rec *r, unsigned int lookup,
+			    struct fsbn_last *c, struct path *out)
+{
+	int err;
+
+	if (r->h.flags & FSB_NOTIFY_F_CACHED)
+		lookup |= LOOKUP_CACHED;
+	if (c->dir && c->lookup == lookup && strcmp(c->dir, r->dir) == 0) {
+		*out = c->path;
+		path_get(out);
+		return 0;
+	}
+	fsbn_last_forget(c);
+	err = kern_path(r->dir, LOOKUP_FOLLOW | lookup, out);
+	if (err)
+		return err;
+	c->dir = kstrdup(r->dir, GFP_KERNEL);
+	if (c->dir) {
+		c->lookup = lookup;
+		c->path = *out;
+		path_get(&c->path);
+	}
+	return 0;
+}
+
+static int fsbn_raise(struct fsbn_rec *r, struct fsbn_last *c)
 {
 	struct path dir, dir2;
 	unsigned int lookup = r->name.len ? LOOKUP_DIRECTORY : 0;
@@ -372,9 +420,12 @@ static int fsbn_raise(struct fsbn_rec *r)
 
 	if (r->h.kind == FSB_NOTIFY_OVERFLOW)
 		lookup = LOOKUP_DIRECTORY;
-	err = fsbn_resolve(r->dir, lookup, r->h.flags, &dir);
+	err = fsbn_resolve_dir(r, lookup, c, &dir);
 	if (err)
 		return err;
+	if (r->h.kind == FSB_NOTIFY_DELETE || r->h.kind == FSB_NOTIFY_MOVE ||
+	    r->h.kind == FSB_NOTIFY_OVERFLOW)
+		fsbn_last_forget(c);
 	switch (r->h.kind) {
 	case FSB_NOTIFY_CREATE:
 		fsbn_create(&dir, r);
@@ -420,6 +471,7 @@ static int fsbn_open(struct inode *inode, struct file *file)
 static ssize_t fsbn_write(struct file *file, const char __user *ubuf,
 			  size_t len, loff_t *ppos)
 {
+	struct fsbn_last last = { .dir = NULL };
 	struct fsbn_rec r;
 	size_t done = 0;
 	int err = 0;
@@ -427,7 +479,7 @@ static ssize_t fsbn_write(struct file *file, const char __user *ubuf,
 	while (done < len) {
 		err = fsbn_read_rec(ubuf + done, len - done, &r);
 		if (!err)
-			err = fsbn_raise(&r);
+			err = fsbn_raise(&r, &last);
 		kfree(r.buf);
 		if (err)
 			break;
@@ -436,6 +488,7 @@ static ssize_t fsbn_write(struct file *file, const char __user *ubuf,
 			break;
 		cond_resched();
 	}
+	fsbn_last_forget(&last);
 	return done ? (ssize_t)done : err;
 }
 
