@@ -5,7 +5,7 @@
 # run through `launch` in the guest, and the same program on the host.
 # Workloads (bench/watch_latency.py): 20 single creates 300 ms apart,
 # bursts of 1, 100 and 10,000 creates, a steady 50 creates/s for 10 s, and
-# 20 editor saves (temp file renamed over) watched by a nodemon-style Node
+# 20 editor saves (--saves N: N) (temp file renamed over) watched by a nodemon-style Node
 # watcher (tests/launch/watch_node.js rerun) that reruns and reads the
 # file, and the same saves made inside the guest on its own disk
 # ("guest-local": what the emulated guest alone costs Node).  Each
@@ -14,8 +14,9 @@
 # figures include the way back: an upper bound.  Prints a table (ms) and
 # writes it, the raw lines and a PNG plot (gnuplot) to the output dir.
 #
-#   bench/run-watch.sh [--busy] [-o DIR]     (from the build directory)
-#     --busy  keep the other CPU busy during the run (a shell loop)
+#   bench/run-watch.sh [--busy] [--saves N] [-o DIR]   (from the build directory)
+#     --busy     keep the other CPU busy during the run (a shell loop)
+#     --saves N  N editor saves for the Node watchers (default 20)
 set -u
 
 PROG=${0##*/}
@@ -27,12 +28,14 @@ PROBE=$B/tests/launch/watch_probe
 NODE_JS=$HERE/../tests/launch/watch_node.js
 BUSY=
 OUT=
+SAVES=20
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--busy) BUSY=1 ;;
 	-o) [ $# -ge 2 ] || { echo "$PROG: -o needs a directory" >&2; exit 2; }; OUT=$2; shift ;;
-	-h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--saves) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "$PROG: --saves needs a positive number" >&2; exit 2; }; SAVES=$2; shift ;;
+	-h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "$PROG: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 	shift
@@ -83,7 +86,7 @@ for where in host guest; do
 	if command -v node >/dev/null; then
 		d=$proj/$where-node; mkdir -p "$d"
 		echo start > "$d/target.txt"
-		lat --dir "$d" --label "$where" --single 0 --saves 20 -- \
+		lat --dir "$d" --label "$where" --single 0 --saves "$SAVES" -- \
 			"${run[@]}" node "$proj/.watch_node.js" rerun "$d" "$d/target.txt"
 	fi
 done
@@ -92,8 +95,8 @@ done
 if command -v node >/dev/null; then
 	L -- sh -c 'mkdir -p /tmp/fsb-local && echo start > /tmp/fsb-local/target.txt &&
 		exec python3 "$1" --dir /tmp/fsb-local --label guest-local --out /tmp/fsb-local.raw \
-		--single 0 --saves 20 -- node "$2" rerun /tmp/fsb-local /tmp/fsb-local/target.txt' \
-		_ "$HERE/watch_latency.py" "$proj/.watch_node.js" | grep '^guest-local ' >> "$raw"
+		--single 0 --saves "$3" -- node "$2" rerun /tmp/fsb-local /tmp/fsb-local/target.txt' \
+		_ "$HERE/watch_latency.py" "$proj/.watch_node.js" "$SAVES" | grep '^guest-local ' >> "$raw"
 fi
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 

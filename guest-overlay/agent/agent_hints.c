@@ -365,10 +365,14 @@ refresh(struct hint **by_dir, const char **gone, bool *too_many)
 
 #define HINTS_STAT_MAX 16	/* more changed files in a directory: list it */
 
+/* A change that leaves the guest's cached attributes of the object
+ * stale.  Not CLOSE_WRITE: a write gave its own MODIFY (a burst of new
+ * files closed empty would otherwise list their directory at each
+ * flush); not CREATE: a new name has nothing cached. */
 static bool
 object_kind(char k)
 {
-	return k == FSB_HINT_K_MODIFY || k == FSB_HINT_K_ATTRIB || k == FSB_HINT_K_CLOSE_WRITE;
+	return k == FSB_HINT_K_MODIFY || k == FSB_HINT_K_ATTRIB;
 }
 
 /* A GETATTR of path's object, by a descriptor: by path, an object the
@@ -417,6 +421,7 @@ refresh_attrs(struct hint **by_dir)
 		struct hint *h = by_dir[i];
 		char dir[4096];
 		size_t dlen = h->dlen;
+		const char *last = NULL;	/* the last object counted */
 		int j, nobj = 0;
 
 		for (j = i; j < npending; j++) {
@@ -424,9 +429,10 @@ refresh_attrs(struct hint **by_dir)
 
 			if (k->dlen != dlen || memcmp(k->path, h->path, dlen) != 0)
 				break;
-			if (object_kind(k->kind) && (j == i ||
-			    strcmp(by_dir[j - 1]->path, k->path) != 0))
+			if (object_kind(k->kind) && (last == NULL || strcmp(last, k->path) != 0)) {
 				nobj++;
+				last = k->path;
+			}
 		}
 		if (dlen < sizeof(dir)) {
 			memcpy(dir, h->path, dlen);
@@ -441,12 +447,15 @@ refresh_attrs(struct hint **by_dir)
 
 				if (bsearch(&d, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
 					stat_again(h, dir);
+				last = NULL;
 				for (int k = i; k < j; k++) {
 					const char *p = by_dir[k]->path;
 
-					if (object_kind(by_dir[k]->kind) && (k == i ||
-					    strcmp(by_dir[k - 1]->path, p) != 0) &&
-					    bsearch(&p, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
+					if (!object_kind(by_dir[k]->kind) ||
+					    (last != NULL && strcmp(last, p) == 0))
+						continue;
+					last = p;
+					if (bsearch(&p, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
 						stat_again(by_dir[k], p);
 				}
 			}

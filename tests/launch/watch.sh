@@ -36,7 +36,7 @@ echo old > "$P/target.txt"
 echo watched > "$P/selfdel.txt"
 cd "$P" || exit 1
 
-L --mount "$M:/mnt/m" -- true 2> "$tmp/boot.err"; rc=$?
+L --mount "$M:/mnt/m" --hide "$R/secret" --hide "$R/token" -- true 2> "$tmp/boot.err"; rc=$?
 check "the VM boots with the project and a --mount share (rc $rc)" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || { sed 's/^/# /' "$tmp/boot.err"; echo "1..$n"; exit 1; }
 if ! L -- test -e /dev/fsb_notify; then
@@ -156,6 +156,22 @@ check "... and the next command reads both at once (got '$got')" [ "$got" = "ins
 rm "$R/pkgfile"
 expect "... IN_DELETE" "^$R/pkgfile DELETE 0$"
 check "... and the next command finds it gone" L -- sh -c "! test -e '$R/pkgfile'"
+
+# what the root share hides (--hide) raises nothing in the guest: no
+# event, no name, for the hidden name itself or anything beneath it
+mkdir "$R/secret"
+echo key > "$R/secret/id_key"
+echo t > "$R/token"
+echo t2 >> "$R/token"
+chmod 600 "$R/token"
+mv "$R/secret/id_key" "$R/secret/id_key.old"
+mv "$R/token" "$R/secret/token"
+rm -r "$R/secret"
+echo after > "$R/after-hidden"
+expect "a change next to hidden ones is heard" "^$R/after-hidden CREATE 0$"
+leak=$(grep -E 'secret|token|id_key' "$ev" | head -n 3 | tr '\n' ';')
+check "... and nothing of the hidden names (got '$leak')" [ -z "$leak" ]
+rm "$R/after-hidden"
 
 # what the guest does itself is reported once, by its own kernel
 L -- sh -c "echo g > '$P/byguest.txt'"
