@@ -304,40 +304,8 @@ fs_dirent_known(struct share *sh, struct inode *dir, const struct backend_dirent
 	e->attr = st;
 	fs_stat_to_client(sh, &e->attr);
 	e->attr_timeout = e->entry_timeout = fs_entry_timeout(sh, in);
-	fs_attrs_sent(sh, in);
 	*inp = in;
 	return 0;
-}
-
-/*
- * Does the client hold this very entry already (the inode known under
- * this name in this directory, with lookups of the client's), with
- * attributes that stay good until the server drops them (its changes
- * are reported)?  Then READDIRPLUS lists it without a node (node id 0:
- * "no attributes for this one") and the kernel keeps what it has: no
- * stat here, no re-linking there.  Filling it would only repeat what the
- * client knows; an entry it does not hold is filled, which saves the
- * LOOKUP a stat of it would make.  Symlinks always take the full path
- * (the policy may hide or follow them).
- */
-static bool
-fs_dirent_held(struct share *sh, struct inode *dir, const struct backend_dirent *ent)
-{
-	struct inode *in;
-	bool held;
-
-	if (ent->type == DT_LNK || ent->type == DT_UNKNOWN)
-		return false;
-	in = inode_table_find_key(&sh->inodes, dir->key_dev, ent->ino);
-	if (in == NULL)
-		return false;
-	pthread_mutex_lock(&sh->inodes.lock);
-	held = in->nlookup > 0 && in->attrs_held && !in->stale && in->parent == dir &&
-	    in->name != NULL && strcmp(in->name, ent->name) == 0;
-	pthread_mutex_unlock(&sh->inodes.lock);
-	held = held && fs_watch_timeout(sh, in) == sh->attr_timeout;
-	fs_put(sh, in);
-	return held;
 }
 
 /*
@@ -380,9 +348,6 @@ fs_add_dirent(fuse_req_t req, struct share *sh, struct inode *dir,
 		return 0;
 	if (!plus && !(sh->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK))
 		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
-
-	if (plus && !ent->has_entry && fs_dirent_held(sh, dir, ent))
-		return fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
 
 	rc = policy_check_name(ent->name);
 	if (rc == 0 && fs_dirent_has_entry(sh, ent)) {
@@ -432,7 +397,6 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	p = buf;
-	fs_attrs_dropped(sh, f->inode);	/* the kernel drops the listing's atime */
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
 		ssize_t n;

@@ -398,7 +398,6 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, err);
 		return;
 	}
-	fs_attrs_dropped(sh, f->inode);	/* the kernel drops the file's atime */
 	if (f->bf.fd >= 0) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 

@@ -37,24 +37,6 @@ timespec_eq(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-void
-fs_attrs_sent(struct share *sh, struct inode *in)
-{
-	pthread_mutex_lock(&sh->inodes.lock);
-	in->attrs_held = true;
-	pthread_mutex_unlock(&sh->inodes.lock);
-}
-
-void
-fs_attrs_dropped(struct share *sh, struct inode *in)
-{
-	if (in == NULL)
-		return;
-	pthread_mutex_lock(&sh->inodes.lock);
-	in->attrs_held = false;
-	pthread_mutex_unlock(&sh->inodes.lock);
-}
-
 static void
 fs_notify_inode(struct share *sh, uint64_t nodeid)
 {
@@ -150,9 +132,6 @@ fs_self_end_one(struct share *sh, struct inode *in)
 void
 fs_watch_self_begin(struct share *sh, struct inode *a, struct inode *b)
 {
-	/* a change through the client: its kernel drops their attributes */
-	fs_attrs_dropped(sh, a);
-	fs_attrs_dropped(sh, b);
 	if (!sh->self_stamps)
 		return;
 	fs_self_begin_one(sh, a);
@@ -183,7 +162,6 @@ fs_object_changed(struct share *sh, struct inode *in, unsigned int what)
 	in->changes++;
 	if (what & WATCH_GONE)
 		in->stale = true;
-	in->attrs_held = false;
 	pthread_mutex_unlock(&sh->inodes.lock);
 	fs_notify_inode(sh, in->nodeid);
 	return true;
@@ -200,7 +178,6 @@ fs_dir_event(struct share *sh, const struct watch_event *ev)
 		return;		/* the client never saw this directory */
 	if ((ev->what & WATCH_ENTRY) && !fs_is_self_change(sh, dir)) {
 		entry_host = true;
-		fs_attrs_dropped(sh, dir);
 		fs_notify_entry(sh, dir->nodeid, ev->name);
 		fs_notify_inode(sh, dir->nodeid);	/* its mtime, nlink, listing */
 	}
@@ -239,7 +216,6 @@ fs_collect_notice(void *ctx, struct inode *in)
 	struct fs_notice *n = l->next;
 
 	in->changes++;
-	in->attrs_held = false;
 	if (n == l->end)
 		return;
 	n->nodeid = in->nodeid;

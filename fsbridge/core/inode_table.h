@@ -49,9 +49,6 @@ struct inode {
 	struct timespec self_ctime;	/* ctime after the server's own last change */
 	unsigned int self_busy;		/* own changes under way */
 	unsigned int self_gen;		/* own changes begun, ever */
-	/* the client's cached attributes are whole: sent by us, and
-	 * nothing since made its kernel drop some (fs_attrs_*) */
-	bool attrs_held;
 	/* passthrough opens of it and their shared backing file
 	 * (fs_passthrough.c), guarded by the table lock */
 	unsigned int backing_opens;

@@ -105,11 +105,6 @@ void fs_watch_dir_freed(struct share *sh, struct inode *in);
  * changed them: events seen meanwhile, or finding the ctime the change
  * left, are not taken for host changes. */
 void fs_watch_self_begin(struct share *sh, struct inode *a, struct inode *b);
-/* The client was sent in's attributes / its kernel dropped some (a read's
- * atime, a change through it, a host change): READDIRPLUS fills only
- * entries whose attributes the client does not hold whole. */
-void fs_attrs_sent(struct share *sh, struct inode *in);
-void fs_attrs_dropped(struct share *sh, struct inode *in);
 void fs_watch_self_end(struct share *sh, struct inode *a, struct inode *b);
 /* The timeout for an entry/attributes of in. */
 double fs_watch_timeout(struct share *sh, struct inode *in);
