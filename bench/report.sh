@@ -14,7 +14,7 @@
 set -euo pipefail
 
 PROG=${0##*/}
-CMDLINE="$0$(printf ' %q' "$@")"
+CMDLINE=$0; [ $# -gt 0 ] && CMDLINE+=$(printf ' %q' "$@")
 HERE=$(cd "$(dirname "$0")" && pwd)
 FILES=2000
 ROUNDS=3

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 PROG=${0##*/}
-CMDLINE="$0$(printf ' %q' "$@")"
+CMDLINE=$0; [ $# -gt 0 ] && CMDLINE+=$(printf ' %q' "$@")
 FILES=10000
 ROUNDS=3
 KEEP=0

@@ -17,7 +17,7 @@
 # value back, as the io_uring test suites do).
 PROG=${0##*/}
 HERE=$(cd "$(dirname "$0")" && pwd)
-CMDLINE="$0$(printf ' %q' "$@")"
+CMDLINE=$0; [ $# -gt 0 ] && CMDLINE+=$(printf ' %q' "$@")
 N=20000
 BUSY=
 FSBRIDGE=${FSBRIDGE:-./fsbridge/fsbridge}

@@ -20,7 +20,7 @@
 set -u
 
 PROG=${0##*/}
-CMDLINE="$0$(printf ' %q' "$@")"
+CMDLINE=$0; [ $# -gt 0 ] && CMDLINE+=$(printf ' %q' "$@")
 HERE=$(cd "$(dirname "$0")" && pwd)
 B=${top_builddir:-$PWD}
 LAUNCH=$B/launcher/launch
