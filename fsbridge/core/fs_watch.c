@@ -66,21 +66,31 @@ fs_hinting(const struct share *sh)
 	WATCH_K_DELETE)
 #define KINDS_OBJECT (WATCH_K_MODIFY | WATCH_K_ATTRIB | WATCH_K_CLOSE_WRITE)
 
+/* With the table lock held: did a change of ours leave ctime ts? */
+static bool
+fs_self_stamped(const struct inode *in, const struct timespec *ts)
+{
+	for (unsigned int i = 0; i < INODE_SELF_CTIMES; i++)
+		if (timespec_eq(&in->self_ctime[i], ts))
+			return true;
+	return false;
+}
+
 /*
- * Is in's state the server's own doing: a change of ours under way, one
- * begun while we looked, or the ctime our last change left?  All are
- * sampled before and after the stat, so a change of ours that ends in
- * between is still recognised, and so is the ctime of a change of ours
- * that a later one of ours (begun and ended while this thread was not
- * running) overwrote as the last stamp.  (A host change made while one
- * of ours is under way on the same inode is taken for ours: inotify
- * cannot tell them apart.)
+ * Is in's state the server's own doing: a change of ours under way, or a
+ * ctime one of our last few changes left?  The busy count is sampled
+ * before and after the stat, so a change of ours that ends in between is
+ * still recognised; the last few stamps are kept, not one, so is a
+ * change of ours whose stamp a later one of ours (begun and ended while
+ * this thread was not running) followed.  A ctime none of ours left is
+ * the host's, even if a change of ours began after the stat.  (A host
+ * change made while one of ours is under way on the same inode is taken
+ * for ours: inotify cannot tell them apart.)
  */
 static bool
 fs_is_self_change(struct share *sh, struct inode *in)
 {
-	struct timespec stamp_before;
-	unsigned int busy_before, gen_before;
+	unsigned int busy_before;
 	struct stat st;
 	bool self;
 
@@ -88,16 +98,11 @@ fs_is_self_change(struct share *sh, struct inode *in)
 		return false;
 	pthread_mutex_lock(&sh->inodes.lock);
 	busy_before = in->self_busy;
-	gen_before = in->self_gen;
-	stamp_before = in->self_ctime;
 	pthread_mutex_unlock(&sh->inodes.lock);
 	if (sh->backend->ops->getattr(sh->backend, in, &st) != 0)
 		return false;
 	pthread_mutex_lock(&sh->inodes.lock);
-	self = busy_before > 0 || in->self_busy > 0 ||
-	    gen_before != in->self_gen ||
-	    timespec_eq(&stamp_before, &st.st_ctim) ||
-	    timespec_eq(&in->self_ctime, &st.st_ctim);
+	self = busy_before > 0 || in->self_busy > 0 || fs_self_stamped(in, &st.st_ctim);
 	pthread_mutex_unlock(&sh->inodes.lock);
 	return self;
 }
@@ -109,7 +114,6 @@ fs_self_begin_one(struct share *sh, struct inode *in)
 		return;
 	pthread_mutex_lock(&sh->inodes.lock);
 	in->self_busy++;
-	in->self_gen++;
 	pthread_mutex_unlock(&sh->inodes.lock);
 }
 
@@ -123,8 +127,10 @@ fs_self_end_one(struct share *sh, struct inode *in)
 		return;
 	have = sh->backend->ops->getattr(sh->backend, in, &st) == 0;
 	pthread_mutex_lock(&sh->inodes.lock);
-	if (have)
-		in->self_ctime = st.st_ctim;
+	if (have && !fs_self_stamped(in, &st.st_ctim)) {
+		in->self_ctime[in->self_ctime_next] = st.st_ctim;
+		in->self_ctime_next = (in->self_ctime_next + 1) % INODE_SELF_CTIMES;
+	}
 	in->self_busy--;
 	pthread_mutex_unlock(&sh->inodes.lock);
 }

@@ -19,6 +19,8 @@
 #include <sys/cdefs.h>
 #include <sys/tree.h>
 
+#define INODE_SELF_CTIMES 4
+
 struct inode {
 	RB_ENTRY(inode) by_nodeid;
 	RB_ENTRY(inode) by_key;
@@ -46,9 +48,11 @@ struct inode {
 	unsigned int opens;	/* the client's open handles on it (fs_file.c) */
 	bool client_removed;	/* the client unlinked it or renamed over it */
 	uint64_t changes;	/* host changes seen so far */
-	struct timespec self_ctime;	/* ctime after the server's own last change */
+	/* ctimes the server's own last changes left, newest at
+	 * self_ctime_next - 1 (a ring) */
+	struct timespec self_ctime[INODE_SELF_CTIMES];
+	unsigned int self_ctime_next;
 	unsigned int self_busy;		/* own changes under way */
-	unsigned int self_gen;		/* own changes begun, ever */
 	/* passthrough opens of it and their shared backing file
 	 * (fs_passthrough.c), guarded by the table lock */
 	unsigned int backing_opens;

@@ -365,14 +365,38 @@ refresh(struct hint **by_dir, const char **gone, bool *too_many)
 
 #define HINTS_STAT_MAX 16	/* more changed files in a directory: list it */
 
-/* A change that leaves the guest's cached attributes of the object
- * stale.  Not CLOSE_WRITE: a write gave its own MODIFY (a burst of new
- * files closed empty would otherwise list their directory at each
- * flush); not CREATE: a new name has nothing cached. */
+/*
+ * The hints by_dir[k..] that name the same path as by_dir[k] (adjacent:
+ * cmp_dir sorts by directory, then name) end at *end (before j); true if
+ * they leave the guest's cached attributes of that object stale: a
+ * MODIFY or ATTRIB, or a CLOSE_WRITE (a write through a shared mapping
+ * gives no MODIFY) of a name the batch did not create or move in (a new
+ * name has nothing cached: a burst of new files closed at once must not
+ * list their directory at each flush).
+ */
 static bool
-object_kind(char k)
+object_stale(struct hint **by_dir, int k, int j, int *end)
 {
-	return k == FSB_HINT_K_MODIFY || k == FSB_HINT_K_ATTRIB;
+	bool changed = false, closed = false, fresh = false;
+	int m;
+
+	for (m = k; m < j && strcmp(by_dir[m]->path, by_dir[k]->path) == 0; m++) {
+		switch (by_dir[m]->kind) {
+		case FSB_HINT_K_MODIFY:
+		case FSB_HINT_K_ATTRIB:
+			changed = true;
+			break;
+		case FSB_HINT_K_CLOSE_WRITE:
+			closed = true;
+			break;
+		case FSB_HINT_K_CREATE:
+		case FSB_HINT_K_MOVED_TO:
+			fresh = true;
+			break;
+		}
+	}
+	*end = m > k ? m : k + 1;
+	return changed || (closed && !fresh);
 }
 
 /* A GETATTR of path's object, by a descriptor: by path, an object the
@@ -421,19 +445,15 @@ refresh_attrs(struct hint **by_dir)
 		struct hint *h = by_dir[i];
 		char dir[4096];
 		size_t dlen = h->dlen;
-		const char *last = NULL;	/* the last object counted */
-		int j, nobj = 0;
+		int j, k, end, nobj = 0;
 
 		for (j = i; j < npending; j++) {
-			struct hint *k = by_dir[j];
-
-			if (k->dlen != dlen || memcmp(k->path, h->path, dlen) != 0)
+			if (by_dir[j]->dlen != dlen || memcmp(by_dir[j]->path, h->path, dlen) != 0)
 				break;
-			if (object_kind(k->kind) && (last == NULL || strcmp(last, k->path) != 0)) {
-				nobj++;
-				last = k->path;
-			}
 		}
+		for (k = i; k < j; k = end)
+			if (object_stale(by_dir, k, j, &end))
+				nobj++;
 		if (dlen < sizeof(dir)) {
 			memcpy(dir, h->path, dlen);
 			dir[dlen] = '\0';
@@ -447,15 +467,11 @@ refresh_attrs(struct hint **by_dir)
 
 				if (bsearch(&d, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
 					stat_again(h, dir);
-				last = NULL;
-				for (int k = i; k < j; k++) {
+				for (k = i; k < j; k = end) {
 					const char *p = by_dir[k]->path;
 
-					if (!object_kind(by_dir[k]->kind) ||
-					    (last != NULL && strcmp(last, p) == 0))
-						continue;
-					last = p;
-					if (bsearch(&p, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
+					if (object_stale(by_dir, k, j, &end) &&
+					    bsearch(&p, gone, ngone, sizeof(gone[0]), cmp_str) == NULL)
 						stat_again(by_dir[k], p);
 				}
 			}

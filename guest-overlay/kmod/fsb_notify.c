@@ -15,8 +15,9 @@
  * only with F_DROP: a name the host removed is dropped (d_invalidate,
  * as FUSE does for a host notification) once its events are raised.  The
  * record is copied in before anything is resolved; no lock is held across
- * a user copy; the module holds only references (path, dentry) while it
- * calls fsnotify().
+ * a user copy; the module holds only references (path, dentry): while it
+ * calls fsnotify(), and, for the last two directories it resolved, until
+ * the end of the write().
  *
  * An event on a child the guest never looked up must reach the parent's
  * watch as a child event (FS_EVENT_ON_CHILD, with the name): since 6.1
@@ -171,12 +172,15 @@ static int fsbn_read_rec(const char __user *ubuf, size_t avail,
 /* ---- resolving ---- */
 
 /*
- * The last directory resolved within one write: a burst's records name
- * the same few directories over and over, and each kern_path() walks
- * every component again.  Kept only across records that change no
- * name (create, modify, close-write, attrib): a delete or move may have
- * removed or moved a directory on the cached path.
+ * The last two directories resolved within one write (two: a root-share
+ * change is raised under the share's own mount, then under the overlay):
+ * a burst's records name the same few directories over and over, and
+ * each kern_path() walks every component again.  Kept only across
+ * records that change no name (create, modify, close-write, attrib): a
+ * delete or move may have removed or moved a directory on a cached path.
  */
+#define FSBN_LAST 2
+
 struct fsbn_last {
 	char *dir;		/* NULL: nothing cached */
 	unsigned int lookup;
@@ -185,10 +189,12 @@ struct fsbn_last {
 
 static void fsbn_last_forget(struct fsbn_last *c)
 {
-	if (c->dir) {
-		path_put(&c->path);
-		kfree(c->dir);
-		c->dir = NULL;
+	for (int i = 0; i < FSBN_LAST; i++) {
+		if (c[i].dir) {
+			path_put(&c[i].path);
+			kfree(c[i].dir);
+			c[i].dir = NULL;
+		}
 	}
 }
 
@@ -386,29 +392,38 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 		dput(src);
 }
 
-/* r's directory, from the cache c or resolved (and then cached). */
+/* r's directory, from the cache c (FSBN_LAST slots, newest first) or
+ * resolved (and then cached, when keep). */
 static int fsbn_resolve_dir(struct fsbn_rec *r, unsigned int lookup,
-			    struct fsbn_last *c, struct path *out)
+			    struct fsbn_last *c, bool keep, struct path *out)
 {
+	struct fsbn_last fresh;
 	int err;
 
 	if (r->h.flags & FSB_NOTIFY_F_CACHED)
 		lookup |= LOOKUP_CACHED;
-	if (c->dir && c->lookup == lookup && strcmp(c->dir, r->dir) == 0) {
-		*out = c->path;
-		path_get(out);
-		return 0;
+	for (int i = 0; keep && i < FSBN_LAST; i++) {
+		if (c[i].dir && c[i].lookup == lookup && strcmp(c[i].dir, r->dir) == 0) {
+			*out = c[i].path;
+			path_get(out);
+			return 0;
+		}
 	}
-	fsbn_last_forget(c);
 	err = kern_path(r->dir, LOOKUP_FOLLOW | lookup, out);
-	if (err)
+	if (err || !keep)
 		return err;
-	c->dir = kstrdup(r->dir, GFP_KERNEL);
-	if (c->dir) {
-		c->lookup = lookup;
-		c->path = *out;
-		path_get(&c->path);
+	fresh.dir = kstrdup(r->dir, GFP_KERNEL);
+	if (!fresh.dir)
+		return 0;
+	fresh.lookup = lookup;
+	fresh.path = *out;
+	path_get(&fresh.path);
+	if (c[FSBN_LAST - 1].dir) {
+		path_put(&c[FSBN_LAST - 1].path);
+		kfree(c[FSBN_LAST - 1].dir);
 	}
+	memmove(&c[1], &c[0], (FSBN_LAST - 1) * sizeof(*c));
+	c[0] = fresh;
 	return 0;
 }
 
@@ -416,16 +431,19 @@ static int fsbn_raise(struct fsbn_rec *r, struct fsbn_last *c)
 {
 	struct path dir, dir2;
 	unsigned int lookup = r->name.len ? LOOKUP_DIRECTORY : 0;
+	/* may remove or move a directory some cached path goes through */
+	bool unnames = r->h.kind == FSB_NOTIFY_DELETE ||
+		       r->h.kind == FSB_NOTIFY_MOVE ||
+		       r->h.kind == FSB_NOTIFY_OVERFLOW;
 	int err;
 
 	if (r->h.kind == FSB_NOTIFY_OVERFLOW)
 		lookup = LOOKUP_DIRECTORY;
-	err = fsbn_resolve_dir(r, lookup, c, &dir);
+	if (unnames)
+		fsbn_last_forget(c);
+	err = fsbn_resolve_dir(r, lookup, c, !unnames, &dir);
 	if (err)
 		return err;
-	if (r->h.kind == FSB_NOTIFY_DELETE || r->h.kind == FSB_NOTIFY_MOVE ||
-	    r->h.kind == FSB_NOTIFY_OVERFLOW)
-		fsbn_last_forget(c);
 	switch (r->h.kind) {
 	case FSB_NOTIFY_CREATE:
 		fsbn_create(&dir, r);
@@ -471,7 +489,7 @@ static int fsbn_open(struct inode *inode, struct file *file)
 static ssize_t fsbn_write(struct file *file, const char __user *ubuf,
 			  size_t len, loff_t *ppos)
 {
-	struct fsbn_last last = { .dir = NULL };
+	struct fsbn_last last[FSBN_LAST] = { { .dir = NULL } };
 	struct fsbn_rec r;
 	size_t done = 0;
 	int err = 0;
@@ -479,7 +497,7 @@ static ssize_t fsbn_write(struct file *file, const char __user *ubuf,
 	while (done < len) {
 		err = fsbn_read_rec(ubuf + done, len - done, &r);
 		if (!err)
-			err = fsbn_raise(&r, &last);
+			err = fsbn_raise(&r, last);
 		kfree(r.buf);
 		if (err)
 			break;
@@ -488,7 +506,7 @@ static ssize_t fsbn_write(struct file *file, const char __user *ubuf,
 			break;
 		cond_resched();
 	}
-	fsbn_last_forget(&last);
+	fsbn_last_forget(last);
 	return done ? (ssize_t)done : err;
 }
 
