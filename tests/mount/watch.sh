@@ -194,8 +194,13 @@ for w in fanotify inotify; do
 			elif [ "$w" = inotify ] && [ "$count" -le 2 ]; then
 				# inotify does not say who made a change; the server's
 				# ctime stamps missed one or two of its own in 2 of about
-				# 10 loaded CI runs (as a user), cause not found yet: an
-				# extra invalidation costs a round trip, loses nothing
+				# 10 loaded CI runs (as a user).  Likely: two WRITEs of
+				# the writeback cache on one file at once, the first one's
+				# closing stat already seeing the second's ctime, so the
+				# first's own ctime is never stamped, and an event whose
+				# stat fell between them is taken for the host's.  Erring
+				# that way costs a round trip; the other way (taking a host
+				# change for ours) would leave the client stale.
 				echo "not ok $((n += 1)) - $what # TODO a rare miss of inotify's self-detection under load"
 				grep -B8 'notify: inval' "$tmp/self-$w/log" | sed 's/^/#   /'
 			else
