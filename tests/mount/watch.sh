@@ -194,12 +194,10 @@ for w in fanotify inotify; do
 			elif [ "$w" = inotify ] && [ "$count" -le 2 ]; then
 				# inotify does not say who made a change; the server's
 				# ctime stamps missed one or two of its own in 2 of about
-				# 10 loaded CI runs (as a user).  Likely: two WRITEs of
-				# the writeback cache on one file at once, the first one's
-				# closing stat already seeing the second's ctime, so the
-				# first's own ctime is never stamped, and an event whose
-				# stat fell between them is taken for the host's.  Erring
-				# that way costs a round trip; the other way (taking a host
+				# 10 loaded CI runs (as a user), each during dd's
+				# sequential 4 KiB WRITEs to one file; cause not found
+				# (the last 4 own ctimes are kept per inode).  Erring that
+				# way costs a round trip; the other way (taking a host
 				# change for ours) would leave the client stale.
 				echo "not ok $((n += 1)) - $what # TODO a rare miss of inotify's self-detection under load"
 				grep -B8 'notify: inval' "$tmp/self-$w/log" | sed 's/^/#   /'
