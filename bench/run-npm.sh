@@ -42,20 +42,10 @@ npm_ci() {	# CACHE USERCONFIG: sets CI
 	CI=(npm ci --offline --cache "$1" --userconfig "$2" --no-audit --no-fund
 		--ignore-scripts --update-notifier=false --loglevel=warn)
 }
-# The default project: common dev dependencies, 338 packages on Linux
-# (339 in the lockfile; fsevents is macOS-only), no install scripts.
-DEFAULT_PACKAGE_JSON='{
-  "name": "fsbridge-npm-bench",
-  "version": "1.0.0",
-  "private": true,
-  "description": "bench/run-npm.sh: an npm ci of a few hundred packages",
-  "devDependencies": {
-    "eslint": "8.57.0",
-    "jest": "29.7.0",
-    "prettier": "3.2.5",
-    "typescript": "5.4.5"
-  }
-}'
+# The default project (bench/npm-project.json, shared with run-tree.sh):
+# common dev dependencies, 338 packages on Linux (339 in the lockfile;
+# fsevents is macOS-only), no install scripts.
+DEFAULT_PACKAGE_JSON=$HERE/npm-project.json
 
 usage() {
 	cat <<EOF
@@ -191,7 +181,7 @@ prepare_project() {
 	mkdir -p -- "$src" || die "cannot create project dir $src"
 	if [ ! -f "$src/package.json" ]; then
 		[ -f "$src/package-lock.json" ] && die "$src has a package-lock.json but no package.json"
-		printf '%s\n' "$DEFAULT_PACKAGE_JSON" >"$src/package.json" ||
+		cp -- "$DEFAULT_PACKAGE_JSON" "$src/package.json" ||
 			die "cannot write $src/package.json"
 	fi
 	if [ ! -f "$src/package-lock.json" ]; then

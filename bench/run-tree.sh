@@ -91,19 +91,7 @@ trap 'exit 130' INT TERM
 # the project, its lockfile and the offline cache
 mkdir -p "$W/project" "$W/prep"
 : > "$W/npmrc"
-cat > "$W/project/package.json" <<'EOF'
-{
-  "name": "fsbridge-tree-bench",
-  "version": "1.0.0",
-  "private": true,
-  "devDependencies": {
-    "eslint": "8.57.0",
-    "jest": "29.7.0",
-    "prettier": "3.2.5",
-    "typescript": "5.4.5"
-  }
-}
-EOF
+cp "$HERE/npm-project.json" "$W/project/package.json" || die "cannot copy $HERE/npm-project.json"
 NPM_OPTS=(--userconfig "$W/npmrc" --no-audit --no-fund --ignore-scripts
 	--update-notifier=false --loglevel=warn)
 CACHE=${CACHE_SRC:-$W/cache}
