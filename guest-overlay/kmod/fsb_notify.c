@@ -184,18 +184,23 @@ static int fsbn_read_rec(const char __user *ubuf, size_t avail,
 struct fsbn_last {
 	char *dir;		/* NULL: nothing cached */
 	unsigned int lookup;
+	u16 cached;		/* the record's FSB_NOTIFY_F_CACHED */
 	struct path path;
 };
 
+static void fsbn_last_drop(struct fsbn_last *s)
+{
+	if (s->dir) {
+		path_put(&s->path);
+		kfree(s->dir);
+		s->dir = NULL;
+	}
+}
+
 static void fsbn_last_forget(struct fsbn_last *c)
 {
-	for (int i = 0; i < FSBN_LAST; i++) {
-		if (c[i].dir) {
-			path_put(&c[i].path);
-			kfree(c[i].dir);
-			c[i].dir = NULL;
-		}
-	}
+	for (int i = 0; i < FSBN_LAST; i++)
+		fsbn_last_drop(&c[i]);
 }
 
 static int fsbn_resolve(const char *path, unsigned int lookup, u16 flags,
@@ -397,31 +402,29 @@ static void fsbn_move(struct path *from, struct path *to, struct fsbn_rec *r)
 static int fsbn_resolve_dir(struct fsbn_rec *r, unsigned int lookup,
 			    struct fsbn_last *c, bool keep, struct path *out)
 {
+	u16 cached = r->h.flags & FSB_NOTIFY_F_CACHED;
 	struct fsbn_last fresh;
 	int err;
 
-	if (r->h.flags & FSB_NOTIFY_F_CACHED)
-		lookup |= LOOKUP_CACHED;
 	for (int i = 0; keep && i < FSBN_LAST; i++) {
-		if (c[i].dir && c[i].lookup == lookup && strcmp(c[i].dir, r->dir) == 0) {
+		if (c[i].dir && c[i].lookup == lookup && c[i].cached == cached &&
+		    strcmp(c[i].dir, r->dir) == 0) {
 			*out = c[i].path;
 			path_get(out);
 			return 0;
 		}
 	}
-	err = kern_path(r->dir, LOOKUP_FOLLOW | lookup, out);
+	err = fsbn_resolve(r->dir, lookup, r->h.flags, out);
 	if (err || !keep)
 		return err;
 	fresh.dir = kstrdup(r->dir, GFP_KERNEL);
 	if (!fresh.dir)
 		return 0;
 	fresh.lookup = lookup;
+	fresh.cached = cached;
 	fresh.path = *out;
 	path_get(&fresh.path);
-	if (c[FSBN_LAST - 1].dir) {
-		path_put(&c[FSBN_LAST - 1].path);
-		kfree(c[FSBN_LAST - 1].dir);
-	}
+	fsbn_last_drop(&c[FSBN_LAST - 1]);
 	memmove(&c[1], &c[0], (FSBN_LAST - 1) * sizeof(*c));
 	c[0] = fresh;
 	return 0;
