@@ -56,8 +56,8 @@ mount_usage(FILE *out)
 	    "     expose=PATH                  drop the hide rules at or beneath PATH\n"
 	    "     policy=FILE                  read policy options from FILE\n"
 	    "     allow_other                  let other users use the mount\n"
-	    "     atime | noatime              update access times on read (default noatime:\n"
-	    "                                  a read costs no attribute round trip)\n"
+	    "     atime | noatime              the kernel updates access times on read\n"
+	    "                                  (default noatime)\n"
 	    "     threads=N                    at most N worker threads (1-256)\n"
 	    "     fd_cache=N                   keep at most N inode fds open (>= 16)\n"
 	    "     revalidate=SECONDS           with cache=auto, how long entries nobody\n"
@@ -71,6 +71,9 @@ mount_usage(FILE *out)
 	    "     passthrough=auto|on|off      the kernel reads and writes opened files on\n"
 	    "                                  the host file itself (Linux 6.9+, root; every\n"
 	    "                                  open then asks the server; default off)\n"
+	    "     prefill=on|off               after a listing, push its small files' data\n"
+	    "                                  into the page cache for a process that reads\n"
+	    "                                  the files it lists (tar, grep -r; default on)\n"
 	    "     pidfile=PATH                 write the daemon's pid to PATH\n"
 	    "     debug                        log every request (implies -f)\n"
 	    "  -h, --help            this help\n"
@@ -109,6 +112,13 @@ mount_apply_option(void *ctx, char *opt)
 			fprintf(stderr, "fsbridge: -o %s: io_uring is one of auto, on, off\n", opt);
 			return EXIT_USAGE;
 		}
+	} else if (strcmp(opt, "prefill=on") == 0) {
+		mo->no_prefill = false;
+	} else if (strcmp(opt, "prefill=off") == 0) {
+		mo->no_prefill = true;
+	} else if (strncmp(opt, "prefill=", 8) == 0) {
+		fprintf(stderr, "fsbridge: -o %s: prefill is on or off\n", opt);
+		return EXIT_USAGE;
 	} else if (strncmp(opt, "passthrough=", 12) == 0) {
 		if (strcmp(opt + 12, "auto") == 0)
 			mo->passthrough = MOUNT_PASSTHROUGH_AUTO;

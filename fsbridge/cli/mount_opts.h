@@ -33,6 +33,7 @@ struct mount_opts {
 	unsigned int threads;	/* 0: libfuse's default */
 	enum mount_uring uring;
 	enum mount_passthrough passthrough;
+	bool no_prefill;	/* prefill=off: no small files pushed after listings */
 };
 
 struct share;

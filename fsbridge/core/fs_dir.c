@@ -329,7 +329,8 @@ fs_dirent_has_entry(struct share *sh, const struct backend_dirent *ent)
  */
 static ssize_t
 fs_add_dirent(fuse_req_t req, struct share *sh, struct inode *dir,
-    struct backend_dirent *ent, char *p, size_t rem, bool plus)
+    struct backend_dirent *ent, char *p, size_t rem, bool plus, bool full,
+    struct fs_prefill_job *job)
 {
 	struct fuse_entry_param e;
 	struct inode *in;
@@ -346,8 +347,12 @@ fs_add_dirent(fuse_req_t req, struct share *sh, struct inode *dir,
 	}
 	if (fs_hide_dirent(sh, dir, ent->name, ent->ino))
 		return 0;
-	if (!plus && !(sh->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK))
+	if (!full && !(sh->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK)) {
+		/* in a READDIRPLUS reply, node id 0: a name without an entry */
+		if (plus)
+			return fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
 		return fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
+	}
 
 	rc = policy_check_name(ent->name);
 	if (rc == 0 && fs_dirent_has_entry(sh, ent)) {
@@ -359,12 +364,16 @@ fs_add_dirent(fuse_req_t req, struct share *sh, struct inode *dir,
 		return 0;
 	if (rc != 0)
 		return rc;
-	if (plus) {
+	if (full) {
 		n = fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
 		if (n <= rem) {
+			fs_prefill_job_add(sh, job, in, ent->name, &e.attr);
 			fs_put(sh, in);
 			return n;
 		}
+	} else if (plus) {	/* a hidden symlink's check: no entry */
+		e.ino = 0;
+		n = fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
 	} else {
 		n = fuse_add_direntry(req, p, rem, ent->name, &e.attr, ent->next_off);
 	}
@@ -379,7 +388,10 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     struct fuse_file_info *fi, bool plus)
 {
 	struct share *sh = SHARE(req);
+	struct fs_prefill_job *job = NULL;
 	struct backend_dirent ent;
+	unsigned int how;
+	bool full;
 	struct open_file *f;
 	size_t rem = size;
 	char *buf, *p;
@@ -397,6 +409,10 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	p = buf;
+	how = plus ? fs_prefill_listing(sh, req, ino) : 0;
+	if (how & FS_LISTING_PREFILL)
+		job = fs_prefill_job_new(sh, f->inode);
+	full = plus && (off == 0 || !sh->listing_lean || (how & FS_LISTING_FULL));
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
 		ssize_t n;
@@ -405,7 +421,7 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		rc = sh->backend->ops->readdir(sh->backend, &f->bf, off, &ent);
 		if (rc <= 0)
 			break;
-		n = fs_add_dirent(req, sh, f->inode, &ent, p, rem, plus);
+		n = fs_add_dirent(req, sh, f->inode, &ent, p, rem, plus, full, job);
 		if (ent.has_entry)
 			sh->backend->ops->node_release(sh->backend, ent.entry.bdata);
 		if (n < 0) {
@@ -425,6 +441,8 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	else
 		fuse_reply_buf(req, buf, size - rem);
 	free(buf);
+	/* after the reply: the kernel knows the entries' node ids now */
+	fs_prefill_job_submit(sh, job);
 }
 
 void

@@ -163,6 +163,8 @@ fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	rc = fs_check_access(sh, dir, X_OK);
 	if (rc == 0)
 		rc = fs_do_lookup(sh, dir, name, &e, &in);
+	if (rc == 0)
+		fs_prefill_note_lookup(sh, req, parent);
 	if (rc == -ENOENT && sh->negative_timeout > 0 && policy_check_name(name) == 0) {
 		double t = fs_watch_timeout(sh, dir);
 

@@ -398,6 +398,7 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, err);
 		return;
 	}
+	fs_prefill_note_read(sh, req, ino, off);
 	if (f->bf.fd >= 0) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 

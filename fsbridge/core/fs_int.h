@@ -70,6 +70,21 @@ void fs_fsync_common(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 int fs_cred(fuse_req_t req, struct backend_cred *cred);
 uint32_t fs_caller_host_uid(fuse_req_t req);
 
+/* fs_prefill.c: a listing (READDIRPLUS) of dir by the caller of req: how
+ * to answer it (FS_LISTING_*); a read of nodeid at off and a lookup in dir
+ * by the caller (does it use what it lists?).  Files to prefill go into
+ * a job, submitted after the reply. */
+#define FS_LISTING_FULL		0x1	/* entries (attributes) in every chunk */
+#define FS_LISTING_PREFILL	0x2	/* and small files' data after it */
+struct fs_prefill_job;
+unsigned int fs_prefill_listing(struct share *sh, fuse_req_t req, uint64_t dir);
+void fs_prefill_note_lookup(struct share *sh, fuse_req_t req, uint64_t dir);
+void fs_prefill_note_read(struct share *sh, fuse_req_t req, uint64_t nodeid, off_t off);
+struct fs_prefill_job *fs_prefill_job_new(struct share *sh, struct inode *dir);
+void fs_prefill_job_add(struct share *sh, struct fs_prefill_job *job, struct inode *in,
+    const char *name, const struct stat *st);
+void fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job);
+
 /* The handlers of fs_ops, by family. */
 /* fs_entry.c */
 void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);

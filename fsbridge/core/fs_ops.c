@@ -192,6 +192,11 @@ share_set_client(struct share *sh, const struct share_client *client)
 		 * without asking at every open */
 		sh->no_open = cache != POLICY_CACHE_NONE;
 		sh->host_pids = true;
+		/* the kernel asks for every chunk of a listing with
+		 * attributes; the server gives them where they save
+		 * round trips (fs_dir.c: fs_listing_full) */
+		sh->readdirplus_all = true;
+		sh->listing_lean = true;
 		return;
 	}
 	/* a guest hears of no host change: only cache=always (nobody else
@@ -228,6 +233,7 @@ share_destroy(struct share *sh)
 	struct open_file *f;
 
 	fs_watch_stop(sh);
+	fs_prefill_destroy(sh);
 	/* whatever the client left open (a guest that went away, handles
 	 * of created files in no-open mode) */
 	while ((f = file_table_remove_any(&sh->files)) != NULL)

@@ -41,7 +41,11 @@ struct share {
 				 * (no notifications) then walks the path again */
 	bool auto_inval_data;	/* the kernel drops a file's pages when a fresh
 				 * mtime differs (not for guests: OPEN checks) */
-	bool readdirplus_all;	/* every listing chunk with attributes, not the first only */
+	bool readdirplus_all;	/* the kernel asks for every listing chunk with
+				 * attributes, not the first only */
+	bool listing_lean;	/* ... and gets them in a chunk after the first
+				 * only for a process that reads what it lists
+				 * (fs_prefill); others get names and types */
 	bool host_pids;		/* requests' pids are this host's (the host mount):
 				 * fuse_req_getgroups tells a caller's groups */
 	/* no-open mode: handles of created files, oldest first (see
@@ -65,6 +69,9 @@ struct share {
 	/* FUSE passthrough (fs_passthrough.c): set by a transport that has
 	 * it, NULL where every read and write comes to the server */
 	struct fs_passthrough *passthrough;
+	/* small files pushed into the host client's page cache after a
+	 * listing (fs_prefill.c), NULL: never */
+	struct fs_prefill *prefill;
 };
 
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -108,6 +115,13 @@ void fs_watch_self_begin(struct share *sh, struct inode *a, struct inode *b);
 void fs_watch_self_end(struct share *sh, struct inode *a, struct inode *b);
 /* The timeout for an entry/attributes of in. */
 double fs_watch_timeout(struct share *sh, struct inode *in);
+
+/* fs_prefill.c: follow what host processes do with what they list (after
+ * share_init; store: push small files' data to those that read them);
+ * stop its thread (before the session goes; share_destroy also does). */
+int fs_prefill_init(struct share *sh, bool store);
+void fs_prefill_stop(struct share *sh);
+void fs_prefill_destroy(struct share *sh);
 
 /* fs_hide.c: hidden subtrees (policy hide=PATH).  Start: walk the rules
  * from the root and mark what exists of them. */

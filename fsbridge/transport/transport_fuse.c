@@ -407,7 +407,11 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 	if (fs_watch_start(sh, transport_fuse_watch_kind(mo), se) != 0)
 		log_warn("host changes are not watched: cached entries expire after %.0f s",
 		    sh->fallback_timeout);
+	if (fs_prefill_init(sh, !mo->no_prefill) != 0)
+		log_warn("prefill: out of memory: listings are not prefilled");
 	rc = transport_fuse_loop(se, mo) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
+	/* its thread writes to the session: before the session goes */
+	fs_prefill_stop(sh);
 	fs_watch_stop(sh);
 out_unmount:
 	fuse_session_unmount(se);

@@ -540,6 +540,35 @@ local_open(struct backend *b, struct inode *in, int flags, struct backend_file *
 }
 
 static int
+local_open_child(struct backend *b, struct inode *dir, const char *name, struct inode *in,
+    int flags, struct backend_file *out, struct stat *st)
+{
+	int dfd, fd, rc = 0;
+
+	dfd = local_fd_get(b, dir);
+	if (dfd < 0)
+		return dfd;
+	flags = (flags & ~(O_CREAT | O_EXCL | O_TRUNC)) | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC;
+	fd = openat(dfd, name, flags);
+	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))	/* see local_open */
+		fd = openat(dfd, name, flags & ~O_NOATIME);
+	local_fd_put(b, dir);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) != 0)
+		rc = -errno;
+	else if ((uint64_t)st->st_dev != in->key_dev || (uint64_t)st->st_ino != in->key_ino)
+		rc = -ESTALE;
+	if (rc != 0) {
+		close(fd);
+		return rc;
+	}
+	out->fd = fd;
+	out->priv = NULL;
+	return 0;
+}
+
+static int
 local_create(struct backend *b, struct inode *dir, const char *name, mode_t mode,
     int flags, const struct backend_cred *cred, struct backend_entry *out,
     struct backend_file *fout)
@@ -810,6 +839,7 @@ static const struct backend_ops local_ops = {
 	.rmdir = local_rmdir,
 	.rename = local_rename,
 	.open = local_open,
+	.open_child = local_open_child,
 	.create = local_create,
 	.read = local_read,
 	.write = local_write,
