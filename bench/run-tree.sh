@@ -16,13 +16,14 @@ FSBRIDGE=${FSBRIDGE:-./fsbridge/fsbridge}
 BINDFS=${BINDFS:-bindfs}
 ROUNDS=3
 URING=0
+PREFILL_OFF=0
 BUSY=0
 CACHE_SRC=
 BASE=${TMPDIR:-/tmp}
 
 usage() {
 	cat <<EOF
-usage: $PROG [-r ROUNDS] [--uring] [--busy] [--cache DIR] [--dir BASE]
+usage: $PROG [-r ROUNDS] [--uring] [--prefill-off] [--busy] [--cache DIR] [--dir BASE]
 Times, ROUNDS times in alternating order, on native disk and through
 fsbridge mount (and bindfs):
   npm-ci  an offline 'npm ci' of eslint, jest, prettier and typescript
@@ -34,6 +35,8 @@ Run it from the build directory.
   -r ROUNDS      rounds (default 3); the table shows medians
   --uring        also fsbridge over io_uring (root: turns
                  /sys/module/fuse/parameters/enable_uring on for the run)
+  --prefill-off  also fsbridge with -o prefill=off (no small files pushed
+                 into the page cache after a listing)
   --busy         keep the other CPU busy (yes >/dev/null) meanwhile
   --cache DIR    the npm cache to install from; filled from the registry
                  on first use (default: one in the temp dir, filled once)
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
 	-r) [[ ${2:-} =~ ^[1-9][0-9]*$ ]] || bad_usage "-r needs a positive number"
 	    ROUNDS=$2; shift ;;
 	--uring) URING=1 ;;
+	--prefill-off) PREFILL_OFF=1 ;;
 	--busy) BUSY=1 ;;
 	--cache) [ $# -ge 2 ] || bad_usage "--cache needs a directory"
 	    CACHE_SRC=$(realpath -m -- "$2"); shift ;;
@@ -68,12 +72,14 @@ done
 
 # shellcheck source=../tests/mount/uring_param.sh
 . "$HERE/../tests/mount/uring_param.sh"
-TARGETS=(native fsbridge bindfs)
+TARGETS=(native fsbridge)
+[ "$PREFILL_OFF" = 1 ] && TARGETS+=(fsbridge-prefill-off)
 if [ "$URING" = 1 ]; then
 	why=$(uring_param_why_not)
 	[ -z "$why" ] || die "--uring: $why"
-	TARGETS=(native fsbridge fsbridge-uring bindfs)
+	TARGETS+=(fsbridge-uring)
 fi
+TARGETS+=(bindfs)
 
 W=$(mktemp -d "$BASE/fsb-tree.XXXXXX") || die "cannot make a temp dir under $BASE"
 busy_pid=
@@ -111,6 +117,7 @@ mount_target() {	# TARGET: mounts $W/TARGET/src on $W/TARGET/mnt
 	native) return 0 ;;
 	fsbridge) "$FSBRIDGE" mount -o io_uring=off "$d/src" "$d/mnt" ;;
 	fsbridge-uring) "$FSBRIDGE" mount -o io_uring=on "$d/src" "$d/mnt" ;;
+	fsbridge-prefill-off) "$FSBRIDGE" mount -o io_uring=off,prefill=off "$d/src" "$d/mnt" ;;
 	bindfs) "$BINDFS" --no-allow-other "$d/src" "$d/mnt" 2>/dev/null ||
 		"$BINDFS" "$d/src" "$d/mnt" ;;
 	esac

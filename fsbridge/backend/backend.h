@@ -119,11 +119,6 @@ struct backend_ops {
 	    struct inode *newdir, const char *newname, unsigned int flags);
 
 	int (*open)(struct backend *, struct inode *, int flags, struct backend_file *out);
-	/* optional (fs_prefill.c): open the regular file dir/name, without
-	 * following a symlink, if it is still the inode in; its attributes
-	 * in *st.  -ESTALE if another file is there now. */
-	int (*open_child)(struct backend *, struct inode *dir, const char *name,
-	    struct inode *in, int flags, struct backend_file *out, struct stat *st);
 	int (*create)(struct backend *, struct inode *dir, const char *name,
 	    mode_t mode, int flags, const struct backend_cred *,
 	    struct backend_entry *out, struct backend_file *fout);

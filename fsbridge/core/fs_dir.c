@@ -367,7 +367,7 @@ fs_add_dirent(fuse_req_t req, struct share *sh, struct inode *dir,
 	if (full) {
 		n = fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);
 		if (n <= rem) {
-			fs_prefill_job_add(sh, job, in, ent->name, &e.attr);
+			fs_prefill_job_add(sh, job, in, &e.attr);
 			fs_put(sh, in);
 			return n;
 		}
@@ -391,7 +391,7 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_prefill_job *job = NULL;
 	struct backend_dirent ent;
 	unsigned int how;
-	bool full;
+	bool full, delivered = false;
 	struct open_file *f;
 	size_t rem = size;
 	char *buf, *p;
@@ -411,7 +411,7 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	p = buf;
 	how = plus ? fs_prefill_listing(sh, req, ino) : 0;
 	if (how & FS_LISTING_PREFILL)
-		job = fs_prefill_job_new(sh, f->inode);
+		job = fs_prefill_job_new();
 	full = plus && (off == 0 || !sh->listing_lean || (how & FS_LISTING_FULL));
 	pthread_mutex_lock(&f->lock);
 	for (;;) {
@@ -439,10 +439,11 @@ fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (rc < 0 && p == buf)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_buf(req, buf, size - rem);
+		delivered = fuse_reply_buf(req, buf, size - rem) == 0;
 	free(buf);
-	/* after the reply: the kernel knows the entries' node ids now */
-	fs_prefill_job_submit(sh, job);
+	/* after the reply (the kernel makes the entries' inodes when the
+	 * lister runs again; over io_uring once this handler returns) */
+	fs_prefill_job_submit(sh, job, delivered);
 }
 
 void

@@ -309,6 +309,7 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	in = fs_inode_or_estale(req, sh, ino);
 	if (in == NULL)
 		return;
+	fs_note_write(in);
 	rc = fs_setattr_prepare(sh, attr, to_set, &sa);
 	if (rc == 0)
 		rc = fs_check_setattr(sh, in, to_set);

@@ -81,7 +81,11 @@ fs_open_for(struct share *sh, fuse_ino_t ino, struct fuse_file_info *fi, int fla
 static struct open_file *
 fs_file_for(struct share *sh, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
 {
-	return fs_open_for(sh, ino, fi, flags, fs_access_of_flags(flags), false, err);
+	struct open_file *f = fs_open_for(sh, ino, fi, flags, fs_access_of_flags(flags), false, err);
+
+	if (f != NULL && (flags & O_ACCMODE) != O_RDONLY)
+		fs_note_write(f->inode);
+	return f;
 }
 
 void
@@ -355,6 +359,8 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = fs_entry_adopt(sh, dir, name, &be, &e, &in);
 		if (rc != 0)
 			sh->backend->ops->release(sh->backend, &bf);
+		else
+			fs_note_write(in);	/* an existing file, maybe truncated */
 	}
 	if (rc == 0 && fs_request_kill_suidgid && (e.attr.st_mode & (S_ISUID | S_ISGID))) {
 		/* an existing file opened with O_TRUNC (no O_EXCL) */

@@ -16,11 +16,25 @@
 #define SHARE(req) ((struct share *)fuse_req_userdata(req))
 
 /* The inode a node id names, pinned; NULL for an id the server never
- * gave out (answered ESTALE).  fs_put drops the pin. */
+ * gave out (answered ESTALE).  fs_put drops the pin.  Counts the request
+ * (a prefill in flight must not overwrite what the client does with it:
+ * fs_prefill.c). */
 static inline struct inode *
 fs_inode(struct share *sh, fuse_ino_t ino)
 {
-	return inode_table_get(&sh->inodes, ino);
+	struct inode *in = inode_table_get(&sh->inodes, ino);
+
+	if (in != NULL)
+		__atomic_add_fetch(&in->requests, 1, __ATOMIC_RELAXED);
+	return in;
+}
+
+/* A request that may change in's data or size (WRITE, SETATTR,
+ * FALLOCATE, COPY_FILE_RANGE's target, CREATE of an existing file). */
+static inline void
+fs_note_write(struct inode *in)
+{
+	__atomic_add_fetch(&in->writes, 1, __ATOMIC_RELAXED);
 }
 
 static inline void
@@ -80,10 +94,10 @@ struct fs_prefill_job;
 unsigned int fs_prefill_listing(struct share *sh, fuse_req_t req, uint64_t dir);
 void fs_prefill_note_lookup(struct share *sh, fuse_req_t req, uint64_t dir);
 void fs_prefill_note_read(struct share *sh, fuse_req_t req, uint64_t nodeid, off_t off);
-struct fs_prefill_job *fs_prefill_job_new(struct share *sh, struct inode *dir);
+struct fs_prefill_job *fs_prefill_job_new(void);
 void fs_prefill_job_add(struct share *sh, struct fs_prefill_job *job, struct inode *in,
-    const char *name, const struct stat *st);
-void fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job);
+    const struct stat *st);
+void fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool delivered);
 
 /* The handlers of fs_ops, by family. */
 /* fs_entry.c */

@@ -54,19 +54,20 @@
 #define PREFILL_QUEUE_MAX	16	/* jobs waiting; more are dropped */
 #define PREFILL_PIDS		8	/* processes followed */
 #define PREFILL_WINDOW_NS	1000000000ULL
-#define PREFILL_ENOENT_TRIES	20	/* waits for the kernel to make the inodes */
-#define PREFILL_ENOENT_WAIT_US	50
+#define PREFILL_ENOENT_WAIT_US	20	/* waits for the lister to make the */
+#define PREFILL_ENOENT_BUDGET_US 20000	/* inodes, doubling up to 2 ms */
 #define PREFILL_TAKE_AFTER	2	/* lookups or reads after a listing */
 
 struct fs_prefill_item {
 	struct inode *in;	/* pinned */
-	char *name;		/* in job->dir */
 	struct stat st;		/* as listed */
+	uint64_t requests;	/* in->requests, ->writes and ->changes when listed */
+	uint64_t writes;
+	uint64_t changes;
 };
 
 struct fs_prefill_job {
 	TAILQ_ENTRY(fs_prefill_job) link;
-	struct inode *dir;	/* the directory listed, pinned */
 	unsigned int n;
 	size_t bytes;
 	struct fs_prefill_item items[PREFILL_JOB_FILES];
@@ -90,6 +91,7 @@ struct fs_prefill {
 	bool store;		/* prefill=on: store files' data */
 	unsigned int test_delay_us;	/* between a file's read and its store */
 	bool running;
+	bool failed;		/* its thread could not be started */
 	bool stopping;
 	TAILQ_HEAD(, fs_prefill_job) queue;
 	unsigned int queued;
@@ -125,8 +127,11 @@ fs_prefill_init(struct share *sh, bool store)
 	p->store = store;
 	/* a test hook (tests/mount/prefill.sh): a host change while a
 	 * store is under way, made easy to hit */
-	if ((env = secure_getenv("FSBRIDGE_TEST_PREFILL_DELAY_MS")) != NULL)
-		p->test_delay_us = (unsigned int)strtoul(env, NULL, 10) * 1000;
+	if ((env = secure_getenv("FSBRIDGE_TEST_PREFILL_DELAY_MS")) != NULL) {
+		unsigned long ms = strtoul(env, NULL, 10);
+
+		p->test_delay_us = (unsigned int)(ms < 10000 ? ms : 10000) * 1000;
+	}
 	sh->prefill = p;
 	return 0;
 }
@@ -240,42 +245,59 @@ fs_prefill_note_lookup(struct share *sh, fuse_req_t req, uint64_t dir)
 }
 
 struct fs_prefill_job *
-fs_prefill_job_new(struct share *sh, struct inode *dir)
+fs_prefill_job_new(void)
 {
-	struct fs_prefill_job *job;
+	struct fs_prefill_job *job = malloc(sizeof(*job));
 
-	if (sh->backend->ops->open_child == NULL || (job = malloc(sizeof(*job))) == NULL)
-		return NULL;
-	inode_table_pin(&sh->inodes, dir);
-	job->dir = dir;
-	job->n = 0;
-	job->bytes = 0;
+	if (job != NULL) {
+		job->n = 0;
+		job->bytes = 0;
+	}
 	return job;
+}
+
+/* With the table lock held: has nothing changed in's data since it was
+ * listed (no write by the client, no host change seen)?  And (all) has
+ * nothing at all been asked of it, and does the client still hold it as
+ * it did then (a file the lister read or looked up meanwhile needs no
+ * store, and its pages may be the kernel's)? */
+static bool
+fs_prefill_untouched(const struct fs_prefill_item *it, bool all)
+{
+	const struct inode *in = it->in;
+
+	if (in->stale || in->changes != it->changes ||
+	    __atomic_load_n(&in->writes, __ATOMIC_RELAXED) != it->writes)
+		return false;
+	return !all || (in->nlookup == 1 && in->opens == 0 &&
+	    __atomic_load_n(&in->requests, __ATOMIC_RELAXED) == it->requests);
 }
 
 void
 fs_prefill_job_add(struct share *sh, struct fs_prefill_job *job, struct inode *in,
-    const char *name, const struct stat *st)
+    const struct stat *st)
 {
 	struct fs_prefill_item *it;
 	bool first;
-	char *copy;
 
-	if (job == NULL || !S_ISREG(st->st_mode) || st->st_size <= 0 ||
+	if (job == NULL || !S_ISREG(st->st_mode) || !S_ISREG(in->type) || st->st_size <= 0 ||
 	    st->st_size > PREFILL_FILE_MAX || job->n >= PREFILL_JOB_FILES ||
 	    job->bytes + (size_t)st->st_size > PREFILL_JOB_BYTES)
 		return;
+	it = &job->items[job->n];
+	it->in = in;
 	/* the kernel's first lookup of it: it holds no pages of it */
 	pthread_mutex_lock(&sh->inodes.lock);
-	first = in->nlookup == 1 && in->opens == 0;
+	it->requests = __atomic_load_n(&in->requests, __ATOMIC_RELAXED);
+	it->writes = __atomic_load_n(&in->writes, __ATOMIC_RELAXED);
+	it->changes = in->changes;
+	first = fs_prefill_untouched(it, true);
 	pthread_mutex_unlock(&sh->inodes.lock);
-	if (!first || (copy = strdup(name)) == NULL)
+	if (!first)
 		return;
 	inode_table_pin(&sh->inodes, in);
-	it = &job->items[job->n++];
-	it->in = in;
-	it->name = copy;
 	it->st = *st;
+	job->n++;
 	job->bytes += (size_t)st->st_size;
 }
 
@@ -284,61 +306,94 @@ fs_prefill_job_free(struct share *sh, struct fs_prefill_job *job)
 {
 	unsigned int i;
 
-	for (i = 0; i < job->n; i++) {
-		free(job->items[i].name);
+	for (i = 0; i < job->n; i++)
 		fs_put(sh, job->items[i].in);
-	}
-	fs_put(sh, job->dir);
 	free(job);
 }
 
-/* The data version a listing showed: size, mtime and ctime. */
+/* The data version a listing showed: type, size, mtime and ctime. */
 static bool
 fs_prefill_same(const struct stat *a, const struct stat *b)
 {
-	return a->st_size == b->st_size &&
+	return (a->st_mode & S_IFMT) == (b->st_mode & S_IFMT) && a->st_size == b->st_size &&
 	    a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
 	    a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static bool
+fs_prefill_stopping(struct fs_prefill *p)
+{
+	return __atomic_load_n(&p->stopping, __ATOMIC_RELAXED);
+}
+
+static bool
+fs_prefill_still_untouched(struct share *sh, const struct fs_prefill_item *it, bool all)
+{
+	bool yes;
+
+	pthread_mutex_lock(&sh->inodes.lock);
+	yes = fs_prefill_untouched(it, all);
+	pthread_mutex_unlock(&sh->inodes.lock);
+	return yes;
+}
+
+/* Hand the kernel the file's data; -ENOENT for a while after the listing
+ * (its inodes are made by the lister once it runs again), and for good
+ * if the kernel has forgotten the node. */
+static int
+fs_prefill_store(struct share *sh, uint64_t nodeid, struct fuse_bufvec *bv)
+{
+	unsigned int wait_us = PREFILL_ENOENT_WAIT_US, waited = 0;
+	int rc;
+
+	while ((rc = fuse_lowlevel_notify_store(sh->se, nodeid, 0, bv, 0)) == -ENOENT &&
+	    waited < PREFILL_ENOENT_BUDGET_US && !fs_prefill_stopping(sh->prefill)) {
+		usleep(wait_us);
+		waited += wait_us;
+		if (wait_us < 2000)
+			wait_us *= 2;
+	}
+	return rc;
 }
 
 /* Store one file's data (buf holds PREFILL_FILE_MAX + 1 bytes); false if
  * it was not stored. */
 static bool
-fs_prefill_one(struct share *sh, struct fs_prefill_job *job, struct fs_prefill_item *it,
-    char *buf)
+fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 {
 	const struct backend_ops *ops = sh->backend->ops;
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(0);
 	struct backend_file bf;
 	struct stat st;
 	bool stored = false;
-	int rc, tries;
 	ssize_t n;
 
-	/* O_NONBLOCK: a lease someone holds is not waited for */
-	if (ops->open_child(sh->backend, job->dir, it->name, it->in,
-	    O_RDONLY | O_NOATIME | O_NONBLOCK, &bf, &st) != 0)
+	/* the listed inode itself (its own fd reopened: no name to swap
+	 * and never another kind of file); O_NONBLOCK: a lease holder is
+	 * not waited for */
+	if (ops->open(sh->backend, it->in, O_RDONLY | O_NOATIME | O_NONBLOCK, &bf) != 0)
 		return false;
-	if (!fs_prefill_same(&it->st, &st))
+	if (bf.fd < 0)		/* a remote backend: a read is a round trip of its own */
+		goto out;
+	if (fstat(bf.fd, &st) != 0 || !fs_prefill_same(&it->st, &st))
 		goto out;	/* changed since it was listed */
 	n = ops->read(sh->backend, &bf, buf, PREFILL_FILE_MAX + 1, 0);
 	if (n != it->st.st_size)
 		goto out;
 	bv.buf[0].mem = buf;
 	bv.buf[0].size = (size_t)n;
+	/* nothing the client asked of it meanwhile (a READ, a WRITE whose
+	 * pages we would overwrite, a SETATTR...), nor a host change */
+	if (!fs_prefill_still_untouched(sh, it, true))
+		goto out;
 	if (sh->prefill->test_delay_us > 0)	/* tests: widen the race below */
 		usleep(sh->prefill->test_delay_us);
-	/* -ENOENT: the kernel has not made the listing's inodes yet (the
-	 * lister does that once it runs again), or has forgotten it */
-	for (tries = 0; (rc = fuse_lowlevel_notify_store(sh->se, it->in->nodeid, 0, &bv, 0)) == -ENOENT &&
-	    tries < PREFILL_ENOENT_TRIES; tries++)
-		usleep(PREFILL_ENOENT_WAIT_US);
-	if (rc != 0)
-		goto out;	/* -ENOENT: the kernel forgot it meanwhile */
+	if (fs_prefill_store(sh, it->in->nodeid, &bv) != 0)
+		goto out;
 	stored = true;
-	/* the version the client holds attributes of, from before the
-	 * read to after the store, or the pages go again */
-	if (fstat(bf.fd, &st) != 0 || !fs_prefill_same(&it->st, &st)) {
+	/* and still so once the data is there, or the pages go again */
+	if (fstat(bf.fd, &st) != 0 || !fs_prefill_same(&it->st, &st) ||
+	    !fs_prefill_still_untouched(sh, it, false)) {
 		fuse_lowlevel_notify_inval_inode(sh->se, it->in->nodeid, 0, 0);
 		stored = false;
 		pthread_mutex_lock(&sh->prefill->lock);
@@ -393,11 +448,11 @@ fs_prefill_main(void *arg)
 		p->queued--;
 		pthread_mutex_unlock(&p->lock);
 		stored = 0;
-		for (i = 0; buf != NULL && !__atomic_load_n(&p->stopping, __ATOMIC_RELAXED); i++) {
+		for (i = 0; buf != NULL && !fs_prefill_stopping(p); i++) {
 			i = fs_prefill_next(p, job, i);
 			if (i >= job->n)
 				break;
-			if (fs_prefill_one(sh, job, &job->items[i], buf))
+			if (fs_prefill_one(sh, &job->items[i], buf))
 				stored++;
 		}
 		fs_prefill_job_free(sh, job);
@@ -410,18 +465,18 @@ fs_prefill_main(void *arg)
 }
 
 void
-fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job)
+fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool delivered)
 {
 	struct fs_prefill *p = sh->prefill;
 
 	if (job == NULL)
 		return;
-	if (job->n == 0) {
+	if (job->n == 0 || !delivered) {	/* not delivered: interrupted */
 		fs_prefill_job_free(sh, job);
 		return;
 	}
 	pthread_mutex_lock(&p->lock);
-	if (!p->running && !p->stopping) {
+	if (!p->running && !p->stopping && !p->failed) {
 		sigset_t all, old;
 		int e;
 
@@ -432,8 +487,11 @@ fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job)
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (e == 0)
 			p->running = true;
-		else
-			log_warn("prefill: cannot start its thread: %s", strerror(e));
+		else {
+			p->failed = true;
+			log_warn("prefill: cannot start its thread (%s): nothing is prefilled",
+			    strerror(e));
+		}
 	}
 	if (!p->running || p->stopping || p->queued >= PREFILL_QUEUE_MAX) {
 		p->skipped++;
@@ -447,23 +505,36 @@ fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void
-fs_prefill_stop(struct share *sh)
+bool
+fs_prefill_stop(struct share *sh, int timeout_ms)
 {
 	struct fs_prefill *p = sh->prefill;
 	struct fs_prefill_job *job;
-	bool running;
+	struct timespec until;
 
 	if (p == NULL)
-		return;
+		return true;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
-	running = p->running;
-	p->running = false;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
-	if (running)
-		pthread_join(p->thread, NULL);
+	if (p->running) {
+		/* a store waits on a page that a READ in flight holds: once
+		 * requests are no longer served, only an aborted connection
+		 * frees it */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (timeout_ms < 0)
+			pthread_join(p->thread, NULL);
+		else if (pthread_timedjoin_np(p->thread, NULL, &until) != 0)
+			return false;
+		p->running = false;
+	}
 	while ((job = TAILQ_FIRST(&p->queue)) != NULL) {
 		TAILQ_REMOVE(&p->queue, job, link);
 		fs_prefill_job_free(sh, job);
@@ -473,6 +544,7 @@ fs_prefill_stop(struct share *sh)
 		    "%lu passed by the reader, %lu listings skipped (queue full)",
 		    p->stored, p->dropped, p->passed, p->skipped);
 	p->stored = p->dropped = p->passed = p->skipped = 0;
+	return true;
 }
 
 void
@@ -482,7 +554,12 @@ fs_prefill_destroy(struct share *sh)
 
 	if (p == NULL)
 		return;
-	fs_prefill_stop(sh);
+	if (!fs_prefill_stop(sh, 0)) {
+		/* cannot happen after the transport's stop; never free what
+		 * a live thread uses */
+		log_error("prefill: its thread is still running at exit");
+		return;
+	}
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

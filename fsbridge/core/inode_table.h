@@ -48,6 +48,8 @@ struct inode {
 	unsigned int opens;	/* the client's open handles on it (fs_file.c) */
 	bool client_removed;	/* the client unlinked it or renamed over it */
 	uint64_t changes;	/* host changes seen so far */
+	uint64_t requests;	/* client requests naming it (fs_inode), atomic */
+	uint64_t writes;	/* ... that change its data or size (fs_note_write) */
 	/* ctimes the server's own last changes left, newest at
 	 * self_ctime_next - 1 (a ring) */
 	struct timespec self_ctime[INODE_SELF_CTIMES];

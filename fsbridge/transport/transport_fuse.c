@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "share.h"
 #include "fs_passthrough.h"
+#include "fuse_conn.h"
 #include "fuse_killpriv.h"
 #include "fuse_passthrough.h"
 #include "fuse_uring.h"
@@ -333,6 +334,28 @@ transport_fuse_rings(struct fuse_session *se, const struct mount_opts *mo)
 	return true;
 }
 
+/*
+ * Stop the prefill thread once requests are no longer served.  After an
+ * unmount the kernel has failed whatever was in flight; after a signal
+ * the mount is still there, and a store may wait for good on a page that
+ * an unserved READ holds: then the connection is aborted (fusectl).
+ */
+static void
+transport_fuse_stop_prefill(struct share *sh, long conn)
+{
+	int rc;
+
+	if (fs_prefill_stop(sh, 2000))
+		return;
+	rc = conn >= 0 ? fuse_conn_abort(conn) : (int)conn;
+	if (rc != 0)
+		log_error("prefill: a store waits on a request nobody serves, and the "
+		    "connection cannot be aborted (%s): waiting", strerror(-rc));
+	else
+		log_warn("prefill: a store waited on a request nobody serves: connection aborted");
+	fs_prefill_stop(sh, -1);
+}
+
 int
 transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 {
@@ -340,6 +363,7 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 	struct fuse_session *se;
 	struct pidfh *pfh = NULL;
 	int rc = EXIT_FAILURE_RUN;
+	long conn = -1;
 	pid_t other;
 	int uring, pt;
 
@@ -385,6 +409,7 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		goto out_session;
 	if (fuse_session_mount(se, mo->mnt) != 0)
 		goto out_signals;
+	conn = fuse_conn_of(mo->mnt);
 	transport_fuse_se = se;
 	transport_fuse_pt.backing_open = transport_fuse_backing_open;
 	transport_fuse_pt.backing_close = transport_fuse_backing_close;
@@ -411,7 +436,7 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		log_warn("prefill: out of memory: listings are not prefilled");
 	rc = transport_fuse_loop(se, mo) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
 	/* its thread writes to the session: before the session goes */
-	fs_prefill_stop(sh);
+	transport_fuse_stop_prefill(sh, conn);
 	fs_watch_stop(sh);
 out_unmount:
 	fuse_session_unmount(se);

@@ -54,9 +54,26 @@ uring_param_restore() {
 	URING_HELD=
 }
 
-# Run COMMAND... with the switch off (nobody else's mount starts meanwhile).
+# Run COMMAND... with the switch off.  Another suite's mount would fail
+# meanwhile: wait (up to 15 min) until no other suite holds the switch,
+# then turn it off under the lock (none can take it before it is back on).
 uring_param_off_during() {
+	local i
+	for ((i = 0; i < 900; i++)); do
+		uring_param_locked uring_param_run_off_alone "$@" && return 0
+		[ $? = 75 ] || return 1
+		sleep 1
+	done
 	uring_param_locked uring_param_run_off "$@"
+}
+uring_param_run_off_alone() {
+	local u
+	for u in "$URING_STATE"/users/*; do
+		[ -e "$u" ] || continue
+		[ "${u##*/}" = "$URING_HELD" ] && continue
+		kill -0 "${u##*/}" 2>/dev/null && return 75
+	done
+	uring_param_run_off "$@"
 }
 uring_param_run_off() {
 	local rc
