@@ -26,12 +26,22 @@
  * page cache are checked by the kernel against the attributes it holds
  * (default_permissions), as for pages any earlier read left.
  * How: one thread of its own, fed a bounded queue, so that a request
- * thread never waits on a page lock that a READ in flight holds.  A file
- * is opened by its name in the listed directory (cheaper than reopening
- * its O_PATH fd through /proc) and must still be the listed inode, with
- * the size, mtime and ctime listed, both before its data is read and
- * after it is stored: if it changed meanwhile (a host write the watcher
- * may have reported before the store landed), the pages go again.
+ * thread never waits on a page lock that a READ in flight holds (when
+ * requests are no longer served, after a signal, the transport aborts
+ * the connection to free it).  A file is the listed inode's own fd
+ * reopened (no name to swap, never another kind of file) and must still
+ * show the size, mtime and ctime listed, with no host change reported
+ * and no request of the client on it since (its request and write
+ * counts, fs_int.h), before its data is stored; if a write or a host
+ * change comes before the store is done, the pages go again.  What no
+ * check can see: a write(2) whose pages the kernel has filled but whose
+ * WRITE the server has not read yet, landing in the few µs of one store
+ * (the stored bytes would then be what the WRITE carries); only a
+ * program that writes whole pages of a file it never read, right after
+ * listing it, can meet it.
+ * Per thread, not per process: FUSE requests carry the caller's thread
+ * id, so a program that lists on one thread and reads on others (a
+ * thread pool) is neither a user nor a walker.
  */
 #include "config.h"
 
@@ -370,7 +380,8 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 
 	/* the listed inode itself (its own fd reopened: no name to swap
 	 * and never another kind of file); O_NONBLOCK: a lease holder is
-	 * not waited for */
+	 * not waited for (its lease break is still started, as for any
+	 * read of the file through the server) */
 	if (ops->open(sh->backend, it->in, O_RDONLY | O_NOATIME | O_NONBLOCK, &bf) != 0)
 		return false;
 	if (bf.fd < 0)		/* a remote backend: a read is a round trip of its own */
