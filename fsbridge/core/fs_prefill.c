@@ -27,18 +27,20 @@
  * (default_permissions), as for pages any earlier read left.
  * How: one thread of its own, fed a bounded queue, so that a request
  * thread never waits on a page lock that a READ in flight holds (when
- * requests are no longer served, after a signal, the transport aborts
- * the connection to free it).  A file is the listed inode's own fd
+ * the loop has stopped, after a signal, the transport answers what still
+ * comes while it stops this thread: fuse_drain.c).  A file is the listed inode's own fd
  * reopened (no name to swap, never another kind of file) and must still
  * show the size, mtime and ctime listed, with no host change reported
  * and no request of the client on it since (its request and write
  * counts, fs_int.h), before its data is stored; if a write or a host
  * change comes before the store is done, the pages go again.  What no
- * check can see: a write(2) whose pages the kernel has filled but whose
- * WRITE the server has not read yet, landing in the few µs of one store
- * (the stored bytes would then be what the WRITE carries); only a
- * program that writes whole pages of a file it never read, right after
- * listing it, can meet it.
+ * check can see: a write(2) (or a store through a shared mapping) into
+ * the file's pages in the few µs of one store, before the server has
+ * read the WRITE (or before writeback): the store's bytes would replace
+ * the written ones.  It takes a program that writes a file the listing
+ * just introduced, at that moment, without the server having seen any
+ * request on it since (reading it first, a truncating open or a
+ * page fault's READ all make the store skip or drop the file).
  * Per thread, not per process: FUSE requests carry the caller's thread
  * id, so a program that lists on one thread and reads on others (a
  * thread pool) is neither a user nor a walker.
@@ -402,9 +404,11 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 	if (fs_prefill_store(sh, it->in->nodeid, &bv) != 0)
 		goto out;
 	stored = true;
-	/* and still so once the data is there, or the pages go again */
+	/* and still so once the data is there (nothing asked of it either:
+	 * a READ that came meanwhile made our store wait for its page, and
+	 * a write may have filled the page since), or the pages go again */
 	if (fstat(bf.fd, &st) != 0 || !fs_prefill_same(&it->st, &st) ||
-	    !fs_prefill_still_untouched(sh, it, false)) {
+	    !fs_prefill_still_untouched(sh, it, true)) {
 		fuse_lowlevel_notify_inval_inode(sh->se, it->in->nodeid, 0, 0);
 		stored = false;
 		pthread_mutex_lock(&sh->prefill->lock);
@@ -569,7 +573,7 @@ fs_prefill_destroy(struct share *sh)
 		/* cannot happen after the transport's stop; never free what
 		 * a live thread uses */
 		log_error("prefill: its thread is still running at exit");
-		return;
+		abort();
 	}
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);

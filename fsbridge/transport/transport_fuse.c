@@ -24,7 +24,7 @@
 #include "cli.h"
 #include "share.h"
 #include "fs_passthrough.h"
-#include "fuse_conn.h"
+#include "fuse_drain.h"
 #include "fuse_killpriv.h"
 #include "fuse_passthrough.h"
 #include "fuse_uring.h"
@@ -335,25 +335,24 @@ transport_fuse_rings(struct fuse_session *se, const struct mount_opts *mo)
 }
 
 /*
- * Stop the prefill thread once requests are no longer served.  After an
- * unmount the kernel has failed whatever was in flight; after a signal
- * the mount is still there, and a store may wait for good on a page that
- * an unserved READ holds: then the connection is aborted (fusectl).
+ * After the loop: stop the threads of ours that may wait in the kernel
+ * on a page that a request holds (a prefill store, a watcher's
+ * invalidation).  After a signal the mount is still there and its
+ * requests are no longer read: meanwhile they are answered EIO.
  */
 static void
-transport_fuse_stop_prefill(struct share *sh, long conn)
+transport_fuse_stop_threads(struct share *sh, struct fuse_session *se)
 {
-	int rc;
+	struct fuse_drain *d = fuse_drain_start(fuse_session_fd(se));
+	unsigned long n;
 
-	if (fs_prefill_stop(sh, 2000))
-		return;
-	rc = conn >= 0 ? fuse_conn_abort(conn) : (int)conn;
-	if (rc != 0)
-		log_error("prefill: a store waits on a request nobody serves, and the "
-		    "connection cannot be aborted (%s): waiting", strerror(-rc));
-	else
-		log_warn("prefill: a store waited on a request nobody serves: connection aborted");
+	if (d == NULL)
+		log_warn("cannot start answering requests while stopping: %s", strerror(ENOMEM));
 	fs_prefill_stop(sh, -1);
+	fs_watch_stop(sh);
+	n = fuse_drain_stop(d);
+	if (n > 0)
+		log_debug("%lu requests answered EIO while stopping", n);
 }
 
 int
@@ -363,7 +362,6 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 	struct fuse_session *se;
 	struct pidfh *pfh = NULL;
 	int rc = EXIT_FAILURE_RUN;
-	long conn = -1;
 	pid_t other;
 	int uring, pt;
 
@@ -409,7 +407,6 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		goto out_session;
 	if (fuse_session_mount(se, mo->mnt) != 0)
 		goto out_signals;
-	conn = fuse_conn_of(mo->mnt);
 	transport_fuse_se = se;
 	transport_fuse_pt.backing_open = transport_fuse_backing_open;
 	transport_fuse_pt.backing_close = transport_fuse_backing_close;
@@ -435,9 +432,8 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 	if (fs_prefill_init(sh, !mo->no_prefill) != 0)
 		log_warn("prefill: out of memory: listings are not prefilled");
 	rc = transport_fuse_loop(se, mo) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
-	/* its thread writes to the session: before the session goes */
-	transport_fuse_stop_prefill(sh, conn);
-	fs_watch_stop(sh);
+	/* they write to the session: before the session goes */
+	transport_fuse_stop_threads(sh, se);
 out_unmount:
 	fuse_session_unmount(se);
 	/* after the unmount: it may still flush cached writes over the rings */

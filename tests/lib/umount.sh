@@ -1,6 +1,8 @@
 # umount.sh: sourced by the mount suites: who holds a mount that will not
 # unmount (mount_holders), and unmounting that cannot hang a suite
-# (umount_or_report, stop_daemon).  Needs $FSBRIDGE.
+# (umount_or_report, stop_daemon), and a debug mount in the foreground
+# whose unmount is a test point (mount_logged, unmount_logged).  Needs
+# $FSBRIDGE.
 #
 #   mount_holders MNT       '#' lines: MNT in /proc/self/mountinfo, every
 #                           process with its cwd, root, an open file or a
@@ -71,4 +73,30 @@ stop_daemon() {
 	kill -KILL "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	return 1
+}
+
+# mount_logged DIR OPTS: DIR/src mounted on DIR/mnt in the foreground
+# with debug logging to DIR/log (to count requests and notifications),
+# its pid in $bgpid; fails if the mount is not there within 5 s.
+mount_logged() {
+	local dir=$1 opts=$2 i
+	"$FSBRIDGE" mount -f -o "debug,$opts" "$dir/src" "$dir/mnt" 2> "$dir/log" &
+	bgpid=$!
+	for i in $(seq 1 100); do
+		mountpoint -q "$dir/mnt" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# unmount_logged DIR LABEL: two test points (tap.sh): the mount goes once
+# nothing uses it, and its process then ends (both bounded, never a hang).
+unmount_logged() {
+	if umount_or_report "$1/mnt"; then
+		ok "$2: fsbridge umount"
+	else
+		not_ok "$2: fsbridge umount"
+	fi
+	check "$2: the mount's process ends after its unmount" stop_daemon "$bgpid"
+	bgpid=
 }

@@ -52,23 +52,6 @@ SMALL=$((12 * 15))
 
 setup() { rm -rf "${tmp:?}/$1"; mkdir -p "$tmp/$1/src" "$tmp/$1/mnt" "$tmp/$1/out"; chmod 755 "$tmp/$1" "$tmp/$1/mnt"; }
 
-# A foreground mount with debug logging (the requests and the prefill
-# counts are read from its log).
-mount_logged() {
-	local dir=$1 opts=$2 i
-	"$FSBRIDGE" mount -f -o "debug,$opts" "$dir/src" "$dir/mnt" 2> "$dir/log" &
-	bgpid=$!
-	for i in $(seq 1 100); do
-		mountpoint -q "$dir/mnt" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-unmount_logged() {
-	check "$2: fsbridge umount" umount_or_report "$1/mnt"
-	check "$2: the mount's process ends after its unmount" stop_daemon "$bgpid"
-	bgpid=
-}
 reads() { grep -c 'opcode: READ (15)' "$1/log"; }
 stored() { sed -n 's/.*prefill: \([0-9]*\) files stored.*/\1/p' "$1/log" | tail -1; }
 
@@ -136,7 +119,7 @@ if mount_logged "$tmp/chg" "prefill=on"; then
 		"$tmp/chg/mnt/tree/d7/f7" "$tmp/chg/src/tree/d7/f7"
 	unmount_logged "$tmp/chg" "[changes]"
 	s=$(stored "$tmp/chg"); s=${s:-0}
-	report "$([ "$s" -ge $((SMALL * 3 / 4)) ] && walker_seen "$tmp/chg" && echo 1)" \
+	report "$([ "$s" -ge $((SMALL / 2)) ] && walker_seen "$tmp/chg" && echo 1)" \
 		"[changes] tar was a walker and the tree was prefilled ($s of $SMALL files stored)" \
 		"$(grep 'prefill:' "$tmp/chg/log")"
 else
@@ -226,13 +209,15 @@ if FSBRIDGE_TEST_PREFILL_DELAY_MS=300 mount_logged "$tmp/delay" "prefill=on"; th
 		sh -c '[ "$(tr -d o < "$1" | wc -c)" = 4096 ] && [ "$(tr -d W < "$1" | wc -c)" = 4096 ] && cmp -s "$1" "$2"' \
 		sh "$tmp/delay/mnt/z/victim" "$tmp/delay/src/z/victim"
 	unmount_logged "$tmp/delay" "[delayed stores]"
-	if grep -q 'prefill: 0 files stored, 2 dropped again' "$tmp/delay/log"; then
+	st=$(sed -n 's/.*prefill: \([0-9]*\) files stored, \([0-9]*\) dropped.*/\1 \2/p' "$tmp/delay/log" | tail -1)
+	read -r ns nd <<< "${st:-0 0}"
+	if [ "$ns" = 0 ] && [ "$nd" = 2 ]; then
 		ok "[delayed stores] both files were stored, then dropped again"
-	elif grep -q 'prefill: [1-9][0-9]* files stored' "$tmp/delay/log"; then
-		# the prefill read after the change (a loaded machine)
-		ok "[delayed stores] # SKIP the store's read came after the change: $(grep 'prefill: [0-9]' "$tmp/delay/log")"
+	elif [ "$ns" = 0 ] && [ $((ns + nd)) -lt 2 ]; then
+		# a loaded machine: the prefill read a file only after it changed
+		ok "[delayed stores] # SKIP a file changed before the prefill read it ($ns stored, $nd dropped)"
 	else
-		not_ok "[delayed stores] both files were stored, then dropped again"
+		not_ok "[delayed stores] both files were stored, then dropped again ($ns stored, $nd dropped)"
 		grep 'prefill:' "$tmp/delay/log" | sed 's/^/#   /'
 	fi
 else
@@ -241,14 +226,12 @@ fi
 
 # 5b. a signal ends the daemon while a store waits on a READ nobody will
 #     serve any more (after SIGTERM the loop stops taking requests): the
-#     daemon must still end (it aborts the connection)
+#     daemon must still end (it answers what still comes with EIO)
 setup term
 make_warmup "$tmp/term/src"
 mkdir -p "$tmp/term/src/y"
 echo "victim" > "$tmp/term/src/y/victim"
-if [ ! -w /sys/fs/fuse/connections ] && [ "$root" = 1 ]; then
-	ok "SIGTERM while a store waits # SKIP no fusectl at /sys/fs/fuse/connections"
-elif FSBRIDGE_TEST_PREFILL_DELAY_MS=2000 mount_logged "$tmp/term" "prefill=on"; then
+if FSBRIDGE_TEST_PREFILL_DELAY_MS=2000 mount_logged "$tmp/term" "prefill=on"; then
 	tar -C "$tmp/term/mnt" --exclude=victim -cf - a0 y | cat > /dev/null
 	sleep 0.3
 	kill -TERM "$bgpid"
@@ -262,15 +245,16 @@ elif FSBRIDGE_TEST_PREFILL_DELAY_MS=2000 mount_logged "$tmp/term" "prefill=on"; 
 	done
 	report "$ended" "SIGTERM while a store waits on a READ nobody serves: the daemon ends within 15 s"
 	# a daemon stuck in the kernel dies of nothing but an aborted
-	# connection: abort it here, or the suite would hang
+	# connection: abort it here (fusectl, where there is one), or the
+	# suite would hang
 	c=$(awk -v m="$tmp/term/mnt" '$5 == m { split($3, d, ":"); print d[2] }' /proc/self/mountinfo | tail -1)
-	[ "$ended" = 0 ] && [ -n "$c" ] && echo 1 > "/sys/fs/fuse/connections/$c/abort"
+	[ "$ended" = 0 ] && [ -n "$c" ] && [ -w "/sys/fs/fuse/connections/$c/abort" ] &&
+		echo 1 > "/sys/fs/fuse/connections/$c/abort"
 	stop_daemon "$bgpid" 15
 	bgpid=
 	grep -q " $tmp/term/mnt " /proc/self/mountinfo &&
 		{ umount -l "$tmp/term/mnt" 2>/dev/null || fusermount3 -u -z "$tmp/term/mnt" 2>/dev/null; }
-	grep -q 'connection aborted' "$tmp/term/log" ||
-		grep 'prefill' "$tmp/term/log" | sed 's/^/# (log) /'
+	grep -E 'prefill|answered EIO' "$tmp/term/log" | sed 's/^/# (log) /'
 else
 	not_ok "[SIGTERM] mount"
 fi
@@ -345,7 +329,7 @@ else
 			sh "$tmp/other/mnt/tree/d2/f2" "$tmp/other/src/tree/d2/f2"
 		unmount_logged "$tmp/other" "[allow_other]"
 		s=$(stored "$tmp/other"); s=${s:-0}
-		report "$([ "$s" -ge $((SMALL * 3 / 4)) ] && walker_seen "$tmp/other" && echo 1)" \
+		report "$([ "$s" -ge $((SMALL / 2)) ] && walker_seen "$tmp/other" && echo 1)" \
 			"allow_other: root's tar was a walker and the tree, the 0600 file with it, prefilled ($s stored)"
 	else
 		not_ok "[allow_other] mount"

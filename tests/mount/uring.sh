@@ -34,7 +34,8 @@ ncpu=$(awk -F- '{ print $NF + 1 }' /sys/devices/system/cpu/possible)
 refused() {
 	"$FSBRIDGE" mount -o io_uring=on "$tmp/src" "$tmp/mnt" 2> "$tmp/err"
 	echo $? > "$tmp/rc"
-	"$FSBRIDGE" mount -f -o debug,io_uring=auto "$tmp/src" "$tmp/mnt" 2> "$tmp/auto.log" &
+	# (not holding the switch's lock, fd 9, should it outlive this)
+	"$FSBRIDGE" mount -f -o debug,io_uring=auto "$tmp/src" "$tmp/mnt" 2> "$tmp/auto.log" 9>&- &
 	for _ in $(seq 100); do mountpoint -q "$tmp/mnt" && break; sleep 0.05; done
 	cat "$tmp/src/d/f1" > /dev/null
 	"$FSBRIDGE" umount "$tmp/mnt"

@@ -18,7 +18,7 @@ uring_param_why_not() {
 
 uring_param_locked() {
 	mkdir -p "$URING_STATE/users" && (
-		flock 9 || exit 1
+		flock -w 1200 9 || exit 1
 		"$@"
 	) 9>"$URING_STATE/lock"
 }

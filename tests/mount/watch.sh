@@ -58,30 +58,7 @@ tap_through() {
 
 setup() { rm -rf "$tmp/$1"; mkdir -p "$tmp/$1/src" "$tmp/$1/mnt"; }
 
-# A foreground mount with debug logging, to count notifications.
-mount_logged() {
-	local dir=$1 opts=$2 i
-	"$FSBRIDGE" mount -f -o "debug,$opts" "$dir/src" "$dir/mnt" 2> "$dir/log" &
-	bgpid=$!
-	for i in $(seq 1 100); do
-		mountpoint -q "$dir/mnt" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
-# the unmount is a test point: the mount must go once nothing uses it,
-# and its process must then end (both within a bound, never a hang)
-unmount_logged() {
-	if umount_or_report "$1/mnt"; then
-		ok "$2: fsbridge umount"
-	else
-		not_ok "$2: fsbridge umount"
-	fi
-	check "$2: the mount's process ends after its unmount" stop_daemon "$bgpid"
-	bgpid=
-}
-
+# (mount_logged and unmount_logged: tests/lib/umount.sh)
 # the same for a mount in the background
 unmount_checked() {
 	if umount_or_report "$1"; then
