@@ -194,7 +194,7 @@ share_set_client(struct share *sh, const struct share_client *client)
 		sh->host_pids = true;
 		/* the kernel asks for every chunk of a listing with
 		 * attributes; the server gives them where they save
-		 * round trips (fs_dir.c: fs_listing_full) */
+		 * round trips (fs_dir.c: fs_do_readdir, fs_prefill.c) */
 		sh->readdirplus_all = true;
 		sh->listing_lean = true;
 		return;

@@ -22,14 +22,15 @@
  * notifications), in no-open mode without writeback caching (no dirty
  * pages a store could overwrite), not on a share with id maps (there the
  * server checks reads of foreign files itself: fs_access.c), and where
- * the backend can open a file by name (the local one).  Reads from the
+ * the backend reads host fds (the local one, not NFS).  Reads from the
  * page cache are checked by the kernel against the attributes it holds
  * (default_permissions), as for pages any earlier read left.
  * How: one thread of its own, fed a bounded queue, so that a request
  * thread never waits on a page lock that a READ in flight holds (when
- * the loop has stopped, after a signal, the transport answers what still
- * comes while it stops this thread: fuse_drain.c).  A file is the listed inode's own fd
- * reopened (no name to swap, never another kind of file) and must still
+ * the loop has stopped, after a signal, the transport answers what
+ * still comes while it stops this thread: fuse_drain.c).  A file is the
+ * listed inode's own fd reopened (no name to swap, never another kind
+ * of file) and must still
  * show the size, mtime and ctime listed, with no host change reported
  * and no request of the client on it since (its request and write
  * counts, fs_int.h), before its data is stored; if a write or a host
@@ -219,23 +220,17 @@ fs_prefill_note(struct share *sh, fuse_req_t req, uint64_t dir, uint64_t nodeid)
 	now = fs_prefill_now();
 	pthread_mutex_lock(&p->lock);
 	e = fs_prefill_pid(p, pid, false);
-	if (e == NULL)
-		;
-	else if (nodeid != 0 && e->walker) {
+	if (e != NULL && nodeid != 0 && e->walker) {
+		/* where the walker is (fs_prefill_next) */
 		e->used_ns = now;
 		__atomic_store_n(&p->read_nodeid, nodeid, __ATOMIC_RELAXED);
-	}
-	else if (now - e->listed_ns >= PREFILL_WINDOW_NS)
-		;
-	else if (nodeid != 0) {
+	} else if (e != NULL && now - e->listed_ns < PREFILL_WINDOW_NS &&
+	    (nodeid != 0 || (dir == e->listed_dir && !e->user))) {
 		e->used_ns = now;
-		if (++e->reads >= PREFILL_TAKE_AFTER) {
+		if (nodeid != 0 && ++e->reads >= PREFILL_TAKE_AFTER) {
 			e->walker = true;
 			log_debug("prefill: pid %d reads the files it lists", (int)pid);
-		}
-	} else if (dir == e->listed_dir && !e->user) {
-		e->used_ns = now;
-		if (++e->lookups >= PREFILL_TAKE_AFTER) {
+		} else if (nodeid == 0 && ++e->lookups >= PREFILL_TAKE_AFTER) {
 			e->user = true;
 			log_debug("prefill: pid %d uses the entries it lists", (int)pid);
 		}
@@ -521,34 +516,22 @@ fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool deliver
 	pthread_mutex_unlock(&p->lock);
 }
 
-bool
-fs_prefill_stop(struct share *sh, int timeout_ms)
+void
+fs_prefill_stop(struct share *sh)
 {
 	struct fs_prefill *p = sh->prefill;
 	struct fs_prefill_job *job;
-	struct timespec until;
 
 	if (p == NULL)
-		return true;
+		return;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	if (p->running) {
-		/* a store waits on a page that a READ in flight holds: once
-		 * requests are no longer served, only an aborted connection
-		 * frees it */
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += timeout_ms / 1000;
-		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		if (timeout_ms < 0)
-			pthread_join(p->thread, NULL);
-		else if (pthread_timedjoin_np(p->thread, NULL, &until) != 0)
-			return false;
+		/* a store may wait on a page a READ holds: the transport
+		 * answers requests meanwhile (fuse_drain.c) */
+		pthread_join(p->thread, NULL);
 		p->running = false;
 	}
 	while ((job = TAILQ_FIRST(&p->queue)) != NULL) {
@@ -560,7 +543,6 @@ fs_prefill_stop(struct share *sh, int timeout_ms)
 		    "%lu passed by the reader, %lu listings skipped (queue full)",
 		    p->stored, p->dropped, p->passed, p->skipped);
 	p->stored = p->dropped = p->passed = p->skipped = 0;
-	return true;
 }
 
 void
@@ -570,12 +552,7 @@ fs_prefill_destroy(struct share *sh)
 
 	if (p == NULL)
 		return;
-	if (!fs_prefill_stop(sh, 0)) {
-		/* cannot happen after the transport's stop; never free what
-		 * a live thread uses */
-		log_error("prefill: its thread is still running at exit");
-		abort();
-	}
+	fs_prefill_stop(sh);	/* stopped by the transport already */
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

@@ -118,10 +118,10 @@ double fs_watch_timeout(struct share *sh, struct inode *in);
 
 /* fs_prefill.c: follow what host processes do with what they list (after
  * share_init; store: push small files' data to those that read them);
- * stop its thread before the session goes (false: not stopped within
- * timeout_ms, -1 waits for good; share_destroy only frees what it can). */
+ * stop its thread before the session goes, while requests are still
+ * answered (share_destroy also stops it, and frees it). */
 int fs_prefill_init(struct share *sh, bool store);
-bool fs_prefill_stop(struct share *sh, int timeout_ms);
+void fs_prefill_stop(struct share *sh);
 void fs_prefill_destroy(struct share *sh);
 
 /* fs_hide.c: hidden subtrees (policy hide=PATH).  Start: walk the rules

@@ -348,7 +348,7 @@ transport_fuse_stop_threads(struct share *sh, struct fuse_session *se)
 
 	if (d == NULL)
 		log_warn("cannot start answering requests while stopping: %s", strerror(ENOMEM));
-	fs_prefill_stop(sh, -1);
+	fs_prefill_stop(sh);
 	fs_watch_stop(sh);
 	n = fuse_drain_stop(d);
 	if (n > 0)
