@@ -37,10 +37,11 @@ struct backend_local {
 	struct fd_cache cache;
 	bool as_root;		/* switch fsuid/fsgid for creations */
 	/* /proc/self/fd of the serving process, opened at first use (the
-	 * mount daemonises after the backend exists), -1 before */
+	 * mount daemonises after the backend exists), -1 before; the fork
+	 * generation it was opened in */
 	pthread_mutex_t proc_lock;
 	int proc_fd;
-	pid_t proc_pid;
+	unsigned int proc_gen;
 };
 
 struct local_dir {
@@ -520,21 +521,42 @@ local_rename(struct backend *b, struct inode *olddir, const char *oldname,
 	return rc;
 }
 
-/* /proc/self/fd as a directory fd of this process, or -1. */
+/* Forks this process has made, as its children count them: an fd on
+ * /proc/self/fd opened before a fork names the parent's fds. */
+static unsigned int local_fork_gen;
+static pthread_once_t local_fork_once = PTHREAD_ONCE_INIT;
+
+static void
+local_forked(void)
+{
+	__atomic_add_fetch(&local_fork_gen, 1, __ATOMIC_RELAXED);
+}
+
+static void
+local_fork_watch(void)
+{
+	pthread_atfork(NULL, NULL, local_forked);
+}
+
+/* /proc/self/fd as a directory fd of this process, or -1: no lock and
+ * no system call once it is open (every OPEN comes here). */
 static int
 local_proc_fd(struct backend_local *lb)
 {
-	pid_t pid = getpid();
-	int fd;
+	unsigned int gen = __atomic_load_n(&local_fork_gen, __ATOMIC_RELAXED);
+	int fd = __atomic_load_n(&lb->proc_fd, __ATOMIC_ACQUIRE);
 
+	if (fd >= 0 && __atomic_load_n(&lb->proc_gen, __ATOMIC_RELAXED) == gen)
+		return fd;
 	pthread_mutex_lock(&lb->proc_lock);
-	if (lb->proc_fd >= 0 && lb->proc_pid != pid) {	/* opened before a fork */
+	if (lb->proc_fd >= 0 && lb->proc_gen != gen) {	/* opened before a fork */
 		close(lb->proc_fd);
-		lb->proc_fd = -1;
+		__atomic_store_n(&lb->proc_fd, -1, __ATOMIC_RELEASE);
 	}
 	if (lb->proc_fd < 0) {
-		lb->proc_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		lb->proc_pid = pid;
+		__atomic_store_n(&lb->proc_gen, gen, __ATOMIC_RELAXED);
+		__atomic_store_n(&lb->proc_fd,
+		    open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC), __ATOMIC_RELEASE);
 	}
 	fd = lb->proc_fd;
 	pthread_mutex_unlock(&lb->proc_lock);
@@ -921,6 +943,7 @@ backend_local_new(const char *root, unsigned int fd_limit, struct backend **out)
 	lb->as_root = geteuid() == 0;
 	lb->proc_fd = -1;
 	pthread_mutex_init(&lb->proc_lock, NULL);
+	pthread_once(&local_fork_once, local_fork_watch);
 	lb->base.ops = &local_ops;
 	*out = &lb->base;
 	return 0;
