@@ -86,6 +86,18 @@ if [ "$mode" = check ]; then
 		dist_failed=1
 		status=1
 	fi
+	# name what failed, with the end of its log, just above the closing
+	# line (CI keeps only the end of the output)
+	if [ -f test-suite.log ]; then
+		for trs in $(find tests -name '*.trs' 2>/dev/null | sort); do
+			grep -Eq '^:test-result: (FAIL|ERROR|XPASS)' "$trs" || continue
+			log=${trs%.trs}.log
+			echo "---- failed: ${trs%.trs} (last lines of _build/$log)"
+			grep -E '^(not ok|Bail out)' "$log" 2>/dev/null | head -5
+			tail -n 15 "$log" 2>/dev/null
+		done
+		echo "---- failed tests: $(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find tests -name '*.trs') 2>/dev/null | sed 's/\.trs$//' | tr '\n' ' ')"
+	fi
 	# one closing line for CI: N passed, N failed, N skipped (skips and
 	# expected failures, each with its reason in the test's log)
 	if [ -f test-suite.log ]; then
