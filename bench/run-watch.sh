@@ -48,13 +48,6 @@ OUT=${OUT:-watch-report-$(date -u +%Y%m%d-%H%M)}
 mkdir -p "$OUT" || exit 1
 OUT=$(cd "$OUT" && pwd)
 
-# tests/mount/watch.sh lowers the machine's inotify watch limit for a
-# moment under this lock; the host watcher (and a user's file servers)
-# need watches: hold it shared
-lock=/tmp/fsb-inotify-limit.lock
-[ -e "$lock" ] || [ "$(id -u)" != 0 ] || (umask 022 && : > "$lock")
-if [ -r "$lock" ]; then exec 8< "$lock" && flock -s 8; fi
-
 state=$(mktemp -d /tmp/fsb-wbench.XXXXXX)
 proj=$(mktemp -d /tmp/fsb-wproj.XXXXXX)
 busy_pid=

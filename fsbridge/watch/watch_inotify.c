@@ -4,6 +4,9 @@
  * max_user_watches runs out, the failure is logged once and the
  * directory stays unwatched: the server then gives entries in it short
  * cache timeouts instead (see fs_watch.c); the mount never fails for it.
+ * A test hook, FSBRIDGE_TEST_INOTIFY_WATCHES=N, makes this watcher's
+ * N+1st watch fail as the limit would (tests/mount/watch.sh), without
+ * lowering the machine's limit under every other process.
  */
 #include "config.h"
 
@@ -61,6 +64,8 @@ struct watch_inotify {
 	pthread_t thread;
 	bool running;
 	bool warned_full;
+	unsigned int nwatches;       /* in by_wd */
+	unsigned int test_limit;     /* the test hook's N, or 0 */
 	pthread_mutex_t lock;
 	struct ino_by_wd by_wd;
 	struct ino_by_key by_key;
@@ -112,6 +117,7 @@ ino_forget_locked(struct watch_inotify *iw, struct ino_watch *iwt)
 {
 	RB_REMOVE(ino_by_wd, &iw->by_wd, iwt);
 	RB_REMOVE(ino_by_key, &iw->by_key, iwt);
+	iw->nwatches--;
 	free(iwt);
 }
 
@@ -198,10 +204,18 @@ ino_add_dir(struct watcher *w, int dir_fd, uint64_t dev, uint64_t ino)
 	struct watch_inotify *iw = INO(w);
 	struct ino_watch key, *iwt;
 	char path[64];
+	bool full;
 	int wd;
 
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", dir_fd);
-	wd = inotify_add_watch(iw->in_fd, path, INO_WATCH_MASK);
+	pthread_mutex_lock(&iw->lock);
+	full = iw->test_limit != 0 && iw->nwatches >= iw->test_limit;
+	pthread_mutex_unlock(&iw->lock);
+	if (full) {
+		errno = ENOSPC;
+		wd = -1;
+	} else
+		wd = inotify_add_watch(iw->in_fd, path, INO_WATCH_MASK);
 	if (wd < 0) {
 		int rc = -errno;
 
@@ -221,6 +235,7 @@ ino_add_dir(struct watcher *w, int dir_fd, uint64_t dev, uint64_t ino)
 		iwt->ino = ino;
 		RB_INSERT(ino_by_wd, &iw->by_wd, iwt);
 		RB_INSERT(ino_by_key, &iw->by_key, iwt);
+		iw->nwatches++;
 	}
 	pthread_mutex_unlock(&iw->lock);
 	if (iwt == NULL) {
@@ -310,11 +325,14 @@ int
 watch_inotify_new(struct watcher **out)
 {
 	struct watch_inotify *iw;
+	const char *env;
 	int rc;
 
 	iw = calloc(1, sizeof(*iw));
 	if (iw == NULL)
 		return -ENOMEM;
+	if ((env = secure_getenv("FSBRIDGE_TEST_INOTIFY_WATCHES")) != NULL)
+		iw->test_limit = (unsigned int)strtoul(env, NULL, 10);
 	rc = watcher_base_init(&iw->base, &ino_ops);
 	if (rc != 0) {
 		free(iw);

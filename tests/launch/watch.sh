@@ -19,12 +19,6 @@ set -u
 
 launch_suite watch guest
 # As an ordinary user the file servers watch the host with inotify, and
-# tests/mount/watch.sh lowers the machine's inotify watch limit for a
-# moment under this lock: hold it shared meanwhile (run_as_user.sh makes
-# the file, as root, so a user can open it).
-if [ "$(id -u)" != 0 ] && [ -r /tmp/fsb-inotify-limit.lock ]; then
-	exec 8< /tmp/fsb-inotify-limit.lock && flock -s 8
-fi
 PROBE=$B/tests/launch/watch_probe
 [ -x "$PROBE" ] || { echo "Bail out! $PROBE not built"; exit 1; }
 P=$tmp/proj

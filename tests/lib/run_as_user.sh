@@ -22,11 +22,6 @@ B=${top_builddir:-.}
 [ "$(id -u)" = 0 ] || skip_all "not root: the suite itself runs as this user already"
 test_user fsb-user || skip_all "cannot create the user fsb-user (useradd)"
 
-# the lock under which tests/mount/watch.sh lowers the machine's inotify
-# watch limit; a suite run as the user holds it shared (it cannot create
-# a file root will open later in sticky /tmp)
-[ -e /tmp/fsb-inotify-limit.lock ] || (umask 022 && : > /tmp/fsb-inotify-limit.lock)
-
 copy=$(mktemp -d /tmp/fsb-as-user.XXXXXX) || exit 1
 trap 'rm -rf --one-file-system "$copy"' EXIT
 chmod 755 "$copy"
