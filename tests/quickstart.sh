@@ -96,7 +96,9 @@ if [ "$mode" = check ]; then
 			grep -E '^(not ok|Bail out)' "$log" 2>/dev/null | head -5
 			tail -n 15 "$log" 2>/dev/null
 		done
-		echo "---- failed tests: $(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find tests -name '*.trs') 2>/dev/null | sed 's/\.trs$//' | tr '\n' ' ')"
+		failed=$(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find tests -name '*.trs') 2>/dev/null |
+			sed 's/\.trs$//' | tr '\n' ' ')
+		if [ -n "$failed" ]; then echo "---- failed tests: $failed"; fi
 	fi
 	# one closing line for CI: N passed, N failed, N skipped (skips and
 	# expected failures, each with its reason in the test's log)
