@@ -304,6 +304,7 @@ fs_dirent_known(struct share *sh, struct inode *dir, const struct backend_dirent
 	e->attr = st;
 	fs_stat_to_client(sh, &e->attr);
 	e->attr_timeout = e->entry_timeout = fs_entry_timeout(sh, in);
+	fs_attrs_given(in);
 	*inp = in;
 	return 0;
 }
@@ -334,6 +335,7 @@ fs_add_dirent(fuse_req_t req, struct share *sh, struct inode *dir,
 {
 	struct fuse_entry_param e;
 	struct inode *in;
+	bool checked_link;
 	size_t n;
 	int rc;
 
@@ -347,7 +349,15 @@ fs_add_dirent(fuse_req_t req, struct share *sh, struct inode *dir,
 	}
 	if (fs_hide_dirent(sh, dir, ent->name, ent->ino))
 		return 0;
-	if (!full && !(sh->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK)) {
+	/* (a symlink that may lead out of the share is looked at below) */
+	checked_link = sh->policy.symlinks == POLICY_SYMLINKS_DENY && ent->type == DT_LNK;
+	/* an inode the kernel has, kept current by the watcher: its
+	 * attributes would cost a stat here and an update there for
+	 * nothing (a listing of what was just created, read or stat'ed) */
+	if (full && !checked_link && sh->listing_lean &&
+	    inode_table_client_has(&sh->inodes, dir->key_dev, ent->ino, (mode_t)ent->type << 12))
+		full = false;
+	if (!full && !checked_link) {
 		/* in a READDIRPLUS reply, node id 0: a name without an entry */
 		if (plus)
 			return fuse_add_direntry_plus(req, p, rem, ent->name, &e, ent->next_off);

@@ -37,6 +37,15 @@ fs_note_write(struct inode *in)
 	__atomic_add_fetch(&in->writes, 1, __ATOMIC_RELAXED);
 }
 
+/* The reply being made gives the client in's attributes (an entry, a
+ * READDIRPLUS entry, GETATTR, SETATTR): a listing may leave them out
+ * while nothing happens to in (fs_dir.c). */
+static inline void
+fs_attrs_given(struct inode *in)
+{
+	__atomic_store_n(&in->attrs_mark, inode_activity(in) + 1, __ATOMIC_RELAXED);
+}
+
 static inline void
 fs_put(struct share *sh, struct inode *in)
 {

@@ -394,8 +394,11 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 	 * pages we would overwrite, a SETATTR...), nor a host change */
 	if (!fs_prefill_still_untouched(sh, it, true))
 		goto out;
-	if (sh->prefill->test_delay_us > 0)	/* tests: widen the race below */
+	if (sh->prefill->test_delay_us > 0) {	/* tests: widen the race below */
+		log_debug("prefill: test hook: node %llu read, its store held %u ms",
+		    (unsigned long long)it->in->nodeid, sh->prefill->test_delay_us / 1000);
 		usleep(sh->prefill->test_delay_us);
+	}
 	if (fs_prefill_store(sh, it->in->nodeid, &bv) != 0)
 		goto out;
 	stored = true;

@@ -165,7 +165,7 @@ fs_object_changed(struct share *sh, struct inode *in, unsigned int what)
 	if (!(what & (WATCH_DATA | WATCH_ATTR | WATCH_GONE)))
 		return true;	/* only a close: nothing cached changed */
 	pthread_mutex_lock(&sh->inodes.lock);
-	in->changes++;
+	__atomic_add_fetch(&in->changes, 1, __ATOMIC_RELAXED);
 	if (what & WATCH_GONE)
 		in->stale = true;
 	pthread_mutex_unlock(&sh->inodes.lock);
@@ -221,7 +221,7 @@ fs_collect_notice(void *ctx, struct inode *in)
 	struct fs_notice_list *l = ctx;
 	struct fs_notice *n = l->next;
 
-	in->changes++;
+	__atomic_add_fetch(&in->changes, 1, __ATOMIC_RELAXED);
 	if (n == l->end)
 		return;
 	n->nodeid = in->nodeid;

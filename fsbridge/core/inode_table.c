@@ -143,6 +143,22 @@ inode_table_find_key(struct inode_table *t, uint64_t dev, uint64_t ino)
 	return in;
 }
 
+bool
+inode_table_client_has(struct inode_table *t, uint64_t dev, uint64_t ino, mode_t type)
+{
+	struct inode key, *in;
+	bool has;
+
+	key.key_dev = dev;
+	key.key_ino = ino;
+	pthread_mutex_lock(&t->lock);
+	in = RB_FIND(inode_by_key, &t->by_key, &key);
+	has = in != NULL && in->nlookup > 0 && in->type == type && in->covered && !in->stale &&
+	    __atomic_load_n(&in->attrs_mark, __ATOMIC_RELAXED) == inode_activity(in) + 1;
+	pthread_mutex_unlock(&t->lock);
+	return has;
+}
+
 void
 inode_table_pin(struct inode_table *t, struct inode *in)
 {

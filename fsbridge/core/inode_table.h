@@ -47,9 +47,13 @@ struct inode {
 	bool stale;		/* deleted on the host */
 	unsigned int opens;	/* the client's open handles on it (fs_file.c) */
 	bool client_removed;	/* the client unlinked it or renamed over it */
-	uint64_t changes;	/* host changes seen so far */
+	uint64_t changes;	/* host changes seen so far (written under the
+				 * table lock, atomically: read without it) */
 	uint64_t requests;	/* client requests naming it (fs_inode), atomic */
 	uint64_t writes;	/* ... that change its data or size (fs_note_write) */
+	/* inode_activity() + 1 when the client was last given its
+	 * attributes (fs_attrs_given), 0: never; atomic */
+	uint64_t attrs_mark;
 	/* ctimes the server's own last changes left, newest at
 	 * self_ctime_next - 1 (a ring) */
 	struct timespec self_ctime[INODE_SELF_CTIMES];
@@ -60,6 +64,17 @@ struct inode {
 	unsigned int backing_opens;
 	int backing_id;
 };
+
+/* What has happened to an inode: client requests naming it, writes,
+ * host changes.  Unchanged since the client got its attributes, the
+ * client's copy is as current as the server's would be. */
+static inline uint64_t
+inode_activity(const struct inode *in)
+{
+	return __atomic_load_n(&in->requests, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&in->writes, __ATOMIC_RELAXED) +
+	    __atomic_load_n(&in->changes, __ATOMIC_RELAXED);
+}
 
 RB_HEAD(inode_by_nodeid, inode);
 RB_HEAD(inode_by_key, inode);
@@ -120,6 +135,12 @@ int inode_table_location(struct inode_table *t, struct inode *in,
 
 /* Find a live inode by identity, pinned; NULL if none. */
 struct inode *inode_table_find_key(struct inode_table *t, uint64_t dev, uint64_t ino);
+/* Does the client hold the inode (dev, ino) of this type, with the
+ * attributes it was last given still current (nothing asked of it or
+ * changed since, and host changes to it reported: covered, not stale)?
+ * No reference taken. */
+bool inode_table_client_has(struct inode_table *t, uint64_t dev, uint64_t ino,
+    mode_t type);
 
 uint64_t inode_table_count(struct inode_table *t);
 

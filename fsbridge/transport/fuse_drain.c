@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fuse.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,6 +40,9 @@ fuse_drain_main(void *arg)
 	while (!__atomic_load_n(&d->stop, __ATOMIC_ACQUIRE)) {
 		if (poll(&pfd, 1, 50) <= 0)
 			continue;
+		/* non-blocking: a request poll() saw may be gone by now (its
+		 * caller killed), and a blocking read would then wait for the
+		 * next one, past the stop */
 		n = read(d->fd, d->buf, DRAIN_BUFSIZE);
 		if (n < 0 && (errno == ENODEV || errno == EBADF))
 			break;		/* the connection is gone */
@@ -63,11 +67,15 @@ fuse_drain_start(int fd)
 {
 	struct fuse_drain *d = calloc(1, sizeof(*d));
 	sigset_t all, old;
-	int e;
+	int e, fl;
 
 	if (d == NULL)
 		return NULL;
 	d->fd = fd;
+	/* (nothing else reads the fd now; it is closed at the unmount) */
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	d->buf = malloc(DRAIN_BUFSIZE);
 	if (d->buf == NULL) {
 		free(d);

@@ -151,6 +151,21 @@ rm "$R/pkgfile"
 expect "... IN_DELETE" "^$R/pkgfile DELETE 0$"
 check "... and the next command finds it gone" L -- sh -c "! test -e '$R/pkgfile'"
 
+# a file replaced by a rename from a directory the guest cannot see (a
+# hidden one): only the rename's IN_MOVED_TO half reaches the guest, and
+# the name it had cached must not keep giving the replaced file
+echo old > "$R/lone"
+L -- stat -c %s "$R/lone" > /dev/null	# cached in the guest
+mkdir "$R/secret"
+echo new-lone-file > "$R/secret/lone.new"
+mv "$R/secret/lone.new" "$R/lone"
+expect "a file replaced by a rename out of a hidden directory: an event on its name" \
+	"^$R/lone (CREATE|MOVED_TO) "
+got=$(L -- sh -c "stat -c %s '$R/lone'; cat '$R/lone'" 2>&1 | tr '\n' ' ')
+check "... and the next command sees the new file's size and bytes (got '$got')" \
+	[ "$got" = "14 new-lone-file " ]
+rm -r "$R/secret" "$R/lone"
+
 # what the root share hides (--hide) raises nothing in the guest: no
 # event, no name, for the hidden name itself or anything beneath it
 mkdir "$R/secret"
