@@ -285,6 +285,15 @@ static void fsbn_create(struct path *dir, struct fsbn_rec *r)
 	if (child) {
 		fsnotify_name(mask, child, FSNOTIFY_EVENT_DENTRY, dinode,
 			      &r->name, 0);
+		/* F_DROP: the host made a file or symlink at a name the guest
+		 * holds one for (a rename onto it whose other half the guest
+		 * cannot see, from a hidden or unwatched directory): what the
+		 * guest holds may be the replaced object.  Dropped, so that
+		 * the next lookup asks; a directory stays (dropping it would
+		 * take it from under a process whose cwd it is, and detach
+		 * what is mounted below it). */
+		if (!d_is_dir(child))
+			fsbn_drop(child, r->h.flags);
 		dput(child);
 	} else {
 		/* F_DROP: a negative dentry the guest cached says the name

@@ -75,7 +75,9 @@ enum fsb_notify_kind {
 /* After raising the events, drop from the dentry cache what the host
  * made stale, so the next lookup asks the file server: DELETE/MOVE the
  * name that went away (and, for MOVE, a different object that was at the
- * new name); CREATE a negative dentry cached at the name. */
+ * new name); CREATE a negative dentry cached at the name, or a file's
+ * or symlink's positive one (what the guest holds may be the object the
+ * created one replaced). */
 #define FSB_NOTIFY_F_DROP	0x0008
 #define FSB_NOTIFY_F_ALL	0x000f
 
