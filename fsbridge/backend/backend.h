@@ -92,6 +92,10 @@ struct backend_ops {
 	int (*lookup)(struct backend *, struct inode *dir, const char *name,
 	    bool follow, struct backend_entry *out);
 	int (*getattr)(struct backend *, struct inode *, struct stat *out);
+	/* optional: in's attributes, read at dir/name (a listing's entry)
+	 * where that is cheaper than getattr; -ESTALE if name is not in */
+	int (*getattr_at)(struct backend *, struct inode *dir, const char *name,
+	    struct inode *in, struct stat *out);
 	int (*setattr)(struct backend *, struct inode *, struct backend_file *fh,
 	    const struct backend_setattr *, struct stat *out);
 	int (*readlink)(struct backend *, struct inode *, char *buf, size_t size);

@@ -293,7 +293,9 @@ fs_dirent_known(struct share *sh, struct inode *dir, const struct backend_dirent
 	in = inode_table_find_key(&sh->inodes, dir->key_dev, ent->ino);
 	if (in == NULL)
 		return -ENOENT;
-	if (sh->backend->ops->getattr(sh->backend, in, &st) != 0 ||
+	if ((sh->backend->ops->getattr_at != NULL ?
+	    sh->backend->ops->getattr_at(sh->backend, dir, ent->name, in, &st) :
+	    sh->backend->ops->getattr(sh->backend, in, &st)) != 0 ||
 	    (st.st_mode & S_IFMT) != in->type || fs_symlink_hidden(sh, dir, in)) {
 		fs_put(sh, in);
 		return -ENOENT;

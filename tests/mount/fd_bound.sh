@@ -41,5 +41,23 @@ check "evicted inodes are re-opened on demand" [ "$bad" = 0 ]
 mv "$tmp/src/a5" "$tmp/src/moved5"
 check "an evicted inode moved on the host is found again under its new name" \
 	[ "$(cat "$tmp/mnt/moved5/b/f1" 2>/dev/null)" = "5/1" ]
+# listings of directories whose files' descriptors were evicted: their
+# attributes are read at the listed name (checked to be the same file),
+# and stay the host's after host changes (appends, a file replaced)
+for d in 10 20 30; do echo "grown" >> "$tmp/src/a$d/b/f2"; done
+echo "replaced" > "$tmp/src/a40/b/new" && mv "$tmp/src/a40/b/new" "$tmp/src/a40/b/f4"
+listing() { cd "$1" && stat -c '%n %s %i %h' -- * | sort; }
+for _ in $(seq 40); do
+	bad=0
+	for d in 10 20 30 40 60; do
+		[ "$(listing "$tmp/src/a$d/b")" = "$(listing "$tmp/mnt/a$d/b")" ] || bad=$((bad + 1))
+	done
+	[ "$bad" = 0 ] && break
+	sleep 0.05
+done
+check "ls -l of directories whose files' descriptors were evicted: the host's sizes and inode numbers, after host changes too ($bad differ)" \
+	[ "$bad" = 0 ]
+sample
+check "... with the descriptors still bounded (max $max)" [ "$max" -le 96 ]
 exec 9<&-
 echo "1..$n"

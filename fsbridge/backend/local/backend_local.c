@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 #include <linux/openat2.h>
@@ -229,6 +230,56 @@ local_getattr(struct backend *b, struct inode *in, struct stat *out)
 	rc = local_stat_fd(fd, out);
 	local_fd_put(b, in);
 	return rc;
+}
+
+static void
+local_statx_to_stat(const struct statx *stx, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_dev = makedev(stx->stx_dev_major, stx->stx_dev_minor);
+	st->st_ino = stx->stx_ino;
+	st->st_mode = stx->stx_mode;
+	st->st_nlink = stx->stx_nlink;
+	st->st_uid = stx->stx_uid;
+	st->st_gid = stx->stx_gid;
+	st->st_rdev = makedev(stx->stx_rdev_major, stx->stx_rdev_minor);
+	st->st_size = (off_t)stx->stx_size;
+	st->st_blksize = stx->stx_blksize;
+	st->st_blocks = (blkcnt_t)stx->stx_blocks;
+	st->st_atim.tv_sec = stx->stx_atime.tv_sec;
+	st->st_atim.tv_nsec = stx->stx_atime.tv_nsec;
+	st->st_mtim.tv_sec = stx->stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = stx->stx_mtime.tv_nsec;
+	st->st_ctim.tv_sec = stx->stx_ctime.tv_sec;
+	st->st_ctim.tv_nsec = stx->stx_ctime.tv_nsec;
+}
+
+/*
+ * A listing's entry whose inode's fd was evicted (a tree of more inodes
+ * than the fd limit): one statx of the name in the directory, checked to
+ * be that inode (identity and birth time), instead of re-opening it by
+ * handle and evicting another.  Otherwise the inode's own fd.
+ */
+static int
+local_getattr_at(struct backend *b, struct inode *dir, const char *name,
+    struct inode *in, struct stat *out)
+{
+	struct fd_cache *c = &LOCAL(b)->cache;
+	struct statx stx;
+	int dfd, rc;
+
+	if (!fd_cache_evicted(c, in))
+		return local_getattr(b, in, out);
+	dfd = local_fd_get(b, dir);
+	if (dfd < 0)
+		return dfd;
+	rc = statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &stx);
+	local_fd_put(b, dir);
+	if (rc != 0 || (stx.stx_mask & STATX_BASIC_STATS) != STATX_BASIC_STATS ||
+	    !fd_cache_matches(c, in, &stx))
+		return local_getattr(b, in, out);
+	local_statx_to_stat(&stx, out);
+	return 0;
 }
 
 /* Apply a setattr to an inode whose O_PATH fd is fd (fh may be NULL). */
@@ -864,6 +915,7 @@ static const struct backend_ops local_ops = {
 	.attach = local_attach,
 	.lookup = local_lookup,
 	.getattr = local_getattr,
+	.getattr_at = local_getattr_at,
 	.setattr = local_setattr,
 	.readlink = local_readlink,
 	.depth = local_depth,

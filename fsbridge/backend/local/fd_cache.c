@@ -268,6 +268,34 @@ fd_cache_get(struct fd_cache *c, struct inode *in)
 	return fd;
 }
 
+bool
+fd_cache_evicted(struct fd_cache *c, struct inode *in)
+{
+	struct fd_cache_node *n = in->bdata;
+	bool evicted;
+
+	pthread_mutex_lock(&c->lock);
+	evicted = n->fd < 0;
+	pthread_mutex_unlock(&c->lock);
+	return evicted;
+}
+
+bool
+fd_cache_matches(struct fd_cache *c, struct inode *in, const struct statx *stx)
+{
+	struct fd_cache_node *n = in->bdata;
+	bool same;
+
+	pthread_mutex_lock(&c->lock);
+	same = makedev(stx->stx_dev_major, stx->stx_dev_minor) == n->dev &&
+	    stx->stx_ino == n->ino && !n->followed &&
+	    (!n->has_btime || ((stx->stx_mask & STATX_BTIME) != 0 &&
+	    stx->stx_btime.tv_sec == n->btime.tv_sec &&
+	    stx->stx_btime.tv_nsec == n->btime.tv_nsec));
+	pthread_mutex_unlock(&c->lock);
+	return same;
+}
+
 void
 fd_cache_put(struct fd_cache *c, struct inode *in)
 {

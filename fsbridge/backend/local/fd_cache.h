@@ -67,5 +67,11 @@ void fd_cache_drop(struct fd_cache *c, struct fd_cache_node *n);
  * fd_cache_put.  Returns fd or -errno (-ESTALE if the file is gone). */
 int fd_cache_get(struct fd_cache *c, struct inode *in);
 void fd_cache_put(struct fd_cache *c, struct inode *in);
+/* Is in's fd closed now (evicted)? */
+bool fd_cache_evicted(struct fd_cache *c, struct inode *in);
+/* Is stx (STATX_INO, and STATX_BTIME where in's birth time was saved)
+ * of in's file, found without following a symlink?  A listing then takes
+ * it as in's attributes without re-opening in. */
+bool fd_cache_matches(struct fd_cache *c, struct inode *in, const struct statx *stx);
 
 #endif
