@@ -92,8 +92,9 @@ struct backend_ops {
 	int (*lookup)(struct backend *, struct inode *dir, const char *name,
 	    bool follow, struct backend_entry *out);
 	int (*getattr)(struct backend *, struct inode *, struct stat *out);
-	/* optional: in's attributes, read at dir/name (a listing's entry)
-	 * where that is cheaper than getattr; -ESTALE if name is not in */
+	/* optional: in's attributes for a listing's entry dir/name, read
+	 * there where that is cheaper than getattr (which it falls back to
+	 * where the name is not, or no longer, in) */
 	int (*getattr_at)(struct backend *, struct inode *dir, const char *name,
 	    struct inode *in, struct stat *out);
 	int (*setattr)(struct backend *, struct inode *, struct backend_file *fh,
