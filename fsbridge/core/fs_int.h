@@ -37,13 +37,16 @@ fs_note_write(struct inode *in)
 	__atomic_add_fetch(&in->writes, 1, __ATOMIC_RELAXED);
 }
 
-/* The reply being made gives the client in's attributes (an entry, a
+/* The reply being made gives the client in's attributes st (an entry, a
  * READDIRPLUS entry, GETATTR, SETATTR): a listing may leave them out
- * while nothing happens to in (fs_dir.c). */
+ * while nothing happens to in (fs_dir.c).  Not a file with other links:
+ * a change through a name in a directory nobody watches goes unseen. */
 static inline void
-fs_attrs_given(struct inode *in)
+fs_attrs_given(struct inode *in, const struct stat *st)
 {
-	__atomic_store_n(&in->attrs_mark, inode_activity(in) + 1, __ATOMIC_RELAXED);
+	uint64_t mark = S_ISDIR(st->st_mode) || st->st_nlink <= 1 ? inode_activity(in) + 1 : 0;
+
+	__atomic_store_n(&in->attrs_mark, mark, __ATOMIC_RELAXED);
 }
 
 static inline void

@@ -184,6 +184,7 @@ fs_dir_event(struct share *sh, const struct watch_event *ev)
 		return;		/* the client never saw this directory */
 	if ((ev->what & WATCH_ENTRY) && !fs_is_self_change(sh, dir)) {
 		entry_host = true;
+		__atomic_add_fetch(&dir->changes, 1, __ATOMIC_RELAXED);
 		fs_notify_entry(sh, dir->nodeid, ev->name);
 		fs_notify_inode(sh, dir->nodeid);	/* its mtime, nlink, listing */
 	}
@@ -283,6 +284,14 @@ fs_watch_event(void *ctx, const struct watch_event *ev)
 	}
 }
 
+/* Does the watcher's one mark see changes to in (fanotify: on its file
+ * system, not on one mounted below the share's root)? */
+static bool
+fs_watch_sees_all(struct share *sh, const struct inode *in)
+{
+	return sh->watcher->covers_all && in->key_dev == sh->watcher->covers_dev;
+}
+
 double
 fs_watch_timeout(struct share *sh, struct inode *in)
 {
@@ -296,10 +305,12 @@ fs_watch_timeout(struct share *sh, struct inode *in)
 	if (sh->watcher == NULL || (sh->se == NULL && sh->hint_fd < 0) ||
 	    !sh->watcher->reports_names)
 		return sh->fallback_timeout;
-	if (sh->watcher->covers_all)
+	if (fs_watch_sees_all(sh, in))
 		return sh->attr_timeout;
+	/* a directory's own attributes (mtime, nlink) change with what
+	 * happens inside it, which only its own watch reports */
 	pthread_mutex_lock(&sh->inodes.lock);
-	covered = in->covered;
+	covered = in->covered && (!S_ISDIR(in->type) || in->watched);
 	pthread_mutex_unlock(&sh->inodes.lock);
 	return covered ? sh->attr_timeout : sh->fallback_timeout;
 }
@@ -329,7 +340,7 @@ fs_watch_dir_added(struct share *sh, struct inode *in)
 		return;
 	/* an entry is covered when the directory it was found in is watched */
 	pthread_mutex_lock(&sh->inodes.lock);
-	covered = sh->watcher->covers_all || (in->parent != NULL && in->parent->watched);
+	covered = fs_watch_sees_all(sh, in) || (in->parent != NULL && in->parent->watched);
 	in->covered = covered;
 	pthread_mutex_unlock(&sh->inodes.lock);
 	if (S_ISDIR(in->type))

@@ -154,6 +154,7 @@ inode_table_client_has(struct inode_table *t, uint64_t dev, uint64_t ino, mode_t
 	pthread_mutex_lock(&t->lock);
 	in = RB_FIND(inode_by_key, &t->by_key, &key);
 	has = in != NULL && in->nlookup > 0 && in->type == type && in->covered && !in->stale &&
+	    (!S_ISDIR(type) || in->watched) &&
 	    __atomic_load_n(&in->attrs_mark, __ATOMIC_RELAXED) == inode_activity(in) + 1;
 	pthread_mutex_unlock(&t->lock);
 	return has;

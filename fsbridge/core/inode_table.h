@@ -137,7 +137,8 @@ int inode_table_location(struct inode_table *t, struct inode *in,
 struct inode *inode_table_find_key(struct inode_table *t, uint64_t dev, uint64_t ino);
 /* Does the client hold the inode (dev, ino) of this type, with the
  * attributes it was last given still current (nothing asked of it or
- * changed since, and host changes to it reported: covered, not stale)?
+ * changed since, and host changes to it reported: covered, not stale,
+ * and for a directory its own watch)?
  * No reference taken. */
 bool inode_table_client_has(struct inode_table *t, uint64_t dev, uint64_t ino,
     mode_t type);

@@ -77,7 +77,8 @@ struct watcher_ops {
 
 struct watcher {
 	const struct watcher_ops *ops;
-	bool covers_all;	/* one mark sees the whole tree (fanotify) */
+	bool covers_all;	/* one mark sees the whole tree (fanotify) ... */
+	uint64_t covers_dev;	/* ... on this one file system (st_dev) */
 	bool reports_pid;	/* events carry the modifier's pid */
 	bool reports_names;	/* events name the entry that changed */
 	watch_fn fn;		/* the handler, NULL until one is set */

@@ -285,8 +285,14 @@ static int
 fan_start(struct watcher *w, int root_fd)
 {
 	struct watch_fanotify *fw = FAN(w);
+	struct stat st;
 	int rc;
 
+	/* the mark covers the root's file system, not what is mounted
+	 * below it (add_dir refuses those directories) */
+	if (fstat(root_fd, &st) != 0)
+		return -errno;
+	fw->base.covers_dev = st.st_dev;
 	fw->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
 	    FAN_REPORT_DFID_NAME, O_RDONLY | O_CLOEXEC);
 	if (fw->fan_fd < 0)
@@ -317,6 +323,8 @@ fan_add_dir(struct watcher *w, int dir_fd, uint64_t dev, uint64_t ino)
 	struct fan_dir *d;
 	int mount_id;
 
+	if (dev != fw->base.covers_dev)
+		return -EXDEV;	/* another file system: nobody reports on it */
 	h.fh.handle_bytes = MAX_HANDLE_SZ;
 	if (name_to_handle_at(dir_fd, "", &h.fh, &mount_id, AT_EMPTY_PATH) != 0)
 		return -errno;

@@ -35,6 +35,7 @@ cleanup() {
 		umount_or_report "$m"
 	done
 	[ -n "${bgpid:-}" ] && stop_daemon "$bgpid"
+	mountpoint -q "$tmp/sub/src/t" 2>/dev/null && umount -l "$tmp/sub/src/t"
 	rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
@@ -125,6 +126,29 @@ else
 fi
 "$FSBRIDGE" mount -o revalidate=soon "$tmp/reval/src" "$tmp/reval/mnt" 2>/dev/null
 check "revalidate=soon is refused (exit 2)" test $? = 2
+
+# 2c. a file system mounted below the share's root: fanotify's mark
+#     covers the root's file system only, so changes there must show
+#     within the fallback timeout (1 s), not be cached as if reported.
+#     Root only (mounting a tmpfs).
+if [ "$root" = 0 ]; then
+	ok "a file system mounted inside the share # SKIP mounting a tmpfs needs root"
+else
+	setup sub
+	mkdir -p "$tmp/sub/src/t"
+	if mount -t tmpfs -o size=4m fsb-watch-sub "$tmp/sub/src/t"; then
+		if mount_logged "$tmp/sub" "watch=fanotify"; then
+			tap_through "[submount]" "$VIS" "$tmp/sub/src/t" "$tmp/sub/mnt/t" 3 2000 \
+				write create rm chmod
+			unmount_logged "$tmp/sub" "[submount]"
+		else
+			not_ok "mount with a tmpfs inside the share"
+		fi
+		umount "$tmp/sub/src/t" || umount -l "$tmp/sub/src/t"
+	else
+		not_ok "mount a tmpfs inside the share"
+	fi
+fi
 
 # 3. a write-heavy run through the mount invalidates nothing of its own
 for w in fanotify inotify; do

@@ -273,7 +273,8 @@ local_getattr_at(struct backend *b, struct inode *dir, const char *name,
 	dfd = local_fd_get(b, dir);
 	if (dfd < 0)
 		return dfd;
-	rc = statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &stx);
+	rc = statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT,
+	    STATX_BASIC_STATS | STATX_BTIME, &stx);
 	local_fd_put(b, dir);
 	if (rc != 0 || (stx.stx_mask & STATX_BASIC_STATS) != STATX_BASIC_STATS ||
 	    !fd_cache_matches(c, in, &stx))
