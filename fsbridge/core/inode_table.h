@@ -47,8 +47,7 @@ struct inode {
 	bool stale;		/* deleted on the host */
 	unsigned int opens;	/* the client's open handles on it (fs_file.c) */
 	bool client_removed;	/* the client unlinked it or renamed over it */
-	uint64_t changes;	/* host changes seen so far (written under the
-				 * table lock, atomically: read without it) */
+	uint64_t changes;	/* host changes seen so far (atomic) */
 	uint64_t requests;	/* client requests naming it (fs_inode), atomic */
 	uint64_t writes;	/* ... that change its data or size (fs_note_write) */
 	/* inode_activity() + 1 when the client was last given its
