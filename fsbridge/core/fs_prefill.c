@@ -519,22 +519,34 @@ fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool deliver
 	pthread_mutex_unlock(&p->lock);
 }
 
-void
-fs_prefill_stop(struct share *sh)
+bool
+fs_prefill_stop(struct share *sh, int timeout_ms)
 {
 	struct fs_prefill *p = sh->prefill;
 	struct fs_prefill_job *job;
+	struct timespec until;
 
 	if (p == NULL)
-		return;
+		return true;
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_signal(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	if (p->running) {
 		/* a store may wait on a page a READ holds: the transport
-		 * answers requests meanwhile (fuse_drain.c) */
-		pthread_join(p->thread, NULL);
+		 * answers requests meanwhile (fuse_drain.c), and aborts the
+		 * connection if one was read and dropped (transport_fuse.c) */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (timeout_ms < 0)
+			pthread_join(p->thread, NULL);
+		else if (pthread_timedjoin_np(p->thread, NULL, &until) != 0)
+			return false;
 		p->running = false;
 	}
 	while ((job = TAILQ_FIRST(&p->queue)) != NULL) {
@@ -546,6 +558,7 @@ fs_prefill_stop(struct share *sh)
 		    "%lu passed by the reader, %lu listings skipped (queue full)",
 		    p->stored, p->dropped, p->passed, p->skipped);
 	p->stored = p->dropped = p->passed = p->skipped = 0;
+	return true;
 }
 
 void
@@ -555,7 +568,7 @@ fs_prefill_destroy(struct share *sh)
 
 	if (p == NULL)
 		return;
-	fs_prefill_stop(sh);	/* stopped by the transport already */
+	fs_prefill_stop(sh, -1);	/* stopped by the transport already */
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);

@@ -121,7 +121,8 @@ double fs_watch_timeout(struct share *sh, struct inode *in);
  * stop its thread before the session goes, while requests are still
  * answered (share_destroy also stops it, and frees it). */
 int fs_prefill_init(struct share *sh, bool store);
-void fs_prefill_stop(struct share *sh);
+/* false if its thread did not end within timeout_ms (-1: wait) */
+bool fs_prefill_stop(struct share *sh, int timeout_ms);
 void fs_prefill_destroy(struct share *sh);
 
 /* fs_hide.c: hidden subtrees (policy hide=PATH).  Start: walk the rules

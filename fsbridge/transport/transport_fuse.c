@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +335,72 @@ transport_fuse_rings(struct fuse_session *se, const struct mount_opts *mo)
 	return true;
 }
 
+/* The fusectl id of our connection (the minor of the mount's device), 0
+ * if unknown; read from /proc/self/mountinfo by the resolved mount point,
+ * which asks nothing of the file system. */
+static unsigned int transport_fuse_conn;
+
+static void
+transport_fuse_unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s != '\0'; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else
+			*w++ = *s;
+	}
+	*w = '\0';
+}
+
+static unsigned int
+transport_fuse_conn_id(const char *mnt)
+{
+	static char mp[PATH_MAX + 1];
+	unsigned int maj, min, id = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/mountinfo", "re");
+	if (f == NULL)
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "%*u %*u %u:%u %*s %4096s", &maj, &min, mp) != 3 ||
+		    strstr(line, " - fuse") == NULL)
+			continue;
+		transport_fuse_unescape(mp);
+		if (strcmp(mp, mnt) == 0)
+			id = min;	/* the last one mounted there */
+	}
+	free(line);
+	fclose(f);
+	return id;
+}
+
+/* Abort our connection (fusectl; the mount's owner may): every request
+ * still held ends with an error.  false if it cannot be done here. */
+static bool
+transport_fuse_abort(void)
+{
+	char path[64];
+	bool done;
+	int fd;
+
+	if (transport_fuse_conn == 0)
+		return false;
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", transport_fuse_conn);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	done = write(fd, "1", 1) == 1;
+	close(fd);
+	return done;
+}
+
 /*
  * After the loop: stop the threads of ours that may wait in the kernel
  * on a page that a request holds (a prefill store, a watcher's
@@ -348,7 +415,18 @@ transport_fuse_stop_threads(struct share *sh, struct fuse_session *se)
 
 	if (d == NULL)
 		log_warn("cannot start answering requests while stopping: %s", strerror(ENOMEM));
-	fs_prefill_stop(sh);
+	if (!fs_prefill_stop(sh, 3000)) {
+		/* a store waits on a page that a request holds which the loop
+		 * read and then dropped at its exit (libfuse's workers drop
+		 * what they read once the session exits): nothing will answer
+		 * it, and only an aborted connection frees the page */
+		if (transport_fuse_abort())
+			log_debug("prefill: a store waited on a request dropped at exit: connection aborted");
+		else
+			log_warn("prefill: a store waits on a request dropped at exit and the "
+			    "connection cannot be aborted (/sys/fs/fuse/connections): waiting");
+		(void)fs_prefill_stop(sh, -1);
+	}
 	fs_watch_stop(sh);
 	n = fuse_drain_stop(d);
 	if (n > 0)
@@ -359,6 +437,7 @@ int
 transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	static char mnt_path[PATH_MAX];
 	struct fuse_session *se;
 	struct pidfh *pfh = NULL;
 	int rc = EXIT_FAILURE_RUN;
@@ -405,8 +484,14 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		goto out_args;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
+	/* resolved before the mount: after it, the path's last step would
+	 * ask this server, which does not answer yet */
+	if (realpath(mo->mnt, mnt_path) == NULL)
+		mnt_path[0] = '\0';
 	if (fuse_session_mount(se, mo->mnt) != 0)
 		goto out_signals;
+	if (mnt_path[0] != '\0')
+		transport_fuse_conn = transport_fuse_conn_id(mnt_path);
 	transport_fuse_se = se;
 	transport_fuse_pt.backing_open = transport_fuse_backing_open;
 	transport_fuse_pt.backing_close = transport_fuse_backing_close;
