@@ -10,6 +10,9 @@
 
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
+/* Detach the FUSE mount at path (a canonical path) lazily: umount2 as
+ * root, fusermount3 -uz otherwise.  0 or -errno. */
+int cli_umount_lazy(const char *path);
 int cmd_policy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -59,6 +59,14 @@ umount_with_fusermount(const char *mnt, bool lazy)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
 }
 
+int
+cli_umount_lazy(const char *path)
+{
+	if (geteuid() == 0)
+		return umount2(path, MNT_DETACH) != 0 ? -errno : 0;
+	return umount_with_fusermount(path, true);
+}
+
 /* The canonical path of a mount point that cannot be stat'ed (a dead
  * FUSE mount): its parent's canonical path plus its last component. */
 static int

@@ -339,6 +339,7 @@ transport_fuse_rings(struct fuse_session *se, const struct mount_opts *mo)
  * if unknown; read from /proc/self/mountinfo by the resolved mount point,
  * which asks nothing of the file system. */
 static unsigned int transport_fuse_conn;
+static bool transport_fuse_aborted;	/* by transport_fuse_abort */
 
 static void
 transport_fuse_unescape(char *s)
@@ -398,6 +399,7 @@ transport_fuse_abort(void)
 		return false;
 	done = write(fd, "1", 1) == 1;
 	close(fd);
+	transport_fuse_aborted = done;
 	return done;
 }
 
@@ -421,9 +423,10 @@ transport_fuse_stop_threads(struct share *sh, struct fuse_session *se)
 		 * what they read once the session exits): nothing will answer
 		 * it, and only an aborted connection frees the page */
 		if (transport_fuse_abort())
-			log_debug("prefill: a store waited on a request dropped at exit: connection aborted");
+			log_debug("prefill: its thread did not end 3 s after the stop "
+			    "(a store waiting on a request nobody answers): connection aborted");
 		else
-			log_warn("prefill: a store waits on a request dropped at exit and the "
+			log_warn("prefill: its thread did not end 3 s after the stop and the "
 			    "connection cannot be aborted (/sys/fs/fuse/connections): waiting");
 		(void)fs_prefill_stop(sh, -1);
 	}
@@ -521,6 +524,11 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 	transport_fuse_stop_threads(sh, se);
 out_unmount:
 	fuse_session_unmount(se);
+	/* libfuse leaves an aborted connection's mount point in place (a
+	 * dead mount): detach it */
+	if (transport_fuse_aborted && mnt_path[0] != '\0' && cli_umount_lazy(mnt_path) != 0)
+		log_warn("%s: the aborted mount is still there: run 'fsbridge umount -l %s'",
+		    mnt_path, mnt_path);
 	/* after the unmount: it may still flush cached writes over the rings */
 	fuse_uring_free(transport_fuse_ring);
 	transport_fuse_ring = NULL;
