@@ -59,14 +59,25 @@ umount_or_report() {
 	return "$rc"
 }
 
-stop_daemon() {
-	local pid=$1 s=${2:-30} i
+# daemon_ended PID S: true once PID has ended (gone or a zombie), within
+# S seconds at most.
+daemon_ended() {
+	local pid=$1 s=$2 i
 	for ((i = 0; i < s * 10; i++)); do
 		case $(ps -o stat= -p "$pid" 2>/dev/null) in
-		"" | Z*) wait "$pid" 2>/dev/null; return 0 ;;
+		"" | Z*) return 0 ;;
 		esac
 		sleep 0.1
 	done
+	return 1
+}
+
+stop_daemon() {
+	local pid=$1 s=${2:-30}
+	if daemon_ended "$pid" "$s"; then
+		wait "$pid" 2>/dev/null
+		return 0
+	fi
 	echo "# mount process $pid still running $s s after its unmount: ending it"
 	kill -TERM "$pid" 2>/dev/null
 	sleep 2

@@ -240,22 +240,27 @@ fi
 # 5b. a signal ends the daemon while a store waits on a READ nobody will
 #     serve any more (after SIGTERM the loop stops taking requests): the
 #     daemon must still end (it answers what still comes with EIO)
+# a walker's warm-up and a directory y whose one file, victim, the
+# prefill is left to store (tar excludes it)
+make_victim() {
+	make_warmup "$1"
+	mkdir -p "$1/y"
+	echo "victim" > "$1/y/victim"
+}
+# what is still mounted on MNT after a test that may not have unmounted
+detach_left() {
+	grep -q " $1 " /proc/self/mountinfo &&
+		{ umount -l "$1" 2>/dev/null || fusermount3 -u -z "$1" 2>/dev/null; }
+}
 setup term
-make_warmup "$tmp/term/src"
-mkdir -p "$tmp/term/src/y"
-echo "victim" > "$tmp/term/src/y/victim"
+make_victim "$tmp/term/src"
 if FSBRIDGE_TEST_PREFILL_DELAY_MS=2000 mount_logged "$tmp/term" "prefill=on"; then
 	tar -C "$tmp/term/mnt" --exclude=victim -cf - a0 y | cat > /dev/null
 	held "$tmp/term" 1 || echo "# the prefill never held y/victim: this checks less"
 	kill -TERM "$bgpid"
 	(timeout 20 cat "$tmp/term/mnt/y/victim" > /dev/null 2>&1 &)
 	ended=0
-	for i in $(seq 1 150); do
-		case $(ps -o stat= -p "$bgpid" 2>/dev/null) in
-		"" | Z*) ended=1; break ;;
-		esac
-		sleep 0.1
-	done
+	daemon_ended "$bgpid" 15 && ended=1
 	report "$ended" "SIGTERM while a store waits on a READ nobody serves: the daemon ends within 15 s"
 	if [ "$ended" = 0 ]; then	# where its threads wait
 		for t in /proc/"$bgpid"/task/*; do
@@ -272,8 +277,7 @@ if FSBRIDGE_TEST_PREFILL_DELAY_MS=2000 mount_logged "$tmp/term" "prefill=on"; th
 		echo 1 > "/sys/fs/fuse/connections/$c/abort"
 	stop_daemon "$bgpid" 15
 	bgpid=
-	grep -q " $tmp/term/mnt " /proc/self/mountinfo &&
-		{ umount -l "$tmp/term/mnt" 2>/dev/null || fusermount3 -u -z "$tmp/term/mnt" 2>/dev/null; }
+	detach_left "$tmp/term/mnt"
 	grep -E 'prefill|answered EIO' "$tmp/term/log" | sed 's/^/# (log) /'
 else
 	not_ok "[SIGTERM] mount"
@@ -284,28 +288,20 @@ fi
 #     page): the server aborts its own connection, ends, and leaves no
 #     dead mount behind
 setup abort
-make_warmup "$tmp/abort/src"
-mkdir -p "$tmp/abort/src/y"
-echo "victim" > "$tmp/abort/src/y/victim"
+make_victim "$tmp/abort/src"
 if FSBRIDGE_TEST_PREFILL_DELAY_MS=8000 mount_logged "$tmp/abort" "prefill=on"; then
 	tar -C "$tmp/abort/mnt" --exclude=victim -cf - a0 y | cat > /dev/null
 	held "$tmp/abort" 1 || echo "# the prefill never held y/victim: this checks less"
 	kill -TERM "$bgpid"
 	ended=0
-	for i in $(seq 1 200); do
-		case $(ps -o stat= -p "$bgpid" 2>/dev/null) in
-		"" | Z*) ended=1; break ;;
-		esac
-		sleep 0.1
-	done
+	daemon_ended "$bgpid" 20 && ended=1
 	report "$ended" "a store held past the stop: the daemon aborts its connection and ends within 20 s" \
 		"$(grep -E 'prefill|abort' "$tmp/abort/log" | tail -n 3)"
 	check "... the log says the connection was aborted" grep -q 'connection aborted' "$tmp/abort/log"
 	check "... and no dead mount is left" sh -c '! grep -q " $1 " /proc/self/mountinfo' sh "$tmp/abort/mnt"
 	stop_daemon "$bgpid" 15
 	bgpid=
-	grep -q " $tmp/abort/mnt " /proc/self/mountinfo &&
-		{ umount -l "$tmp/abort/mnt" 2>/dev/null || fusermount3 -u -z "$tmp/abort/mnt" 2>/dev/null; }
+	detach_left "$tmp/abort/mnt"
 else
 	not_ok "[abort] mount"
 fi
