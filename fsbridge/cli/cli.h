@@ -4,15 +4,17 @@
 #ifndef FSBRIDGE_CLI_H
 #define FSBRIDGE_CLI_H
 
+#include <stdbool.h>
+
 #define EXIT_OK		0
 #define EXIT_FAILURE_RUN 1	/* the work failed: bad path, mount failed */
 #define EXIT_USAGE	2	/* bad command line: option, value, arguments */
 
 int cmd_mount(int argc, char **argv);
 int cmd_umount(int argc, char **argv);
-/* Detach the FUSE mount at path (a canonical path) lazily: umount2 as
- * root, fusermount3 -uz otherwise.  0 or -errno. */
-int cli_umount_lazy(const char *path);
+/* Unmount the FUSE mount at path (a canonical path; lazy: detach it):
+ * umount2 as root, fusermount3 otherwise.  0 or -errno. */
+int cli_umount(const char *path, bool lazy);
 int cmd_policy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

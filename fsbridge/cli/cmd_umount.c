@@ -60,11 +60,11 @@ umount_with_fusermount(const char *mnt, bool lazy)
 }
 
 int
-cli_umount_lazy(const char *path)
+cli_umount(const char *path, bool lazy)
 {
 	if (geteuid() == 0)
-		return umount2(path, MNT_DETACH) != 0 ? -errno : 0;
-	return umount_with_fusermount(path, true);
+		return umount2(path, lazy ? MNT_DETACH : 0) != 0 ? -errno : 0;
+	return umount_with_fusermount(path, lazy);
 }
 
 /* The canonical path of a mount point that cannot be stat'ed (a dead
@@ -128,10 +128,7 @@ cmd_umount(int argc, char **argv)
 		fprintf(stderr, "fsbridge: %s: not an fsbridge mount\n", argv[i]);
 		return EXIT_FAILURE_RUN;
 	}
-	if (geteuid() == 0)
-		rc = umount2(path, lazy ? MNT_DETACH : 0) != 0 ? -errno : 0;
-	else
-		rc = umount_with_fusermount(path, lazy);
+	rc = cli_umount(path, lazy);
 	if (rc == -EBUSY) {
 		fprintf(stderr, "fsbridge: %s: busy (close the files open there, or use 'fsbridge umount -l')\n", argv[i]);
 		return EXIT_FAILURE_RUN;

@@ -526,7 +526,7 @@ out_unmount:
 	fuse_session_unmount(se);
 	/* libfuse leaves an aborted connection's mount point in place (a
 	 * dead mount): detach it */
-	if (transport_fuse_aborted && mnt_path[0] != '\0' && cli_umount_lazy(mnt_path) != 0)
+	if (transport_fuse_aborted && mnt_path[0] != '\0' && cli_umount(mnt_path, true) != 0)
 		log_warn("%s: the aborted mount is still there: run 'fsbridge umount -l %s'",
 		    mnt_path, mnt_path);
 	/* after the unmount: it may still flush cached writes over the rings */
