@@ -252,12 +252,18 @@ detach_left() {
 	grep -q " $1 " /proc/self/mountinfo &&
 		{ umount -l "$1" 2>/dev/null || fusermount3 -u -z "$1" 2>/dev/null; }
 }
-setup term
-make_victim "$tmp/term/src"
-if FSBRIDGE_TEST_PREFILL_DELAY_MS=2000 mount_logged "$tmp/term" "prefill=on"; then
-	tar -C "$tmp/term/mnt" --exclude=victim -cf - a0 y | cat > /dev/null
-	held "$tmp/term" 1 || echo "# the prefill never held y/victim: this checks less"
+# term_held NAME MS: a mount whose prefill holds y/victim's store MS ms
+# (the hook), made to list y by a walker, then SIGTERM to its daemon
+# ($bgpid); fails if it does not mount
+term_held() {
+	setup "$1"
+	make_victim "$tmp/$1/src"
+	FSBRIDGE_TEST_PREFILL_DELAY_MS=$2 mount_logged "$tmp/$1" "prefill=on" || return 1
+	tar -C "$tmp/$1/mnt" --exclude=victim -cf - a0 y | cat > /dev/null
+	held "$tmp/$1" 1 || echo "# the prefill never held y/victim: this checks less"
 	kill -TERM "$bgpid"
+}
+if term_held term 2000; then
 	(timeout 20 cat "$tmp/term/mnt/y/victim" > /dev/null 2>&1 &)
 	ended=0
 	daemon_ended "$bgpid" 15 && ended=1
@@ -287,12 +293,7 @@ fi
 #     life: a request libfuse read and dropped at its exit holds the
 #     page): the server aborts its own connection, ends, and leaves no
 #     dead mount behind
-setup abort
-make_victim "$tmp/abort/src"
-if FSBRIDGE_TEST_PREFILL_DELAY_MS=8000 mount_logged "$tmp/abort" "prefill=on"; then
-	tar -C "$tmp/abort/mnt" --exclude=victim -cf - a0 y | cat > /dev/null
-	held "$tmp/abort" 1 || echo "# the prefill never held y/victim: this checks less"
-	kill -TERM "$bgpid"
+if term_held abort 8000; then
 	ended=0
 	daemon_ended "$bgpid" 20 && ended=1
 	report "$ended" "a store held past the stop: the daemon aborts its connection and ends within 20 s" \
