@@ -78,6 +78,8 @@ fs_open_for(struct share *sh, fuse_ino_t ino, struct fuse_file_info *fi, int fla
 	return f;
 }
 
+/* fs_open_for for a read or a write; a write (flags not O_RDONLY) is
+ * counted until its handler calls fs_note_write_done. */
 static struct open_file *
 fs_file_for(struct share *sh, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
 {
@@ -359,8 +361,10 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = fs_entry_adopt(sh, dir, name, &be, &e, &in);
 		if (rc != 0)
 			sh->backend->ops->release(sh->backend, &bf);
-		else
+		else {
 			fs_note_write(in);	/* an existing file, maybe truncated */
+			fs_note_write_done(in);
+		}
 	}
 	if (rc == 0 && fs_request_kill_suidgid && (e.attr.st_mode & (S_ISUID | S_ISGID))) {
 		/* an existing file opened with O_TRUNC (no O_EXCL) */
@@ -405,6 +409,7 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	fs_prefill_note_read(sh, req, ino, off);
+	fs_note_pages(f->inode);
 	if (f->bf.fd >= 0) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 
@@ -463,8 +468,11 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		n = fuse_buf_copy(&out, in_buf, 0);
 		/* the client's pages now hold what it wrote: a later open
 		 * may keep them if nobody else wrote meanwhile */
-		if (track && n >= 0 && fstat(f->bf.fd, &after) == 0)
+		if (track && n >= 0 && fstat(f->bf.fd, &after) == 0) {
 			inode_table_data_written(&sh->inodes, f->inode, &before, &after);
+			if (n > 0)
+				fs_prefill_note_written(sh, f->inode, after.st_size);
+		}
 	} else if (n == 0) {
 		void *mem = malloc(out.buf[0].size > 0 ? out.buf[0].size : 1);
 
@@ -476,6 +484,7 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	}
 	if (writing)
 		fs_watch_self_end(sh, f->inode, NULL);
+	fs_note_write_done(f->inode);
 	fs_file_put(sh, f);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -571,6 +580,7 @@ fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t lengt
 		rc = sh->backend->ops->fallocate(sh->backend, &f->bf, mode, offset, length);
 		fs_watch_self_end(sh, f->inode, NULL);
 	}
+	fs_note_write_done(f->inode);
 	fs_file_put(sh, f);
 	fuse_reply_err(req, -rc);
 }
@@ -616,6 +626,8 @@ fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		    &out->bf, off_out, len, (unsigned int)flags);
 		fs_watch_self_end(sh, out->inode, NULL);
 	}
+	if (out != NULL)
+		fs_note_write_done(out->inode);
 	fs_file_put(sh, out);
 	fs_file_put(sh, in);
 	if (n < 0)
