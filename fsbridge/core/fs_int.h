@@ -133,8 +133,9 @@ void fs_prefill_job_add(struct share *sh, struct fs_prefill_job *job, struct ino
 void fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool delivered);
 /* ... and a WRITE through the host mount left in's file size bytes
  * long: a small file whose pages came only from the client's writes is
- * stored a while after its next GETATTR (the kernel keeps a page that a
- * write filled only in part without marking it readable). */
+ * stored a while after the client is next given its attributes (the
+ * kernel keeps a page that a write filled only in part without marking
+ * it readable). */
 void fs_prefill_note_written(struct share *sh, struct inode *in, off_t size);
 
 /* The handlers of fs_ops, by family. */

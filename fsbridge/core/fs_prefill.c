@@ -60,11 +60,13 @@
  * write sets the kernel's mtime from its own clock, so the next
  * attributes it is given show another mtime, and it drops the file's
  * pages then (auto_inval_data).  So a WRITE only marks the file
- * (store_wanted), its next GETATTR queues it, and PREFILL_AFTER_ATTRS_NS
- * later (the caller has taken the reply) it is stored if nothing has
- * been asked of it since, no write is under way, and its size, mtime and
- * ctime are those read with the data (checked as a listed file is);
- * otherwise it waits for the GETATTR after that.
+ * (store_wanted), the next reply that gives the client its attributes
+ * (GETATTR, an entry, a listing's entry) queues it, and
+ * PREFILL_AFTER_ATTRS_NS later (the caller has taken the reply) it is
+ * stored if no write or host change has come since, none is under way,
+ * and its size, mtime and ctime are those read with the data (checked
+ * as a listed file is); otherwise it waits for the attributes after
+ * that.
  */
 #include "config.h"
 
@@ -91,7 +93,7 @@
 #define PREFILL_ENOENT_BUDGET_US 20000	/* inodes, doubling up to 2 ms */
 #define PREFILL_TAKE_AFTER	2	/* lookups or reads after a listing */
 #define PREFILL_WRITTEN_MAX	1024	/* written files waiting; more are not stored */
-#define PREFILL_AFTER_ATTRS_NS	2000000ULL	/* the kernel has taken the GETATTR reply */
+#define PREFILL_AFTER_ATTRS_NS	2000000ULL	/* the caller has taken the reply */
 
 struct fs_prefill_item {
 	struct inode *in;	/* pinned */
@@ -106,8 +108,9 @@ struct fs_prefill_item {
 struct fs_prefill_written {
 	TAILQ_ENTRY(fs_prefill_written) link;
 	struct inode *in;	/* pinned */
-	uint64_t writes;	/* in->writes when last looked at */
-	uint64_t due_ns;	/* stored from then on if no write came */
+	uint64_t writes;	/* in->writes and ->changes when the client */
+	uint64_t changes;	/* was given its attributes */
+	uint64_t due_ns;	/* stored from then on */
 };
 
 struct fs_prefill_job {
@@ -497,10 +500,9 @@ fs_prefill_next(struct fs_prefill *p, struct fs_prefill_job *job, unsigned int i
 }
 
 /*
- * A written file, a while after a GETATTR: stored if the kernel still
- * holds the attributes that gave it (nothing asked of it since, no write
- * under way or made since it was queued); false if it must wait for the
- * next GETATTR.
+ * A written file, a while after the client was given its attributes:
+ * stored if they are still the file's (no write under way or made since,
+ * no host change); false if it must wait for the next attributes.
  */
 static bool
 fs_prefill_written_one(struct share *sh, struct fs_prefill_written *w, char *buf)
@@ -517,8 +519,7 @@ fs_prefill_written_one(struct share *sh, struct fs_prefill_written *w, char *buf
 	busy = __atomic_load_n(&in->writing, __ATOMIC_RELAXED) != 0;
 	it.changes = in->changes;
 	pthread_mutex_unlock(&sh->inodes.lock);
-	if (writes != w->writes || busy ||
-	    __atomic_load_n(&in->attrs_mark, __ATOMIC_RELAXED) != inode_activity(in) + 1)
+	if (writes != w->writes || busy || it.changes != w->changes)
 		return false;
 	it.in = in;
 	it.writes = writes;
@@ -555,7 +556,7 @@ fs_prefill_written_due(struct fs_prefill *p, uint64_t *wait_ns)
 	return w;
 }
 
-/* Done with w, which is off the list (park: wait for the next GETATTR). */
+/* Done with w, which is off the list (park: wait for the next attributes). */
 static void
 fs_prefill_written_free(struct share *sh, struct fs_prefill_written *w, bool park)
 {
@@ -710,6 +711,7 @@ fs_prefill_note_attrs(struct share *sh, struct inode *in)
 	inode_table_pin(&sh->inodes, in);
 	w->in = in;
 	w->writes = __atomic_load_n(&in->writes, __ATOMIC_RELAXED);
+	w->changes = __atomic_load_n(&in->changes, __ATOMIC_RELAXED);
 	w->due_ns = fs_prefill_now() + PREFILL_AFTER_ATTRS_NS;
 	in->store_queued = true;
 	__atomic_store_n(&in->store_wanted, false, __ATOMIC_RELAXED);

@@ -56,8 +56,8 @@ struct inode {
 	 * from the client's own writes may be stored after them
 	 * (fs_prefill.c) */
 	bool pages_filled;
-	/* wants that store at its next GETATTR (atomic), and is queued
-	 * for it (the prefill's lock) */
+	/* wants that store once the client has its attributes (atomic),
+	 * and is queued for it (the prefill's lock) */
 	bool store_wanted;
 	bool store_queued;
 	/* inode_activity() + 1 when the client was last given its
