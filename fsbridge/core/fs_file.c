@@ -472,6 +472,8 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 			inode_table_data_written(&sh->inodes, f->inode, &before, &after);
 			if (n > 0)
 				fs_prefill_note_written(sh, f->inode, after.st_size);
+		} else if (n > 0) {
+			fs_prefill_note_written(sh, f->inode, -1);
 		}
 	} else if (n == 0) {
 		void *mem = malloc(out.buf[0].size > 0 ? out.buf[0].size : 1);

@@ -132,7 +132,7 @@ void fs_prefill_job_add(struct share *sh, struct fs_prefill_job *job, struct ino
     const struct stat *st);
 void fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool delivered);
 /* ... and a WRITE through the host mount left in's file size bytes
- * long: a small file whose pages came only from the client's writes is
+ * long (-1: not known): a small file whose pages came only from the client's writes is
  * stored a while after the client is next given its attributes (the
  * kernel keeps a page that a write filled only in part without marking
  * it readable). */

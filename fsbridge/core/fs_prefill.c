@@ -51,8 +51,10 @@
  * but not marked readable, so the first read of a file just written, by
  * anyone, is a READ (and the GETATTR after it, for the atime).  A
  * regular file smaller than a page that a WRITE left behind, of which
- * the server never filled a page (no READ answered, no store made:
- * pages_filled), is stored once: nothing in the kernel can be newer than
+ * the server never filled a page (no READ answered, no store made) and
+ * that no write made a page long or more (a page written whole is
+ * readable in the kernel, and a truncate may keep it): pages_filled,
+ * is stored once: nothing in the kernel can be newer than
  * the host's bytes then, as such a page cannot be mapped or read without
  * a READ, and a write into it holds the page locked until its WRITE is
  * answered (the store waits for it, and the checks after the store see
@@ -687,7 +689,15 @@ fs_prefill_note_written(struct share *sh, struct inode *in, off_t size)
 {
 	struct fs_prefill *p = sh->prefill;
 
-	if (p != NULL && size > 0 && size < p->page_size && S_ISREG(in->type) &&
+	if (p == NULL)
+		return;
+	/* a write of a whole page leaves it readable in the kernel (and
+	 * a truncate may keep it): a page others may have mapped and
+	 * written into without a request, which no store may overwrite
+	 * even once the file is smaller */
+	if (size < 0 || size >= p->page_size)
+		fs_note_pages(in);
+	else if (size > 0 && S_ISREG(in->type) &&
 	    !__atomic_load_n(&in->pages_filled, __ATOMIC_RELAXED) && fs_prefill_can_store(sh))
 		__atomic_store_n(&in->store_wanted, true, __ATOMIC_RELAXED);
 }
