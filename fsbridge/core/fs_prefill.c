@@ -64,7 +64,9 @@
  * pages then (auto_inval_data).  So a WRITE only marks the file
  * (store_wanted), the next reply that gives the client its attributes
  * (GETATTR, an entry, a listing's entry) queues it, and
- * PREFILL_AFTER_ATTRS_NS later (the caller has taken the reply) it is
+ * PREFILL_AFTER_ATTRS_NS later (the caller has taken the reply; rounded
+ * up to PREFILL_WRITTEN_GRID_NS, so that the thread wakes once for all
+ * the files a `stat` of many stat'ed meanwhile) it is
  * stored if no write or host change has come since, none is under way,
  * and its size, mtime and ctime are those read with the data (checked
  * as a listed file is); otherwise it waits for the attributes after
@@ -96,6 +98,7 @@
 #define PREFILL_TAKE_AFTER	2	/* lookups or reads after a listing */
 #define PREFILL_WRITTEN_MAX	1024	/* written files waiting; more are not stored */
 #define PREFILL_AFTER_ATTRS_NS	2000000ULL	/* the caller has taken the reply */
+#define PREFILL_WRITTEN_GRID_NS	10000000ULL	/* ... and more: one wake-up per 10 ms */
 
 struct fs_prefill_item {
 	struct inode *in;	/* pinned */
@@ -722,7 +725,8 @@ fs_prefill_note_attrs(struct share *sh, struct inode *in)
 	w->in = in;
 	w->writes = __atomic_load_n(&in->writes, __ATOMIC_RELAXED);
 	w->changes = __atomic_load_n(&in->changes, __ATOMIC_RELAXED);
-	w->due_ns = fs_prefill_now() + PREFILL_AFTER_ATTRS_NS;
+	w->due_ns = (fs_prefill_now() + PREFILL_AFTER_ATTRS_NS + PREFILL_WRITTEN_GRID_NS - 1) /
+	    PREFILL_WRITTEN_GRID_NS * PREFILL_WRITTEN_GRID_NS;
 	in->store_queued = true;
 	__atomic_store_n(&in->store_wanted, false, __ATOMIC_RELAXED);
 	TAILQ_INSERT_TAIL(&p->written, w, link);
