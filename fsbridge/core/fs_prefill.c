@@ -181,7 +181,7 @@ fs_prefill_init(struct share *sh, bool store)
 	if (p == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
-	/* waits for a written file's quiet time: on the clock it is kept in */
+	/* a written file waits on the clock its due time is kept in */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
