@@ -443,7 +443,7 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
 	struct open_file *f;
 	int err;
-	bool writing;
+	bool writing, stored;
 	ssize_t n;
 
 	f = fs_file_for(sh, ino, fi, O_WRONLY, &err);
@@ -487,11 +487,15 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	if (writing)
 		fs_watch_self_end(sh, f->inode, NULL);
 	fs_note_write_done(f->inode);
+	stored = __atomic_load_n(&f->inode->written_stored, __ATOMIC_RELAXED);
 	fs_file_put(sh, f);
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, (int)-n);
-	else
+	} else {
 		fuse_reply_write(req, (size_t)n);
+		if (stored)
+			fs_prefill_written_again(sh, ino, off, (size_t)n);
+	}
 }
 
 /*

@@ -137,6 +137,9 @@ void fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool de
  * kernel keeps a page that a write filled only in part without marking
  * it readable). */
 void fs_prefill_note_written(struct share *sh, struct inode *in, off_t size);
+/* ... and a WRITE of n bytes at off to a file stored after an earlier
+ * write (written_stored) has been answered */
+void fs_prefill_written_again(struct share *sh, uint64_t nodeid, off_t off, size_t n);
 
 /* The handlers of fs_ops, by family. */
 /* fs_entry.c */

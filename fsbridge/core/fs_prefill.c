@@ -56,9 +56,10 @@
  * readable in the kernel, and a truncate may keep it): pages_filled,
  * is stored once: nothing in the kernel can be newer than
  * the host's bytes then, as such a page cannot be mapped or read without
- * a READ, and a write into it holds the page locked until its WRITE is
- * answered (the store waits for it, and the checks after the store see
- * it).  Not before the kernel holds the attributes the file has now: a
+ * a READ, and a write into part of it holds the page locked until its
+ * WRITE is answered (the store waits for it, and the checks after the
+ * store see it); a write of all of it does not, and drops it again after
+ * its reply (fs_prefill_written_again).  Not before the kernel holds the attributes the file has now: a
  * write sets the kernel's mtime from its own clock, so the next
  * attributes it is given show another mtime, and it drops the file's
  * pages then (auto_inval_data).  So a WRITE only marks the file
@@ -462,6 +463,8 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 	}
 	/* from now on a write leaves it to the kernel's own pages */
 	fs_note_pages(it->in);
+	if (it->written)
+		__atomic_store_n(&it->in->written_stored, true, __ATOMIC_RELAXED);
 	if (fs_prefill_store(sh, it->in->nodeid, &bv, !it->written) != 0)
 		goto out;
 	stored = true;
@@ -703,6 +706,23 @@ fs_prefill_note_written(struct share *sh, struct inode *in, off_t size)
 	else if (size > 0 && S_ISREG(in->type) &&
 	    !__atomic_load_n(&in->pages_filled, __ATOMIC_RELAXED) && fs_prefill_can_store(sh))
 		__atomic_store_n(&in->store_wanted, true, __ATOMIC_RELAXED);
+}
+
+/*
+ * A write of the whole first page is the one write into a written file's
+ * stored page that does not hold it locked until its WRITE is answered
+ * (the kernel unlocks a page a write filled whole before sending it): if
+ * it was copied there before the store and read here only after the
+ * check that followed the store, the store's older bytes stay in the page.
+ * So such a write drops the page after its reply.  (A read in between,
+ * after the write returned, can still see them: microseconds.)
+ */
+void
+fs_prefill_written_again(struct share *sh, uint64_t nodeid, off_t off, size_t n)
+{
+	if (sh->prefill != NULL && sh->se != NULL && off == 0 &&
+	    n >= (size_t)sh->prefill->page_size)
+		fuse_lowlevel_notify_inval_inode(sh->se, nodeid, 0, sh->prefill->page_size);
 }
 
 void

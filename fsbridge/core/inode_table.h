@@ -56,6 +56,7 @@ struct inode {
 	 * from the client's own writes may be stored after them
 	 * (fs_prefill.c) */
 	bool pages_filled;
+	bool written_stored;	/* ... one of them by a written file's store (atomic) */
 	/* wants that store once the client has its attributes (atomic),
 	 * and is queued for it (the prefill's lock) */
 	bool store_wanted;
