@@ -306,7 +306,7 @@ fs_dirent_known(struct share *sh, struct inode *dir, const struct backend_dirent
 	e->attr = st;
 	fs_stat_to_client(sh, &e->attr);
 	e->attr_timeout = e->entry_timeout = fs_entry_timeout(sh, in);
-	fs_attrs_given(sh, in, &st);
+	fs_attrs_given(in, &st);
 	*inp = in;
 	return 0;
 }

@@ -116,7 +116,7 @@ fs_entry_adopt(struct share *sh, struct inode *dir, const char *name,
 	e->attr = be->st;
 	fs_stat_to_client(sh, &e->attr);
 	e->attr_timeout = e->entry_timeout = fs_entry_timeout(sh, in);
-	fs_attrs_given(sh, in, &be->st);
+	fs_attrs_given(in, &be->st);
 	*inp = in;
 	return 0;
 }
@@ -261,7 +261,7 @@ fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = -ESTALE;
 	timeout = fs_entry_timeout(sh, in);
 	if (rc == 0)
-		fs_attrs_given(sh, in, &st);
+		fs_attrs_given(in, &st);
 	fs_put(sh, in);
 	fs_reply_attr_or_err(req, sh, rc, &st, timeout);
 }
@@ -329,10 +329,9 @@ fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		rc = sh->backend->ops->setattr(sh->backend, in, f != NULL ? &f->bf : NULL, &sa, &st);
 		fs_watch_self_end(sh, in, NULL);
 	}
-	fs_note_write_done(in);
 	timeout = fs_entry_timeout(sh, in);
 	if (rc == 0)
-		fs_attrs_given(sh, in, &st);
+		fs_attrs_given(in, &st);
 	fs_file_put(sh, f);
 	fs_put(sh, in);
 	fs_reply_attr_or_err(req, sh, rc, &st, timeout);

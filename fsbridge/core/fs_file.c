@@ -78,8 +78,6 @@ fs_open_for(struct share *sh, fuse_ino_t ino, struct fuse_file_info *fi, int fla
 	return f;
 }
 
-/* fs_open_for for a read or a write; a write (flags not O_RDONLY) is
- * counted until its handler calls fs_note_write_done. */
 static struct open_file *
 fs_file_for(struct share *sh, fuse_ino_t ino, struct fuse_file_info *fi, int flags, int *err)
 {
@@ -361,10 +359,8 @@ fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		rc = fs_entry_adopt(sh, dir, name, &be, &e, &in);
 		if (rc != 0)
 			sh->backend->ops->release(sh->backend, &bf);
-		else {
+		else
 			fs_note_write(in);	/* an existing file, maybe truncated */
-			fs_note_write_done(in);
-		}
 	}
 	if (rc == 0 && fs_request_kill_suidgid && (e.attr.st_mode & (S_ISUID | S_ISGID))) {
 		/* an existing file opened with O_TRUNC (no O_EXCL) */
@@ -409,7 +405,6 @@ fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	fs_prefill_note_read(sh, req, ino, off);
-	fs_note_pages(f->inode);
 	if (f->bf.fd >= 0) {
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(size);
 
@@ -443,7 +438,7 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
 	struct open_file *f;
 	int err;
-	bool writing, stored;
+	bool writing;
 	ssize_t n;
 
 	f = fs_file_for(sh, ino, fi, O_WRONLY, &err);
@@ -468,13 +463,8 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		n = fuse_buf_copy(&out, in_buf, 0);
 		/* the client's pages now hold what it wrote: a later open
 		 * may keep them if nobody else wrote meanwhile */
-		if (track && n >= 0 && fstat(f->bf.fd, &after) == 0) {
+		if (track && n >= 0 && fstat(f->bf.fd, &after) == 0)
 			inode_table_data_written(&sh->inodes, f->inode, &before, &after);
-			if (n > 0)
-				fs_prefill_note_written(sh, f->inode, after.st_size);
-		} else if (n > 0) {
-			fs_prefill_note_written(sh, f->inode, -1);
-		}
 	} else if (n == 0) {
 		void *mem = malloc(out.buf[0].size > 0 ? out.buf[0].size : 1);
 
@@ -486,16 +476,11 @@ fs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	}
 	if (writing)
 		fs_watch_self_end(sh, f->inode, NULL);
-	fs_note_write_done(f->inode);
-	stored = __atomic_load_n(&f->inode->written_stored, __ATOMIC_RELAXED);
 	fs_file_put(sh, f);
-	if (n < 0) {
+	if (n < 0)
 		fuse_reply_err(req, (int)-n);
-	} else {
+	else
 		fuse_reply_write(req, (size_t)n);
-		if (stored)
-			fs_prefill_written_again(sh, ino, off, (size_t)n);
-	}
 }
 
 /*
@@ -586,7 +571,6 @@ fs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t lengt
 		rc = sh->backend->ops->fallocate(sh->backend, &f->bf, mode, offset, length);
 		fs_watch_self_end(sh, f->inode, NULL);
 	}
-	fs_note_write_done(f->inode);
 	fs_file_put(sh, f);
 	fuse_reply_err(req, -rc);
 }
@@ -632,8 +616,6 @@ fs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 		    &out->bf, off_out, len, (unsigned int)flags);
 		fs_watch_self_end(sh, out->inode, NULL);
 	}
-	if (out != NULL)
-		fs_note_write_done(out->inode);
 	fs_file_put(sh, out);
 	fs_file_put(sh, in);
 	if (n < 0)

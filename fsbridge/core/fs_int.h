@@ -30,44 +30,23 @@ fs_inode(struct share *sh, fuse_ino_t ino)
 }
 
 /* A request that may change in's data or size (WRITE, SETATTR,
- * FALLOCATE, COPY_FILE_RANGE's target, CREATE of an existing file), from
- * before its change to fs_note_write_done after it. */
+ * FALLOCATE, COPY_FILE_RANGE's target, CREATE of an existing file). */
 static inline void
 fs_note_write(struct inode *in)
 {
-	__atomic_add_fetch(&in->writing, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&in->writes, 1, __ATOMIC_RELAXED);
 }
 
-static inline void
-fs_note_write_done(struct inode *in)
-{
-	__atomic_sub_fetch(&in->writing, 1, __ATOMIC_RELAXED);
-}
-
-/* The client's kernel may fill pages of in from the server now (a READ):
- * no store after a write then (fs_prefill.c). */
-static inline void
-fs_note_pages(struct inode *in)
-{
-	__atomic_store_n(&in->pages_filled, true, __ATOMIC_RELAXED);
-}
-
-void fs_prefill_note_attrs(struct share *sh, struct inode *in);
-
 /* The reply being made gives the client in's attributes st (an entry, a
  * READDIRPLUS entry, GETATTR, SETATTR): a listing may leave them out
- * while nothing happens to in (fs_dir.c), and a file written since its
- * pages were last filled may be stored now (fs_prefill.c).  Not a file
- * with other links: a change through a name in a directory nobody
- * watches goes unseen. */
+ * while nothing happens to in (fs_dir.c).  Not a file with other links:
+ * a change through a name in a directory nobody watches goes unseen. */
 static inline void
-fs_attrs_given(struct share *sh, struct inode *in, const struct stat *st)
+fs_attrs_given(struct inode *in, const struct stat *st)
 {
 	uint64_t mark = S_ISDIR(st->st_mode) || st->st_nlink <= 1 ? inode_activity(in) + 1 : 0;
 
 	__atomic_store_n(&in->attrs_mark, mark, __ATOMIC_RELAXED);
-	fs_prefill_note_attrs(sh, in);
 }
 
 static inline void
@@ -131,15 +110,6 @@ struct fs_prefill_job *fs_prefill_job_new(void);
 void fs_prefill_job_add(struct share *sh, struct fs_prefill_job *job, struct inode *in,
     const struct stat *st);
 void fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool delivered);
-/* ... and a WRITE through the host mount left in's file size bytes
- * long (-1: not known): a small file whose pages came only from the client's writes is
- * stored a while after the client is next given its attributes (the
- * kernel keeps a page that a write filled only in part without marking
- * it readable). */
-void fs_prefill_note_written(struct share *sh, struct inode *in, off_t size);
-/* ... and a WRITE of n bytes at off to a file stored after an earlier
- * write (written_stored) has been answered */
-void fs_prefill_written_again(struct share *sh, uint64_t nodeid, off_t off, size_t n);
 
 /* The handlers of fs_ops, by family. */
 /* fs_entry.c */

@@ -45,33 +45,6 @@
  * Per thread, not per process: FUSE requests carry the caller's thread
  * id, so a program that lists on one thread and reads on others (a
  * thread pool) is neither a user nor a walker.
- *
- * Written files: a write(2) of part of a page (all of a file smaller than
- * a page) leaves that page in the kernel's cache with the bytes written
- * but not marked readable, so the first read of a file just written, by
- * anyone, is a READ (and the GETATTR after it, for the atime).  A
- * regular file smaller than a page that a WRITE left behind, of which
- * the server never filled a page (no READ answered, no store made) and
- * that no write made a page long or more (a page written whole is
- * readable in the kernel, and a truncate may keep it): pages_filled,
- * is stored once: nothing in the kernel can be newer than
- * the host's bytes then, as such a page cannot be mapped or read without
- * a READ, and a write into part of it holds the page locked until its
- * WRITE is answered (the store waits for it, and the checks after the
- * store see it); a write of all of it does not, and drops it again after
- * its reply (fs_prefill_written_again).  Not before the kernel holds the attributes the file has now: a
- * write sets the kernel's mtime from its own clock, so the next
- * attributes it is given show another mtime, and it drops the file's
- * pages then (auto_inval_data).  So a WRITE only marks the file
- * (store_wanted), the next reply that gives the client its attributes
- * (GETATTR, an entry, a listing's entry) queues it, and
- * PREFILL_AFTER_ATTRS_NS later (the caller has taken the reply; rounded
- * up to PREFILL_WRITTEN_GRID_NS, so that the thread wakes once for all
- * the files a `stat` of many stat'ed meanwhile) it is
- * stored if no write or host change has come since, none is under way,
- * and its size, mtime and ctime are those read with the data (checked
- * as a listed file is); otherwise it waits for the attributes after
- * that.
  */
 #include "config.h"
 
@@ -97,9 +70,6 @@
 #define PREFILL_ENOENT_WAIT_US	20	/* waits for the lister to make the */
 #define PREFILL_ENOENT_BUDGET_US 20000	/* inodes, doubling up to 2 ms */
 #define PREFILL_TAKE_AFTER	2	/* lookups or reads after a listing */
-#define PREFILL_WRITTEN_MAX	1024	/* written files waiting; more are not stored */
-#define PREFILL_AFTER_ATTRS_NS	2000000ULL	/* the caller has taken the reply */
-#define PREFILL_WRITTEN_GRID_NS	10000000ULL	/* ... and more: one wake-up per 10 ms */
 
 struct fs_prefill_item {
 	struct inode *in;	/* pinned */
@@ -107,16 +77,6 @@ struct fs_prefill_item {
 	uint64_t requests;	/* in->requests, ->writes and ->changes when listed */
 	uint64_t writes;
 	uint64_t changes;
-	bool written;		/* a written file (no listing) */
-};
-
-/* A written file waiting for its store. */
-struct fs_prefill_written {
-	TAILQ_ENTRY(fs_prefill_written) link;
-	struct inode *in;	/* pinned */
-	uint64_t writes;	/* in->writes and ->changes when the client */
-	uint64_t changes;	/* was given its attributes */
-	uint64_t due_ns;	/* stored from then on */
 };
 
 struct fs_prefill_job {
@@ -148,16 +108,12 @@ struct fs_prefill {
 	bool stopping;
 	TAILQ_HEAD(, fs_prefill_job) queue;
 	unsigned int queued;
-	TAILQ_HEAD(, fs_prefill_written) written;	/* oldest first */
-	unsigned int nwritten;
-	off_t page_size;
 	struct fs_prefill_pid pids[PREFILL_PIDS];
 	uint64_t read_nodeid;	/* the last file a walker read from the server */
 	unsigned long passed;	/* files not stored: a walker read past them */
 	unsigned long stored;	/* files stored */
 	unsigned long dropped;	/* files changed meanwhile: dropped again */
 	unsigned long skipped;	/* jobs dropped for a full queue */
-	unsigned long written_stored;	/* written files stored */
 };
 
 static uint64_t
@@ -175,22 +131,12 @@ fs_prefill_init(struct share *sh, bool store)
 	struct fs_prefill *p;
 	const char *env;
 
-	pthread_condattr_t ca;
-	long page;
-
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
-	/* a written file waits on the clock its due time is kept in */
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&p->cond, NULL);
 	TAILQ_INIT(&p->queue);
-	TAILQ_INIT(&p->written);
-	page = sysconf(_SC_PAGESIZE);
-	p->page_size = page > 0 ? page : 4096;
 	p->store = store;
 	/* a test hook (tests/mount/prefill.sh): a host change while a
 	 * store is under way, made easy to hit */
@@ -318,24 +264,18 @@ fs_prefill_job_new(void)
 }
 
 /* With the table lock held: has nothing changed in's data since it was
- * listed or last written (no write by the client, none under way, no
- * host change seen)?  And (all) may its pages hold nothing but what we
- * store: for a listed file, has nothing at all been asked of it, and
- * does the client still hold it as it did then (a file the lister read
- * or looked up meanwhile needs no store, and its pages may be the
- * kernel's); for a written file, has the server never filled a page of
- * it? */
+ * listed (no write by the client, no host change seen)?  And (all) has
+ * nothing at all been asked of it, and does the client still hold it as
+ * it did then (a file the lister read or looked up meanwhile needs no
+ * store, and its pages may be the kernel's)? */
 static bool
 fs_prefill_untouched(const struct fs_prefill_item *it, bool all)
 {
 	const struct inode *in = it->in;
 
 	if (in->stale || in->changes != it->changes ||
-	    __atomic_load_n(&in->writes, __ATOMIC_RELAXED) != it->writes ||
-	    __atomic_load_n(&in->writing, __ATOMIC_RELAXED) != 0)
+	    __atomic_load_n(&in->writes, __ATOMIC_RELAXED) != it->writes)
 		return false;
-	if (it->written)
-		return !all || !__atomic_load_n(&in->pages_filled, __ATOMIC_RELAXED);
 	return !all || (in->nlookup == 1 && in->opens == 0 &&
 	    __atomic_load_n(&in->requests, __ATOMIC_RELAXED) == it->requests);
 }
@@ -353,7 +293,6 @@ fs_prefill_job_add(struct share *sh, struct fs_prefill_job *job, struct inode *i
 		return;
 	it = &job->items[job->n];
 	it->in = in;
-	it->written = false;
 	/* the kernel's first lookup of it: it holds no pages of it */
 	pthread_mutex_lock(&sh->inodes.lock);
 	it->requests = __atomic_load_n(&in->requests, __ATOMIC_RELAXED);
@@ -405,17 +344,17 @@ fs_prefill_still_untouched(struct share *sh, const struct fs_prefill_item *it, b
 	return yes;
 }
 
-/* Hand the kernel the file's data; -ENOENT for a while after a listing
- * (its inodes are made by the lister once it runs again: wait), and for
- * good if the kernel has forgotten the node. */
+/* Hand the kernel the file's data; -ENOENT for a while after the listing
+ * (its inodes are made by the lister once it runs again), and for good
+ * if the kernel has forgotten the node. */
 static int
-fs_prefill_store(struct share *sh, uint64_t nodeid, struct fuse_bufvec *bv, bool wait)
+fs_prefill_store(struct share *sh, uint64_t nodeid, struct fuse_bufvec *bv)
 {
 	unsigned int wait_us = PREFILL_ENOENT_WAIT_US, waited = 0;
 	int rc;
 
 	while ((rc = fuse_lowlevel_notify_store(sh->se, nodeid, 0, bv, 0)) == -ENOENT &&
-	    wait && waited < PREFILL_ENOENT_BUDGET_US && !fs_prefill_stopping(sh->prefill)) {
+	    waited < PREFILL_ENOENT_BUDGET_US && !fs_prefill_stopping(sh->prefill)) {
 		usleep(wait_us);
 		waited += wait_us;
 		if (wait_us < 2000)
@@ -452,8 +391,7 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 	bv.buf[0].mem = buf;
 	bv.buf[0].size = (size_t)n;
 	/* nothing the client asked of it meanwhile (a READ, a WRITE whose
-	 * pages we would overwrite, a SETATTR...; for a written file: a
-	 * write or a READ), nor a host change */
+	 * pages we would overwrite, a SETATTR...), nor a host change */
 	if (!fs_prefill_still_untouched(sh, it, true))
 		goto out;
 	if (sh->prefill->test_delay_us > 0) {	/* tests: widen the race below */
@@ -461,11 +399,7 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 		    (unsigned long long)it->in->nodeid, sh->prefill->test_delay_us / 1000);
 		usleep(sh->prefill->test_delay_us);
 	}
-	/* from now on a write leaves it to the kernel's own pages */
-	fs_note_pages(it->in);
-	if (it->written)
-		__atomic_store_n(&it->in->written_stored, true, __ATOMIC_RELAXED);
-	if (fs_prefill_store(sh, it->in->nodeid, &bv, !it->written) != 0)
+	if (fs_prefill_store(sh, it->in->nodeid, &bv) != 0)
 		goto out;
 	stored = true;
 	/* and still so once the data is there, or the pages go again (a
@@ -507,145 +441,55 @@ fs_prefill_next(struct fs_prefill *p, struct fs_prefill_job *job, unsigned int i
 	return i;
 }
 
-/*
- * A written file, a while after the client was given its attributes:
- * stored if they are still the file's (no write under way or made since,
- * no host change); false if it must wait for the next attributes.
- */
-static bool
-fs_prefill_written_one(struct share *sh, struct fs_prefill_written *w, char *buf)
-{
-	struct fs_prefill *p = sh->prefill;
-	struct fs_prefill_item it;
-	struct inode *in = w->in;
-	uint64_t writes;
-	bool busy;
-
-	memset(&it, 0, sizeof(it));
-	pthread_mutex_lock(&sh->inodes.lock);
-	writes = __atomic_load_n(&in->writes, __ATOMIC_RELAXED);
-	busy = __atomic_load_n(&in->writing, __ATOMIC_RELAXED) != 0;
-	it.changes = in->changes;
-	pthread_mutex_unlock(&sh->inodes.lock);
-	if (writes != w->writes || busy || it.changes != w->changes)
-		return false;
-	it.in = in;
-	it.writes = writes;
-	it.written = true;
-	if (sh->backend->ops->getattr(sh->backend, in, &it.st) != 0 ||
-	    !S_ISREG(it.st.st_mode) || it.st.st_size <= 0 || it.st.st_size >= p->page_size ||
-	    !fs_prefill_still_untouched(sh, &it, true))
-		return true;
-	if (fs_prefill_one(sh, &it, buf)) {
-		pthread_mutex_lock(&p->lock);
-		p->written_stored++;
-		pthread_mutex_unlock(&p->lock);
-	}
-	return true;
-}
-
-/* With p's lock held: the next written file whose wait is over, taken
- * off the list; NULL if none is (*wait_ns: when the first one's ends, 0
- * if none waits). */
-static struct fs_prefill_written *
-fs_prefill_written_due(struct fs_prefill *p, uint64_t *wait_ns)
-{
-	struct fs_prefill_written *w = TAILQ_FIRST(&p->written);
-
-	*wait_ns = 0;
-	if (w == NULL)
-		return NULL;
-	if (w->due_ns > fs_prefill_now()) {
-		*wait_ns = w->due_ns;
-		return NULL;
-	}
-	TAILQ_REMOVE(&p->written, w, link);
-	p->nwritten--;
-	return w;
-}
-
-/* Done with w, which is off the list (park: wait for the next attributes). */
-static void
-fs_prefill_written_free(struct share *sh, struct fs_prefill_written *w, bool park)
-{
-	pthread_mutex_lock(&sh->prefill->lock);
-	w->in->store_queued = false;
-	__atomic_store_n(&w->in->store_wanted, park, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&sh->prefill->lock);
-	fs_put(sh, w->in);
-	free(w);
-}
-
-static void
-fs_prefill_run_job(struct share *sh, struct fs_prefill_job *job, char *buf)
-{
-	struct fs_prefill *p = sh->prefill;
-	unsigned int i, stored = 0;
-
-	for (i = 0; buf != NULL && !fs_prefill_stopping(p); i++) {
-		i = fs_prefill_next(p, job, i);
-		if (i >= job->n)
-			break;
-		if (fs_prefill_one(sh, &job->items[i], buf))
-			stored++;
-	}
-	fs_prefill_job_free(sh, job);
-	pthread_mutex_lock(&p->lock);
-	p->stored += stored;
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* The thread: listings' jobs first, then written files as their waits
- * end. */
 static void *
 fs_prefill_main(void *arg)
 {
 	struct share *sh = arg;
 	struct fs_prefill *p = sh->prefill;
-	struct fs_prefill_written *w;
 	struct fs_prefill_job *job;
-	struct timespec until;
-	uint64_t wait_ns;
+	unsigned int i, stored;
 	char *buf;
 
 	buf = malloc(PREFILL_FILE_MAX + 1);
 	pthread_mutex_lock(&p->lock);
-	while (!p->stopping) {
-		if ((job = TAILQ_FIRST(&p->queue)) != NULL) {
-			TAILQ_REMOVE(&p->queue, job, link);
-			p->queued--;
-			pthread_mutex_unlock(&p->lock);
-			fs_prefill_run_job(sh, job, buf);
-			pthread_mutex_lock(&p->lock);
-			continue;
-		}
-		if ((w = fs_prefill_written_due(p, &wait_ns)) != NULL) {
-			pthread_mutex_unlock(&p->lock);
-			fs_prefill_written_free(sh, w,
-			    buf != NULL && !fs_prefill_written_one(sh, w, buf));
-			pthread_mutex_lock(&p->lock);
-			continue;
-		}
-		if (wait_ns == 0) {
+	for (;;) {
+		while (TAILQ_EMPTY(&p->queue) && !p->stopping)
 			pthread_cond_wait(&p->cond, &p->lock);
-			continue;
+		job = TAILQ_FIRST(&p->queue);
+		if (job == NULL)
+			break;		/* stopping, nothing left */
+		TAILQ_REMOVE(&p->queue, job, link);
+		p->queued--;
+		pthread_mutex_unlock(&p->lock);
+		stored = 0;
+		for (i = 0; buf != NULL && !fs_prefill_stopping(p); i++) {
+			i = fs_prefill_next(p, job, i);
+			if (i >= job->n)
+				break;
+			if (fs_prefill_one(sh, &job->items[i], buf))
+				stored++;
 		}
-		until.tv_sec = (time_t)(wait_ns / 1000000000ULL);
-		until.tv_nsec = (long)(wait_ns % 1000000000ULL);
-		pthread_cond_timedwait(&p->cond, &p->lock, &until);
+		fs_prefill_job_free(sh, job);
+		pthread_mutex_lock(&p->lock);
+		p->stored += stored;
 	}
 	pthread_mutex_unlock(&p->lock);
 	free(buf);
 	return NULL;
 }
 
-/* With p's lock held: is the thread running (started now if it never
- * was)? */
-static bool
-fs_prefill_start_locked(struct share *sh)
+void
+fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool delivered)
 {
 	struct fs_prefill *p = sh->prefill;
 
+	if (job == NULL)
+		return;
+	if (job->n == 0 || !delivered) {	/* not delivered: interrupted */
+		fs_prefill_job_free(sh, job);
+		return;
+	}
+	pthread_mutex_lock(&p->lock);
 	if (!p->running && !p->stopping && !p->failed) {
 		sigset_t all, old;
 		int e;
@@ -663,22 +507,7 @@ fs_prefill_start_locked(struct share *sh)
 			    strerror(e));
 		}
 	}
-	return p->running && !p->stopping;
-}
-
-void
-fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool delivered)
-{
-	struct fs_prefill *p = sh->prefill;
-
-	if (job == NULL)
-		return;
-	if (job->n == 0 || !delivered) {	/* not delivered: interrupted */
-		fs_prefill_job_free(sh, job);
-		return;
-	}
-	pthread_mutex_lock(&p->lock);
-	if (!fs_prefill_start_locked(sh) || p->queued >= PREFILL_QUEUE_MAX) {
+	if (!p->running || p->stopping || p->queued >= PREFILL_QUEUE_MAX) {
 		p->skipped++;
 		pthread_mutex_unlock(&p->lock);
 		fs_prefill_job_free(sh, job);
@@ -690,76 +519,10 @@ fs_prefill_job_submit(struct share *sh, struct fs_prefill_job *job, bool deliver
 	pthread_mutex_unlock(&p->lock);
 }
 
-void
-fs_prefill_note_written(struct share *sh, struct inode *in, off_t size)
-{
-	struct fs_prefill *p = sh->prefill;
-
-	if (p == NULL)
-		return;
-	/* a write of a whole page leaves it readable in the kernel (and
-	 * a truncate may keep it): a page others may have mapped and
-	 * written into without a request, which no store may overwrite
-	 * even once the file is smaller */
-	if (size < 0 || size >= p->page_size)
-		fs_note_pages(in);
-	else if (size > 0 && S_ISREG(in->type) &&
-	    !__atomic_load_n(&in->pages_filled, __ATOMIC_RELAXED) && fs_prefill_can_store(sh))
-		__atomic_store_n(&in->store_wanted, true, __ATOMIC_RELAXED);
-}
-
-/*
- * A write of the whole first page is the one write into a written file's
- * stored page that does not hold it locked until its WRITE is answered
- * (the kernel unlocks a page a write filled whole before sending it): if
- * it was copied there before the store and read here only after the
- * check that followed the store, the store's older bytes stay in the page.
- * So such a write drops the page after its reply.  (A read in between,
- * after the write returned, can still see them: microseconds.)
- */
-void
-fs_prefill_written_again(struct share *sh, uint64_t nodeid, off_t off, size_t n)
-{
-	if (sh->prefill != NULL && sh->se != NULL && off == 0 &&
-	    n >= (size_t)sh->prefill->page_size)
-		fuse_lowlevel_notify_inval_inode(sh->se, nodeid, 0, sh->prefill->page_size);
-}
-
-void
-fs_prefill_note_attrs(struct share *sh, struct inode *in)
-{
-	struct fs_prefill *p = sh->prefill;
-	struct fs_prefill_written *w;
-
-	if (p == NULL || !__atomic_load_n(&in->store_wanted, __ATOMIC_RELAXED) ||
-	    __atomic_load_n(&in->pages_filled, __ATOMIC_RELAXED))
-		return;
-	pthread_mutex_lock(&p->lock);
-	/* one already waits: it looks at the writes count when due */
-	if (in->store_queued || p->nwritten >= PREFILL_WRITTEN_MAX ||
-	    !fs_prefill_start_locked(sh) || (w = malloc(sizeof(*w))) == NULL) {
-		pthread_mutex_unlock(&p->lock);
-		return;
-	}
-	inode_table_pin(&sh->inodes, in);
-	w->in = in;
-	w->writes = __atomic_load_n(&in->writes, __ATOMIC_RELAXED);
-	w->changes = __atomic_load_n(&in->changes, __ATOMIC_RELAXED);
-	w->due_ns = (fs_prefill_now() + PREFILL_AFTER_ATTRS_NS + PREFILL_WRITTEN_GRID_NS - 1) /
-	    PREFILL_WRITTEN_GRID_NS * PREFILL_WRITTEN_GRID_NS;
-	in->store_queued = true;
-	__atomic_store_n(&in->store_wanted, false, __ATOMIC_RELAXED);
-	TAILQ_INSERT_TAIL(&p->written, w, link);
-	if (p->nwritten++ == 0)
-		pthread_cond_signal(&p->cond);
-	pthread_mutex_unlock(&p->lock);
-}
-
 bool
 fs_prefill_stop(struct share *sh, int timeout_ms)
 {
 	struct fs_prefill *p = sh->prefill;
-	struct fs_prefill_written *w;
 	struct fs_prefill_job *job;
 	struct timespec until;
 
@@ -790,19 +553,11 @@ fs_prefill_stop(struct share *sh, int timeout_ms)
 		TAILQ_REMOVE(&p->queue, job, link);
 		fs_prefill_job_free(sh, job);
 	}
-	while ((w = TAILQ_FIRST(&p->written)) != NULL) {
-		TAILQ_REMOVE(&p->written, w, link);
-		p->nwritten--;
-		fs_prefill_written_free(sh, w, false);
-	}
-	if (p->stored > 0 || p->dropped > 0 || p->passed > 0 || p->skipped > 0 ||
-	    p->written_stored > 0)
+	if (p->stored > 0 || p->dropped > 0 || p->passed > 0 || p->skipped > 0)
 		log_debug("prefill: %lu files stored, %lu dropped again (changed), "
-		    "%lu passed by the reader, %lu listings skipped (queue full), "
-		    "%lu written files stored",
-		    p->stored + p->written_stored, p->dropped, p->passed, p->skipped,
-		    p->written_stored);
-	p->stored = p->dropped = p->passed = p->skipped = p->written_stored = 0;
+		    "%lu passed by the reader, %lu listings skipped (queue full)",
+		    p->stored, p->dropped, p->passed, p->skipped);
+	p->stored = p->dropped = p->passed = p->skipped = 0;
 	return true;
 }
 

@@ -50,17 +50,6 @@ struct inode {
 	uint64_t changes;	/* host changes seen so far (atomic) */
 	uint64_t requests;	/* client requests naming it (fs_inode), atomic */
 	uint64_t writes;	/* ... that change its data or size (fs_note_write) */
-	unsigned int writing;	/* ... of those, still under way (atomic) */
-	/* the client may hold pages of it that the server filled (a READ
-	 * answered, a store made); atomic.  A file whose pages came only
-	 * from the client's own writes may be stored after them
-	 * (fs_prefill.c) */
-	bool pages_filled;
-	bool written_stored;	/* ... one of them by a written file's store (atomic) */
-	/* wants that store once the client has its attributes (atomic),
-	 * and is queued for it (the prefill's lock) */
-	bool store_wanted;
-	bool store_queued;
 	/* inode_activity() + 1 when the client was last given its
 	 * attributes (fs_attrs_given), 0: never; atomic */
 	uint64_t attrs_mark;
