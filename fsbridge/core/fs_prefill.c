@@ -114,6 +114,7 @@ struct fs_prefill {
 	unsigned long stored;	/* files stored */
 	unsigned long dropped;	/* files changed meanwhile: dropped again */
 	unsigned long skipped;	/* jobs dropped for a full queue */
+	unsigned long forgotten;	/* files the kernel no longer held */
 };
 
 static uint64_t
@@ -374,6 +375,7 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 	struct stat st;
 	bool stored = false;
 	ssize_t n;
+	int rc;
 
 	/* the listed inode itself (its own fd reopened: no name to swap
 	 * and never another kind of file); O_NONBLOCK: a lease holder is
@@ -399,8 +401,13 @@ fs_prefill_one(struct share *sh, struct fs_prefill_item *it, char *buf)
 		    (unsigned long long)it->in->nodeid, sh->prefill->test_delay_us / 1000);
 		usleep(sh->prefill->test_delay_us);
 	}
-	if (fs_prefill_store(sh, it->in->nodeid, &bv) != 0)
+	if ((rc = fs_prefill_store(sh, it->in->nodeid, &bv)) != 0) {
+		pthread_mutex_lock(&sh->prefill->lock);
+		if (rc == -ENOENT)	/* forgotten: no pages to overwrite */
+			sh->prefill->forgotten++;
+		pthread_mutex_unlock(&sh->prefill->lock);
 		goto out;
+	}
 	stored = true;
 	/* and still so once the data is there, or the pages go again (a
 	 * READ that came meanwhile is not counted: it only reads what we
@@ -553,11 +560,13 @@ fs_prefill_stop(struct share *sh, int timeout_ms)
 		TAILQ_REMOVE(&p->queue, job, link);
 		fs_prefill_job_free(sh, job);
 	}
-	if (p->stored > 0 || p->dropped > 0 || p->passed > 0 || p->skipped > 0)
+	if (p->stored > 0 || p->dropped > 0 || p->passed > 0 || p->skipped > 0 ||
+	    p->forgotten > 0)
 		log_debug("prefill: %lu files stored, %lu dropped again (changed), "
-		    "%lu passed by the reader, %lu listings skipped (queue full)",
-		    p->stored, p->dropped, p->passed, p->skipped);
-	p->stored = p->dropped = p->passed = p->skipped = 0;
+		    "%lu passed by the reader, %lu listings skipped (queue full), "
+		    "%lu not stored (the kernel no longer held them)",
+		    p->stored, p->dropped, p->passed, p->skipped, p->forgotten);
+	p->stored = p->dropped = p->passed = p->skipped = p->forgotten = 0;
 	return true;
 }
 
