@@ -15,6 +15,11 @@ int cmd_umount(int argc, char **argv);
 /* Unmount the FUSE mount at path (a canonical path; lazy: detach it):
  * umount2 as root, fusermount3 otherwise.  0 or -errno. */
 int cli_umount(const char *path, bool lazy);
+/* Is path (canonical) the mount point of an fsbridge FUSE mount?  Read
+ * from /proc/self/mountinfo, which asks nothing of the file system;
+ * *minor (if not NULL): the minor of the last one's device, its fusectl
+ * connection id. */
+bool cli_fsbridge_mount(const char *path, unsigned int *minor);
 int cmd_policy(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

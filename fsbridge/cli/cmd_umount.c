@@ -16,27 +16,51 @@
 
 #include "cli.h"
 
-/* Is path (canonical) the mount point of a FUSE mount of ours? */
-static bool
-umount_is_fsbridge(const char *path)
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void
+umount_unescape(char *s)
 {
-	char line[4096], mnt[PATH_MAX], fstype[256];
+	char *w = s;
+
+	for (; *s != '\0'; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else
+			*w++ = *s;
+	}
+	*w = '\0';
+}
+
+bool
+cli_fsbridge_mount(const char *path, unsigned int *minor)
+{
+	char mnt[PATH_MAX], fstype[256];
+	unsigned int maj, min;
+	char *line = NULL;
+	size_t cap = 0;
 	bool found = false;
 	FILE *f;
 
 	f = fopen("/proc/self/mountinfo", "re");
 	if (f == NULL)
 		return false;
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (getline(&line, &cap, f) > 0) {
 		char *sep = strstr(line, " - ");
 
 		/* fields: id parent major:minor root mountpoint ... - fstype */
-		if (sep == NULL || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
+		if (sep == NULL || sscanf(line, "%*s %*s %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
 		    sscanf(sep + 3, "%255s", fstype) != 1)
 			continue;
-		if (strcmp(mnt, path) == 0 && strcmp(fstype, "fuse.fsbridge") == 0)
+		umount_unescape(mnt);
+		if (strcmp(mnt, path) == 0 && strcmp(fstype, "fuse.fsbridge") == 0) {
 			found = true;
+			if (minor != NULL)
+				*minor = min;	/* the last one mounted there */
+		}
 	}
+	free(line);
 	fclose(f);
 	return found;
 }
@@ -124,7 +148,7 @@ cmd_umount(int argc, char **argv)
 			return EXIT_FAILURE_RUN;
 		}
 	}
-	if (!umount_is_fsbridge(path)) {
+	if (!cli_fsbridge_mount(path, NULL)) {
 		fprintf(stderr, "fsbridge: %s: not an fsbridge mount\n", argv[i]);
 		return EXIT_FAILURE_RUN;
 	}

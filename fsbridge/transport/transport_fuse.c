@@ -335,52 +335,10 @@ transport_fuse_rings(struct fuse_session *se, const struct mount_opts *mo)
 	return true;
 }
 
-/* The fusectl id of our connection (the minor of the mount's device), 0
- * if unknown; read from /proc/self/mountinfo by the resolved mount point,
- * which asks nothing of the file system. */
+/* The fusectl id of our connection (the minor of the mount's device:
+ * cli_fsbridge_mount), 0 if unknown. */
 static unsigned int transport_fuse_conn;
 static bool transport_fuse_aborted;	/* by transport_fuse_abort */
-
-static void
-transport_fuse_unescape(char *s)
-{
-	char *w = s;
-
-	for (; *s != '\0'; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*w++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else
-			*w++ = *s;
-	}
-	*w = '\0';
-}
-
-static unsigned int
-transport_fuse_conn_id(const char *mnt)
-{
-	static char mp[PATH_MAX + 1];
-	unsigned int maj, min, id = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	FILE *f;
-
-	f = fopen("/proc/self/mountinfo", "re");
-	if (f == NULL)
-		return 0;
-	while (getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "%*u %*u %u:%u %*s %4096s", &maj, &min, mp) != 3 ||
-		    strstr(line, " - fuse") == NULL)
-			continue;
-		transport_fuse_unescape(mp);
-		if (strcmp(mp, mnt) == 0)
-			id = min;	/* the last one mounted there */
-	}
-	free(line);
-	fclose(f);
-	return id;
-}
 
 /* Abort our connection (fusectl; the mount's owner may): every request
  * still held ends with an error.  false if it cannot be done here. */
@@ -493,8 +451,8 @@ transport_fuse_run(struct share *sh, const struct mount_opts *mo)
 		mnt_path[0] = '\0';
 	if (fuse_session_mount(se, mo->mnt) != 0)
 		goto out_signals;
-	if (mnt_path[0] != '\0')
-		transport_fuse_conn = transport_fuse_conn_id(mnt_path);
+	if (mnt_path[0] != '\0' && !cli_fsbridge_mount(mnt_path, &transport_fuse_conn))
+		transport_fuse_conn = 0;
 	transport_fuse_se = se;
 	transport_fuse_pt.backing_open = transport_fuse_backing_open;
 	transport_fuse_pt.backing_close = transport_fuse_backing_close;
