@@ -147,6 +147,21 @@ if [ "$ok" = 1 ]; then
 fi
 unmount_all "$MNT"
 
+# A mount point whose path has a space (mountinfo writes it as \040):
+# umount finds it as an fsbridge mount and unmounts it.
+SPMNT="$T/with space"
+mkdir -p "$SPMNT"
+cli mount "$SRC" "$SPMNT"
+if [ "$RC" = 0 ]; then
+	cli umount "$SPMNT"
+	ok=0; [ "$RC" = 0 ] && ! mountpoint -q "$SPMNT" && ok=1
+	report "$ok" "umount of a mount point with a space in its path: exit 0, nothing mounted afterwards" "$(show)"
+else
+	not_ok "mount on a path with a space: exit 0 ($(show))"
+fi
+mountpoint -q "$SPMNT" &&
+	{ fusermount3 -u -z "$SPMNT" >/dev/null 2>&1 || umount -l "$SPMNT" >/dev/null 2>&1; }
+
 # Options after the words (GNU getopt permutation): mount SRC MNT -o ro.
 cli mount "$SRC" "$MNT" -o ro
 ok=0; [ "$RC" = 0 ] && [ "$(mount_count "$MNT")" = 1 ] && ok=1
